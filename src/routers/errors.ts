@@ -1,0 +1,84 @@
+import {
+  AuthenticationError,
+  CacheError,
+  CommandTimeoutError,
+  ConnectionInterruptedError,
+} from '../core/errors.js';
+import type { NodeAddress } from './types.js';
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
+
+const CONNECTION_MESSAGES = [
+  'Connection is closed',
+  "Stream isn't writeable",
+  'Reached the max retries per request limit',
+  'connect ETIMEDOUT',
+  'Connection lost',
+  'Socket closed unexpectedly',
+];
+
+/** Reply errors that mean the node we reached is not (or no longer) what we wanted. */
+export function isReadOnlyError(err: unknown): boolean {
+  return err instanceof Error && /^READONLY\b/.test(err.message);
+}
+
+export function isAuthError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (/^(WRONGPASS|NOAUTH)\b/.test(err.message) ||
+      /^ERR (invalid password|AUTH <password> called without|Client sent AUTH)/.test(err.message))
+  );
+}
+
+export function isTimeoutError(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+/** True for failures of the transport (as opposed to Redis replying with an error). */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
+  return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
+}
+
+export function formatAddress(address: NodeAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/**
+ * Map an ioredis failure on `address` to the package's named errors. Reply errors that are
+ * not about the connection (WRONGTYPE, a Lua error, READONLY, ...) come back unchanged so
+ * callers can react to them. The message names the address, never credentials.
+ */
+export function translateError(err: unknown, address: NodeAddress | undefined, timeoutMs: number): unknown {
+  if (err instanceof CacheError) return err;
+  const where = address ? ` on ${formatAddress(address)}` : '';
+  if (isTimeoutError(err)) {
+    return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}`, timeoutMs, {
+      cause: err,
+    });
+  }
+  if (isAuthError(err)) {
+    const reply = (err as Error).message.split(' ')[0];
+    return new AuthenticationError(`Authentication failed${where} (${reply})`, { cause: err });
+  }
+  if (isConnectionError(err)) {
+    const e = err as NodeJS.ErrnoException;
+    return new ConnectionInterruptedError(`Connection failed${where}: ${e.code ?? e.message}`, {
+      cause: err,
+    });
+  }
+  return err;
+}
