@@ -1,0 +1,329 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeAddress } from '../routers/types.js';
+import { SentinelTopologyBase } from './base.js';
+import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
+import { addressKey, sameAddress } from './control.js';
+import { freePort } from './ports.js';
+import { dataNodeConf, type RedisVersion, sentinelConf, type TlsFiles } from './redis-conf.js';
+import { PortInUseError, RedisProcess } from './redis-process.js';
+import { generateTlsFiles } from './tls-certs.js';
+import type { TopologyAuth, TopologyTls } from './types.js';
+
+export interface ProcessTopologySettings {
+  replicas: number;
+  sentinels: number;
+  service: string;
+  quorum: number;
+  downAfterMs: number;
+  failoverTimeoutMs: number;
+  auth?: TopologyAuth;
+  tls: boolean;
+  redisServerPath: string;
+  redisVersion: RedisVersion;
+  log: (line: string) => void;
+  /** Processes outlive us (CLI `--detach`): no exit hooks, no watchdog. */
+  detached?: boolean;
+  healthyTimeoutMs?: number;
+}
+
+/** What `topology up --detach` writes so `topology down/status` can find the processes again. */
+export interface ProcessTopologyState {
+  provider: 'process';
+  dir: string;
+  service: string;
+  processes: { name: string; kind: 'data' | 'sentinel'; host: string; port: number; pid: number | null }[];
+  sentinels: NodeAddress[];
+  nodes: NodeAddress[];
+  auth?: TopologyAuth;
+  tls?: TlsFiles;
+}
+
+const PORT_ATTEMPTS = 5;
+
+/** Picks a free port, writes the conf for it and starts; on a lost bind race, tries another port. */
+async function startOnFreePort(
+  proc: RedisProcess,
+  confFor: (port: number) => string,
+  log: (line: string) => void,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    proc.writeConf(port, confFor(port));
+    try {
+      await proc.start();
+      log(`${proc.name} listening on 127.0.0.1:${port} (pid ${proc.pid})`);
+      return;
+    } catch (error) {
+      if (!(error instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw error;
+      log(`${proc.name}: port ${port} was taken meanwhile, retrying on another port`);
+    }
+  }
+}
+
+/** A Sentinel topology of local redis-server processes on 127.0.0.1, all files in one temp dir. */
+export class ProcessTopology extends SentinelTopologyBase {
+  readonly dir: string;
+  private readonly dataProcs: RedisProcess[];
+  private readonly sentinelProcs: RedisProcess[];
+  private readonly pausedByUs = new Set<RedisProcess>();
+  private readonly stoppedReplicas = new Map<number, RedisProcess>();
+  private readonly tlsFiles: TlsFiles | undefined;
+  private readonly watchdog: Watchdog | undefined;
+  private readonly unregisterCleanup: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(init: {
+    settings: ProcessTopologySettings;
+    dir: string;
+    dataProcs: RedisProcess[];
+    sentinelProcs: RedisProcess[];
+    tls?: { files: TlsFiles; pem: TopologyTls };
+    watchdog?: Watchdog;
+    unregisterCleanup?: () => void;
+  }) {
+    const addr = (p: RedisProcess): NodeAddress => ({ host: '127.0.0.1', port: p.port });
+    super({
+      provider: 'process',
+      service: init.settings.service,
+      sentinels: init.sentinelProcs.map(addr),
+      nodes: init.dataProcs.map(addr),
+      ...(init.settings.auth ? { auth: init.settings.auth } : {}),
+      ...(init.tls ? { tls: init.tls.pem } : {}),
+    });
+    this.dir = init.dir;
+    this.dataProcs = init.dataProcs;
+    this.sentinelProcs = init.sentinelProcs;
+    this.tlsFiles = init.tls?.files;
+    this.watchdog = init.watchdog;
+    this.unregisterCleanup = init.unregisterCleanup;
+  }
+
+  protected answeringDataNodes(): NodeAddress[] {
+    return this.dataProcs
+      .filter((p) => p.isRunning && !p.paused)
+      .map((p) => this.nodes[this.dataProcs.indexOf(p)]!);
+  }
+
+  protected runningSentinels(): NodeAddress[] {
+    return this.sentinelProcs
+      .filter((p) => p.isRunning)
+      .map((p) => this.sentinels[this.sentinelProcs.indexOf(p)]!);
+  }
+
+  private dataProc(address: NodeAddress): RedisProcess {
+    const i = this.nodes.findIndex((n) => sameAddress(n, address));
+    const proc = this.dataProcs[i];
+    if (!proc) throw new Error(`${addressKey(address)} is not a data node of this topology`);
+    return proc;
+  }
+
+  private sentinelProc(i: number): RedisProcess {
+    const proc = this.sentinelProcs[i];
+    if (!proc) throw new RangeError(`no sentinel ${i} (this topology has ${this.sentinelProcs.length})`);
+    return proc;
+  }
+
+  /** Data nodes that are not the current master, in `nodes` order. */
+  private async nonMasterProcs(): Promise<RedisProcess[]> {
+    const master = await this.currentMaster();
+    return this.dataProcs.filter((_, i) => !sameAddress(this.nodes[i], master));
+  }
+
+  async pauseMaster(): Promise<NodeAddress> {
+    const master = await this.currentMaster();
+    const proc = this.dataProc(master);
+    proc.pause();
+    this.pausedByUs.add(proc);
+    return master;
+  }
+
+  async resumeMaster(): Promise<void> {
+    for (const proc of this.pausedByUs) proc.resume();
+    this.pausedByUs.clear();
+  }
+
+  async killMaster(): Promise<NodeAddress> {
+    const master = await this.currentMaster();
+    await this.dataProc(master).kill();
+    return master;
+  }
+
+  async restartNode(address: NodeAddress): Promise<void> {
+    const proc = this.dataProc(address);
+    if (proc.isRunning) return;
+    try {
+      await proc.start();
+    } catch (error) {
+      if (error instanceof PortInUseError) {
+        throw new Error(`cannot restart ${addressKey(address)}: another process took the port meanwhile`);
+      }
+      throw error;
+    }
+  }
+
+  async stopReplica(i: number): Promise<NodeAddress> {
+    const proc = (await this.nonMasterProcs())[i];
+    if (!proc) throw new RangeError(`no replica ${i}`);
+    await proc.stop();
+    this.stoppedReplicas.set(i, proc);
+    return this.nodes[this.dataProcs.indexOf(proc)]!;
+  }
+
+  async startReplica(i: number): Promise<void> {
+    const proc = this.stoppedReplicas.get(i) ?? (await this.nonMasterProcs())[i];
+    if (!proc) throw new RangeError(`no replica ${i}`);
+    this.stoppedReplicas.delete(i);
+    await proc.start();
+  }
+
+  async stopSentinel(i: number): Promise<void> {
+    await this.sentinelProc(i).stop();
+  }
+
+  async startSentinel(i: number): Promise<void> {
+    await this.sentinelProc(i).start();
+  }
+
+  /** Pids, ports and files, for the CLI state file. */
+  state(): ProcessTopologyState {
+    const describe = (p: RedisProcess) => ({
+      name: p.name,
+      kind: p.kind,
+      host: '127.0.0.1',
+      port: p.port,
+      pid: p.pid ?? null,
+    });
+    return {
+      provider: 'process',
+      dir: this.dir,
+      service: this.service,
+      processes: [...this.dataProcs, ...this.sentinelProcs].map(describe),
+      sentinels: this.sentinels,
+      nodes: this.nodes,
+      ...(this.auth ? { auth: this.auth } : {}),
+      ...(this.tlsFiles ? { tls: this.tlsFiles } : {}),
+    };
+  }
+
+  /** Pids of every running process (tests check they are gone after stop()). */
+  pids(): number[] {
+    return [...this.dataProcs, ...this.sentinelProcs].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      // Sentinels first, so they do not start a failover while the data nodes go away.
+      await Promise.all(this.sentinelProcs.map((p) => p.stop()));
+      await Promise.all(this.dataProcs.map((p) => p.stop()));
+      this.pausedByUs.clear();
+      rmSync(this.dir, { recursive: true, force: true });
+      this.watchdog?.release();
+      this.unregisterCleanup?.();
+    })();
+    return this.stopping;
+  }
+}
+
+export async function startProcessTopology(settings: ProcessTopologySettings): Promise<ProcessTopology> {
+  const { replicas, sentinels, log } = settings;
+  if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError('replicas must be an integer >= 0');
+  if (!Number.isInteger(sentinels) || sentinels < 1)
+    throw new RangeError('sentinels must be an integer >= 1');
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-'));
+  const make = (name: string, kind: 'data' | 'sentinel') =>
+    new RedisProcess({
+      name,
+      kind,
+      dir,
+      redisServerPath: settings.redisServerPath,
+      detached: settings.detached,
+    });
+  const dataProcs = [
+    make('master', 'data'),
+    ...Array.from({ length: replicas }, (_, i) => make(`replica-${i}`, 'data')),
+  ];
+  const sentinelProcs = Array.from({ length: sentinels }, (_, i) => make(`sentinel-${i}`, 'sentinel'));
+  const all = [...dataProcs, ...sentinelProcs];
+
+  let watchdog: Watchdog | undefined;
+  let unregisterCleanup: (() => void) | undefined;
+  if (!settings.detached) {
+    watchdog = startWatchdog(dir);
+    unregisterCleanup = registerCleanup(() => {
+      for (const p of all) p.killSync();
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  try {
+    const tls = settings.tls ? generateTlsFiles(dir) : undefined;
+    const common = (port: number, name: string) => ({
+      port,
+      dir,
+      logfile: join(dir, `${name}.log`),
+      version: settings.redisVersion,
+      ...(tls ? { tls: tls.files } : {}),
+    });
+    const [masterProc, ...replicaProcs] = dataProcs as [RedisProcess, ...RedisProcess[]];
+    await startOnFreePort(
+      masterProc,
+      (port) => dataNodeConf({ ...common(port, masterProc.name), auth: settings.auth }),
+      log,
+    );
+    const master = { host: '127.0.0.1', port: masterProc.port };
+    await Promise.all(
+      replicaProcs.map((p) =>
+        startOnFreePort(
+          p,
+          (port) => dataNodeConf({ ...common(port, p.name), auth: settings.auth, replicaOf: master }),
+          log,
+        ),
+      ),
+    );
+    await Promise.all(
+      sentinelProcs.map((p) =>
+        startOnFreePort(
+          p,
+          (port) =>
+            sentinelConf({
+              ...common(port, p.name),
+              service: settings.service,
+              master,
+              quorum: settings.quorum,
+              downAfterMs: settings.downAfterMs,
+              failoverTimeoutMs: settings.failoverTimeoutMs,
+              auth: settings.auth,
+            }),
+          log,
+        ),
+      ),
+    );
+    const topology = new ProcessTopology({
+      settings,
+      dir,
+      dataProcs,
+      sentinelProcs,
+      ...(tls ? { tls } : {}),
+      ...(watchdog ? { watchdog } : {}),
+      ...(unregisterCleanup ? { unregisterCleanup } : {}),
+    });
+    try {
+      await topology.waitForHealthy(settings.healthyTimeoutMs ?? 30_000);
+    } catch (error) {
+      await topology.stop();
+      throw error;
+    }
+    log(
+      `topology ${settings.service} healthy: master ${addressKey(master)}, ${replicas} replicas, ${sentinels} sentinels`,
+    );
+    return topology;
+  } catch (error) {
+    await Promise.all(all.map((p) => p.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    watchdog?.release();
+    unregisterCleanup?.();
+    throw error;
+  }
+}
