@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run with EVALSHA, falling back to EVAL once when the node does not have it
+ * cached (NOSCRIPT: a fresh node, a replica promoted after failover, SCRIPT FLUSH). Works on
+ * whatever client the router hands us, so nothing has to be registered per connection.
+ */
+export class LuaScript {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, keys: readonly (string | Buffer)[], args: readonly (string | number | Buffer)[]) {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return await client.eval(this.source, keys.length, ...keys, ...args);
+      }
+      throw err;
+    }
+  }
+}
+
+/** INCRBY only if the key exists (nil reply otherwise); INCRBY keeps the TTL. */
+export const INCR_EXISTING = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+`);
+
+/**
+ * Move a key of any type to a new name keeping its remaining TTL (incrVersion). Returns 0
+ * when the source does not exist. DUMP/RESTORE copies sets, hashes and sorted sets too.
+ */
+export const MOVE_KEEP_TTL = new LuaScript(`
+local dump = redis.call('DUMP', KEYS[1])
+if not dump then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+redis.call('RESTORE', KEYS[2], ttl, dump, 'REPLACE')
+redis.call('DEL', KEYS[1])
+return 1
+`);
+
+/** PERSIST that answers "did the key exist" (PERSIST alone says 0 for a key without a TTL). */
+export const PERSIST_EXISTING = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+return 1
+`);
+
+/** Lock release: delete only if we still own it (value == our token). */
+export const LOCK_RELEASE = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/** Lock extend: set a new TTL only if we still own it. ARGV[2] = ms, or '' for no expiry. */
+export const LOCK_EXTEND = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`);

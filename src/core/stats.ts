@@ -1,0 +1,40 @@
+import type { RouterStats } from '../routers/types.js';
+
+/** What `cache.stats()` returns. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Operations that failed (thrown or, with ignoreErrors, swallowed). */
+  errors: number;
+  /** Of `errors`, how many ignoreErrors turned into a miss/no-op. */
+  ignoredErrors: number;
+  /** Failovers the router reported (sentinel +switch-master or a detected master change). */
+  failovers: number;
+  router: string;
+  breaker: RouterStats['breaker'];
+  /** Per node (`host:port`): operations and errors as counted by the router. */
+  nodes: RouterStats['nodes'];
+}
+
+/** Counters the cache bumps on its hot path: plain fields, no allocation per operation. */
+export class Counters {
+  hits = 0;
+  misses = 0;
+  errors = 0;
+  ignoredErrors = 0;
+  failovers = 0;
+
+  snapshot(router: RouterStats): CacheStats {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      errors: this.errors,
+      ignoredErrors: this.ignoredErrors,
+      // The router counts failovers it saw before this cache subscribed too; take the larger.
+      failovers: Math.max(this.failovers, router.failovers),
+      router: router.kind,
+      breaker: router.breaker,
+      nodes: router.nodes,
+    };
+  }
+}

@@ -1,0 +1,203 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
+import { TypedEmitter } from '../core/events.js';
+import { formatAddress, translateError } from './errors.js';
+import type {
+  Intent,
+  NodeAddress,
+  Router,
+  RouterEvent,
+  RouterEventMap,
+  RouterStats,
+  StandaloneRouterOptions,
+} from './types.js';
+
+export interface StandaloneOptions extends StandaloneRouterOptions {
+  /**
+   * ioredis auto-pipelining: commands issued in the same tick share one write. Default true
+   * (measured: see README, "standalone router").
+   */
+  autoPipelining?: boolean;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
+/** Reconnect backoff: 50 ms doubling, capped so a recovered server is picked up within ~1 s. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(
+      `routers.standalone: '${name}' must be a positive number of ms; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** host/port of the target, for stats and error messages (never the URL: it may hold a password). */
+function addressOf(options: StandaloneOptions): NodeAddress {
+  if (options.url !== undefined) {
+    if (typeof options.url !== 'string' || !/^rediss?:\/\//i.test(options.url)) {
+      throw new ConfigError("routers.standalone: 'url' must be a redis:// or rediss:// URL");
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new ConfigError("routers.standalone: 'url' is not a valid URL");
+    }
+    return {
+      host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+      port: Number(parsed.port || 6379),
+    };
+  }
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 6379;
+  if (typeof host !== 'string' || host === '') {
+    throw new ConfigError("routers.standalone: 'host' must be a non-empty string");
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`routers.standalone: 'port' must be an integer 1..65535; got ${String(port)}`);
+  }
+  return { host, port };
+}
+
+/**
+ * One Redis server, one ioredis connection. For development, tests, and deployments without
+ * Sentinel. Fails fast instead of queueing when the server is gone:
+ *  - a paused/hung server: every command is bounded by `commandTimeoutMs` → CommandTimeoutError;
+ *  - a dead server: once the connection has failed, commands are refused immediately with
+ *    ConnectionInterruptedError while ioredis reconnects in the background (capped backoff);
+ *  - commands in flight when the connection drops are not silently re-sent (INCR must not
+ *    apply twice): they fail with a named error.
+ * Before the first connection is up, commands wait in ioredis' offline queue, still bounded by
+ * `commandTimeoutMs`, so `createCache()` followed immediately by `get()` works.
+ */
+class StandaloneRouter implements Router {
+  readonly kind = 'standalone';
+  readonly #client: Redis;
+  readonly #address: NodeAddress;
+  readonly #nodeName: string;
+  readonly #timeoutMs: number;
+  readonly #events = new TypedEmitter<RouterEventMap>();
+  #ops = 0;
+  #errors = 0;
+  #closed = false;
+  /** Set when the connection fails, cleared when it is ready again: while set, fail fast. */
+  #lastConnectionError: Error | undefined;
+
+  constructor(options: StandaloneOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new ConfigError(
+        'routers.standalone(options): options must be an object ({ url } or { host, port })',
+      );
+    }
+    this.#address = addressOf(options);
+    this.#nodeName = formatAddress(this.#address);
+    this.#timeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS);
+    const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+    if (options.db !== undefined && (!Number.isInteger(options.db) || options.db < 0)) {
+      throw new ConfigError(
+        `routers.standalone: 'db' must be a non-negative integer; got ${String(options.db)}`,
+      );
+    }
+
+    const redisOptions: RedisOptions = {
+      commandTimeout: this.#timeoutMs,
+      connectTimeout,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: options.autoPipelining ?? true,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS),
+      // A server that answers "LOADING" is alive; don't hold every command behind INFO polling.
+      enableReadyCheck: true,
+      lazyConnect: false,
+    };
+    if (options.db !== undefined) redisOptions.db = options.db;
+    if (options.username !== undefined) redisOptions.username = options.username;
+    if (options.password !== undefined) redisOptions.password = options.password;
+    if (options.tls !== undefined) redisOptions.tls = options.tls === true ? {} : options.tls;
+
+    this.#client =
+      options.url !== undefined
+        ? new Redis(options.url, redisOptions)
+        : new Redis({ ...redisOptions, host: this.#address.host, port: this.#address.port });
+
+    this.#client.on('error', (err: unknown) => {
+      const translated = translateError(err, this.#address, this.#timeoutMs);
+      const error = translated instanceof Error ? translated : new Error(String(translated));
+      this.#lastConnectionError = error;
+      this.#events.emit('error', { error });
+    });
+    this.#client.on('close', () => {
+      if (!this.#closed && this.#lastConnectionError === undefined) {
+        this.#lastConnectionError = new ConnectionInterruptedError(`Connection closed by ${this.#nodeName}`);
+      }
+    });
+    this.#client.on('ready', () => {
+      this.#lastConnectionError = undefined;
+    });
+  }
+
+  execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    const down = this.#lastConnectionError;
+    if (down !== undefined && this.#client.status !== 'ready') {
+      this.#errors++;
+      return Promise.reject(
+        new ConnectionInterruptedError(`No connection to ${this.#nodeName} (reconnecting): ${down.message}`, {
+          cause: down,
+        }),
+      );
+    }
+    this.#ops++;
+    let result: Promise<T>;
+    try {
+      result = fn(this.#client);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return result.catch((err: unknown) => {
+      this.#errors++;
+      throw translateError(err, this.#address, this.#timeoutMs);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.#client;
+    if (client.status === 'ready') {
+      // QUIT lets replies in flight arrive; bounded so a hung server cannot block close().
+      await Promise.race([
+        client.quit().catch(() => undefined),
+        new Promise((r) => setTimeout(r, this.#timeoutMs).unref()),
+      ]);
+    }
+    client.disconnect();
+    this.#events.removeAll();
+  }
+
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.#events.on(event, fn);
+  }
+
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.#events.off(event, fn);
+  }
+
+  stats(): RouterStats {
+    return {
+      kind: this.kind,
+      nodes: { [this.#nodeName]: { ops: this.#ops, errors: this.#errors, role: 'master' } },
+      failovers: 0,
+    };
+  }
+}
+
+/** A Router for one Redis server: `routers.standalone({ url: 'redis://127.0.0.1:6379/0' })`. */
+export function standalone(options: StandaloneOptions): Router {
+  return new StandaloneRouter(options);
+}
