@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_TTL_MS, resolveOptions } from '../../src/core/options.js';
+import { routers } from '../../src/routers/index.js';
+import type { Router } from '../../src/routers/types.js';
+
+/** A router that never talks to Redis: option validation must not need a server. */
+const router: Router = {
+  kind: 'fake',
+  execute: () => Promise.reject(new Error('not used')),
+  close: async () => {},
+  on: () => {},
+  off: () => {},
+  stats: () => ({ kind: 'fake', nodes: {}, failovers: 0 }),
+};
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('cache options', () => {
+  it('applies documented defaults', () => {
+    const o = resolveOptions({ router });
+    expect(o).toMatchObject({
+      keyPrefix: '',
+      version: 1,
+      defaultTtl: DEFAULT_TTL_MS,
+      ignoreErrors: false,
+      maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
+    });
+    expect(o.serializer).toBeUndefined();
+    expect(o.compressor).toBeUndefined();
+  });
+
+  it('parses defaultTtl strings and accepts null', () => {
+    expect(resolveOptions({ router, defaultTtl: '30s' }).defaultTtl).toBe(30_000);
+    expect(resolveOptions({ router, defaultTtl: null }).defaultTtl).toBeNull();
+  });
+
+  it.each([
+    [undefined, /options must be an object/],
+    [{}, /'router'/],
+    [{ router: {} }, /'router' must be a Router/],
+    [{ router, serializer: 'json' }, /'serializer'.*json\(\), msgpack\(\)/],
+    [{ router, compressor: { compress: 1 } }, /'compressor'.*lz4\(\)/],
+    [{ router, keyPrefix: 5 }, /'keyPrefix' must be a string/],
+    [{ router, version: 1.5 }, /'version' must be an integer/],
+    [{ router, version: '1' }, /'version' must be an integer/],
+    [{ router, defaultTtl: '5 minutes' }, /defaultTtl.*'30s'/],
+    [{ router, defaultTtl: 0 }, /'defaultTtl' must be positive/],
+    [{ router, defaultTtl: -1 }, /'defaultTtl' must be positive/],
+    [{ router, ignoreErrors: 'yes' }, /'ignoreErrors' must be true or false/],
+    [{ router, maxValueBytes: 0 }, /'maxValueBytes' must be a positive integer/],
+    [{ router, maxValueBytes: 1.5 }, /'maxValueBytes'/],
+    [{ router, keyFunction: (k: string) => k }, /'keyFunction' and 'reverseKeyFunction' go together/],
+    [{ router, reverseKeyFunction: (k: string) => k }, /go together/],
+    [{ router, keyFunction: 'x', reverseKeyFunction: (k: string) => k }, /'keyFunction' must be a function/],
+    [{ router, defaultTTL: '5m' }, /Unknown option 'defaultTTL'; allowed options: router, .*defaultTtl/],
+  ])('refuses %o', (options, message) => {
+    expect(configError(() => resolveOptions(options)).message).toMatch(message);
+  });
+});
+
+describe('routers.standalone options', () => {
+  it.each([
+    [{ url: 'http://localhost:6379' }, /'url' must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ port: 0 }, /'port' must be an integer 1\.\.65535/],
+    [{ port: 70000 }, /'port'/],
+    [{ host: '' }, /'host'/],
+    [{ commandTimeoutMs: 0 }, /'commandTimeoutMs' must be a positive number/],
+    [{ connectTimeoutMs: -5 }, /'connectTimeoutMs'/],
+    [{ db: -1 }, /'db' must be a non-negative integer/],
+  ])('refuses %o before connecting', (options, message) => {
+    expect(configError(() => routers.standalone(options)).message).toMatch(message);
+  });
+
+  it('never puts the URL password in an error message', () => {
+    const err = configError(() => routers.standalone({ url: 'ftp://user:s3cret@host:1' }));
+    expect(err.message).not.toContain('s3cret');
+  });
+});
