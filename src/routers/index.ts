@@ -1,8 +1,12 @@
+import { discovery } from './discovery.js';
+import { pooled } from './pooled.js';
 import { standalone } from './standalone.js';
 
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
   standalone,
+  discovery,
+  pooled,
 };
 
 export type { StandaloneOptions } from './standalone.js';

@@ -1,0 +1,33 @@
+import type { NodeAddress, SentinelRouterOptions } from '../types.js';
+
+/** `host:port`, the key every map of nodes in the routers uses. */
+export function addressKey(address: NodeAddress): string {
+  return `${address.host}:${address.port}`;
+}
+
+export function sameAddress(a: NodeAddress | undefined, b: NodeAddress | undefined): boolean {
+  return a !== undefined && b !== undefined && a.host === b.host && a.port === b.port;
+}
+
+/**
+ * Sentinels announce addresses as they see them (container IPs, private networks). The
+ * `natMap` option rewrites each one to what this process can reach. It is applied to every
+ * address that comes from a sentinel: masters, replicas, other sentinels, +switch-master.
+ */
+export type AddressMapper = (address: NodeAddress) => NodeAddress;
+
+export function createAddressMapper(natMap: SentinelRouterOptions['natMap']): AddressMapper {
+  if (natMap === undefined) return (address) => address;
+  if (typeof natMap === 'function') {
+    return (address) => natMap(address) ?? address;
+  }
+  return (address) => natMap[addressKey(address)] ?? address;
+}
+
+/** Parse the `ip`/`port` pair of a sentinel reply; undefined when either is missing or bad. */
+export function toAddress(host: unknown, port: unknown): NodeAddress | undefined {
+  if (typeof host !== 'string' || host === '') return undefined;
+  const n = typeof port === 'number' ? port : Number(port);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) return undefined;
+  return { host, port: n };
+}

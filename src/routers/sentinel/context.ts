@@ -1,0 +1,128 @@
+import { ConfigError } from '../../core/errors.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from '../node-clients.js';
+import type { NodeAddress, NodeConnectionOptions, ReadFrom, SentinelRouterOptions } from '../types.js';
+import { type AddressMapper, addressKey, createAddressMapper } from './address.js';
+import { FailoverFence } from './failover-fence.js';
+import { NodeStats, RouterEvents } from './router-events.js';
+import { SentinelClient } from './sentinel-client.js';
+import { type SentinelNews, SentinelWatcher } from './sentinel-watcher.js';
+
+export const DEFAULT_SENTINEL_TIMEOUT_MS = 250;
+/** Safety net: a failover that never reports back releases held writes after this long. */
+export const FAILOVER_FENCE_MAX_MS = 10_000;
+/** How long an address announced as the *old* master of a +switch-master stays suspect. */
+const DEMOTION_MEMORY_MS = 30_000;
+
+/**
+ * What both Sentinel routers share: validated options, the sentinel query client, the
+ * subscriptions on every sentinel, the failover fence, events and per-node stats.
+ */
+export class SentinelContext {
+  readonly service: string;
+  readonly readFrom: ReadFrom;
+  readonly node: NodeConnectionOptions & { commandTimeoutMs: number; connectTimeoutMs: number };
+  readonly mapAddress: AddressMapper;
+  readonly sentinel: SentinelClient;
+  readonly watcher: SentinelWatcher;
+  readonly fence = new FailoverFence(FAILOVER_FENCE_MAX_MS);
+  readonly events = new RouterEvents();
+  readonly stats = new NodeStats();
+  failovers = 0;
+  private readonly demoted = new Map<string, number>();
+
+  constructor(opts: SentinelRouterOptions, onNews: (news: SentinelNews) => void) {
+    validate(opts);
+    this.service = opts.service;
+    this.readFrom = opts.readFrom ?? 'master';
+    this.node = {
+      db: opts.db,
+      username: opts.username,
+      password: opts.password,
+      tls: opts.tls,
+      commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    };
+    this.mapAddress = createAddressMapper(opts.natMap);
+    const access = {
+      username: opts.sentinelUsername,
+      password: opts.sentinelPassword,
+      tls: opts.sentinelTls,
+      timeoutMs: opts.sentinelTimeoutMs ?? DEFAULT_SENTINEL_TIMEOUT_MS,
+    };
+    this.sentinel = new SentinelClient({
+      sentinels: opts.sentinels,
+      service: opts.service,
+      access,
+      mapAddress: this.mapAddress,
+    });
+    this.watcher = new SentinelWatcher(opts.service, access, this.mapAddress, (news) => {
+      if (news.type === 'switch') this.noteSwitch(news.from, news.to, news.sentinel);
+      else if (news.type === 'failover-start') this.fence.raise();
+      else if (news.type === 'failover-abort') this.fence.lower();
+      onNews(news);
+    });
+    this.watcher.watch(this.sentinel.sentinels());
+    this.sentinel.onSentinelsAdded((list) => {
+      this.watcher.watch(list);
+      this.events.emit('topology-change', { reason: 'sentinel list refreshed', nodes: list });
+    });
+  }
+
+  /**
+   * True when `address` was announced as the old master of a recent +switch-master: a
+   * sentinel that still names it has not heard of the failover yet (sentinels learn it
+   * from each other within seconds), so its answer is stale.
+   */
+  isDemoted(address: NodeAddress): boolean {
+    const at = this.demoted.get(addressKey(address));
+    if (at === undefined) return false;
+    if (Date.now() - at > DEMOTION_MEMORY_MS) {
+      this.demoted.delete(addressKey(address));
+      return false;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.fence.lower();
+    await Promise.all([this.watcher.close(), this.sentinel.close()]);
+  }
+
+  private noteSwitch(from: NodeAddress, to: NodeAddress, sentinel: NodeAddress): void {
+    this.failovers++;
+    this.demoted.set(addressKey(from), Date.now());
+    this.demoted.delete(addressKey(to));
+    // The sentinel that announced the switch knows the new master; others may lag.
+    this.sentinel.prefer(sentinel);
+    this.fence.lower();
+    this.events.emit('failover', { service: this.service, from, to });
+  }
+}
+
+function validate(opts: SentinelRouterOptions): void {
+  if (!Array.isArray(opts.sentinels) || opts.sentinels.length === 0) {
+    throw new ConfigError('sentinels: at least one { host, port } is required');
+  }
+  for (const s of opts.sentinels) {
+    if (typeof s?.host !== 'string' || !Number.isInteger(s.port)) {
+      throw new ConfigError('sentinels: every entry needs a host (string) and a port (integer)');
+    }
+  }
+  if (typeof opts.service !== 'string' || opts.service === '') {
+    throw new ConfigError('service: the name of the master set monitored by the sentinels is required');
+  }
+  if (opts.readFrom !== undefined && !['master', 'replica', 'replica-preferred'].includes(opts.readFrom)) {
+    throw new ConfigError("readFrom: expected 'master', 'replica' or 'replica-preferred'");
+  }
+  for (const [name, v] of [
+    ['commandTimeoutMs', opts.commandTimeoutMs],
+    ['connectTimeoutMs', opts.connectTimeoutMs],
+    ['sentinelTimeoutMs', opts.sentinelTimeoutMs],
+  ] as const) {
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+      throw new ConfigError(`${name}: expected a positive number of milliseconds`);
+    }
+  }
+}
+
+export type { SentinelNews };

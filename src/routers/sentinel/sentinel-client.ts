@@ -1,0 +1,243 @@
+import type { ConnectionOptions } from 'node:tls';
+import { Redis } from 'ioredis';
+import { AuthenticationError, SentinelUnavailableError } from '../../core/errors.js';
+import { formatAddress, isAuthError, isConnectionError, isTimeoutError } from '../errors.js';
+import type { NodeAddress } from '../types.js';
+import { type AddressMapper, addressKey, toAddress } from './address.js';
+import { SentinelList } from './sentinel-list.js';
+
+export interface SentinelAccess {
+  username?: string;
+  password?: string;
+  tls?: ConnectionOptions | true;
+  /** Bound on one sentinel query (connect included) before the next sentinel is tried. */
+  timeoutMs: number;
+}
+
+/** One entry of `SENTINEL replicas` / `SENTINEL sentinels`, flags split. */
+export interface SentinelNodeInfo {
+  address: NodeAddress;
+  flags: string[];
+  fields: Record<string, string>;
+}
+
+/** What one sentinel said: a value, or "I know nothing useful" (try the next sentinel). */
+export type SentinelAnswer<T> = { found: true; value: T } | { found: false };
+
+export type SentinelQueryResult<T> =
+  | { found: true; value: T; sentinel: NodeAddress }
+  | { found: false; answered: number };
+
+/** Flags that make a replica (or sentinel) unusable, as in the Sentinel client spec. */
+const DOWN_FLAGS = ['s_down', 'o_down', 'disconnected'];
+
+export function isUsable(info: SentinelNodeInfo): boolean {
+  return !info.flags.some((f) => DOWN_FLAGS.includes(f));
+}
+
+/** `SENTINEL replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */
+export function parseNodeList(reply: unknown, mapAddress: AddressMapper): SentinelNodeInfo[] {
+  if (!Array.isArray(reply)) return [];
+  const out: SentinelNodeInfo[] = [];
+  for (const entry of reply) {
+    if (!Array.isArray(entry)) continue;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < entry.length; i += 2) fields[String(entry[i])] = String(entry[i + 1]);
+    const address = toAddress(fields.ip, fields.port);
+    if (!address) continue;
+    out.push({
+      address: mapAddress(address),
+      flags: (fields.flags ?? '').split(',').filter(Boolean),
+      fields,
+    });
+  }
+  return out;
+}
+
+export function sentinelClientOptions(address: NodeAddress, access: SentinelAccess) {
+  return {
+    host: address.host,
+    port: address.port,
+    username: access.username,
+    password: access.password,
+    tls: access.tls === true ? {} : access.tls,
+    connectTimeout: access.timeoutMs,
+    enableReadyCheck: false,
+    disableClientInfo: true,
+    autoResendUnfulfilledCommands: false,
+  };
+}
+
+/**
+ * Asks sentinels about one service, following the Sentinel client spec: sentinels are
+ * tried in order, each with a short timeout (connect included); the first that answers is
+ * moved to the front; `SENTINEL sentinels` adds sentinels we were not configured with.
+ *
+ * One query connection per sentinel is kept open (lazily created) so that asking costs a
+ * round trip, not a TCP handshake: the discovery router asks for every operation.
+ */
+export class SentinelClient {
+  readonly service: string;
+  private readonly list: SentinelList;
+  private readonly clients = new Map<string, Redis>();
+  private readonly access: SentinelAccess;
+  private readonly mapAddress: AddressMapper;
+  private readonly refreshIntervalMs: number;
+  private lastRefresh = 0;
+  private refreshing = false;
+  private closed = false;
+  private readonly listeners = new Set<(sentinels: NodeAddress[]) => void>();
+
+  constructor(opts: {
+    sentinels: readonly NodeAddress[];
+    service: string;
+    access: SentinelAccess;
+    mapAddress: AddressMapper;
+    /** How often the sentinel list is refreshed from `SENTINEL sentinels`. Default 30 s. */
+    refreshIntervalMs?: number;
+  }) {
+    this.service = opts.service;
+    this.list = new SentinelList(opts.sentinels);
+    this.access = opts.access;
+    this.mapAddress = opts.mapAddress;
+    this.refreshIntervalMs = opts.refreshIntervalMs ?? 30_000;
+  }
+
+  /** Known sentinels, preferred first. */
+  sentinels(): NodeAddress[] {
+    return this.list.snapshot();
+  }
+
+  /** Called with the full list whenever a new sentinel was discovered. */
+  onSentinelsAdded(fn: (sentinels: NodeAddress[]) => void): void {
+    this.listeners.add(fn);
+  }
+
+  /** A sentinel proved it has fresh news (it announced +switch-master): ask it first. */
+  prefer(address: NodeAddress): void {
+    if (this.list.has(address)) this.list.moveToFront(address);
+  }
+
+  /** `SENTINEL get-master-addr-by-name`: the master address, or not found. */
+  async masterAddress(accept?: (address: NodeAddress) => boolean): Promise<SentinelQueryResult<NodeAddress>> {
+    return this.query<NodeAddress>(async (client) => {
+      const reply = await client.call('SENTINEL', 'get-master-addr-by-name', this.service);
+      const address = Array.isArray(reply) ? toAddress(reply[0], reply[1]) : undefined;
+      if (!address) return { found: false };
+      const mapped = this.mapAddress(address);
+      if (accept && !accept(mapped)) return { found: false };
+      return { found: true, value: mapped };
+    });
+  }
+
+  /** `SENTINEL replicas`: every replica the sentinel knows, flags included (callers filter). */
+  async replicas(): Promise<SentinelQueryResult<SentinelNodeInfo[]>> {
+    return this.query<SentinelNodeInfo[]>(async (client) => {
+      let reply: unknown;
+      try {
+        reply = await client.call('SENTINEL', 'replicas', this.service);
+      } catch (err) {
+        if (!(err instanceof Error) || !/unknown|no such master/i.test(err.message)) throw err;
+        return { found: false };
+      }
+      return { found: true, value: parseNodeList(reply, this.mapAddress) };
+    });
+  }
+
+  /**
+   * Run `ask` on each sentinel in order until one answers. Connection problems and
+   * timeouts move on to the next sentinel; when none answers, SentinelUnavailableError
+   * (or AuthenticationError when the sentinels rejected our credentials).
+   */
+  async query<T>(
+    ask: (client: Redis, sentinel: NodeAddress) => Promise<SentinelAnswer<T>>,
+  ): Promise<SentinelQueryResult<T>> {
+    if (this.closed) throw new SentinelUnavailableError('Sentinel client is closed');
+    const order = this.list.snapshot();
+    let answered = 0;
+    let lastError: unknown;
+    let authError: unknown;
+    for (const sentinel of order) {
+      const client = this.clientFor(sentinel);
+      try {
+        const answer = await ask(client, sentinel);
+        answered++;
+        if (answer.found) {
+          this.list.moveToFront(sentinel);
+          this.maybeRefresh(client);
+          return { found: true, value: answer.value, sentinel };
+        }
+      } catch (err) {
+        if (isAuthError(err)) authError = err;
+        else lastError = err;
+        if (isConnectionError(err) || isTimeoutError(err) || isAuthError(err)) this.dropClient(sentinel);
+        else answered++; // it replied, with an error: it is up but has no answer for us
+      }
+      if (this.closed) break;
+    }
+    if (answered > 0) return { found: false, answered };
+    if (authError !== undefined) {
+      throw new AuthenticationError(`Sentinels rejected the credentials (service ${this.service})`, {
+        cause: authError,
+      });
+    }
+    const why =
+      lastError instanceof Error ? `: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message}` : '';
+    throw new SentinelUnavailableError(
+      `None of ${order.length} sentinels (${order.map(formatAddress).join(', ')}) answered within ${this.access.timeoutMs} ms${why}`,
+      { cause: lastError },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const client of this.clients.values()) client.disconnect();
+    this.clients.clear();
+  }
+
+  private clientFor(sentinel: NodeAddress): Redis {
+    const key = addressKey(sentinel);
+    const existing = this.clients.get(key);
+    if (existing && existing.status !== 'end' && existing.status !== 'close') return existing;
+    existing?.disconnect();
+    const client = new Redis({
+      ...sentinelClientOptions(sentinel, this.access),
+      lazyConnect: true,
+      // The first command triggers the connection and waits in the offline queue; the
+      // command timeout (armed when the command is issued) bounds connect + reply.
+      enableOfflineQueue: true,
+      commandTimeout: this.access.timeoutMs,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {}); // failures surface through the commands we issue
+    this.clients.set(key, client);
+    return client;
+  }
+
+  private dropClient(sentinel: NodeAddress): void {
+    const key = addressKey(sentinel);
+    this.clients.get(key)?.disconnect();
+    this.clients.delete(key);
+  }
+
+  /** Refresh the sentinel list in the background on the sentinel that just answered. */
+  private maybeRefresh(client: Redis): void {
+    if (this.refreshing || Date.now() - this.lastRefresh < this.refreshIntervalMs) return;
+    this.refreshing = true;
+    this.lastRefresh = Date.now();
+    client
+      .call('SENTINEL', 'sentinels', this.service)
+      .then((reply) => {
+        let added = false;
+        for (const info of parseNodeList(reply, this.mapAddress)) {
+          if (isUsable(info) && this.list.add(info.address)) added = true;
+        }
+        if (added && !this.closed) for (const fn of this.listeners) fn(this.list.snapshot());
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.refreshing = false;
+      });
+  }
+}
