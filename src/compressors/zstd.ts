@@ -1,0 +1,118 @@
+import binding from 'zstd-napi/binding.js';
+import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
+import type { Compressor } from './types.js';
+
+export const ZSTD_ID = 5;
+
+export interface ZstdOptions {
+  /** Payloads shorter than this are stored uncompressed. Default 256. */
+  minLength?: number;
+  /** Compression level, zstd's negative "fast" levels up to 22. Default 3, zstd's own default. */
+  level?: number;
+}
+
+const windowLogBounds = binding.dParamGetBounds(binding.DParameter.windowLogMax);
+const streamChunk = binding.dStreamOutSize();
+
+/**
+ * Zstandard via zstd-napi (native libzstd, Node-API 8, builds on Node 20).
+ *
+ * Written frames always carry the content size (single-shot compression records it) and an
+ * XXH64 content checksum, so corruption is detected rather than decoded into wrong bytes.
+ *
+ * Reading never allocates past `maxBytes`:
+ * - a frame that states its content size is refused if that size is above the limit, else
+ *   decoded in one call into a buffer of exactly that size (libzstd fails if the data would
+ *   produce more);
+ * - a frame without a content size (another writer's streaming output, or a crafted one) is
+ *   decoded in chunks, stopping as soon as the total passes the limit; its window is capped
+ *   at the limit too (`windowLogMax`), so libzstd's own window buffer stays bounded.
+ * Trailing bytes after the frame, a truncated frame and a decoder that stops making progress
+ * are all corrupt data, so the loop cannot spin.
+ */
+export function zstd(options: ZstdOptions = {}): Compressor {
+  const minLength = intOption('zstd', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
+  const level = intOption(
+    'zstd',
+    'level',
+    options.level,
+    3,
+    Math.max(binding.minCLevel(), -7),
+    binding.maxCLevel(),
+  );
+  const cctx = new binding.CCtx();
+  cctx.setParameter(binding.CParameter.compressionLevel, level);
+  cctx.setParameter(binding.CParameter.checksumFlag, 1);
+  cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
+  const dctx = new binding.DCtx();
+
+  return {
+    name: 'zstd',
+    id: ZSTD_ID,
+    minLength,
+    compress(bytes) {
+      const out = Buffer.allocUnsafe(binding.compressBound(bytes.length));
+      const written = cctx.compress2(out, bytes);
+      return out.subarray(0, written);
+    },
+    decompress(bytes, maxBytes) {
+      let declared: number | null;
+      try {
+        declared = binding.getFrameContentSize(bytes);
+      } catch (error) {
+        throw corrupt('zstd', 'not a zstd frame', error);
+      }
+      if (declared === null) return decompressStreaming(dctx, bytes, maxBytes);
+      if (declared > maxBytes) throw tooLarge('zstd', maxBytes, declared);
+      const out = Buffer.allocUnsafe(declared);
+      let written: number;
+      try {
+        written = dctx.decompress(out, bytes);
+      } catch (error) {
+        throw corrupt('zstd', 'invalid frame', error);
+      }
+      if (written !== declared) {
+        throw corrupt('zstd', `frame decoded to ${written} bytes but its header says ${declared}`);
+      }
+      return out;
+    },
+  };
+}
+
+function decompressStreaming(dctx: binding.DCtx, bytes: Buffer, maxBytes: number): Buffer {
+  const windowLog = Math.min(
+    windowLogBounds.upperBound,
+    Math.max(windowLogBounds.lowerBound, Math.ceil(Math.log2(Math.max(2, maxBytes)))),
+  );
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let input = bytes;
+  try {
+    dctx.reset(binding.ResetDirective.sessionAndParameters);
+    dctx.setParameter(binding.DParameter.windowLogMax, windowLog);
+    for (;;) {
+      // One byte more than the remaining budget, so overshooting the limit is observable.
+      const chunk = Buffer.allocUnsafe(Math.min(streamChunk, maxBytes - total + 1));
+      const [remaining, produced, consumed] = dctx.decompressStream(chunk, input);
+      total += produced;
+      if (total > maxBytes) throw tooLarge('zstd', maxBytes);
+      if (produced > 0) chunks.push(chunk.subarray(0, produced));
+      input = input.subarray(consumed);
+      if (remaining === 0) {
+        if (input.length > 0) throw corrupt('zstd', `${input.length} trailing bytes after the frame`);
+        return Buffer.concat(chunks, total);
+      }
+      if (produced === 0 && consumed === 0) throw corrupt('zstd', 'truncated frame');
+    }
+  } catch (error) {
+    dctx.reset(binding.ResetDirective.sessionOnly);
+    if (
+      error instanceof Error &&
+      'code' in error &&
+      (error.code === 'DECODE' || error.code === 'VALUE_TOO_LARGE')
+    ) {
+      throw error;
+    }
+    throw corrupt('zstd', 'invalid frame', error);
+  }
+}

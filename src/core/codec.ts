@@ -1,0 +1,280 @@
+/**
+ * Value codec: JS value <-> the bytes stored in Redis.
+ *
+ * Wire format
+ * -----------
+ * A safe integer (`Number.isSafeInteger`, so not booleans, not -0's sign) is stored as its
+ * plain decimal string, e.g. `42`, `-7`, so `INCR`/`DECR` work on it and any client reads it.
+ * `-0` is stored as `0`.
+ *
+ * Every other value is `header ‖ payload`:
+ *
+ *   offset  size  field
+ *   0       1     magic 0x00 — never an ASCII digit or '-', so a header can never be read as
+ *                 a decimal integer (and no text format starts with NUL)
+ *   1       1     high nibble: format version (1); low nibble: flags (must be 0 in version 1)
+ *   2       1     serializer id: 1 json, 2 msgpack, 3 v8, 4 string; 128..255 user-registered
+ *   3       1     compressor id: 0 none, 1 lz4, 2 zlib, 3 gzip, 4 brotli, 5 zstd;
+ *                 128..255 user-registered
+ *   4       n     payload: serialize(value), compressed when the compressor id is not 0
+ *
+ * e.g. `00 10 02 01 …` is msgpack compressed with lz4 (lz4 block with a 4-byte length prefix).
+ *
+ * Writing: the configured serializer runs; a serialized size above `maxValueBytes` is a
+ * `ValueTooLargeError` and nothing is returned. The configured compressor runs only when the
+ * serialized size is at least its `minLength`, and its output is kept only when smaller;
+ * otherwise the payload is stored uncompressed with compressor id 0.
+ *
+ * Reading: decimal integer bytes become a number. Anything else must carry a valid header;
+ * the serializer and compressor are looked up by the ids in the header (the configured ones,
+ * else the process-wide registries), so changing either option never breaks existing
+ * entries. Decompression never produces more than `maxValueBytes`. Every failure — unknown
+ * magic, version, flags or id, truncated or corrupt payload, a decompression bomb, a parse
+ * error — is a `DecodeError` naming the key (the original error is its `cause`).
+ */
+import { type Compressor, compressors } from '../compressors/index.js';
+import { assertCompressor } from '../compressors/registry.js';
+import { type Serializer, serializers } from '../serializers/index.js';
+import { assertSerializer, FIRST_USER_ID } from '../serializers/registry.js';
+import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from './errors.js';
+
+export const CODEC_MAGIC = 0x00;
+export const CODEC_VERSION = 1;
+export const HEADER_BYTES = 4;
+export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
+
+const VERSION_BYTE = CODEC_VERSION << 4;
+const NONE_ID = 0;
+
+export interface CodecOptions {
+  serializer: Serializer;
+  /** Default compressors.none(). */
+  compressor?: Compressor;
+  /** Largest serialized value accepted on write and produced by decompression on read. Default 64 MiB. */
+  maxValueBytes?: number;
+}
+
+export class Codec {
+  readonly serializer: Serializer;
+  readonly compressor: Compressor;
+  readonly maxValueBytes: number;
+
+  constructor(options: CodecOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new ConfigError('Codec options must be an object with at least a serializer');
+    }
+    assertSerializer(options.serializer);
+    const compressor = options.compressor ?? compressors.none();
+    assertCompressor(compressor);
+    assertRegistryAgrees('serializer', options.serializer, serializers.byId(options.serializer.id));
+    assertRegistryAgrees('compressor', compressor, compressors.byId(compressor.id));
+    const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1) {
+      throw new ConfigError(
+        `Option 'maxValueBytes' must be a positive integer (bytes); got ${String(options.maxValueBytes)}`,
+      );
+    }
+    this.serializer = options.serializer;
+    this.compressor = compressor;
+    this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * Integers (Number.isSafeInteger, not booleans) → decimal string; else header ‖ payload
+   * Buffer. Throws SerializationError / ValueTooLargeError (before anything is sent).
+   */
+  encode(value: unknown): Buffer | string {
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    this.refuseObviouslyTooLarge(value);
+
+    let serialized: Buffer;
+    try {
+      serialized = toBuffer(this.serializer.serialize(value));
+    } catch (error) {
+      if (error instanceof SerializationError || error instanceof ValueTooLargeError) throw error;
+      throw new SerializationError(`Serializer '${this.serializer.name}' failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    if (serialized.length > this.maxValueBytes) {
+      throw new ValueTooLargeError(
+        `Value is ${serialized.length} bytes serialized; maxValueBytes is ${this.maxValueBytes}`,
+        serialized.length,
+        this.maxValueBytes,
+      );
+    }
+
+    let payload: Uint8Array = serialized;
+    let compressorId = NONE_ID;
+    if (this.compressor.id !== NONE_ID && serialized.length >= this.compressor.minLength) {
+      let compressed: Uint8Array;
+      try {
+        compressed = this.compressor.compress(serialized);
+      } catch (error) {
+        throw new SerializationError(`Compressor '${this.compressor.name}' failed: ${messageOf(error)}`, {
+          cause: error,
+        });
+      }
+      if (compressed.length < serialized.length) {
+        payload = compressed;
+        compressorId = this.compressor.id;
+      }
+    }
+
+    const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+    out[0] = CODEC_MAGIC;
+    out[1] = VERSION_BYTE;
+    out[2] = this.serializer.id;
+    out[3] = compressorId;
+    out.set(payload, HEADER_BYTES);
+    return out;
+  }
+
+  /**
+   * `raw` as read with getBuffer. Decimal integer bytes → number. Anything else must be a
+   * valid header + payload, else DecodeError naming `key`. Decompression is bounded by
+   * maxValueBytes.
+   */
+  decode(raw: Buffer, key: string): unknown {
+    try {
+      return this.decodeOrThrow(raw);
+    } catch (error) {
+      if (error instanceof Malformed) throw new DecodeError(`Cannot decode value: ${error.message}`, key);
+      throw new DecodeError(`Cannot decode value: ${messageOf(error)}`, key, { cause: error });
+    }
+  }
+
+  private decodeOrThrow(raw: Buffer): unknown {
+    if (!(raw instanceof Uint8Array)) throw new Malformed(`expected a Buffer, got ${typeof raw}`);
+    if (raw.length === 0) throw new Malformed('empty value (not written by sentinel-cache)');
+    const first = raw[0]!;
+    if (first === 0x2d /* - */ || (first >= 0x30 && first <= 0x39)) return parseInteger(raw);
+    if (first !== CODEC_MAGIC) {
+      throw new Malformed(`unknown format (first byte 0x${hex(first)}; not written by sentinel-cache)`);
+    }
+    if (raw.length < HEADER_BYTES) throw new Malformed(`truncated header (${raw.length} bytes)`);
+    const version = raw[1]! >> 4;
+    const flags = raw[1]! & 0x0f;
+    if (version !== CODEC_VERSION) {
+      throw new Malformed(
+        `unsupported format version ${version} (this sentinel-cache reads version ${CODEC_VERSION})`,
+      );
+    }
+    if (flags !== 0) throw new Malformed(`unknown header flags 0x${hex(flags)}`);
+
+    const serializerId = raw[2]!;
+    const serializer = serializerId === this.serializer.id ? this.serializer : serializers.byId(serializerId);
+    if (serializer === undefined) {
+      throw new Malformed(`unknown serializer id ${serializerId} (register it with serializers.register())`);
+    }
+    const compressorId = raw[3]!;
+    let payload = raw.subarray(HEADER_BYTES);
+    if (compressorId === NONE_ID) {
+      if (payload.length > this.maxValueBytes) {
+        throw new ValueTooLargeError(
+          `Value is ${payload.length} bytes; maxValueBytes is ${this.maxValueBytes}`,
+          payload.length,
+          this.maxValueBytes,
+        );
+      }
+    } else {
+      const compressor =
+        compressorId === this.compressor.id ? this.compressor : compressors.byId(compressorId);
+      if (compressor === undefined) {
+        throw new Malformed(
+          `unknown compressor id ${compressorId} (register it with compressors.register())`,
+        );
+      }
+      payload = compressor.decompress(payload, this.maxValueBytes);
+      if (!(payload instanceof Uint8Array) || payload.length > this.maxValueBytes) {
+        throw new Malformed(
+          `compressor '${compressor.name}' returned more than maxValueBytes or not a Buffer`,
+        );
+      }
+    }
+    return serializer.deserialize(payload);
+  }
+
+  /**
+   * Built-in serializers never produce fewer bytes than a string has UTF-16 code units or a
+   * byte array has bytes, so such a value above the limit is refused before serializing it.
+   */
+  private refuseObviouslyTooLarge(value: unknown): void {
+    if (this.serializer.id >= FIRST_USER_ID) return;
+    const size =
+      typeof value === 'string'
+        ? value.length
+        : ArrayBuffer.isView(value)
+          ? value.byteLength
+          : value instanceof ArrayBuffer
+            ? value.byteLength
+            : 0;
+    if (size > this.maxValueBytes) {
+      throw new ValueTooLargeError(
+        `Value is at least ${size} bytes serialized; maxValueBytes is ${this.maxValueBytes}`,
+        size,
+        this.maxValueBytes,
+      );
+    }
+  }
+}
+
+/** A structural problem found by the codec itself (no underlying error to attach). */
+class Malformed extends Error {}
+
+/** Largest decimal text of a safe integer: '-9007199254740991'. */
+const MAX_INTEGER_TEXT = 17;
+
+function parseInteger(raw: Buffer): number {
+  const negative = raw[0] === 0x2d;
+  const digits = raw.length - (negative ? 1 : 0);
+  let canonical = digits > 0 && raw.length <= MAX_INTEGER_TEXT;
+  for (let i = negative ? 1 : 0; canonical && i < raw.length; i++) {
+    const byte = raw[i]!;
+    canonical = byte >= 0x30 && byte <= 0x39;
+  }
+  // No leading zeros and no '-0': exactly what String(n) produces for a safe integer.
+  const leading = raw[negative ? 1 : 0];
+  if (canonical && leading === 0x30 && (digits > 1 || negative)) canonical = false;
+  const value = canonical ? Number(raw.toString('latin1')) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new Malformed(
+      `starts like a number but is not a canonical decimal integer in the safe range (${JSON.stringify(raw.subarray(0, 24).toString('latin1'))})`,
+    );
+  }
+  return value;
+}
+
+function assertRegistryAgrees(
+  kind: 'serializer' | 'compressor',
+  configured: Serializer | Compressor,
+  registered?: Serializer | Compressor,
+): void {
+  if (registered === undefined) {
+    if (configured.id < FIRST_USER_ID && !(kind === 'compressor' && configured.id === NONE_ID)) {
+      throw new ConfigError(
+        `Option '${kind}': id ${configured.id} ('${configured.name}') is reserved for built-ins; give your own ${kind} an id from ${FIRST_USER_ID} to 255`,
+      );
+    }
+    return;
+  }
+  if (registered.name !== configured.name) {
+    throw new ConfigError(
+      `Option '${kind}': '${configured.name}' uses id ${configured.id}, which belongs to '${registered.name}'; entries would be decoded by the wrong ${kind}`,
+    );
+  }
+}
+
+function toBuffer(bytes: unknown): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new SerializationError('The serializer did not return a Buffer');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, '0');
+}

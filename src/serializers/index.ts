@@ -1,0 +1,29 @@
+import { type JsonOptions, json } from './json.js';
+import { type MsgpackOptions, msgpack } from './msgpack.js';
+import { SerializerRegistry } from './registry.js';
+import { string } from './string.js';
+import type { Serializer } from './types.js';
+import { v8 } from './v8.js';
+
+export type { JsonOptions } from './json.js';
+export type { MsgpackOptions } from './msgpack.js';
+export type { Serializer } from './types.js';
+
+const registry = new SerializerRegistry();
+for (const builtIn of [json(), msgpack(), v8(), string()]) registry.addBuiltIn(builtIn);
+
+/**
+ * Serializer factories plus the process-wide registry the codec decodes with.
+ * Wire ids: json 1, msgpack 2, v8 3, string 4; 128..255 for your own.
+ */
+export const serializers = {
+  json: (options?: JsonOptions): Serializer => json(options),
+  msgpack: (options?: MsgpackOptions): Serializer => msgpack(options),
+  /** Trusted data only: see the v8 serializer's documentation. */
+  v8: (): Serializer => v8(),
+  string: (): Serializer => string(),
+  /** Makes a serializer of your own (id 128..255) decodable by every cache in the process. */
+  register: (serializer: Serializer): void => registry.register(serializer),
+  byId: (id: number): Serializer | undefined => registry.byId(id),
+  byName: (name: string): Serializer | undefined => registry.byName(name),
+};
