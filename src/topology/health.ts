@@ -82,9 +82,8 @@ export async function healthProblem(ctx: HealthContext): Promise<string | null> 
       if (!entry) return `sentinel ${addressKey(s)} does not know replica ${addressKey(r)} yet`;
       if (isDown(entry.flags))
         return `sentinel ${addressKey(s)} sees replica ${addressKey(r)} as ${entry.flags}`;
-      if (entry['master-link-status'] !== 'ok') {
-        return `sentinel ${addressKey(s)} sees replica ${addressKey(r)} link ${entry['master-link-status']}`;
-      }
+      // No check of the sentinel's `master-link-status`: sentinels refresh it from INFO only
+      // every 10 s; the replica's own INFO (checked above) is the fresh truth.
     }
     for (const other of ctx.sentinels) {
       if (sameAddress(other, s)) continue;

@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+/**
+ * `sentinel-cache` command line: start/inspect/stop a Redis Sentinel topology, and run the
+ * benchmark suite.
+ */
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_STATE_FILE, downFromState, livePids, readState, writeState } from './topology/detached.js';
+import { parseSentinelList, startTopology } from './topology/index.js';
+import { resolveOptions } from './topology/options.js';
+import { startProcessTopology } from './topology/process-topology.js';
+import { redisServerVersion } from './topology/redis-binary.js';
+import { chooseProvider } from './topology/select-provider.js';
+import { describeTopology } from './topology/snippet.js';
+import { collectStatus, formatStatus } from './topology/status.js';
+import type { TopologyOptions } from './topology/types.js';
+
+function positiveInt(min: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+interface UpOptions {
+  replicas: number;
+  sentinels: number;
+  provider: NonNullable<TopologyOptions['provider']>;
+  service: string;
+  downAfter: number;
+  failoverTimeout: number;
+  tls?: boolean;
+  detach?: boolean;
+  stateFile: string;
+  verbose?: boolean;
+}
+
+async function topologyUp(o: UpOptions): Promise<void> {
+  const options: TopologyOptions = {
+    provider: o.provider,
+    replicas: o.replicas,
+    sentinels: o.sentinels,
+    service: o.service,
+    downAfterMs: o.downAfter,
+    failoverTimeoutMs: o.failoverTimeout,
+    tls: o.tls ?? false,
+    ...(process.env.SENTINEL_CACHE_PASSWORD
+      ? { auth: { password: process.env.SENTINEL_CACHE_PASSWORD } }
+      : {}),
+    ...(o.verbose ? { log: (line: string) => console.error(`[topology] ${line}`) } : {}),
+  };
+
+  if (o.detach) {
+    if (existsSync(o.stateFile) && livePids(readState(o.stateFile)).length > 0) {
+      throw new Error(
+        `a detached topology is already running (${o.stateFile}); run \`sentinel-cache topology down\` first`,
+      );
+    }
+    const choice = await chooseProvider({
+      ...options,
+      provider: o.provider === 'auto' ? 'process' : o.provider,
+    });
+    if (choice.provider !== 'process') {
+      throw new Error('--detach needs the process provider (redis-server on PATH)');
+    }
+    const topology = await startProcessTopology({
+      ...resolveOptions(options),
+      redisServerPath: choice.redisServerPath,
+      redisVersion: redisServerVersion(choice.redisServerPath),
+      detached: true,
+    });
+    writeState(o.stateFile, topology.state());
+    console.log(describeTopology(topology));
+    console.log(
+      `\nRunning in the background; state in ${o.stateFile}. Stop it with: sentinel-cache topology down`,
+    );
+    return;
+  }
+
+  const topology = await startTopology(options);
+  console.log(describeTopology(topology));
+  console.log('\nPress Ctrl-C to stop it.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  console.log('\nstopping...');
+  await topology.stop();
+  console.log('stopped; nothing left behind');
+}
+
+async function topologyDown(o: { stateFile: string }): Promise<void> {
+  const { stopped, dir } = await downFromState(o.stateFile);
+  console.log(`stopped ${stopped} redis-server processes, removed ${dir} and ${o.stateFile}`);
+}
+
+async function topologyStatus(o: { stateFile: string; sentinels?: string; service?: string }): Promise<void> {
+  const envSentinels = process.env.SENTINEL_CACHE_SENTINELS;
+  if (o.sentinels || (!existsSync(o.stateFile) && envSentinels)) {
+    const sentinels = parseSentinelList(o.sentinels ?? envSentinels ?? '');
+    const service = o.service ?? process.env.SENTINEL_CACHE_SERVICE ?? 'mymaster';
+    const password = process.env.SENTINEL_CACHE_PASSWORD;
+    const sentinelPassword = process.env.SENTINEL_CACHE_SENTINEL_PASSWORD;
+    const status = await collectStatus({
+      service,
+      sentinels,
+      dataCreds: { password },
+      sentinelCreds: { password: sentinelPassword },
+    });
+    console.log(formatStatus(status));
+    return;
+  }
+  const state = readState(o.stateFile);
+  const { readFileSync } = await import('node:fs');
+  const tls = state.tls
+    ? {
+        ca: readFileSync(state.tls.caFile),
+        cert: readFileSync(state.tls.certFile),
+        key: readFileSync(state.tls.keyFile),
+      }
+    : undefined;
+  const status = await collectStatus({
+    service: state.service,
+    sentinels: state.sentinels,
+    nodes: state.nodes,
+    dataCreds: { username: state.auth?.username, password: state.auth?.password, tls },
+    sentinelCreds: { username: state.auth?.sentinelUsername, password: state.auth?.sentinelPassword, tls },
+  });
+  console.log(formatStatus(status));
+}
+
+/** The bench module is written separately; load it at run time so the CLI builds without it. */
+async function runBench(argv: string[]): Promise<void> {
+  const modulePath = '../bench/run.js';
+  const bench = (await import(modulePath)) as { runBenchCli: (argv: string[]) => Promise<void> };
+  await bench.runBenchCli(argv);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sentinel-cache')
+    .description('Redis cache client for Sentinel deployments: topology tools and benchmarks')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  const topology = program
+    .command('topology')
+    .description('start, inspect and stop a Redis Sentinel topology (master, replicas, sentinels)');
+
+  topology
+    .command('up')
+    .description('start a topology, print its addresses and a createCache config; runs until Ctrl-C')
+    .option('--replicas <n>', 'number of replicas', positiveInt(0), 2)
+    .option('--sentinels <n>', 'number of sentinels', positiveInt(1), 3)
+    .addOption(
+      new Option('--provider <provider>', 'where the servers run')
+        .choices(['auto', 'process', 'testcontainers', 'external'])
+        .default('auto'),
+    )
+    .option('--service <name>', 'sentinel service (master) name', 'mymaster')
+    .option('--down-after <ms>', 'sentinel down-after-milliseconds', positiveInt(1), 1000)
+    .option('--failover-timeout <ms>', 'sentinel failover-timeout', positiveInt(1), 5000)
+    .option('--tls', 'TLS-only nodes and sentinels with a generated CA')
+    .option(
+      '--detach',
+      'leave the servers running in the background and write a state file (process provider)',
+    )
+    .option('--state-file <path>', 'state file for --detach', DEFAULT_STATE_FILE)
+    .option('-v, --verbose', 'log each step to stderr')
+    .addHelpText(
+      'after',
+      "\nSENTINEL_CACHE_PASSWORD, if set, becomes the data nodes' requirepass.\n" +
+        'Example: sentinel-cache topology up --detach && sentinel-cache topology status',
+    )
+    .action((o: UpOptions) => topologyUp(o));
+
+  topology
+    .command('down')
+    .description('stop a topology started with `topology up --detach` and remove its files')
+    .option('--state-file <path>', 'state file written by up --detach', DEFAULT_STATE_FILE)
+    .action((o: { stateFile: string }) => topologyDown(o));
+
+  topology
+    .command('status')
+    .description("show each node's role, replication offset and link, and what every sentinel sees")
+    .option('--state-file <path>', 'state file written by up --detach', DEFAULT_STATE_FILE)
+    .option(
+      '--sentinels <list>',
+      'host:port,... of sentinels to ask instead (default: SENTINEL_CACHE_SENTINELS)',
+    )
+    .option('--service <name>', 'service name with --sentinels (default: SENTINEL_CACHE_SERVICE or mymaster)')
+    .action((o: { stateFile: string; sentinels?: string; service?: string }) => topologyStatus(o));
+
+  program
+    .command('bench')
+    .description('run the benchmark suite (`sentinel-cache bench --help` lists its options)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'arguments for the benchmark runner')
+    .action((args: string[]) => runBench(args));
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    console.error(`sentinel-cache: ${(error as Error).message}`);
+    process.exitCode = 1;
+  });
