@@ -1,2 +1,36 @@
+export type {
+  BrotliOptions,
+  Compressor,
+  GzipOptions,
+  Lz4Options,
+  ZlibOptions,
+  ZstdOptions,
+} from './compressors/index.js';
+export { compressors } from './compressors/index.js';
+export {
+  Cache,
+  createCache,
+  type IncrOptions,
+  type KeyOptions,
+  type ScanOptions,
+  type ScoreBound,
+  type SetManyOptions,
+  type SetOptions,
+  type SScanOptions,
+  type ZAddOptions,
+  type ZRangeByScoreOptions,
+  type ZRangeOptions,
+} from './core/cache.js';
+export type { CodecOptions } from './core/codec.js';
+export { Codec } from './core/codec.js';
 export * from './core/errors.js';
+export type { CacheEvent, CacheEventMap } from './core/events.js';
+export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
+export { Lock, type LockOptions } from './core/lock.js';
+export type { CacheOptions } from './core/options.js';
+export type { CacheStats } from './core/stats.js';
+export { parseTtl, type Ttl } from './core/ttl.js';
+export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
+export type { JsonOptions, MsgpackOptions, Serializer } from './serializers/index.js';
+export { serializers } from './serializers/index.js';
