@@ -1,0 +1,203 @@
+/**
+ * Cache behaviour that does not depend on Redis: closed state, ignoreErrors classification,
+ * events, single-flight. The router here is a stub (allowed in test/unit only); everything
+ * that talks to Redis is tested in test/integration against real servers.
+ */
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { createCache } from '../../src/core/cache.js';
+import {
+  CacheClosedError,
+  CircuitOpenError,
+  CommandTimeoutError,
+  ConfigError,
+  ConnectionInterruptedError,
+  MasterNotFoundError,
+  SerializationError,
+} from '../../src/core/errors.js';
+import { SingleFlight } from '../../src/core/single-flight.js';
+import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
+import { serializers } from '../../src/serializers/index.js';
+
+class StubRouter implements Router {
+  readonly kind = 'stub';
+  calls = 0;
+  closed = 0;
+  readonly listeners = new Map<string, Array<(p: unknown) => void>>();
+  constructor(private readonly behaviour: () => Promise<unknown>) {}
+  execute<T>(_intent: 'read' | 'write', _fn: (client: Redis) => Promise<T>): Promise<T> {
+    this.calls++;
+    return this.behaviour() as Promise<T>;
+  }
+  async close(): Promise<void> {
+    this.closed++;
+  }
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    const list = this.listeners.get(event) ?? [];
+    list.push(fn as (p: unknown) => void);
+    this.listeners.set(event, list);
+  }
+  off(): void {}
+  emit<E extends RouterEvent>(event: E, payload: RouterEventMap[E]): void {
+    for (const fn of this.listeners.get(event) ?? []) fn(payload);
+  }
+  stats(): RouterStats {
+    return { kind: 'stub', nodes: { 'n:1': { ops: this.calls, errors: 0 } }, failovers: 0 };
+  }
+}
+
+const failing = (err: Error) => new StubRouter(() => Promise.reject(err));
+
+describe('closed cache', () => {
+  it('rejects every operation with CacheClosedError after close(), closing the router once', async () => {
+    const router = new StubRouter(async () => null);
+    const cache = createCache({ router });
+    await cache.close();
+    await cache.close();
+    expect(router.closed).toBe(1);
+    expect(cache.closed).toBe(true);
+    await expect(cache.get('k')).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(cache.set('k', 1)).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(cache.getMany(['a'])).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(cache.incr('k')).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(cache.withClient('read', async () => 1)).rejects.toBeInstanceOf(CacheClosedError);
+    await expect(cache.withVersion(2).smembers('s')).rejects.toBeInstanceOf(CacheClosedError);
+    expect(router.calls).toBe(0);
+  });
+
+  it('even with ignoreErrors, use after close is a programming error and throws', async () => {
+    const cache = createCache({ router: new StubRouter(async () => null), ignoreErrors: true });
+    await cache.close();
+    await expect(cache.get('k')).rejects.toBeInstanceOf(CacheClosedError);
+  });
+});
+
+describe('ignoreErrors', () => {
+  it.each([
+    new ConnectionInterruptedError('down'),
+    new CommandTimeoutError('slow', 500),
+    new CircuitOpenError('open'),
+    new MasterNotFoundError('none'),
+    Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+  ])('turns %s into misses / no-ops and reports an error event', async (err) => {
+    const cache = createCache({ router: failing(err), ignoreErrors: true });
+    const events: unknown[] = [];
+    cache.on('error', (e) => events.push(e));
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.set('k', 1)).toBe(false);
+    expect(await cache.delete('k')).toBe(false);
+    expect(await cache.has('k')).toBe(false);
+    expect(await cache.getMany(['a', 'b'])).toEqual(new Map());
+    expect(await cache.smembers('s')).toEqual(new Set());
+    expect(await cache.hgetall('h')).toEqual(new Map());
+    expect(await cache.smismember('s', 'a', 'b')).toEqual([false, false]);
+    expect(await cache.ttl('k')).toBeUndefined();
+    expect(await cache.keys('*')).toEqual([]);
+    await cache.setMany({ a: 1 });
+    expect(await cache.getOrSet('k', () => 'computed')).toBe('computed');
+    expect(events.length).toBeGreaterThanOrEqual(11);
+    expect(events[0]).toMatchObject({ error: err, operation: 'get', key: 'k' });
+    const stats = cache.stats();
+    expect(stats.errors).toBe(stats.ignoredErrors);
+    expect(stats.misses).toBeGreaterThan(0);
+  });
+
+  it('still throws for operations with no harmless answer (incr, lock, withClient)', async () => {
+    const cache = createCache({
+      router: failing(new ConnectionInterruptedError('down')),
+      ignoreErrors: true,
+    });
+    await expect(cache.incr('k')).rejects.toBeInstanceOf(ConnectionInterruptedError);
+    await expect(cache.incrVersion('k')).rejects.toBeInstanceOf(ConnectionInterruptedError);
+    await expect(cache.lock('l').acquire()).rejects.toBeInstanceOf(ConnectionInterruptedError);
+    await expect(cache.withClient('read', async () => 1)).rejects.toBeInstanceOf(ConnectionInterruptedError);
+  });
+
+  it('still throws programming errors and reply errors', async () => {
+    const wrongType = new StubRouter(() =>
+      Promise.reject(new Error('WRONGTYPE Operation against a key holding the wrong kind of value')),
+    );
+    const cache = createCache({ router: wrongType, ignoreErrors: true, serializer: serializers.json() });
+    await expect(cache.get('k')).rejects.toThrow(/WRONGTYPE/);
+    await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.set('k', undefined)).rejects.toBeInstanceOf(SerializationError);
+    await expect(cache.get(5 as unknown as string)).rejects.toBeInstanceOf(ConfigError);
+    await expect(cache.set('k', 1, { ttl: 'soon' })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('without ignoreErrors connection errors are thrown, counted, and not emitted twice', async () => {
+    const cache = createCache({ router: failing(new ConnectionInterruptedError('down')) });
+    let events = 0;
+    cache.on('error', () => events++);
+    await expect(cache.get('k')).rejects.toBeInstanceOf(ConnectionInterruptedError);
+    expect(events).toBe(0);
+    expect(cache.stats()).toMatchObject({ errors: 1, ignoredErrors: 0 });
+  });
+});
+
+describe('events', () => {
+  it('forwards router events and counts failovers; a throwing listener does not break anything', async () => {
+    const router = new StubRouter(async () => null);
+    const cache = createCache({ router });
+    const seen: string[] = [];
+    cache.on('failover', () => seen.push('failover'));
+    cache.on('breaker-open', () => seen.push('breaker-open'));
+    cache.on('topology-change', () => {
+      throw new Error('listener bug');
+    });
+    cache.on('error', (e) => seen.push(`error:${e.error.message}`));
+    router.emit('failover', { service: 'm', to: { host: 'h', port: 1 } });
+    router.emit('breaker-open', { role: 'master' });
+    router.emit('topology-change', { reason: 'x' });
+    router.emit('error', { error: new Error('bg') });
+    expect(seen).toEqual(['failover', 'breaker-open', 'error:bg']);
+    expect(cache.stats().failovers).toBe(1);
+  });
+
+  it('emits miss events only when someone listens, and off() stops them', async () => {
+    const cache = createCache({ router: new StubRouter(async () => null) });
+    const misses: string[] = [];
+    const onMiss = ({ key }: { key: string }) => misses.push(key);
+    cache.on('miss', onMiss);
+    await cache.get('a');
+    cache.off('miss', onMiss);
+    await cache.get('b');
+    expect(misses).toEqual(['a']);
+    expect(cache.stats().misses).toBe(2);
+  });
+});
+
+describe('SingleFlight', () => {
+  it('shares one call among concurrent callers and forgets it once settled', async () => {
+    const flight = new SingleFlight();
+    let calls = 0;
+    const fn = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      return calls;
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, () => flight.run('k', fn)));
+    expect(new Set(results)).toEqual(new Set([1]));
+    expect(flight.size).toBe(0);
+    expect(await flight.run('k', fn)).toBe(2);
+  });
+
+  it('shares a failure too, and the next call retries', async () => {
+    const flight = new SingleFlight();
+    let calls = 0;
+    const fn = async () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    };
+    const settled = await Promise.allSettled([flight.run('k', fn), flight.run('k', fn)]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    await expect(flight.run('k', fn)).rejects.toThrow('boom 2');
+  });
+
+  it('keys are independent', async () => {
+    const flight = new SingleFlight();
+    const [a, b] = await Promise.all([flight.run('a', async () => 'A'), flight.run('b', async () => 'B')]);
+    expect([a, b]).toEqual(['A', 'B']);
+  });
+});
