@@ -1,0 +1,157 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeAddress, startTopology, type Topology } from '../../src/topology/index.js';
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs` (a no-hang budget, not a timing assertion). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+function client(address: NodeAddress): Redis {
+  const c = new Redis({ host: address.host, port: address.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  c.on('error', () => {});
+  return c;
+}
+
+async function sentinelMaster(t: Topology, sentinel: NodeAddress): Promise<NodeAddress> {
+  const c = client(sentinel);
+  try {
+    const [host, port] = (await c.call('SENTINEL', 'get-master-addr-by-name', t.service)) as [string, string];
+    return { host, port: Number(port) };
+  } finally {
+    c.disconnect();
+  }
+}
+
+describe('process topology: shape', () => {
+  let t: Topology;
+  beforeAll(async () => {
+    t = await startTopology({ provider: 'process' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('has one master, two replicas and three sentinels with the right roles', async () => {
+    expect(t.provider).toBe('process');
+    expect(t.nodes).toHaveLength(3);
+    expect(t.sentinels).toHaveLength(3);
+    expect(t.nodes[0]).toEqual(t.initialMaster);
+    // ROLE straight from each server, not through the topology's helper.
+    const roles = await Promise.all(
+      [...t.nodes, ...t.sentinels].map(async (a) => {
+        const c = client(a);
+        try {
+          return ((await c.call('ROLE')) as string[])[0];
+        } finally {
+          c.disconnect();
+        }
+      }),
+    );
+    expect(roles).toEqual(['master', 'slave', 'slave', 'sentinel', 'sentinel', 'sentinel']);
+    expect(await Promise.all(t.nodes.map((n) => t.role(n)))).toEqual(['master', 'slave', 'slave']);
+    for (const s of t.sentinels) expect(await sentinelMaster(t, s)).toEqual(t.initialMaster);
+    expect(await t.currentMaster()).toEqual(t.initialMaster);
+    expect(t.routerOptions()).toEqual({ sentinels: t.sentinels, service: 'mymaster' });
+  });
+
+  it('replicates a write on the master to every replica', async () => {
+    const master = client(t.initialMaster);
+    try {
+      await master.set('topology-test', 'hello');
+    } finally {
+      master.disconnect();
+    }
+    for (const replica of t.nodes.slice(1)) {
+      await eventually(`replica ${replica.port} has the key`, async () => {
+        const c = client(replica);
+        try {
+          return (await c.get('topology-test')) === 'hello';
+        } finally {
+          c.disconnect();
+        }
+      });
+    }
+  });
+
+  it('stopReplica/startReplica and stopSentinel/startSentinel take nodes out and back', async () => {
+    const replica = await t.stopReplica(1);
+    expect(await t.role(replica)).toBe('unreachable');
+    await t.stopSentinel(2);
+    expect(await t.role(t.sentinels[2]!)).toBe('unreachable');
+    // Healthy means: what is running is consistent.
+    await t.waitForHealthy(30_000);
+    await t.startReplica(1);
+    await t.startSentinel(2);
+    expect(await t.role(replica)).toBe('slave');
+    expect(await t.role(t.sentinels[2]!)).toBe('sentinel');
+    await t.waitForHealthy(30_000);
+  });
+});
+
+describe('process topology: faults', () => {
+  let t: Topology;
+  beforeAll(async () => {
+    t = await startTopology({ provider: 'process' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('pauseMaster → sentinels announce a new master; the resumed old master becomes a replica', async () => {
+    const before = await t.currentMaster();
+    const waiting = t.waitForNewMaster(30_000, before);
+    const paused = await t.pauseMaster();
+    expect(paused).toEqual(before);
+    expect(await t.role(paused)).toBe('unreachable');
+    const next = await waiting;
+    expect(next).not.toEqual(before);
+    expect(t.nodes).toContainEqual(next);
+    expect(await t.role(next)).toBe('master');
+    await t.resumeMaster();
+    await eventually('old master reconfigured as replica', async () => (await t.role(paused)) === 'slave');
+    await t.waitForHealthy(30_000);
+    expect(await t.currentMaster()).toEqual(next);
+  });
+
+  it('killMaster → new master; the restarted node rejoins as a replica', async () => {
+    const before = await t.currentMaster();
+    const killed = await t.killMaster();
+    expect(killed).toEqual(before);
+    expect(await t.role(killed)).toBe('unreachable');
+    const next = await t.waitForNewMaster(30_000, killed);
+    expect(next).not.toEqual(killed);
+    expect(await t.role(next)).toBe('master');
+    await t.restartNode(killed);
+    await eventually(
+      'restarted node reconfigured as replica',
+      async () => (await t.role(killed)) === 'slave',
+    );
+    await t.waitForHealthy(30_000);
+  });
+
+  it('failover() → new master; the old master becomes a replica', async () => {
+    const before = await t.currentMaster();
+    // Sentinel refuses a new failover of the same master within 2 × failover-timeout of the last one.
+    await eventually(
+      'sentinel accepts SENTINEL FAILOVER',
+      () =>
+        t.failover().then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+    );
+    const next = await t.waitForNewMaster(30_000, before);
+    expect(next).not.toEqual(before);
+    await eventually('old master reconfigured as replica', async () => (await t.role(before)) === 'slave');
+    await t.waitForHealthy(30_000);
+    for (const s of t.sentinels) expect(await sentinelMaster(t, s)).toEqual(next);
+  });
+});
