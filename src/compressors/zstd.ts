@@ -1,4 +1,5 @@
 import binding from 'zstd-napi/binding.js';
+import { DecodeError, ValueTooLargeError } from '../core/errors.js';
 import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
 import type { Compressor } from './types.js';
 
@@ -26,7 +27,8 @@ const streamChunk = binding.dStreamOutSize();
  *   produce more);
  * - a frame without a content size (another writer's streaming output, or a crafted one) is
  *   decoded in chunks, stopping as soon as the total passes the limit; its window is capped
- *   at the limit too (`windowLogMax`), so libzstd's own window buffer stays bounded.
+ *   at the limit too (`windowLogMax`), so libzstd's own window buffer stays bounded (a frame
+ *   whose window alone exceeds the limit is refused as too large).
  * Trailing bytes after the frame, a truncated frame and a decoder that stops making progress
  * are all corrupt data, so the loop cannot spin.
  */
@@ -106,12 +108,10 @@ function decompressStreaming(dctx: binding.DCtx, bytes: Buffer, maxBytes: number
     }
   } catch (error) {
     dctx.reset(binding.ResetDirective.sessionOnly);
-    if (
-      error instanceof Error &&
-      'code' in error &&
-      (error.code === 'DECODE' || error.code === 'VALUE_TOO_LARGE')
-    ) {
-      throw error;
+    if (error instanceof DecodeError || error instanceof ValueTooLargeError) throw error;
+    if (error instanceof Error && /too much memory/i.test(error.message)) {
+      // The frame's window alone is larger than the limit: decoding it would allocate past it.
+      throw tooLarge('zstd', maxBytes);
     }
     throw corrupt('zstd', 'invalid frame', error);
   }

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import type { Transform } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { CompressStream } from 'zstd-napi';
+import { compressors } from '../../src/compressors/index.js';
+import type { Compressor } from '../../src/compressors/types.js';
+import { ConfigError, DecodeError, ValueTooLargeError } from '../../src/core/errors.js';
+
+const MiB = 1024 * 1024;
+const names = ['none', 'lz4', 'zlib', 'gzip', 'brotli', 'zstd'] as const;
+const real = names.filter((name) => name !== 'none');
+const byName = (name: string): Compressor => compressors.byName(name)!;
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}
+
+const text = Buffer.from(
+  JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `user-${i}`, roles: ['a', 'b'] }))),
+);
+
+describe.each(names)('%s compressor', (name) => {
+  const compressor = byName(name);
+
+  it.each([
+    ['empty', Buffer.alloc(0)],
+    ['one byte', Buffer.from([7])],
+    ['text', text],
+    ['random bytes', randomBytes(10_000)],
+    ['zeros', Buffer.alloc(200_000)],
+  ])('round-trips %s', (_label, input) => {
+    const out = compressor.decompress(compressor.compress(input), 1 * MiB);
+    expect(out.equals(input)).toBe(true);
+  });
+
+  it('refuses output larger than maxBytes with ValueTooLargeError', () => {
+    const packed = compressor.compress(text);
+    const error = thrown(() => compressor.decompress(packed, text.length - 1));
+    expect(error).toBeInstanceOf(ValueTooLargeError);
+    expect((error as ValueTooLargeError).limit).toBe(text.length - 1);
+    expect(compressor.decompress(packed, text.length).equals(text)).toBe(true);
+  });
+});
+
+describe.each(real)('%s compressor on bad input', (name) => {
+  const compressor = byName(name);
+  const packed = compressor.compress(text);
+
+  it('compresses text and has a sensible default minLength', () => {
+    expect(packed.length).toBeLessThan(text.length / 2);
+    expect(compressor.minLength).toBe(256);
+  });
+
+  it('throws DecodeError or ValueTooLargeError (never something else) for garbage and truncation', () => {
+    for (const bad of [
+      Buffer.alloc(0),
+      Buffer.from('definitely not compressed data'),
+      packed.subarray(0, packed.length - 1),
+      packed.subarray(0, Math.floor(packed.length / 2)),
+      packed.subarray(0, 3),
+    ]) {
+      const error = thrown(() => compressor.decompress(bad, 1 * MiB));
+      // Garbage may also claim a huge size (lz4's prefix): refused as too large, still never decoded.
+      expect(
+        error instanceof DecodeError || error instanceof ValueTooLargeError,
+        `${name} on ${bad.length} bytes`,
+      ).toBe(true);
+    }
+  });
+
+  it('stops a 100 MB decompression bomb at maxBytes (1 MiB) without allocating it', () => {
+    const bomb = compressor.compress(Buffer.alloc(100_000_000));
+    expect(bomb.length).toBeLessThan(1 * MiB);
+    const before = process.memoryUsage();
+    const error = thrown(() => compressor.decompress(bomb, 1 * MiB));
+    const after = process.memoryUsage();
+    expect(error).toBeInstanceOf(ValueTooLargeError);
+    // Generous sanity bound: the bomb is 100 MB, the limit 1 MiB.
+    expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(32 * MiB);
+    expect(after.rss - before.rss).toBeLessThan(64 * MiB);
+  });
+
+  it('validates its options with ConfigError', () => {
+    const factory = compressors[name] as (options: object) => Compressor;
+    expect(() => factory({ minLength: -1 })).toThrow(ConfigError);
+    expect(() => factory({ minLength: 1.5 })).toThrow(ConfigError);
+    expect(factory({ minLength: 0 }).minLength).toBe(0);
+    if (name !== 'lz4') {
+      expect(() => factory({ level: 99 })).toThrow(ConfigError);
+      expect(() => factory({ level: 'high' })).toThrow(ConfigError);
+    }
+  });
+});
+
+describe('lz4 block size prefix', () => {
+  const lz4 = compressors.lz4();
+  const packed = lz4.compress(text);
+
+  it('is read before decompressing: a declared size above maxBytes is refused up front', () => {
+    const forged = Buffer.from(packed);
+    forged.writeUInt32LE(0xffff_ffff, 0);
+    const error = thrown(() => lz4.decompress(forged, 1 * MiB)) as ValueTooLargeError;
+    expect(error).toBeInstanceOf(ValueTooLargeError);
+    expect(error.size).toBe(0xffff_ffff);
+  });
+
+  it('cannot be undercut: data that expands past the declared size is a DecodeError', () => {
+    const forged = Buffer.from(packed);
+    forged.writeUInt32LE(10, 0);
+    expect(thrown(() => lz4.decompress(forged, 1 * MiB))).toBeInstanceOf(DecodeError);
+  });
+
+  it('must match exactly: a declared size larger than the data is a DecodeError', () => {
+    const forged = Buffer.from(packed);
+    forged.writeUInt32LE(text.length + 100, 0);
+    expect(thrown(() => lz4.decompress(forged, 1 * MiB))).toBeInstanceOf(DecodeError);
+  });
+});
+
+/** A zstd frame with no content size in its header, as a streaming writer produces. */
+async function zstdStreamingFrame(input: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const stream: Transform = new CompressStream({ compressionLevel: 3 });
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  for (let offset = 0; offset < input.length; offset += 1 * MiB) {
+    stream.write(input.subarray(offset, offset + 1 * MiB));
+  }
+  stream.end();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+describe('zstd frames without a content size', () => {
+  const zstd = compressors.zstd();
+
+  // Level 3 streams use a 2 MiB window; maxBytes must allow it (a smaller limit refuses the frame).
+  const limit = 4 * MiB;
+
+  it('decode in bounded chunks', async () => {
+    const frame = await zstdStreamingFrame(text);
+    expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
+    const big = randomBytes(3 * MiB);
+    expect(zstd.decompress(await zstdStreamingFrame(big), limit).equals(big)).toBe(true);
+  });
+
+  it('refuse a frame whose window alone is larger than maxBytes', async () => {
+    const frame = await zstdStreamingFrame(text);
+    expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
+  });
+
+  it('stop a 100 MB bomb at maxBytes', async () => {
+    const frame = await zstdStreamingFrame(Buffer.alloc(100_000_000));
+    const before = process.memoryUsage().arrayBuffers;
+    expect(thrown(() => zstd.decompress(frame, limit))).toBeInstanceOf(ValueTooLargeError);
+    expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * MiB);
+  });
+
+  it('reject trailing bytes and truncation with DecodeError', async () => {
+    const frame = await zstdStreamingFrame(text);
+    const trailing = Buffer.concat([frame, Buffer.from([1, 2, 3])]);
+    expect(thrown(() => zstd.decompress(trailing, limit))).toBeInstanceOf(DecodeError);
+    expect(thrown(() => zstd.decompress(frame.subarray(0, frame.length - 4), limit))).toBeInstanceOf(
+      DecodeError,
+    );
+    // The decompression context recovers after an error.
+    expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
+  });
+
+  it('detects a corrupted payload through the content checksum', () => {
+    const packed = zstd.compress(text);
+    let detected = 0;
+    for (let i = 6; i < packed.length; i += 7) {
+      const flipped = Buffer.from(packed);
+      flipped[i]! ^= 0x10;
+      try {
+        const out = zstd.decompress(flipped, 1 * MiB);
+        if (!out.equals(text)) throw new Error(`silently decoded a corrupted frame (byte ${i})`);
+      } catch (error) {
+        expect(error).toBeInstanceOf(DecodeError);
+        detected++;
+      }
+    }
+    expect(detected).toBeGreaterThan(0);
+  });
+});
+
+describe('compressor registry', () => {
+  it('knows the built-ins by id and name', () => {
+    expect([0, 1, 2, 3, 4, 5].map((id) => compressors.byId(id)?.name)).toEqual([...names]);
+    expect(compressors.byName('zstd')?.id).toBe(5);
+  });
+
+  const custom = (id: number, name: string): Compressor => ({
+    id,
+    name,
+    minLength: 0,
+    compress: (bytes) => Buffer.from(bytes).reverse(),
+    decompress: (bytes) => Buffer.from(bytes).reverse(),
+  });
+
+  it('registers a user compressor with an id from 128 to 255', () => {
+    const mine = custom(210, 'test-reverse');
+    compressors.register(mine);
+    expect(compressors.byId(210)).toBe(mine);
+    expect(compressors.byName('test-reverse')).toBe(mine);
+  });
+
+  it('refuses clashing ids and names, reserved ids and malformed compressors with ConfigError', () => {
+    compressors.register(custom(211, 'test-c1'));
+    expect(() => compressors.register(custom(211, 'test-c2'))).toThrow(ConfigError);
+    expect(() => compressors.register(custom(212, 'test-c1'))).toThrow(ConfigError);
+    expect(() => compressors.register(custom(0, 'test-zero'))).toThrow(/reserved/);
+    expect(() => compressors.register(custom(300, 'test-big'))).toThrow(ConfigError);
+    expect(() => compressors.register({ ...custom(213, 'test-m'), minLength: -1 })).toThrow(ConfigError);
+    expect(() => compressors.register({ id: 214, name: 'x' } as unknown as Compressor)).toThrow(ConfigError);
+  });
+});
