@@ -265,7 +265,7 @@ describe('msgpack serializer', () => {
 
   it('names the Map entry that was refused', () => {
     const error = refusal(msgpack, {
-      m: new Map([
+      m: new Map<string, unknown>([
         ['ok', 1],
         ['bad', () => 1],
       ]),
