@@ -118,7 +118,11 @@ export class DiscoveryRouter implements Router {
         throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
       }
     }
-    const conn = await this.connection(address, 'master');
+    const cached = this.conns.get(addressKey(address));
+    const conn =
+      cached?.role === 'master' && cached.client.status === 'ready'
+        ? cached
+        : await this.connection(address, 'master');
     return this.run(conn, 'master', fn, mayRetry ? () => this.onMaster(intent, fn, false) : undefined);
   }
 
@@ -160,7 +164,6 @@ export class DiscoveryRouter implements Router {
         // The node was demoted under us; the write was refused, so retrying is safe.
         conn.role = 'slave';
         this.drop(conn);
-        this.masterQuery.reset();
         if (retry) return retry();
       } else if (isConnectionError(err) || isTimeoutError(err)) {
         // A timed-out or broken connection is thrown away: the next operation connects
@@ -199,7 +202,7 @@ export class DiscoveryRouter implements Router {
   private connect(address: NodeAddress, key: string): Promise<NodeConnection> {
     let pending = this.connecting.get(key);
     if (pending) return pending;
-    pending = connectVerified(address, this.ctx.node, 'any').then(
+    pending = connectVerified(address, this.ctx.node, 'any', { autoPipelining: true }).then(
       ({ client, role }) => {
         this.connecting.delete(key);
         if (this.closed) {
@@ -223,7 +226,8 @@ export class DiscoveryRouter implements Router {
 
   private drop(conn: NodeConnection): void {
     if (this.conns.get(conn.key) === conn) this.conns.delete(conn.key);
-    conn.client.disconnect();
+    // Every operation that failed on this connection comes here; disconnect once.
+    if (conn.client.status !== 'end') conn.client.disconnect();
   }
 
   private async askMaster(): Promise<NodeAddress> {
@@ -248,11 +252,7 @@ export class DiscoveryRouter implements Router {
       // it is master for a moment, and nothing of ours must write to it then.
       const old = this.conns.get(addressKey(news.from));
       if (old) this.drop(old);
-      this.masterQuery.reset();
-      this.replicaQuery.reset();
       this.ctx.events.emit('topology-change', { reason: '+switch-master', nodes: [news.to] });
-    } else if (news.type === 'resync') {
-      this.masterQuery.reset();
     }
   }
 }

@@ -33,7 +33,16 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
  *   command is never resent to a node that may have changed role in between. A broken
  *   client is thrown away; the routers connect again (and check ROLE again).
  */
-export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptions): Redis {
+export interface NodeClientTuning {
+  /** Batch commands issued in the same tick into one write (for clients shared by many operations). */
+  autoPipelining?: boolean;
+}
+
+export function createNodeClient(
+  address: NodeAddress,
+  opts: NodeConnectionOptions,
+  tuning: NodeClientTuning = {},
+): Redis {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
   const client = new Redis({
     host: address.host,
@@ -53,6 +62,7 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
+    enableAutoPipelining: tuning.autoPipelining ?? false,
   });
   // Errors reach callers through the commands they issue; an 'error' event with no
   // listener would crash the process.
@@ -95,9 +105,10 @@ export async function connectVerified(
   address: NodeAddress,
   opts: NodeConnectionOptions,
   expected: ExpectedRole,
+  tuning: NodeClientTuning = {},
 ): Promise<{ client: Redis; role: NodeRole }> {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
-  const client = createNodeClient(address, opts);
+  const client = createNodeClient(address, opts, tuning);
   const budget = connectTimeoutMs + commandTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {

@@ -94,6 +94,13 @@ export class PooledRouter implements Router {
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new CacheClosedError('Router is closed'));
     if (intent === 'write' || this.ctx.readFrom === 'master') {
+      const pool = this.master;
+      if (pool?.alive && !this.ctx.fence.up) {
+        // Fast path: the master is resolved and no failover is announced.
+        return this.breakers.master.run(() =>
+          this.runOn(pool, fn, intent === 'write' ? () => this.onMaster(intent, fn, false) : undefined),
+        );
+      }
       return this.breakers.master.run(() => this.onMaster(intent, fn, true));
     }
     if (this.ctx.readFrom === 'replica-preferred' && this.breakers.replica.state === 'open') {
@@ -180,7 +187,8 @@ export class PooledRouter implements Router {
     const { commandTimeoutMs } = this.ctx.node;
     let client: Redis;
     try {
-      client = await pool.acquire();
+      const lent = pool.acquire();
+      client = lent instanceof Promise ? await lent : lent;
     } catch (err) {
       this.ctx.stats.error(pool.key);
       const translated = translateError(err, pool.address, commandTimeoutMs);
@@ -197,13 +205,11 @@ export class PooledRouter implements Router {
       if (isReadOnlyError(err)) {
         // The node was demoted: the write was refused (nothing written), so it is safe to
         // retry once on whatever the sentinels now call master.
-        pool.discard(client);
         pool.kill(new MasterNotFoundError(`${formatAddress(pool.address)} replied READONLY`));
         if (retry) return retry();
         throw err;
       }
       if (isConnectionError(err) || isTimeoutError(err)) {
-        pool.discard(client);
         const translated = translateError(err, pool.address, commandTimeoutMs) as Error;
         pool.kill(translated);
         this.ctx.events.emit('error', { error: translated });

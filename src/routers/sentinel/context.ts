@@ -29,6 +29,7 @@ export class SentinelContext {
   readonly stats = new NodeStats();
   failovers = 0;
   private readonly demoted = new Map<string, number>();
+  private lastSwitch: { id: string; at: number } | undefined;
 
   constructor(opts: SentinelRouterOptions, onNews: (news: SentinelNews) => void) {
     validate(opts);
@@ -56,8 +57,10 @@ export class SentinelContext {
       mapAddress: this.mapAddress,
     });
     this.watcher = new SentinelWatcher(opts.service, access, this.mapAddress, (news) => {
-      if (news.type === 'switch') this.noteSwitch(news.from, news.to, news.sentinel);
-      else if (news.type === 'failover-start') this.fence.raise();
+      if (news.type === 'switch') {
+        // Every sentinel publishes the same +switch-master: act on the first one only.
+        if (!this.noteSwitch(news.from, news.to, news.sentinel)) return;
+      } else if (news.type === 'failover-start') this.fence.raise();
       else if (news.type === 'failover-abort') this.fence.lower();
       onNews(news);
     });
@@ -88,7 +91,11 @@ export class SentinelContext {
     await Promise.all([this.watcher.close(), this.sentinel.close()]);
   }
 
-  private noteSwitch(from: NodeAddress, to: NodeAddress, sentinel: NodeAddress): void {
+  /** Record a +switch-master; false when it repeats the last one (another sentinel's copy). */
+  private noteSwitch(from: NodeAddress, to: NodeAddress, sentinel: NodeAddress): boolean {
+    const id = `${addressKey(from)}>${addressKey(to)}`;
+    if (this.lastSwitch?.id === id && Date.now() - this.lastSwitch.at < DEMOTION_MEMORY_MS) return false;
+    this.lastSwitch = { id, at: Date.now() };
     this.failovers++;
     this.demoted.set(addressKey(from), Date.now());
     this.demoted.delete(addressKey(to));
@@ -96,6 +103,7 @@ export class SentinelContext {
     this.sentinel.prefer(sentinel);
     this.fence.lower();
     this.events.emit('failover', { service: this.service, from, to });
+    return true;
   }
 }
 

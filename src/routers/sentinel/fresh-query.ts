@@ -2,50 +2,61 @@
  * Share sentinel queries between concurrent operations without ever giving an operation
  * an answer obtained before it started.
  *
- * An operation that arrives while no query is in flight starts one (sent after it
- * started). One that arrives while a query is in flight must not join it — that query
- * was sent before the operation began and may describe the world before a failover — so
- * it joins the *next* query, which is sent as soon as the current one settles. Every
- * operation arriving during a flight joins that same next query, so under load there is
- * at most one query in flight and one waiting, whatever the concurrency.
+ * Operations that ask in the same tick form a batch; the batch's query is sent on
+ * process.nextTick, i.e. after every operation in it started, and its answer goes to all
+ * of them. An operation never joins a query already sent. With many operations in
+ * flight there is one query per tick that has new operations (not one per operation);
+ * at most `maxInFlight` queries are outstanding — a batch formed while at the cap is sent
+ * when one comes back.
  */
 export class FreshQuery<T> {
-  private inFlight: Promise<T> | undefined;
-  private next: Promise<T> | undefined;
+  private batch: Batch<T> | undefined;
+  private inFlight = 0;
 
-  constructor(private readonly run: () => Promise<T>) {}
+  constructor(
+    private readonly run: () => Promise<T>,
+    private readonly maxInFlight = 4,
+  ) {}
 
   get(): Promise<T> {
-    if (this.next) return this.next;
-    if (!this.inFlight) return this.start();
-    const after = this.inFlight;
-    const next: Promise<T> = after.then(
-      (): Promise<T> => this.promoteNext(next),
-      (): Promise<T> => this.promoteNext(next),
-    );
-    this.next = next;
-    return next;
+    if (this.batch) return this.batch.promise;
+    const batch = new Batch<T>();
+    this.batch = batch;
+    if (this.inFlight < this.maxInFlight) process.nextTick(() => this.send(batch));
+    return batch.promise;
   }
 
-  /** Forget queries in flight: the next `get()` sends a new one (used after a failover). */
-  reset(): void {
-    this.inFlight = undefined;
-    this.next = undefined;
+  /** Queries currently outstanding (for tests). */
+  get outstanding(): number {
+    return this.inFlight;
   }
 
-  private promoteNext(next: Promise<T>): Promise<T> {
-    // From now on `next` is the query in flight; later arrivals wait for the one after.
-    if (this.next === next) this.next = undefined;
-    return this.start();
+  private send(batch: Batch<T>): void {
+    if (this.batch !== batch) return; // already sent
+    this.batch = undefined;
+    this.inFlight++;
+    let p: Promise<T>;
+    try {
+      p = this.run();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(batch.resolve, batch.reject).then(() => {
+      this.inFlight--;
+      const waiting = this.batch;
+      if (waiting && this.inFlight < this.maxInFlight) this.send(waiting);
+    });
   }
+}
 
-  private start(): Promise<T> {
-    const p = this.run();
-    this.inFlight = p;
-    const clear = () => {
-      if (this.inFlight === p) this.inFlight = undefined;
-    };
-    p.then(clear, clear);
-    return p;
+class Batch<T> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 }

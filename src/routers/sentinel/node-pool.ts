@@ -13,23 +13,46 @@ export interface NodePoolOptions {
 }
 
 /**
+ * Operations in flight on one client before the pool opens another. ioredis pipelines
+ * commands on a connection (and auto-pipelining batches those issued in the same tick
+ * into one write), so a busy connection is cheaper than many idle ones; a second one only
+ * pays off when a single connection would queue a lot (a large value delays the replies
+ * behind it).
+ */
+export const LANE_CONCURRENCY = 16;
+
+/** One client borrowed from generic-pool and shared by concurrent operations. */
+interface Lane {
+  client: Redis;
+  inflight: number;
+}
+
+/**
  * A generic-pool of ioredis clients for one node in one role (master or replica), every
- * client ROLE-verified when created.
+ * client ROLE-verified when generic-pool creates it.
+ *
+ * Clients are borrowed from generic-pool as *lanes* and shared by concurrent operations
+ * (the way one ioredis client is shared), which keeps the hot path synchronous: no
+ * acquire promise, no queue. A new lane is borrowed (up to `max`) when every lane carries
+ * LANE_CONCURRENCY operations. Because clients are shared, WATCH and blocking commands do
+ * not belong on them; MULTI through `client.multi()` is sent as one batch and is fine.
  *
  * A pool lives until it is killed (the node failed, changed role, or a failover moved the
  * master). Killing is final and immediate: waiting acquires are rejected, *borrowed*
  * clients are disconnected too (generic-pool's clear() only reaches idle ones, and a
  * borrowed client to a demoted master is exactly the one that must not write), and the
- * generic-pool is drained and cleared in the background. Routers replace a dead pool with
- * a fresh one after resolving the node again.
+ * generic-pool is drained and cleared. Routers replace a dead pool after resolving the
+ * node again.
  */
 export class NodePool {
   readonly address: NodeAddress;
   readonly key: string;
   readonly role: 'master' | 'replica';
   private readonly pool: genericPool.Pool<Redis>;
-  private readonly acquireTimeoutMs: number;
-  private readonly borrowed = new Set<Redis>();
+  private readonly opts: NodePoolOptions;
+  private readonly lanes: Lane[] = [];
+  private readonly laneOf = new Map<Redis, Lane>();
+  private borrowing: Promise<Lane> | undefined;
   private readonly waiters = new Set<(err: Error) => void>();
   private deathError: Error | undefined;
   private onDeath: ((err: Error) => void) | undefined;
@@ -44,8 +67,8 @@ export class NodePool {
     this.address = address;
     this.key = addressKey(address);
     this.role = role;
+    this.opts = opts;
     this.onDeath = onDeath;
-    this.acquireTimeoutMs = opts.acquireTimeoutMs;
     this.pool = genericPool.createPool<Redis>(
       {
         create: async () => {
@@ -55,12 +78,13 @@ export class NodePool {
             await new Promise((r) => setTimeout(r, 100).unref());
             throw this.deathError;
           }
-          return (await connectVerified(address, node, role)).client;
+          return (await connectVerified(address, node, role, { autoPipelining: true })).client;
         },
         destroy: async (client) => {
           client.disconnect();
         },
       },
+      // min clients are connected ahead of use and lent out as lanes on first use.
       { min: opts.min, max: opts.max, acquireTimeoutMillis: opts.acquireTimeoutMs, autostart: true },
     );
     // A failed connect (refused, timed out, wrong ROLE, bad credentials) means this pool
@@ -72,60 +96,51 @@ export class NodePool {
     return this.deathError === undefined;
   }
 
+  /** Clients currently lent out by generic-pool (all of them carry operations). */
   get borrowedCount(): number {
-    return this.borrowed.size;
+    return this.lanes.length;
   }
 
-  acquire(): Promise<Redis> {
+  /**
+   * A client for one operation: synchronous when a lane is open, a promise when the first
+   * client must be borrowed. Pair every successful acquire with release() or discard().
+   */
+  acquire(): Redis | Promise<Redis> {
     if (this.deathError) return Promise.reject(this.deathError);
-    return new Promise<Redis>((resolve, reject) => {
-      let settled = false;
-      const onKill = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      this.waiters.add(onKill);
-      this.pool.acquire().then(
-        (client) => {
-          this.waiters.delete(onKill);
-          if (settled || this.deathError) {
-            this.pool.destroy(client).catch(() => {});
-            if (!settled) onKill(this.deathError ?? dead(this.address));
-            return;
-          }
-          if (client.status !== 'ready') {
-            // The connection broke while idle: throw it away and report the node.
-            this.pool.destroy(client).catch(() => {});
-            const err = new ConnectionInterruptedError(
-              `Connection to ${formatAddress(this.address)} was lost`,
-            );
-            this.kill(err);
-            onKill(err);
-            return;
-          }
-          settled = true;
-          this.borrowed.add(client);
-          resolve(client);
-        },
-        (err: unknown) => {
-          this.waiters.delete(onKill);
-          onKill(translateAcquireError(err, this.address, this.acquireTimeoutMs));
-        },
-      );
+    let best: Lane | undefined;
+    for (const lane of this.lanes) if (!best || lane.inflight < best.inflight) best = lane;
+    if (best && best.client.status !== 'ready') {
+      // The connection broke while the lane was idle: the node is suspect.
+      const err = new ConnectionInterruptedError(`Connection to ${formatAddress(this.address)} was lost`);
+      this.kill(err);
+      return Promise.reject(err);
+    }
+    if (best) {
+      if (best.inflight >= LANE_CONCURRENCY && this.lanes.length < this.opts.max)
+        this.borrow().catch(() => {});
+      best.inflight++;
+      return best.client;
+    }
+    return this.borrow().then((lane) => {
+      lane.inflight++;
+      return lane.client;
     });
   }
 
-  /** Give a healthy client back. */
+  /** The operation is done with `client`. */
   release(client: Redis): void {
-    if (!this.borrowed.delete(client)) return;
-    if (this.deathError || client.status !== 'ready') this.pool.destroy(client).catch(() => {});
-    else this.pool.release(client).catch(() => {});
+    const lane = this.laneOf.get(client);
+    if (lane) lane.inflight--;
   }
 
-  /** Throw a client away (its connection failed or its node is no longer what we need). */
+  /** `client`'s connection failed: stop lending it and let generic-pool destroy it. */
   discard(client: Redis): void {
-    if (!this.borrowed.delete(client)) return;
+    const lane = this.laneOf.get(client);
+    if (!lane) return;
+    this.laneOf.delete(client);
+    const i = this.lanes.indexOf(lane);
+    if (i >= 0) this.lanes.splice(i, 1);
+    client.disconnect();
     this.pool.destroy(client).catch(() => {});
   }
 
@@ -137,7 +152,11 @@ export class NodePool {
     this.waiters.clear();
     // Disconnecting a borrowed client fails its in-flight commands at once ("Connection
     // is closed"): nothing more is written through it.
-    for (const client of this.borrowed) client.disconnect();
+    for (const lane of this.lanes.splice(0)) {
+      lane.client.disconnect();
+      this.pool.destroy(lane.client).catch(() => {});
+    }
+    this.laneOf.clear();
     this.pool
       .drain()
       .then(() => this.pool.clear())
@@ -150,11 +169,59 @@ export class NodePool {
   /** Kill and wait (bounded) until every socket of this pool is closed. */
   async close(err: Error): Promise<void> {
     this.kill(err);
-    for (const client of this.borrowed) client.disconnect();
     await Promise.race([
       this.pool.drain().then(() => this.pool.clear()),
       new Promise((r) => setTimeout(r, 2000).unref()),
     ]).catch(() => {});
+  }
+
+  /** Borrow one more client from generic-pool as a lane (one borrow at a time). */
+  private borrow(): Promise<Lane> {
+    if (this.borrowing) return this.borrowing;
+    const p = new Promise<Lane>((resolve, reject) => {
+      let settled = false;
+      const onKill = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
+      this.waiters.add(onKill);
+      this.pool.acquire().then(
+        (client) => {
+          this.waiters.delete(onKill);
+          if (settled || this.deathError) {
+            client.disconnect();
+            this.pool.destroy(client).catch(() => {});
+            onKill(this.deathError ?? evicted(this.address));
+            return;
+          }
+          if (client.status !== 'ready') {
+            this.pool.destroy(client).catch(() => {});
+            const err = new ConnectionInterruptedError(
+              `Connection to ${formatAddress(this.address)} was lost`,
+            );
+            this.kill(err);
+            onKill(err);
+            return;
+          }
+          settled = true;
+          const lane: Lane = { client, inflight: 0 };
+          this.lanes.push(lane);
+          this.laneOf.set(client, lane);
+          resolve(lane);
+        },
+        (err: unknown) => {
+          this.waiters.delete(onKill);
+          onKill(translateAcquireError(err, this.address, this.opts.acquireTimeoutMs));
+        },
+      );
+    });
+    this.borrowing = p;
+    const clear = () => {
+      if (this.borrowing === p) this.borrowing = undefined;
+    };
+    p.then(clear, clear);
+    return p;
   }
 }
 
@@ -162,14 +229,14 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-function dead(address: NodeAddress): Error {
+function evicted(address: NodeAddress): Error {
   return new ConnectionInterruptedError(`Pool for ${formatAddress(address)} was evicted`);
 }
 
 function translateAcquireError(err: unknown, address: NodeAddress, timeoutMs: number): Error {
   if (err instanceof Error && err.name === 'TimeoutError') {
     return new CommandTimeoutError(
-      `No connection to ${formatAddress(address)} became free within ${timeoutMs} ms`,
+      `No connection to ${formatAddress(address)} within ${timeoutMs} ms`,
       timeoutMs,
       {
         cause: err,
