@@ -102,7 +102,12 @@ function watchSwitch(topo: Topology): { at: () => number | undefined; close: () 
     });
     return sub;
   });
-  return { at: () => at, close: () => subs.forEach((s) => s.disconnect()) };
+  return {
+    at: () => at,
+    close: () => {
+      for (const s of subs) s.disconnect();
+    },
+  };
 }
 
 interface Ack {
