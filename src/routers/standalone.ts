@@ -14,8 +14,11 @@ import type {
 
 export interface StandaloneOptions extends StandaloneRouterOptions {
   /**
-   * ioredis auto-pipelining: commands issued in the same tick share one write. Default true
-   * (measured: see README, "standalone router").
+   * ioredis auto-pipelining: commands issued in the same tick share one write. Default true.
+   * Measured on one local redis-server (40k GETs of a small msgpack object): with 50 callers
+   * in flight it gave 104k-144k get/s against 81k-93k without; a single sequential caller
+   * loses about a quarter (29k vs 38k get/s) to the extra tick. Caches serve concurrent
+   * traffic, so it is on; turn it off for strictly sequential, latency-bound use.
    */
   autoPipelining?: boolean;
 }

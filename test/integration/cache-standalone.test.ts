@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
@@ -318,5 +323,65 @@ describe('dead and hung servers', () => {
     const { error } = await settle(cache.get('k'));
     expect(error).toBeInstanceOf(ConnectionInterruptedError);
     await settle(cache.close());
+  });
+});
+
+describe('load and clean shutdown', () => {
+  it('10,000 concurrent operations all settle with the right values', async () => {
+    const cache = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: uniquePrefix('load'),
+    });
+    try {
+      const writes = await Promise.all(Array.from({ length: 5_000 }, (_, i) => cache.set(`k${i}`, { i })));
+      expect(writes.every(Boolean)).toBe(true);
+      const reads = await Promise.all(
+        Array.from({ length: 5_000 }, (_, i) => cache.get<{ i: number }>(`k${i}`)),
+      );
+      expect(reads.every((r, i) => r?.i === i)).toBe(true);
+    } finally {
+      await cache.clear();
+      await cache.close();
+    }
+  });
+
+  it('after close() a process exits on its own (no socket or timer left behind)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sc-exit-'));
+    const script = join(dir, 'exit.mts');
+    const src = resolve(import.meta.dirname, '../../src');
+    writeFileSync(
+      script,
+      `import { createCache } from ${JSON.stringify(pathToFileURL(join(src, 'core/cache.ts')).href)};
+import { routers } from ${JSON.stringify(pathToFileURL(join(src, 'routers/index.ts')).href)};
+const cache = createCache({ router: routers.standalone({ url: process.argv[2] }), keyPrefix: 'exit-test' });
+await cache.set('k', 1);
+if ((await cache.get('k')) !== 1) process.exit(3);
+await cache.delete('k');
+await cache.close();
+console.log('closed');
+`,
+    );
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, server.url], {
+        cwd: resolve(import.meta.dirname, '../..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += String(d);
+      });
+      child.stderr.on('data', (d) => {
+        out += String(d);
+      });
+      const code = await Promise.race([
+        new Promise<number | null>((r) => child.on('exit', (c) => r(c))),
+        sleep(20_000).then(() => 'hung' as const),
+      ]);
+      if (code === 'hung') child.kill('SIGKILL');
+      expect(code, out).toBe(0);
+      expect(out).toContain('closed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
