@@ -60,8 +60,8 @@ export function uniquePrefix(tag: string): string {
 }
 
 /** A TTL that expires well within a test, and a wait that outlasts it. */
-const SHORT_TTL = 150;
-const AFTER_SHORT_TTL = 450;
+const SHORT_TTL = 300;
+const AFTER_SHORT_TTL = 700;
 
 export function defineCacheSuite(
   name: string,
@@ -738,7 +738,7 @@ export function defineCacheSuite(
       });
 
       it('lock extend and ttl expiry', async () => {
-        const lock = cache.lock('ext', { ttl: 200 });
+        const lock = cache.lock('ext', { ttl: 2000 });
         await lock.acquire();
         await lock.extend('20s');
         expect(await cache.ttl('ext')).toBeGreaterThan(15_000);
