@@ -1,0 +1,258 @@
+/**
+ * The clients the bench compares, as a registry of small adapters: each turns a running
+ * topology into `{ get, set, close }`. Adding a client is one entry here.
+ *
+ * Fairness: our three (pooled, discovery, standalone) go through `createCache` with the
+ * string serializer and no compressor, so the cache's real per-operation work (key
+ * building, codec header, router) is measured; the peers send the same string values raw.
+ * Every client reads from the master (`readFrom: 'master'` for ours; the peers' default),
+ * and every client uses the same Redis key layout `bench:1:<key>` so one checker can read
+ * what any of them wrote.
+ */
+import { Redis } from 'ioredis';
+import { compressors } from '../../src/compressors/index.js';
+import { createCache, routers } from '../../src/index.js';
+import type { Router } from '../../src/routers/types.js';
+import { serializers } from '../../src/serializers/index.js';
+import type { Topology } from '../../src/topology/types.js';
+import { withTimeout } from './errors.js';
+
+export interface BenchClient {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export type ClientFamily = 'ours' | 'floor' | 'peer';
+
+export interface ClientAdapter {
+  name: string;
+  family: ClientFamily;
+  /** One line for the report: what this client is and how it is configured. */
+  description: string;
+  create(topology: Topology): Promise<BenchClient>;
+}
+
+/** Thrown by `create` when a client cannot run here (package missing); the bench skips it with the note. */
+export class ClientUnavailableError extends Error {
+  override name = 'ClientUnavailableError';
+}
+
+export const KEY_PREFIX = 'bench';
+/** The Redis key every client stores `key` under (our cache: `${keyPrefix}:${version}:${key}`). */
+export const redisKey = (key: string): string => `${KEY_PREFIX}:1:${key}`;
+
+/** The client every ratio in the report is relative to. */
+export const BASELINE_CLIENT = 'ioredis-sentinel';
+
+/** Our commandTimeoutMs default, used for the ioredis peer that has a timeout too. */
+const COMMAND_TIMEOUT_MS = 500;
+
+function cacheClient(router: Router): BenchClient {
+  const cache = createCache({
+    router,
+    serializer: serializers.string(),
+    compressor: compressors.none(),
+    keyPrefix: KEY_PREFIX,
+    version: 1,
+    defaultTtl: null,
+  });
+  // Errors are counted by the workload; a listener keeps them from being reported twice.
+  cache.on('error', () => {});
+  return {
+    get: (key) => cache.get<string>(key),
+    set: (key, value) => cache.set(key, value),
+    close: () => cache.close(),
+  };
+}
+
+function ioredisClient(redis: Redis): BenchClient {
+  redis.on('error', () => {});
+  return {
+    get: (key) => redis.get(redisKey(key)),
+    set: (key, value) => redis.set(redisKey(key), value),
+    close: async () => {
+      // quit() waits for a reply, which a paused node never sends, so it gets a deadline;
+      // disconnect() afterwards also closes failoverDetector's sentinel subscriptions, which
+      // quit() leaves reconnecting.
+      await withTimeout(redis.quit(), 1000, 'ioredis quit').catch(() => {});
+      redis.disconnect();
+    },
+  };
+}
+
+function sentinelAuth(topology: Topology) {
+  const o = topology.routerOptions();
+  return {
+    sentinels: o.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: o.service,
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.sentinelPassword !== undefined ? { sentinelPassword: o.sentinelPassword } : {}),
+    ...(o.sentinelUsername !== undefined ? { sentinelUsername: o.sentinelUsername } : {}),
+  };
+}
+
+async function ready(redis: Redis): Promise<Redis> {
+  await withTimeout(redis.ping(), 10_000, 'first PING');
+  return redis;
+}
+
+/** Minimal shape of node-redis' sentinel client that the bench uses. */
+interface NodeRedisSentinel {
+  connect(): Promise<unknown>;
+  on(event: 'error', fn: (error: unknown) => void): unknown;
+  get(key: string): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export const CLIENTS: ClientAdapter[] = [
+  {
+    name: 'pooled',
+    family: 'ours',
+    description:
+      'createCache + routers.pooled (defaults: commandTimeoutMs 500, pool max 8, breaker), readFrom master, string serializer',
+    create: async (topology) =>
+      cacheClient(routers.pooled({ ...topology.routerOptions(), readFrom: 'master' })),
+  },
+  {
+    name: 'discovery',
+    family: 'ours',
+    description:
+      'createCache + routers.discovery (asks a sentinel per operation, shared in-flight query), readFrom master, string serializer',
+    create: async (topology) =>
+      cacheClient(routers.discovery({ ...topology.routerOptions(), readFrom: 'master' })),
+  },
+  {
+    name: 'standalone',
+    family: 'floor',
+    description:
+      'createCache + routers.standalone pinned to the initial master: the floor of our overhead; it does not follow a failover',
+    create: async (topology) => {
+      const o = topology.routerOptions();
+      return cacheClient(
+        routers.standalone({
+          host: topology.initialMaster.host,
+          port: topology.initialMaster.port,
+          ...(o.password !== undefined ? { password: o.password } : {}),
+          ...(o.username !== undefined ? { username: o.username } : {}),
+        }),
+      );
+    },
+  },
+  {
+    name: 'ioredis-sentinel',
+    family: 'peer',
+    description:
+      'ioredis 5 `new Redis({ sentinels, name })` with defaults (no command timeout): the baseline',
+    create: async (topology) => ioredisClient(await ready(new Redis({ ...sentinelAuth(topology) }))),
+  },
+  {
+    name: 'ioredis-sentinel-fd',
+    family: 'peer',
+    description: `ioredis 5 Sentinel with failoverDetector: true and commandTimeout: ${COMMAND_TIMEOUT_MS}`,
+    create: async (topology) =>
+      ioredisClient(
+        await ready(
+          new Redis({
+            ...sentinelAuth(topology),
+            failoverDetector: true,
+            commandTimeout: COMMAND_TIMEOUT_MS,
+          }),
+        ),
+      ),
+  },
+  {
+    name: 'node-redis-sentinel',
+    family: 'peer',
+    description:
+      'node-redis `createSentinel({ name, sentinelRootNodes })` with defaults (devDependency `redis`)',
+    create: async (topology) => {
+      let mod: { createSentinel: (options: unknown) => unknown };
+      try {
+        mod = (await import('redis')) as unknown as typeof mod;
+      } catch {
+        throw new ClientUnavailableError(
+          'package `redis` (node-redis) is not installed; npm install -D redis',
+        );
+      }
+      const o = topology.routerOptions();
+      const node = {
+        ...(o.password !== undefined ? { password: o.password } : {}),
+        ...(o.username !== undefined ? { username: o.username } : {}),
+      };
+      const sentinelNode = {
+        ...(o.sentinelPassword !== undefined ? { password: o.sentinelPassword } : {}),
+        ...(o.sentinelUsername !== undefined ? { username: o.sentinelUsername } : {}),
+      };
+      const sentinel = mod.createSentinel({
+        name: o.service,
+        sentinelRootNodes: o.sentinels.map((s) => ({ host: s.host, port: s.port })),
+        nodeClientOptions: node,
+        sentinelClientOptions: sentinelNode,
+      }) as NodeRedisSentinel;
+      sentinel.on('error', () => {});
+      await withTimeout(sentinel.connect(), 10_000, 'node-redis sentinel connect');
+      return {
+        get: (key) => sentinel.get(redisKey(key)),
+        set: (key, value) => sentinel.set(redisKey(key), value),
+        close: async () => {
+          await withTimeout(sentinel.close(), 1000, 'node-redis close').catch(() => sentinel.destroy());
+        },
+      };
+    },
+  },
+];
+
+/** The registered clients, narrowed by `--only`; unknown names are an error (typos should not pass silently). */
+export function selectClients(only: string[] | undefined): ClientAdapter[] {
+  if (!only) return CLIENTS;
+  const unknown = only.filter((n) => !CLIENTS.some((c) => c.name === n));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown client(s) ${unknown.join(', ')} (known: ${CLIENTS.map((c) => c.name).join(', ')})`,
+    );
+  }
+  return CLIENTS.filter((c) => only.includes(c.name));
+}
+
+export interface CreatedClient {
+  adapter: ClientAdapter;
+  client: BenchClient;
+}
+
+export interface SkippedClient {
+  client: string;
+  scenario: string;
+  reason: string;
+}
+
+/** Create every adapter's client; one that cannot be created is skipped with its reason, not fatal. */
+export async function createClients(
+  adapters: ClientAdapter[],
+  topology: Topology,
+  scenario: string,
+): Promise<{ created: CreatedClient[]; skipped: SkippedClient[] }> {
+  const created: CreatedClient[] = [];
+  const skipped: SkippedClient[] = [];
+  for (const adapter of adapters) {
+    try {
+      created.push({ adapter, client: await adapter.create(topology) });
+    } catch (error) {
+      skipped.push({
+        client: adapter.name,
+        scenario,
+        reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+    }
+  }
+  return { created, skipped };
+}
+
+export async function closeClients(clients: CreatedClient[]): Promise<void> {
+  await Promise.all(
+    clients.map(({ client }) => withTimeout(client.close(), 5000, 'client close').catch(() => {})),
+  );
+}

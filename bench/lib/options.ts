@@ -1,0 +1,217 @@
+import { parseArgs } from 'node:util';
+
+/** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
+export const SCENARIOS = ['steady', 'failover', 'soak'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const FAULTS = ['pause', 'kill', 'failover'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export interface SteadyOptions {
+  /** Fraction of operations that are GETs: 0.9 = the 90/10 mix. */
+  readRatios: number[];
+  concurrency: number[];
+  valueSizes: number[];
+  /** Measured time per (cell, client). */
+  cellMs: number;
+  /** Unmeasured time before each measured cell (connections warm, JIT settled). */
+  warmupMs: number;
+  /** Distinct keys per client; GETs hit a preloaded key. */
+  keySpace: number;
+}
+
+export interface FailoverOptions {
+  faults: Fault[];
+  /** `sentinel down-after-milliseconds` of the failover topology. */
+  downAfterMs: number;
+  /** Offered load per client (operations per second), half writes, half reads. */
+  ratePerClient: number;
+  /** When the fault is injected, after the load started. */
+  faultAtMs: number;
+  /** After `+switch-master`: wait this long, then resume (pause) or restart (kill) the old master. */
+  resumeAfterSwitchMs: number;
+  /** Keep the load running this long after the old master came back. */
+  tailMs: number;
+  /** Minimum length of the timeline. */
+  minDurationMs: number;
+  /** Give up waiting for `+switch-master` after this long (the fault then counts as not recovered). */
+  switchTimeoutMs: number;
+  /** After the load stops, wait this long for operations still in flight. */
+  drainMs: number;
+  valueSize: number;
+  bucketMs: number;
+}
+
+export interface SoakOptions {
+  durationMs: number;
+  sampleEveryMs: number;
+  concurrency: number;
+  readRatio: number;
+  valueSize: number;
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Client names to run (undefined = all registered clients). */
+  only: string[] | undefined;
+  scenarios: ScenarioName[];
+  steady: SteadyOptions;
+  failover: FailoverOptions;
+  soak: SoakOptions;
+  /** Output directory; default bench/results/<timestamp>. */
+  outDir: string | undefined;
+  /** No progress bar and no report on stdout (the files are still written). */
+  quiet: boolean;
+  help: boolean;
+}
+
+export const USAGE = `Usage: sentinel-cache bench [options]
+
+Starts a Redis Sentinel topology (src/topology, provider 'auto': SENTINEL_CACHE_SENTINELS,
+else redis-server on PATH, else Docker), runs the scenarios for every client and writes
+bench/results/<timestamp>/{report.md,results.json,*.svg}.
+
+Options:
+  --quick                 everything tiny (CI smoke): 1 s cells, concurrency 1 and 16, 100 B values,
+                          one short pause failover with down-after 1000 ms, 2 s soak
+  --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
+                          ioredis-sentinel-fd, node-redis-sentinel
+  --scenario <s[,s]>      steady | failover | soak (default: steady,failover,soak)
+  --fault <f[,f]|all>     pause | kill | failover (default: pause)
+  --duration <dur>        soak duration per client, e.g. 10m, 90s (plain number = seconds)
+  --cell <dur>            measured time per steady-state cell and client
+  --out <dir>             output directory
+  --quiet                 no progress bar, no report on stdout
+  -h, --help              this text`;
+
+/** '500ms' '30s' '10m' '1h'; a plain number is seconds (CLI convenience). */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new Error(`invalid duration '${text}' (use e.g. 500ms, 30s, 10m, 1h)`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(value * factor);
+}
+
+function list(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
+  return {
+    quick: false,
+    scenarios: [...SCENARIOS],
+    steady: {
+      readRatios: [0.9, 0.5],
+      concurrency: [1, 16, 64, 256],
+      valueSizes: [100, 10 * 1024],
+      cellMs: 3000,
+      warmupMs: 500,
+      keySpace: 1000,
+    },
+    failover: {
+      faults: ['pause'],
+      downAfterMs: 3000,
+      ratePerClient: 200,
+      faultAtMs: 5000,
+      resumeAfterSwitchMs: 3000,
+      tailMs: 8000,
+      minDurationMs: 25_000,
+      switchTimeoutMs: 30_000,
+      drainMs: 5000,
+      valueSize: 100,
+      bucketMs: 100,
+    },
+    soak: { durationMs: 60_000, sampleEveryMs: 2000, concurrency: 16, readRatio: 0.9, valueSize: 100 },
+  };
+}
+
+function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
+  return {
+    quick: true,
+    scenarios: [...SCENARIOS],
+    steady: {
+      readRatios: [0.9],
+      concurrency: [1, 16],
+      valueSizes: [100],
+      cellMs: 1000,
+      warmupMs: 200,
+      keySpace: 200,
+    },
+    failover: {
+      faults: ['pause'],
+      downAfterMs: 1000,
+      ratePerClient: 100,
+      faultAtMs: 1500,
+      resumeAfterSwitchMs: 1000,
+      tailMs: 2000,
+      minDurationMs: 6000,
+      switchTimeoutMs: 20_000,
+      drainMs: 3000,
+      valueSize: 100,
+      bucketMs: 100,
+    },
+    soak: { durationMs: 2000, sampleEveryMs: 500, concurrency: 16, readRatio: 0.9, valueSize: 100 },
+  };
+}
+
+/** Parse `bench` arguments. Accepts argv with or without a leading 'bench' word. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const args = argv[0] === 'bench' ? argv.slice(1) : [...argv];
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      scenario: { type: 'string' },
+      fault: { type: 'string' },
+      duration: { type: 'string' },
+      cell: { type: 'string' },
+      out: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+
+  const base = values.quick ? quickDefaults() : fullDefaults();
+  const scenarios = list(values.scenario);
+  if (scenarios) {
+    for (const s of scenarios) {
+      if (!(SCENARIOS as readonly string[]).includes(s)) {
+        throw new Error(`unknown scenario '${s}' (expected one of ${SCENARIOS.join(', ')})`);
+      }
+    }
+    base.scenarios = scenarios as ScenarioName[];
+  }
+  const faults = list(values.fault);
+  if (faults) {
+    const expanded = faults.includes('all') ? [...FAULTS] : faults;
+    for (const f of expanded) {
+      if (!(FAULTS as readonly string[]).includes(f)) {
+        throw new Error(`unknown fault '${f}' (expected one of ${FAULTS.join(', ')}, or all)`);
+      }
+    }
+    base.failover.faults = expanded as Fault[];
+  }
+  if (values.duration !== undefined) {
+    base.soak.durationMs = parseDuration(values.duration);
+    // About 60 samples whatever the length, but not more often than every 500 ms.
+    base.soak.sampleEveryMs = Math.max(500, Math.round(base.soak.durationMs / 60));
+  }
+  if (values.cell !== undefined) base.steady.cellMs = parseDuration(values.cell);
+
+  return {
+    ...base,
+    only: list(values.only),
+    outDir: values.out,
+    quiet: values.quiet ?? false,
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,318 @@
+/**
+ * results.json (everything raw) and report.md (the tables a reader wants) from one bench run.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BASELINE_CLIENT, type ClientFamily, type SkippedClient } from './clients.js';
+import type { FailoverResult } from './failover.js';
+import type { MachineInfo } from './machine.js';
+import type { BenchOptions } from './options.js';
+import type { SoakResult } from './soak.js';
+import type { SteadyRow } from './steady.js';
+
+export interface BenchResults {
+  schema: 1;
+  meta: {
+    startedAt: string;
+    finishedAt: string;
+    durationMs: number;
+    argv: string[];
+    machine: MachineInfo;
+    options: BenchOptions;
+    baseline: string;
+    clients: Array<{ name: string; family: ClientFamily; description: string }>;
+    method: string[];
+  };
+  steady: SteadyRow[];
+  failover: FailoverResult[];
+  soak: SoakResult[];
+  skipped: SkippedClient[];
+  /** File names (in the output directory) of the SVG charts. */
+  charts: string[];
+}
+
+export const METHOD_NOTES = [
+  'Our clients (pooled, discovery, standalone) run through createCache with the string serializer and no compressor; the peers store the same string values raw. The comparison includes our whole per-operation cost (key building, codec header, router); the key layout `bench:1:<key>` is the same for everyone.',
+  "Every client reads from the master (readFrom: 'master' for ours, the peers' default), so the numbers compare routing, not replica reads.",
+  'Steady state: closed-loop workers (concurrency = operations in flight), cells run client after client with the order rotated per cell; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
+  'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master acks = acknowledged writes the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master.',
+  'Client part of the outage = +switch-master → first successful write started after it. Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
+];
+
+/** Fill in opsRatio / p99Ratio relative to the baseline client in the same cell. */
+export function addRatios(rows: SteadyRow[], baseline = BASELINE_CLIENT): void {
+  for (const row of rows) {
+    const base = rows.find(
+      (r) =>
+        r.client === baseline &&
+        r.readRatio === row.readRatio &&
+        r.concurrency === row.concurrency &&
+        r.valueSize === row.valueSize,
+    );
+    row.opsRatio = base && base.opsPerSec > 0 ? round2(row.opsPerSec / base.opsPerSec) : null;
+    row.p99Ratio = base && base.latency.p99Ms > 0 ? round2(row.latency.p99Ms / base.latency.p99Ms) : null;
+  }
+}
+
+export interface HeadToHead {
+  client: string;
+  versus: string;
+  cells: number;
+  /** Geometric mean over cells of client ops/s ÷ versus ops/s. */
+  opsRatio: number | null;
+  /** Geometric mean over cells of client p99 ÷ versus p99 (below 1 = faster). */
+  p99Ratio: number | null;
+}
+
+/** Each of `ours` against every other client: geometric means over the cells both ran. */
+export function headToHead(rows: SteadyRow[], ours: string[]): HeadToHead[] {
+  const clients = [...new Set(rows.map((r) => r.client))];
+  const out: HeadToHead[] = [];
+  for (const client of ours.filter((c) => clients.includes(c))) {
+    for (const versus of clients.filter((c) => c !== client)) {
+      const ops: number[] = [];
+      const p99: number[] = [];
+      for (const row of rows.filter((r) => r.client === client)) {
+        const other = rows.find(
+          (r) =>
+            r.client === versus &&
+            r.readRatio === row.readRatio &&
+            r.concurrency === row.concurrency &&
+            r.valueSize === row.valueSize,
+        );
+        if (!other) continue;
+        if (row.opsPerSec > 0 && other.opsPerSec > 0) ops.push(row.opsPerSec / other.opsPerSec);
+        if (row.latency.p99Ms > 0 && other.latency.p99Ms > 0)
+          p99.push(row.latency.p99Ms / other.latency.p99Ms);
+      }
+      out.push({ client, versus, cells: ops.length, opsRatio: geomean(ops), p99Ratio: geomean(p99) });
+    }
+  }
+  return out;
+}
+
+function geomean(values: number[]): number | null {
+  if (values.length === 0) return null;
+  return round2(Math.exp(values.reduce((a, v) => a + Math.log(v), 0) / values.length));
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const fmt = (n: number | null | undefined, digits = 2) =>
+  n === null || n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const ratio = (n: number | null | undefined) => (n === null || n === undefined ? '–' : `${n.toFixed(2)}×`);
+const sizeLabel = (bytes: number) => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} B`);
+const msOrNever = (n: number | null, never = 'never') => (n === null ? never : `${fmt(n, 0)} ms`);
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function topErrors(errors: Record<string, number>, n = 3): string {
+  const entries = Object.entries(errors).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return '0';
+  const shown = entries.slice(0, n).map(([name, count]) => `${count} ${name}`);
+  if (entries.length > n) shown.push(`+${entries.length - n} more`);
+  return shown.join(', ');
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { meta } = results;
+  const m = meta.machine;
+  const out: string[] = [];
+  out.push('# sentinel-cache bench report', '');
+  out.push(
+    `Run ${meta.startedAt} → ${meta.finishedAt} (${Math.round(meta.durationMs / 1000)} s): \`sentinel-cache bench ${meta.argv.join(' ')}\`${meta.options.quick ? ' (quick: smoke-test sizes, not for comparison)' : ''}.`,
+    '',
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${fmt(m.totalMemoryMb / 1024, 1)} GB RAM, ${m.platform} ${m.release} ${m.arch}; Node ${m.node}; Redis ${m.redis ?? 'unknown'}; load average at start ${m.loadAverage.join(' ')}.`,
+    `Packages: ${Object.entries(m.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ')}.`,
+    '',
+  );
+  out.push('## Clients', '');
+  out.push(
+    table(
+      ['client', 'kind', 'configuration'],
+      meta.clients.map((c) => [`\`${c.name}\``, c.family, c.description]),
+    ),
+    '',
+  );
+  if (results.skipped.length > 0) {
+    out.push('Skipped:', '');
+    for (const s of results.skipped) out.push(`- \`${s.client}\` in ${s.scenario}: ${s.reason}`);
+    out.push('');
+  }
+
+  if (results.steady.length > 0) out.push(...steadySection(results));
+  for (const f of results.failover) out.push(...failoverSection(f));
+  if (results.soak.length > 0) out.push(...soakSection(results.soak));
+
+  out.push('## Method', '');
+  for (const note of meta.method) out.push(`- ${note}`);
+  out.push('');
+  return out.join('\n');
+}
+
+function steadySection(results: BenchResults): string[] {
+  const rows = results.steady;
+  const out: string[] = ['## Steady state', ''];
+  const ours = results.meta.clients.filter((c) => c.family === 'ours').map((c) => c.name);
+  const h2h = headToHead(rows, ours);
+  if (h2h.length > 0) {
+    out.push(
+      'Head to head (geometric mean over all cells; throughput ratio above 1 = more ops/s, p99 ratio below 1 = lower tail latency):',
+      '',
+      table(
+        ['client', 'vs', 'cells', 'throughput ratio', 'p99 ratio'],
+        h2h.map((h) => [
+          `\`${h.client}\``,
+          `\`${h.versus}\``,
+          String(h.cells),
+          ratio(h.opsRatio),
+          ratio(h.p99Ratio),
+        ]),
+      ),
+      '',
+    );
+  }
+  const sizes = [...new Set(rows.map((r) => r.valueSize))];
+  const mixes = [...new Set(rows.map((r) => r.readRatio))];
+  const clientOrder = results.meta.clients.map((c) => c.name);
+  for (const size of sizes) {
+    for (const mix of mixes) {
+      const cellRows = rows
+        .filter((r) => r.valueSize === size && r.readRatio === mix)
+        .sort(
+          (a, b) =>
+            a.concurrency - b.concurrency || clientOrder.indexOf(a.client) - clientOrder.indexOf(b.client),
+        );
+      if (cellRows.length === 0) continue;
+      out.push(`### ${cellRows[0]?.mix} GET/SET, ${sizeLabel(size)} values`, '');
+      out.push(
+        table(
+          [
+            'concurrency',
+            'client',
+            'ops/s',
+            `ops/s vs ${results.meta.baseline}`,
+            'p50 ms',
+            'p99 ms',
+            `p99 vs ${results.meta.baseline}`,
+            'p99.9 ms',
+            'errors',
+          ],
+          cellRows.map((r) => [
+            String(r.concurrency),
+            `\`${r.client}\``,
+            fmt(r.opsPerSec, 0),
+            ratio(r.opsRatio),
+            fmt(r.latency.p50Ms, 3),
+            fmt(r.latency.p99Ms, 3),
+            ratio(r.p99Ratio),
+            fmt(r.latency.p999Ms, 3),
+            topErrors(r.errorsByName, 2),
+          ]),
+        ),
+        '',
+      );
+    }
+  }
+  return out;
+}
+
+function failoverSection(f: FailoverResult): string[] {
+  const mk = f.marks;
+  const out: string[] = [`## Failover: ${f.fault}`, ''];
+  out.push(
+    `Topology: ${f.provider}, down-after ${f.downAfterMs} ms; initial master ${f.initialMaster.host}:${f.initialMaster.port}${f.newMaster ? `, new master ${f.newMaster.host}:${f.newMaster.port}` : ''}. ` +
+      `Load: ${f.ratePerClient} ops/s per client (half writes). Timeline (s since load start): fault ${sec(mk.faultMs)}` +
+      `${mk.odownMs !== undefined ? `, +odown ${sec(mk.odownMs)}` : ''}${mk.switchMs !== undefined ? `, +switch-master ${sec(mk.switchMs)}` : ''}` +
+      `${mk.resumeMs !== undefined ? `, ${f.fault === 'kill' ? 'restart' : 'resume'} ${sec(mk.resumeMs)}` : ''}, load stop ${sec(mk.loadStopMs)}.`,
+    '',
+    `Server part (fault → +switch-master): **${msOrNever(f.serverPartMs, 'no +switch-master')}**.`,
+    '',
+    table(
+      [
+        'client',
+        'client part (+switch-master → first write)',
+        'longest write gap',
+        'errors',
+        'hung > 1 s',
+        'unfinished',
+        'writes acked',
+        'acked writes lost',
+        'acked by demoted master',
+        'success rate',
+      ],
+      f.clients.map((c) => [
+        `\`${c.client}\``,
+        msOrNever(c.clientPartMs),
+        `${fmt(c.longestWriteGapMs, 0)} ms`,
+        topErrors(c.errorsByName),
+        String(c.hungOver1s),
+        String(c.unfinished),
+        String(c.writesAcked),
+        c.lostWrites === null ? '–' : String(c.lostWrites),
+        c.demotedMasterAcks === null ? '–' : String(c.demotedMasterAcks),
+        c.offered > 0 ? `${((c.succeeded / c.offered) * 100).toFixed(1)}%` : '–',
+      ]),
+    ),
+    '',
+    `![${f.fault} timeline](failover-${f.fault}.svg)`,
+    '',
+  );
+  for (const note of f.notes) out.push(`- Note: ${note}`);
+  if (f.notes.length > 0) out.push('');
+  return out;
+}
+
+function soakSection(soak: SoakResult[]): string[] {
+  return [
+    '## Soak',
+    '',
+    table(
+      [
+        'client',
+        'duration',
+        'ops/s',
+        'errors',
+        'RSS start → end (max) MB',
+        'RSS slope MB/min',
+        'heap slope MB/min',
+        'event-loop delay p99 (median of samples)',
+        'event-loop delay max',
+      ],
+      soak.map((s) => [
+        `\`${s.client}\``,
+        `${fmt(s.durationMs / 1000, 0)} s`,
+        fmt(s.opsPerSec, 0),
+        String(s.errors),
+        `${fmt(s.rssStartMb, 1)} → ${fmt(s.rssEndMb, 1)} (${fmt(s.rssMaxMb, 1)})`,
+        fmt(s.rssSlopeMbPerMin, 2),
+        fmt(s.heapSlopeMbPerMin, 2),
+        `${fmt(s.eventLoopDelayP99MedianMs, 2)} ms`,
+        `${fmt(s.eventLoopDelayMaxMs, 2)} ms`,
+      ]),
+    ),
+    '',
+    '![soak](soak.svg)',
+    '',
+  ];
+}
+
+const sec = (ms: number) => (ms / 1000).toFixed(1);
+
+/** Write results.json, report.md and the given SVGs into `dir`. */
+export async function writeReport(
+  dir: string,
+  results: BenchResults,
+  svgs: Record<string, string>,
+): Promise<{ markdown: string }> {
+  await mkdir(dir, { recursive: true });
+  const markdown = renderMarkdown(results);
+  await writeFile(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(dir, 'report.md'), markdown);
+  for (const [name, svg] of Object.entries(svgs)) await writeFile(join(dir, name), svg);
+  return { markdown };
+}

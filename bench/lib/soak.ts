@@ -1,0 +1,156 @@
+/**
+ * Soak: one cache under steady closed-loop load for a long time, sampling the process's RSS,
+ * heap and event-loop delay (perf_hooks.monitorEventLoopDelay) at a fixed interval. Flat is
+ * the goal: a leak shows as a slope, a blocking path as event-loop delay spikes. Clients run
+ * one after another in this process (RSS is per process), so the second client starts from
+ * the first one's heap; compare slopes, not absolute levels.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { CreatedClient } from './clients.js';
+import { errorLabel, sleep } from './errors.js';
+import type { SoakOptions } from './options.js';
+import { steadyKeys, valueOfSize } from './steady.js';
+
+export interface SoakSample {
+  /** Since the start of this client's soak. */
+  tMs: number;
+  opsPerSec: number;
+  errors: number;
+  rssMb: number;
+  heapUsedMb: number;
+  eventLoopDelayP50Ms: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+}
+
+export interface SoakResult {
+  client: string;
+  durationMs: number;
+  concurrency: number;
+  readRatio: number;
+  valueSize: number;
+  ops: number;
+  errors: number;
+  errorsByName: Record<string, number>;
+  opsPerSec: number;
+  rssStartMb: number;
+  rssEndMb: number;
+  rssMaxMb: number;
+  /** Least-squares slope over the second half of the samples (the first half includes warm-up growth). */
+  rssSlopeMbPerMin: number;
+  heapSlopeMbPerMin: number;
+  eventLoopDelayP99MedianMs: number;
+  eventLoopDelayMaxMs: number;
+  samples: SoakSample[];
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+
+export async function runSoak(
+  client: CreatedClient,
+  options: SoakOptions,
+  onSample: (sample: SoakSample) => void = () => {},
+): Promise<SoakResult> {
+  const name = client.adapter.name;
+  const keys = steadyKeys(`${name}:soak`, options.valueSize, 1000);
+  const value = valueOfSize(options.valueSize);
+  for (const key of keys) await client.client.set(key, value);
+
+  const errorsByName: Record<string, number> = {};
+  let ops = 0;
+  let errors = 0;
+  let stopped = false;
+  const { get, set } = client.client;
+  const worker = async () => {
+    while (!stopped) {
+      const key = keys[(Math.random() * keys.length) | 0] as string;
+      try {
+        if (Math.random() < options.readRatio) await get(key);
+        else await set(key, value);
+        ops++;
+      } catch (error) {
+        errors++;
+        const label = errorLabel(error);
+        errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+        await sleep(1);
+      }
+    }
+  };
+
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const samples: SoakSample[] = [];
+  const start = performance.now();
+  let lastAt = start;
+  let lastOps = 0;
+  let lastErrors = 0;
+  const take = () => {
+    const now = performance.now();
+    const memory = process.memoryUsage();
+    const sample: SoakSample = {
+      tMs: Math.round(now - start),
+      opsPerSec: Math.round(((ops - lastOps) / (now - lastAt)) * 1000),
+      errors: errors - lastErrors,
+      rssMb: mb(memory.rss),
+      heapUsedMb: mb(memory.heapUsed),
+      eventLoopDelayP50Ms: ms(delay.percentile(50)),
+      eventLoopDelayP99Ms: ms(delay.percentile(99)),
+      eventLoopDelayMaxMs: ms(delay.max),
+    };
+    delay.reset();
+    lastAt = now;
+    lastOps = ops;
+    lastErrors = errors;
+    samples.push(sample);
+    onSample(sample);
+  };
+  const sampler = setInterval(take, options.sampleEveryMs);
+  const workers = Array.from({ length: options.concurrency }, worker);
+  await sleep(options.durationMs);
+  clearInterval(sampler);
+  stopped = true;
+  await Promise.all(workers);
+  delay.disable();
+  if (samples.length === 0) take();
+
+  const elapsed = performance.now() - start;
+  const tail = samples.slice(Math.floor(samples.length / 2));
+  const p99s = samples.map((s) => s.eventLoopDelayP99Ms).sort((a, b) => a - b);
+  const first = samples[0] as SoakSample;
+  const last = samples[samples.length - 1] as SoakSample;
+  return {
+    client: name,
+    durationMs: options.durationMs,
+    concurrency: options.concurrency,
+    readRatio: options.readRatio,
+    valueSize: options.valueSize,
+    ops,
+    errors,
+    errorsByName,
+    opsPerSec: Math.round((ops / elapsed) * 1000),
+    rssStartMb: first.rssMb,
+    rssEndMb: last.rssMb,
+    rssMaxMb: Math.max(...samples.map((s) => s.rssMb)),
+    rssSlopeMbPerMin: slopePerMinute(tail.map((s) => [s.tMs, s.rssMb])),
+    heapSlopeMbPerMin: slopePerMinute(tail.map((s) => [s.tMs, s.heapUsedMb])),
+    eventLoopDelayP99MedianMs: p99s[Math.floor(p99s.length / 2)] ?? 0,
+    eventLoopDelayMaxMs: Math.max(...samples.map((s) => s.eventLoopDelayMaxMs)),
+    samples,
+  };
+}
+
+/** Least-squares slope of (ms, value) points, per minute; 0 with fewer than two points. */
+export function slopePerMinute(points: Array<[number, number]>): number {
+  if (points.length < 2) return 0;
+  const n = points.length;
+  const meanX = points.reduce((a, [x]) => a + x, 0) / n;
+  const meanY = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  }
+  return den === 0 ? 0 : Math.round((num / den) * 60_000 * 100) / 100;
+}

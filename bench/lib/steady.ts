@@ -1,0 +1,120 @@
+/**
+ * Steady state: closed-loop workers (each waits for its operation before starting the next)
+ * run a GET/SET mix against one client for a fixed time. Cells (mix x concurrency x size) are
+ * run client after client, with the client order rotated per cell, so every client sees the
+ * same machine state and no client is always first or last.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BenchClient, CreatedClient } from './clients.js';
+import { errorLabel, sleep } from './errors.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import type { SteadyOptions } from './options.js';
+
+export interface SteadyCell {
+  readRatio: number;
+  concurrency: number;
+  valueSize: number;
+}
+
+export interface SteadyRow extends SteadyCell {
+  client: string;
+  /** Label of the mix, e.g. '90/10' (GET/SET). */
+  mix: string;
+  durationMs: number;
+  ops: number;
+  opsPerSec: number;
+  errors: number;
+  errorsByName: Record<string, number>;
+  latency: LatencySummary;
+  /** Filled in by the report: this client relative to the baseline (ioredis Sentinel) in the same cell. */
+  opsRatio?: number | null;
+  p99Ratio?: number | null;
+}
+
+export const mixLabel = (readRatio: number): string =>
+  `${Math.round(readRatio * 100)}/${Math.round((1 - readRatio) * 100)}`;
+
+export function steadyCells(options: SteadyOptions): SteadyCell[] {
+  const cells: SteadyCell[] = [];
+  for (const valueSize of options.valueSizes) {
+    for (const readRatio of options.readRatios) {
+      for (const concurrency of options.concurrency) cells.push({ readRatio, concurrency, valueSize });
+    }
+  }
+  return cells;
+}
+
+export function valueOfSize(size: number): string {
+  // Printable, not all one byte, so nothing on the path can shortcut it.
+  const unit = 'sentinel-cache bench value 0123456789 ';
+  return unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+}
+
+export function steadyKeys(client: string, valueSize: number, keySpace: number): string[] {
+  return Array.from({ length: keySpace }, (_, i) => `${client}:s${valueSize}:${i}`);
+}
+
+/** Write every key once so GETs hit; 32 writers at a time. */
+export async function preload(client: BenchClient, keys: string[], value: string): Promise<void> {
+  let next = 0;
+  const writer = async () => {
+    while (next < keys.length) {
+      const key = keys[next++] as string;
+      await client.set(key, value);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, writer));
+}
+
+export async function runSteadyCell(
+  client: CreatedClient,
+  cell: SteadyCell,
+  keys: string[],
+  value: string,
+  options: Pick<SteadyOptions, 'cellMs' | 'warmupMs'>,
+): Promise<SteadyRow> {
+  const histogram = new LatencyHistogram();
+  const errorsByName: Record<string, number> = {};
+  let errors = 0;
+  const start = performance.now();
+  const measureFrom = start + options.warmupMs;
+  const end = measureFrom + options.cellMs;
+  const { get, set } = client.client;
+  const keyCount = keys.length;
+
+  const worker = async () => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      const key = keys[(Math.random() * keyCount) | 0] as string;
+      try {
+        if (Math.random() < cell.readRatio) await get(key);
+        else await set(key, value);
+        if (t0 >= measureFrom) histogram.recordMs(performance.now() - t0);
+      } catch (error) {
+        if (t0 >= measureFrom) {
+          errors++;
+          const label = errorLabel(error);
+          errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+        }
+        // A failing client must not turn the loop into a busy spin.
+        await sleep(1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: cell.concurrency }, worker));
+
+  const latency = histogram.summary();
+  histogram.destroy();
+  return {
+    client: client.adapter.name,
+    ...cell,
+    mix: mixLabel(cell.readRatio),
+    durationMs: options.cellMs,
+    ops: latency.count,
+    opsPerSec: Math.round((latency.count / options.cellMs) * 1000),
+    errors,
+    errorsByName,
+    latency,
+  };
+}

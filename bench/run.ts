@@ -1,0 +1,210 @@
+/**
+ * `sentinel-cache bench`: starts a topology, runs the steady-state, failover and soak
+ * scenarios for every client, and writes bench/results/<timestamp>/{results.json,report.md,*.svg}.
+ * See bench/lib/options.ts for the flags (`--help`).
+ */
+import { join } from 'node:path';
+import type { Topology } from '../src/topology/types.js';
+import { failoverChart, soakChart } from './lib/chart.js';
+import {
+  BASELINE_CLIENT,
+  type ClientAdapter,
+  closeClients,
+  createClients,
+  type SkippedClient,
+  selectClients,
+} from './lib/clients.js';
+import { errorLabel } from './lib/errors.js';
+import { type FailoverResult, runFailover } from './lib/failover.js';
+import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
+import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
+import { Progress } from './lib/progress.js';
+import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/report.js';
+import { runSoak, type SoakResult } from './lib/soak.js';
+import {
+  mixLabel,
+  preload,
+  runSteadyCell,
+  type SteadyRow,
+  steadyCells,
+  steadyKeys,
+  valueOfSize,
+} from './lib/steady.js';
+import { startBenchTopology } from './lib/topology.js';
+
+/** The clients the soak runs: ours that follow a failover. */
+const SOAK_CLIENTS = ['pooled', 'discovery'];
+
+export async function runBenchCli(argv: string[]): Promise<void> {
+  const options = parseBenchArgs(argv);
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const adapters = selectClients(options.only);
+  const started = new Date();
+  const outDir =
+    options.outDir ?? join(projectRoot(), 'bench', 'results', started.toISOString().replace(/[:.]/g, '-'));
+  const progress = Progress.for(options.quiet);
+  const machine = machineInfo();
+  const steady: SteadyRow[] = [];
+  const failover: FailoverResult[] = [];
+  const soak: SoakResult[] = [];
+  const skipped: SkippedClient[] = [];
+
+  try {
+    const wantsSteady = options.scenarios.includes('steady');
+    const soakAdapters = adapters.filter((a) => SOAK_CLIENTS.includes(a.name));
+    const wantsSoak = options.scenarios.includes('soak') && soakAdapters.length > 0;
+    if (wantsSteady || wantsSoak) {
+      progress.log('starting topology (2 replicas, 3 sentinels)');
+      // No fault is injected here: a production-like down-after keeps sentinels calm under load.
+      const topology = await startBenchTopology({ downAfterMs: 5000 });
+      try {
+        machine.redis = await redisVersion(await topology.currentMaster(), topology.routerOptions());
+        if (wantsSteady)
+          steady.push(...(await runSteadyScenario(adapters, topology, options, progress, skipped)));
+        if (wantsSoak)
+          soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
+      } finally {
+        await topology.stop();
+      }
+    }
+    if (options.scenarios.includes('failover')) {
+      for (const fault of options.failover.faults) {
+        progress.phase(`failover ${fault}`, Math.round(options.failover.minDurationMs / 1000), 's');
+        try {
+          const { result, skipped: notRun } = await runFailover(fault, adapters, options.failover, {
+            log: (line) => progress.log(line),
+            progress: (elapsed, estimated, phase) =>
+              progress.update(
+                Math.round(elapsed / 1000),
+                phase,
+                Math.round(Math.max(elapsed, estimated) / 1000),
+              ),
+          });
+          skipped.push(...notRun);
+          if (result) {
+            failover.push(result);
+            if (machine.redis === undefined)
+              machine.redis = await redisVersion(result.initialMaster).catch(() => undefined);
+          }
+        } catch (error) {
+          // A provider that cannot inject this fault (an external deployment) skips it, the run goes on.
+          const reason = `${errorLabel(error)}: ${error instanceof Error ? error.message : String(error)}`;
+          progress.log(`failover ${fault} failed: ${reason}`);
+          for (const a of adapters) skipped.push({ client: a.name, scenario: `failover-${fault}`, reason });
+        }
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+
+  const svgs: Record<string, string> = {};
+  for (const f of failover) svgs[`failover-${f.fault}.svg`] = await failoverChart(f);
+  if (soak.length > 0) svgs['soak.svg'] = await soakChart(soak);
+
+  addRatios(steady);
+  const finished = new Date();
+  const results: BenchResults = {
+    schema: 1,
+    meta: {
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      argv: argv[0] === 'bench' ? argv.slice(1) : argv,
+      machine,
+      options,
+      baseline: BASELINE_CLIENT,
+      clients: adapters.map((a) => ({ name: a.name, family: a.family, description: a.description })),
+      method: METHOD_NOTES,
+    },
+    steady,
+    failover,
+    soak,
+    skipped,
+    charts: Object.keys(svgs),
+  };
+  const { markdown } = await writeReport(outDir, results, svgs);
+  if (!options.quiet) {
+    process.stdout.write(`${markdown}\n`);
+    process.stdout.write(`Report written to ${outDir}\n`);
+  }
+}
+
+async function runSteadyScenario(
+  adapters: ClientAdapter[],
+  topology: Topology,
+  options: BenchOptions,
+  progress: Progress,
+  skipped: SkippedClient[],
+): Promise<SteadyRow[]> {
+  const { created, skipped: notRun } = await createClients(adapters, topology, 'steady');
+  skipped.push(...notRun);
+  const rows: SteadyRow[] = [];
+  try {
+    const cells = steadyCells(options.steady);
+    progress.phase('steady', cells.length * created.length, 'runs');
+    let done = 0;
+    let preloadedSize: number | undefined;
+    for (const [i, cell] of cells.entries()) {
+      const value = valueOfSize(cell.valueSize);
+      if (preloadedSize !== cell.valueSize) {
+        for (const c of created) {
+          progress.update(done, `preloading ${cell.valueSize} B values · ${c.adapter.name}`);
+          await preload(c.client, steadyKeys(c.adapter.name, cell.valueSize, options.steady.keySpace), value);
+        }
+        preloadedSize = cell.valueSize;
+      }
+      // Rotate the order per cell so no client always runs first (cold) or last.
+      const shift = i % created.length;
+      const order = [...created.slice(shift), ...created.slice(0, shift)];
+      for (const c of order) {
+        progress.update(
+          done,
+          `${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B · ${c.adapter.name}`,
+        );
+        const keys = steadyKeys(c.adapter.name, cell.valueSize, options.steady.keySpace);
+        rows.push(await runSteadyCell(c, cell, keys, value, options.steady));
+        done++;
+      }
+    }
+    progress.update(done, 'done');
+  } finally {
+    await closeClients(created);
+  }
+  return rows;
+}
+
+async function runSoakScenario(
+  adapters: ClientAdapter[],
+  topology: Topology,
+  options: BenchOptions,
+  progress: Progress,
+  skipped: SkippedClient[],
+): Promise<SoakResult[]> {
+  const results: SoakResult[] = [];
+  const seconds = Math.round(options.soak.durationMs / 1000);
+  progress.phase('soak', adapters.length * seconds, 's');
+  for (const [i, adapter] of adapters.entries()) {
+    // One client at a time, each with only its own sockets open, so its RSS curve is its own.
+    const { created, skipped: notRun } = await createClients([adapter], topology, 'soak');
+    skipped.push(...notRun);
+    try {
+      for (const c of created) {
+        results.push(
+          await runSoak(c, options.soak, (s) =>
+            progress.update(
+              i * seconds + Math.round(s.tMs / 1000),
+              `${adapter.name} · RSS ${s.rssMb} MB · loop delay p99 ${s.eventLoopDelayP99Ms} ms · ${s.opsPerSec} ops/s`,
+            ),
+          ),
+        );
+      }
+    } finally {
+      await closeClients(created);
+    }
+  }
+  return results;
+}
