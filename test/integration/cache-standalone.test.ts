@@ -104,6 +104,33 @@ describe('interop', () => {
   });
 });
 
+describe('custom key function', () => {
+  it('keyFunction/reverseKeyFunction shape the keys; keys(), deletePattern() and clear() follow them', async () => {
+    const prefix = uniquePrefix('kf');
+    const cache = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: prefix,
+      keyFunction: (key, p, version) => `${p}|v${version}|${key}`,
+      reverseKeyFunction: (redisKey) => redisKey.split('|').slice(2).join('|'),
+    });
+    const raw = new Redis(server.url);
+    try {
+      await cache.set('a|b', 1);
+      await cache.set('c', 2, { version: 2 });
+      expect(await raw.get(`${prefix}|v1|a|b`)).toBe('1');
+      expect(await cache.keys('*')).toEqual(['a|b']);
+      expect(await cache.keys('*', { version: 2 })).toEqual(['c']);
+      expect(await cache.deletePattern('a*')).toBe(1);
+      await cache.set('d', 3);
+      expect(await cache.clear()).toBe(2);
+      expect(await raw.exists(`${prefix}|v2|c`, `${prefix}|v1|d`)).toBe(0);
+    } finally {
+      raw.disconnect();
+      await cache.close();
+    }
+  });
+});
+
 describe('bad input: refused before anything is written', () => {
   let cache: Cache;
   let raw: Redis;
