@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { addressKey, createAddressMapper, toAddress } from '../../src/routers/sentinel/address.js';
+import { FailoverFence } from '../../src/routers/sentinel/failover-fence.js';
+import { FreshQuery } from '../../src/routers/sentinel/fresh-query.js';
+import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
+import { isUsable, parseNodeList } from '../../src/routers/sentinel/sentinel-client.js';
+import { SentinelList } from '../../src/routers/sentinel/sentinel-list.js';
+import { parseSentinelMessage } from '../../src/routers/sentinel/sentinel-watcher.js';
+
+const identity = createAddressMapper(undefined);
+const S = { host: '10.0.0.9', port: 26379 };
+
+describe('SentinelList (client spec: in order, responder to the front)', () => {
+  it('keeps order, moves to front, appends only new sentinels', () => {
+    const a = { host: 'a', port: 1 };
+    const b = { host: 'b', port: 2 };
+    const c = { host: 'c', port: 3 };
+    const list = new SentinelList([a, b, c, { ...a }]);
+    expect(list.snapshot()).toEqual([a, b, c]);
+    list.moveToFront(c);
+    expect(list.snapshot()).toEqual([c, a, b]);
+    list.moveToFront(c);
+    expect(list.snapshot()).toEqual([c, a, b]);
+    expect(list.add({ host: 'b', port: 2 })).toBe(false);
+    expect(list.add({ host: 'd', port: 4 })).toBe(true);
+    expect(list.snapshot().map(addressKey)).toEqual(['c:3', 'a:1', 'b:2', 'd:4']);
+    list.moveToFront({ host: 'zz', port: 9 }); // unknown: no change
+    expect(list.size).toBe(4);
+  });
+});
+
+describe('natMap', () => {
+  it('object form rewrites known host:port, leaves others', () => {
+    const map = createAddressMapper({ '172.17.0.2:6379': { host: '127.0.0.1', port: 16379 } });
+    expect(map({ host: '172.17.0.2', port: 6379 })).toEqual({ host: '127.0.0.1', port: 16379 });
+    expect(map({ host: '172.17.0.3', port: 6379 })).toEqual({ host: '172.17.0.3', port: 6379 });
+  });
+  it('function form is applied to every address', () => {
+    const map = createAddressMapper((a) => ({ host: 'nat', port: a.port + 1 }));
+    expect(map({ host: 'x', port: 1 })).toEqual({ host: 'nat', port: 2 });
+  });
+  it('toAddress rejects bad ports and hosts', () => {
+    expect(toAddress('h', '6379')).toEqual({ host: 'h', port: 6379 });
+    expect(toAddress('h', 'x')).toBeUndefined();
+    expect(toAddress('', 1)).toBeUndefined();
+    expect(toAddress('h', 70000)).toBeUndefined();
+  });
+});
+
+describe('SENTINEL replicas / sentinels replies', () => {
+  const entry = (ip: string, port: string, flags: string) => [
+    'name',
+    `${ip}:${port}`,
+    'ip',
+    ip,
+    'port',
+    port,
+    'flags',
+    flags,
+  ];
+  it('parses flat arrays, maps addresses, and filters s_down/o_down/disconnected', () => {
+    const map = createAddressMapper({ '10.0.0.1:6380': { host: 'public', port: 1 } });
+    const list = parseNodeList(
+      [
+        entry('10.0.0.1', '6380', 'slave'),
+        entry('10.0.0.2', '6381', 'slave,s_down'),
+        entry('10.0.0.3', '6382', 'slave,o_down'),
+        entry('10.0.0.4', '6383', 'slave,disconnected'),
+        ['garbage'],
+        'not an array',
+      ],
+      map,
+    );
+    expect(list.map((r) => addressKey(r.address))).toEqual([
+      'public:1',
+      '10.0.0.2:6381',
+      '10.0.0.3:6382',
+      '10.0.0.4:6383',
+    ]);
+    expect(list.filter(isUsable).map((r) => addressKey(r.address))).toEqual(['public:1']);
+    expect(parseNodeList(null, map)).toEqual([]);
+  });
+});
+
+describe('sentinel Pub/Sub messages', () => {
+  it('+switch-master for our service, NAT-mapped', () => {
+    const map = createAddressMapper({ '10.0.0.2:6379': { host: 'pub', port: 2 } });
+    expect(
+      parseSentinelMessage('+switch-master', 'mymaster 10.0.0.1 6379 10.0.0.2 6379', 'mymaster', map, S),
+    ).toEqual({
+      type: 'switch',
+      from: { host: '10.0.0.1', port: 6379 },
+      to: { host: 'pub', port: 2 },
+      sentinel: S,
+    });
+  });
+  it('ignores other services and malformed messages', () => {
+    expect(
+      parseSentinelMessage('+switch-master', 'other 1.1.1.1 1 2.2.2.2 2', 'mymaster', identity, S),
+    ).toBeUndefined();
+    expect(
+      parseSentinelMessage('+switch-master', 'mymaster 1.1.1.1', 'mymaster', identity, S),
+    ).toBeUndefined();
+    expect(
+      parseSentinelMessage('+selected-slave', 'slave 1:2 1 2 @ other 3.3.3.3 3', 'mymaster', identity, S),
+    ).toBeUndefined();
+  });
+  it('failover start (+selected-slave, +failover-state-send-slaveof-noone) and aborts', () => {
+    expect(
+      parseSentinelMessage(
+        '+selected-slave',
+        'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3',
+        'mymaster',
+        identity,
+        S,
+      ),
+    ).toEqual({ type: 'failover-start', sentinel: S });
+    expect(
+      parseSentinelMessage(
+        '+failover-state-send-slaveof-noone',
+        'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3',
+        'mymaster',
+        identity,
+        S,
+      ),
+    ).toEqual({ type: 'failover-start', sentinel: S });
+    expect(
+      parseSentinelMessage(
+        '-failover-abort-no-good-slave',
+        'master mymaster 3.3.3.3 3',
+        'mymaster',
+        identity,
+        S,
+      ),
+    ).toEqual({ type: 'failover-abort', sentinel: S, reason: '-failover-abort-no-good-slave' });
+  });
+});
+
+describe('FreshQuery: shared sentinel queries, never older than the operation', () => {
+  /** A query function whose calls we resolve by hand, recording when each was sent. */
+  function manual() {
+    const sent: Array<{ at: number; resolve: (v: number) => void; reject: (e: Error) => void }> = [];
+    let clock = 0;
+    const run = () =>
+      new Promise<number>((resolve, reject) => {
+        sent.push({ at: clock, resolve, reject });
+      });
+    return { sent, run, tick: () => ++clock, now: () => clock };
+  }
+  const flush = () => new Promise((r) => setImmediate(r));
+
+  it('operations in the same tick share one query, sent after all of them started', async () => {
+    const m = manual();
+    const q = new FreshQuery(m.run);
+    const started = m.tick();
+    const a = q.get();
+    const b = q.get();
+    expect(m.sent).toHaveLength(0); // not sent synchronously: later arrivals in this tick join
+    await flush();
+    expect(m.sent).toHaveLength(1);
+    expect(m.sent[0]?.at).toBeGreaterThanOrEqual(started);
+    m.sent[0]?.resolve(7);
+    expect(await Promise.all([a, b])).toEqual([7, 7]);
+  });
+
+  it('an operation arriving while a query is in flight never gets that query’s answer', async () => {
+    const m = manual();
+    const q = new FreshQuery(m.run, 1);
+    const first = q.get();
+    await flush();
+    expect(m.sent).toHaveLength(1);
+    m.tick();
+    const startedLate = m.now();
+    const late = q.get(); // query 0 is in flight: must wait for a new one
+    const late2 = q.get();
+    m.sent[0]?.resolve(1);
+    expect(await first).toBe(1);
+    await flush();
+    expect(m.sent).toHaveLength(2); // sent once the cap allowed it
+    expect(m.sent[1]?.at).toBeGreaterThanOrEqual(startedLate);
+    m.sent[1]?.resolve(2);
+    expect(await late).toBe(2);
+    expect(await late2).toBe(2);
+  });
+
+  it('caps queries in flight and propagates failures to the batch only', async () => {
+    const m = manual();
+    const q = new FreshQuery(m.run, 2);
+    const batches: Promise<number>[] = [];
+    for (let i = 0; i < 4; i++) {
+      batches.push(q.get());
+      await flush();
+    }
+    expect(m.sent).toHaveLength(2);
+    expect(q.outstanding).toBe(2);
+    m.sent[0]?.reject(new Error('sentinel down'));
+    await expect(batches[0]).rejects.toThrow('sentinel down');
+    await flush();
+    expect(m.sent).toHaveLength(3); // the batch waiting at the cap went out
+    m.sent[1]?.resolve(11);
+    m.sent[2]?.resolve(12);
+    expect(await batches[1]).toBe(11);
+    // batches 2 and 3 were formed while at the cap: they are the same batch
+    expect(await batches[2]).toBe(12);
+    expect(await batches[3]).toBe(12);
+  });
+});
+
+describe('FailoverFence', () => {
+  it('holds until lowered; wait() reports whether it came down in time', async () => {
+    const fence = new FailoverFence(10_000);
+    expect(await fence.wait(5)).toBe(true);
+    fence.raise();
+    expect(fence.up).toBe(true);
+    expect(await fence.wait(20)).toBe(false);
+    const waiting = fence.wait(5_000);
+    fence.lower();
+    expect(await waiting).toBe(true);
+    expect(fence.up).toBe(false);
+  });
+  it('comes down on its own after maxMs', async () => {
+    const fence = new FailoverFence(30);
+    fence.raise();
+    expect(await fence.wait(2_000)).toBe(true);
+  });
+});
+
+describe('RouterEvents and NodeStats', () => {
+  it('error events need no listener; a throwing listener does not break emit', () => {
+    const ev = new RouterEvents();
+    expect(() => ev.emit('error', { error: new Error('x') })).not.toThrow();
+    const seen: string[] = [];
+    ev.on('failover', () => {
+      throw new Error('listener bug');
+    });
+    const fn = (p: { to: { host: string } }) => seen.push(p.to.host);
+    ev.on('failover', fn);
+    ev.emit('failover', { service: 's', to: { host: 'n', port: 1 } });
+    ev.off('failover', fn);
+    ev.emit('failover', { service: 's', to: { host: 'm', port: 1 } });
+    expect(seen).toEqual(['n']);
+  });
+  it('counts ops and errors per node, snapshot is a copy', () => {
+    const st = new NodeStats();
+    st.op('a:1', 'master');
+    st.op('a:1');
+    st.error('a:1');
+    st.setRole('b:2', 'replica');
+    const snap = st.snapshot();
+    expect(snap).toEqual({
+      'a:1': { ops: 2, errors: 1, role: 'master' },
+      'b:2': { ops: 0, errors: 0, role: 'replica' },
+    });
+    (snap['a:1'] as { ops: number }).ops = 99;
+    expect(st.snapshot()['a:1']?.ops).toBe(2);
+  });
+});
