@@ -149,6 +149,10 @@ function scanCountOf(options: ScanOptions | undefined): number {
 
 function entriesOf(entries: Entries): Iterable<readonly [string, unknown]> {
   if (entries instanceof Map) return entries;
+  if (typeof entries !== 'object' || entries === null) {
+    // A string is iterable: it would be taken for entries named after its characters.
+    throw new ConfigError('setMany: entries must be a Map, an iterable of [key, value] pairs or an object');
+  }
   if (typeof (entries as Iterable<unknown>)[Symbol.iterator] === 'function') {
     return entries as Iterable<readonly [string, unknown]>;
   }
@@ -204,6 +208,11 @@ export class Cache {
     if (typeof key !== 'string') {
       throw new ConfigError(`key must be a string; got ${key === null ? 'null' : typeof key}`);
     }
+    if (!(key as string & { isWellFormed(): boolean }).isWellFormed()) {
+      // UTF-8 cannot carry a lone surrogate: it would be sent as U+FFFD, so two different
+      // keys would silently share one Redis key.
+      throw new ConfigError('key must be a well-formed string (it contains a lone UTF-16 surrogate)');
+    }
     const core = this.#core;
     return core.keyFunction === undefined
       ? `${core.prefix}:${version}:${key}`
@@ -214,9 +223,19 @@ export class Cache {
     return this.#build(key, this.#versionOf(options));
   }
 
+  #iterableKeys(keys: Iterable<string>): Iterable<string> {
+    if (typeof keys !== 'object' || keys === null || typeof keys[Symbol.iterator] !== 'function') {
+      // A string is iterable: it would be taken for a list of one-character keys.
+      throw new ConfigError(
+        `keys must be an array (or iterable) of strings; got ${keys === null ? 'null' : typeof keys}`,
+      );
+    }
+    return keys;
+  }
+
   #keysOf(keys: Iterable<string>, version: number): string[] {
     const out: string[] = [];
-    for (const key of keys) out.push(this.#build(key, version));
+    for (const key of this.#iterableKeys(keys)) out.push(this.#build(key, version));
     return out;
   }
 
@@ -345,7 +364,7 @@ export class Cache {
   /** Values of the keys that exist, in one MGET. */
   async getMany<T = unknown>(keys: Iterable<string>, options?: KeyOptions): Promise<Map<string, T>> {
     const version = this.#versionOf(options);
-    const userKeys = Array.isArray(keys) ? (keys as string[]) : [...keys];
+    const userKeys = Array.isArray(keys) ? (keys as string[]) : [...this.#iterableKeys(keys)];
     const result = new Map<string, T>();
     if (userKeys.length === 0) return result;
     const redisKeys = this.#keysOf(userKeys, version);
