@@ -3,11 +3,12 @@ import { type MsgpackOptions, msgpack } from './msgpack.js';
 import { SerializerRegistry } from './registry.js';
 import { string } from './string.js';
 import type { Serializer } from './types.js';
-import { v8 } from './v8.js';
+import { type V8Options, v8 } from './v8.js';
 
 export type { JsonOptions } from './json.js';
 export type { MsgpackOptions } from './msgpack.js';
 export type { Serializer } from './types.js';
+export type { V8Options } from './v8.js';
 
 const registry = new SerializerRegistry();
 for (const builtIn of [json(), msgpack(), v8(), string()]) registry.addBuiltIn(builtIn);
@@ -20,7 +21,7 @@ export const serializers = {
   json: (options?: JsonOptions): Serializer => json(options),
   msgpack: (options?: MsgpackOptions): Serializer => msgpack(options),
   /** Trusted data only: see the v8 serializer's documentation. */
-  v8: (): Serializer => v8(),
+  v8: (options?: V8Options): Serializer => v8(options),
   string: (): Serializer => string(),
   /** Makes a serializer of your own (id 128..255) decodable by every cache in the process. */
   register: (serializer: Serializer): void => registry.register(serializer),

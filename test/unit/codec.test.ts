@@ -397,3 +397,58 @@ describe('user serializers and compressors', () => {
     ).not.toThrow();
   });
 });
+
+describe('bad values per serializer: each round-trips exactly or is refused (issue 6, item 1)', () => {
+  const circular = (): object => {
+    const node: Record<string, unknown> = { name: 'loop' };
+    node.next = { back: node };
+    return node;
+  };
+  type Outcome = 'exact' | 'refused';
+  // [case, value factory, json, msgpack, v8, string]
+  const cases: [string, () => unknown, Outcome, Outcome, Outcome, Outcome][] = [
+    ['undefined', () => undefined, 'refused', 'exact', 'exact', 'refused'],
+    ['undefined property', () => ({ a: undefined }), 'refused', 'exact', 'exact', 'refused'],
+    ['undefined in an array', () => [undefined], 'refused', 'exact', 'exact', 'refused'],
+    ['function', () => () => 1, 'refused', 'refused', 'refused', 'refused'],
+    ['nested function', () => ({ cb: () => 1 }), 'refused', 'refused', 'refused', 'refused'],
+    ['symbol', () => Symbol('s'), 'refused', 'refused', 'refused', 'refused'],
+    ['nested symbol', () => [Symbol('s')], 'refused', 'refused', 'refused', 'refused'],
+    ['circular structure', circular, 'refused', 'refused', 'exact', 'refused'],
+    ['NaN', () => Number.NaN, 'refused', 'exact', 'exact', 'refused'],
+    ['Infinity', () => Number.POSITIVE_INFINITY, 'refused', 'exact', 'exact', 'refused'],
+    ['-Infinity nested', () => ({ low: Number.NEGATIVE_INFINITY }), 'refused', 'exact', 'exact', 'refused'],
+    ['Map', () => new Map<unknown, unknown>([[1, { a: 1 }]]), 'refused', 'exact', 'exact', 'refused'],
+    ['Set', () => new Set(['a', 1]), 'refused', 'exact', 'exact', 'refused'],
+    ['BigInt', () => 12n, 'refused', 'exact', 'exact', 'refused'],
+    ['huge BigInt', () => -(2n ** 200n), 'refused', 'exact', 'exact', 'refused'],
+    ['Date', () => new Date(7), 'refused', 'exact', 'exact', 'refused'],
+    [
+      'class instance',
+      () =>
+        new (class Money {
+          amount = 5;
+        })(),
+      'refused',
+      'refused',
+      'refused',
+      'refused',
+    ],
+    ['lone surrogate', () => '\ud83d', 'exact', 'refused', 'exact', 'refused'],
+  ];
+  const names = ['json', 'msgpack', 'v8', 'string'] as const;
+
+  for (const [name, make, ...outcomes] of cases) {
+    for (const [i, serializer] of names.entries()) {
+      it(`${serializer}: ${name} is ${outcomes[i]}`, () => {
+        const c = codec(serializer, 'lz4');
+        if (outcomes[i] === 'refused') {
+          expect(thrown(() => c.encode(make()))).toBeInstanceOf(SerializationError);
+        } else {
+          const value = make();
+          expect(c.decode(c.encode(value) as Buffer, 'k')).toStrictEqual(value);
+        }
+      });
+    }
+  }
+});

@@ -300,8 +300,18 @@ describe('v8 serializer', () => {
     expect(back.self.back).toBe(back);
   });
 
-  it('documents: class instances read back as plain objects', () => {
-    expect(roundTrip(v8, new Point(1, 2))).toStrictEqual({ x: 1, y: 2 });
+  it('round-trips Errors and arrays with shared members', () => {
+    const shared = { s: 1 };
+    const back = roundTrip(v8, [shared, shared, new TypeError('bad')]) as unknown[];
+    expect(back[0]).toBe(back[1]);
+    expect(back[2]).toBeInstanceOf(TypeError);
+  });
+
+  it('refuses class instances, which structured clone would turn into plain objects', () => {
+    expect(refusal(v8, { list: [new Point(1, 2)] }).message).toContain('$.list[0]');
+    refusal(v8, new Map([['k', new Point(1, 2)]]));
+    const loose = serializers.v8({ strict: false });
+    expect(roundTrip(loose, new Point(1, 2))).toStrictEqual({ x: 1, y: 2 });
   });
 
   it.each([
