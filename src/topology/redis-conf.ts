@@ -27,6 +27,11 @@ export function quote(value: string): string {
 }
 
 interface CommonConfig {
+  /**
+   * Interface to listen on. Default 127.0.0.1 (local processes). Containers use 0.0.0.0 with
+   * protected mode off, because published Docker ports arrive on the container's interface.
+   */
+  bind?: string;
   port: number;
   dir: string;
   logfile: string;
@@ -35,7 +40,9 @@ interface CommonConfig {
 }
 
 function listenLines(c: CommonConfig): string[] {
-  const lines = ['bind 127.0.0.1', 'daemonize no', `dir ${quote(c.dir)}`, `logfile ${quote(c.logfile)}`];
+  const bind = c.bind ?? '127.0.0.1';
+  const lines = [`bind ${bind}`, 'daemonize no', `dir ${quote(c.dir)}`, `logfile ${quote(c.logfile)}`];
+  if (bind !== '127.0.0.1') lines.push('protected-mode no');
   if (c.tls) {
     // TLS only: the plain port is closed so nothing can bypass TLS by accident.
     lines.push(
