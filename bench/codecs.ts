@@ -5,6 +5,7 @@
  *
  *   npm run bench:codecs             # full run, well under a minute
  *   npm run bench:codecs -- --quick  # a few milliseconds per cell, to check it runs
+ *   npm run bench:codecs -- --long   # one row per measurement instead of per pair
  *
  * Payloads are deterministic (seeded), shaped like what caches hold: user/session records
  * with nested arrays and objects for json/msgpack/v8, and plain prose for the string
@@ -21,6 +22,7 @@ import { serializers } from '../src/serializers/index.js';
 import type { Serializer } from '../src/serializers/types.js';
 
 const quick = process.argv.includes('--quick');
+const long = process.argv.includes('--long');
 /** Time spent measuring each of encode and decode, per cell. */
 const phaseMs = quick ? 10 : 180;
 const warmupMs = quick ? 2 : 25;
@@ -186,7 +188,32 @@ function measure(serializer: Serializer, compressor: Compressor, label: string, 
 
 const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** 3 significant digits with a k/M suffix: 1.04M, 229k, 3.15k, 812. */
+function compact(n: number): string {
+  const [value, suffix] = n >= 1e6 ? [n / 1e6, 'M'] : n >= 1e3 ? [n / 1e3, 'k'] : [n, ''];
+  return `${value >= 100 ? Math.round(value) : value.toPrecision(3)}${suffix}`;
+}
+
+/** One row per serializer × compressor; each cell lists the four payload sizes, smallest first. */
 function table(rows: Row[]): string {
+  const sizeLabels = sizes.map((s) => s.label).join(' / ');
+  const header = `| serializer | compressor | payload | wire bytes (${sizeLabels}) | ratio | encode ops/s | decode ops/s |`;
+  const rule = '|---|---|---|--:|--:|--:|--:|';
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = `${row.serializer}|${row.compressor}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const lines = [...groups.values()].map((group) => {
+    const first = group[0]!;
+    const cells = (f: (r: Row) => string) => group.map(f).join(' / ');
+    return `| ${first.serializer} | ${first.compressor} | ${first.payload.split(' ').pop()} | ${cells((r) => thousands(r.wireBytes))} | ${cells((r) => (r.serializedBytes / r.wireBytes).toFixed(2))} | ${cells((r) => compact(r.encodeOps))} | ${cells((r) => compact(r.decodeOps))} |`;
+  });
+  return [header, rule, ...lines].join('\n');
+}
+
+/** `--long`: one row per measurement, with the serialized size too. */
+function longTable(rows: Row[]): string {
   const header =
     '| serializer | compressor | payload | serialized B | wire B | ratio | encode ops/s | decode ops/s |';
   const rule = '|---|---|---|--:|--:|--:|--:|--:|';
@@ -214,10 +241,8 @@ function main(): void {
   const rows: Row[] = [];
   for (const serializer of [...structured, serializers.string()]) {
     const payloads = serializer.name === 'string' ? texts : objects;
-    for (const payload of payloads) {
-      for (const make of compressorFactories) {
-        rows.push(measure(serializer, make(), payload.label, payload.value));
-      }
+    for (const make of compressorFactories) {
+      for (const payload of payloads) rows.push(measure(serializer, make(), payload.label, payload.value));
     }
   }
 
@@ -226,10 +251,11 @@ function main(): void {
   console.log(
     `\`npm run bench:codecs${quick ? ' -- --quick' : ''}\` — Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
       `encode and decode each measured for ${phaseMs} ms as the best of ${samples} samples, ${seconds} s total. ` +
+      'Payload sizes ~100 B / 1 KB / 10 KB / 100 KB (JSON size of the object, length of the text). ' +
       'ratio = serialized bytes ÷ wire bytes (wire includes the 4-byte header); compressors at their defaults ' +
       '(minLength 256, zlib/gzip level 6, brotli quality 4, zstd level 3).\n',
   );
-  console.log(table(rows));
+  console.log(long ? longTable(rows) : table(rows));
   if (sink === -1) console.log(''); // keep the measured work observable
 }
 
