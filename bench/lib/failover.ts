@@ -69,7 +69,7 @@ export interface FailoverClientResult {
   lostWrites: number | null;
   /** Acknowledged writes the old master executed after it came back (pause/kill) or after +switch-master (failover). */
   demotedMasterAcks: number | null;
-  /** +switch-master → first successful write that was started after it; null = none. */
+  /** +switch-master → first acknowledged write started after it that the new master has; null = none. */
   clientPartMs: number | null;
   /** Longest time between two successful writes, from the fault to the end of the load. */
   longestWriteGapMs: number;
@@ -369,7 +369,7 @@ async function countLostWrites(
   topology: Topology,
   clients: CreatedClient[],
   records: OpRecord[][],
-): Promise<Map<string, number>> {
+): Promise<Map<string, Set<number>>> {
   const master = await topology.currentMaster();
   const auth = topology.routerOptions();
   const redis = new Redis({
@@ -381,16 +381,23 @@ async function countLostWrites(
   });
   redis.on('error', () => {});
   try {
-    const lost = new Map<string, number>();
+    const lost = new Map<string, Set<number>>();
     for (let c = 0; c < clients.length; c++) {
       const name = (clients[c] as CreatedClient).adapter.name;
-      const keys = (records[c] as OpRecord[])
+      const seqs = (records[c] as OpRecord[])
         .filter((r) => r.write && r.end !== undefined && r.error === undefined)
-        .map((r) => redisKey(writeKey(name, r.seq)));
-      let missing = 0;
-      for (let i = 0; i < keys.length; i += 500) {
-        const values = await withTimeout(redis.mget(...keys.slice(i, i + 500)), 10_000, 'MGET');
-        missing += values.filter((v) => v === null).length;
+        .map((r) => r.seq);
+      const missing = new Set<number>();
+      for (let i = 0; i < seqs.length; i += 500) {
+        const batch = seqs.slice(i, i + 500);
+        const values = await withTimeout(
+          redis.mget(...batch.map((seq) => redisKey(writeKey(name, seq)))),
+          10_000,
+          'MGET',
+        );
+        values.forEach((v, j) => {
+          if (v === null) missing.add(batch[j] as number);
+        });
       }
       lost.set(name, missing);
     }
@@ -407,7 +414,8 @@ interface SummaryContext {
   tStop: number;
   tEnd: number;
   bucketMs: number;
-  lost: number | undefined;
+  /** Sequence numbers of acknowledged writes missing on the master afterwards; undefined = not checked. */
+  lost: Set<number> | undefined;
   demotedKeys: Set<string> | undefined;
 }
 
@@ -451,7 +459,9 @@ function summarizeClient(
       if (r.write) {
         writesAcked++;
         writeSuccessEnds.push(r.end);
-        if (ctx.tSwitch !== undefined && r.start >= ctx.tSwitch) {
+        // Recovery = a write that reached the new master: one the demoted master acknowledged and
+        // then lost (a client still pinned to it) does not count.
+        if (ctx.tSwitch !== undefined && r.start >= ctx.tSwitch && !ctx.lost?.has(r.seq)) {
           if (firstAfterSwitch === undefined || r.end < firstAfterSwitch) firstAfterSwitch = r.end;
         }
         if (ctx.demotedKeys?.has(redisKey(writeKey(name, r.seq)))) demoted++;
@@ -492,7 +502,7 @@ function summarizeClient(
     errorsByName,
     hungOver1s: hung,
     writesAcked,
-    lostWrites: ctx.lost ?? null,
+    lostWrites: ctx.lost ? ctx.lost.size : null,
     demotedMasterAcks: ctx.demotedKeys ? demoted : null,
     clientPartMs:
       firstAfterSwitch === undefined || ctx.tSwitch === undefined

@@ -36,7 +36,7 @@ export const METHOD_NOTES = [
   "Every client reads from the master (readFrom: 'master' for ours, the peers' default), so the numbers compare routing, not replica reads.",
   'Steady state: closed-loop workers (concurrency = operations in flight), cells run client after client with the order rotated per cell; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
   'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master acks = acknowledged writes the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master.',
-  'Client part of the outage = +switch-master → first successful write started after it. Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
+  'Client part of the outage = +switch-master → first acknowledged write started after it that the new master has (a write acknowledged by the demoted master and then lost does not count as recovery). Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
 ];
 
 /** Fill in opsRatio / p99Ratio relative to the baseline client in the same cell. */
@@ -235,7 +235,7 @@ function failoverSection(f: FailoverResult): string[] {
     table(
       [
         'client',
-        'client part (+switch-master → first write)',
+        'client part (+switch-master → first kept write)',
         'longest write gap',
         'errors',
         'hung > 1 s',
