@@ -1,4 +1,4 @@
-import { addExtension, type Options, Packr, Unpackr } from 'msgpackr';
+import { addExtension, C1, type Options, Packr, Unpackr } from 'msgpackr';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
 import type { Serializer } from './types.js';
 
@@ -77,8 +77,41 @@ export function msgpack(options: MsgpackOptions = {}): Serializer {
         throw toSerializationError('msgpack', error);
       }
     },
-    deserialize: (bytes) => unpackr.unpack(bytes),
+    deserialize(bytes) {
+      let value: unknown;
+      try {
+        value = unpackr.unpack(bytes);
+      } catch (error) {
+        // msgpackr appends up to 100 characters of the decoded data to this message; cached
+        // data must not travel into error messages and logs.
+        if (error instanceof Error && error.message.startsWith('Data read, but end of buffer not reached')) {
+          throw new Error('trailing bytes after the MessagePack value');
+        }
+        throw error;
+      }
+      // 0xC1 is "never used" in MessagePack; msgpackr decodes it to a marker object instead of
+      // failing, which would hand the caller a wrong value. The byte never occurs in UTF-8 text,
+      // so the walk runs only for the rare payloads that contain it anywhere.
+      if (bytes.includes(0xc1) && containsC1(value)) throw new Error('MessagePack byte 0xC1 (never used)');
+      return value;
+    },
   };
+}
+
+/** True if msgpackr's 0xC1 marker occurs anywhere in a decoded value (iterative: no stack limit). */
+function containsC1(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  const seen = new Set<object>();
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === C1) return true;
+    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
+    seen.add(v);
+    if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
+    else if (v instanceof Set || Array.isArray(v)) for (const x of v) stack.push(x);
+    else for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return false;
 }
 
 const typedArrayPrototypes = new Set<unknown>(
