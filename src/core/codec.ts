@@ -18,7 +18,18 @@
  *                 128..255 user-registered
  *   4       n     payload: serialize(value), compressed when the compressor id is not 0
  *
- * e.g. `00 10 02 01 …` is msgpack compressed with lz4 (lz4 block with a 4-byte length prefix).
+ * e.g. `00 10 02 01 …` is msgpack compressed with lz4.
+ *
+ * Payload formats, for readers in other languages:
+ *   json     UTF-8 JSON text
+ *   msgpack  MessagePack (plain maps, no msgpackr records); extensions: -1 timestamp (Date),
+ *            0x42 big BigInt, 0x73 Set, 0x74 typed array/ArrayBuffer/DataView, 0x78 RegExp,
+ *            0x6d Map (an array k1, v1, k2, v2, …), 0 undefined
+ *   v8       node:v8 serialize() output (Node only)
+ *   string   one kind byte (0x00 UTF-8 text, 0x01 raw bytes) then the data
+ *   lz4      LZ4 block with the uncompressed length as a 4-byte little-endian prefix
+ *   zlib     RFC 1950 stream · gzip: RFC 1952 member · brotli: raw Brotli stream
+ *   zstd     one Zstandard frame with content size and XXH64 checksum
  *
  * Writing: the configured serializer runs; a serialized size above `maxValueBytes` is a
  * `ValueTooLargeError` and nothing is returned. The configured compressor runs only when the
@@ -32,6 +43,7 @@
  * magic, version, flags or id, truncated or corrupt payload, a decompression bomb, a parse
  * error — is a `DecodeError` naming the key (the original error is its `cause`).
  */
+import { constants } from 'node:buffer';
 import { type Compressor, compressors } from '../compressors/index.js';
 import { assertCompressor } from '../compressors/registry.js';
 import { type Serializer, serializers } from '../serializers/index.js';
@@ -45,6 +57,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 
 const VERSION_BYTE = CODEC_VERSION << 4;
 const NONE_ID = 0;
+/** The largest Buffer Node can allocate. */
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 export interface CodecOptions {
   serializer: Serializer;
@@ -69,9 +83,9 @@ export class Codec {
     assertRegistryAgrees('serializer', options.serializer, serializers.byId(options.serializer.id));
     assertRegistryAgrees('compressor', compressor, compressors.byId(compressor.id));
     const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-    if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1) {
+    if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1 || maxValueBytes > MAX_LENGTH) {
       throw new ConfigError(
-        `Option 'maxValueBytes' must be a positive integer (bytes); got ${String(options.maxValueBytes)}`,
+        `Option 'maxValueBytes' must be an integer from 1 to ${MAX_LENGTH} (bytes); got ${String(options.maxValueBytes)}`,
       );
     }
     this.serializer = options.serializer;

@@ -303,7 +303,7 @@ describe('maxValueBytes', () => {
   });
 
   it('rejects a bad maxValueBytes with ConfigError', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN, '1mb', Number.POSITIVE_INFINITY]) {
+    for (const bad of [0, -1, 1.5, Number.NaN, '1mb', Number.POSITIVE_INFINITY, 2 ** 52]) {
       expect(() => new Codec({ serializer: serializers.json(), maxValueBytes: bad as number })).toThrow(
         ConfigError,
       );
