@@ -49,28 +49,28 @@ export class ExternalTopology extends SentinelTopologyBase {
     return this.sentinels;
   }
 
-  pauseMaster(): Promise<NodeAddress> {
+  async pauseMaster(): Promise<NodeAddress> {
     this.unsupported('pauseMaster');
   }
-  resumeMaster(): Promise<void> {
+  async resumeMaster(): Promise<void> {
     this.unsupported('resumeMaster');
   }
-  killMaster(): Promise<NodeAddress> {
+  async killMaster(): Promise<NodeAddress> {
     this.unsupported('killMaster');
   }
-  restartNode(_address: NodeAddress): Promise<void> {
+  async restartNode(_address: NodeAddress): Promise<void> {
     this.unsupported('restartNode');
   }
-  stopReplica(_i: number): Promise<NodeAddress> {
+  async stopReplica(_i: number): Promise<NodeAddress> {
     this.unsupported('stopReplica');
   }
-  startReplica(_i: number): Promise<void> {
+  async startReplica(_i: number): Promise<void> {
     this.unsupported('startReplica');
   }
-  stopSentinel(_i: number): Promise<void> {
+  async stopSentinel(_i: number): Promise<void> {
     this.unsupported('stopSentinel');
   }
-  startSentinel(_i: number): Promise<void> {
+  async startSentinel(_i: number): Promise<void> {
     this.unsupported('startSentinel');
   }
   async stop(): Promise<void> {

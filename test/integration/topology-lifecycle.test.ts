@@ -10,6 +10,7 @@ import {
   startStandalone,
   startTopology,
   type Topology,
+  TopologyControlUnsupportedError,
 } from '../../src/topology/index.js';
 
 const TOPOLOGY_MODULE = resolve(import.meta.dirname, '../../src/topology/index.ts');
@@ -169,5 +170,37 @@ describe('startStandalone()', () => {
     const probe = new Redis({ port: s.port, lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => {});
     await expect(probe.connect()).rejects.toThrow();
+  });
+});
+
+describe('external provider', () => {
+  it('auto picks the deployment named by SENTINEL_CACHE_SENTINELS; process controls are refused', async () => {
+    const real = (await startTopology({
+      provider: 'process',
+      replicas: 1,
+      sentinels: 2,
+      service: 'ext',
+    })) as ProcessTopology;
+    started.push(real);
+    const env = {
+      SENTINEL_CACHE_SENTINELS: real.sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+      SENTINEL_CACHE_SERVICE: 'ext',
+      PATH: process.env.PATH,
+    };
+    const t = await startTopology({}, { env, dockerReachable: async () => false });
+    expect(t.provider).toBe('external');
+    expect(t.sentinels).toEqual(real.sentinels);
+    expect(t.nodes).toEqual(real.nodes);
+    expect(await t.currentMaster()).toEqual(real.initialMaster);
+    await t.waitForHealthy(10_000);
+    await expect(t.pauseMaster()).rejects.toBeInstanceOf(TopologyControlUnsupportedError);
+    await expect(t.killMaster()).rejects.toThrow(/needs control over the Redis processes/);
+    // Sentinel commands still work on a deployment we do not own.
+    await t.failover();
+    const next = await t.waitForNewMaster(30_000, real.initialMaster);
+    expect(next).toEqual(real.nodes[1]);
+    await t.stop(); // leaves the deployment alone
+    expect(await real.role(next)).toBe('master');
+    await real.stop();
   });
 });
