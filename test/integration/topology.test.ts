@@ -93,6 +93,14 @@ describe('process topology: shape', () => {
     expect(await t.role(t.sentinels[2]!)).toBe('sentinel');
     await t.waitForHealthy(30_000);
   });
+
+  it('all sentinels down, then back: they resume monitoring from their rewritten configs', async () => {
+    await Promise.all(t.sentinels.map((_, i) => t.stopSentinel(i)));
+    await expect(t.currentMaster()).rejects.toThrow(/no sentinel answered/);
+    await Promise.all(t.sentinels.map((_, i) => t.startSentinel(i)));
+    await t.waitForHealthy(30_000);
+    expect(await t.currentMaster()).toEqual(t.initialMaster);
+  });
 });
 
 describe('process topology: faults', () => {
