@@ -16,6 +16,8 @@ export interface SeriesPoint {
 export interface ChartPanel {
   title: string;
   points: SeriesPoint[];
+  /** Upper end of the y axis; larger values are drawn at the top edge (clamped). */
+  maxY?: number;
 }
 
 export interface ChartRule {
@@ -49,10 +51,11 @@ function panelGroup(name: string, panel: ChartPanel, y: number, showXLabels: boo
       {
         name: yScale,
         type: 'linear',
-        domain: { data: name, field: 'value' },
+        domain: panel.maxY === undefined ? { data: name, field: 'value' } : [0, panel.maxY],
         range: [PANEL_HEIGHT, 0],
-        nice: true,
+        nice: panel.maxY === undefined,
         zero: true,
+        clamp: panel.maxY !== undefined,
       },
     ],
     axes: [
@@ -185,7 +188,13 @@ export function failoverChart(result: FailoverResult): Promise<string> {
     subtitle: `${result.ratePerClient} ops/s offered per client (50% writes), ${result.bucketMs} ms buckets, down-after ${result.downAfterMs} ms`,
     xTitle: 'seconds since the load started',
     series: result.clients.map((c) => c.client),
-    top: { title: 'successes/s', points: top },
+    // Operations that hung through the outage all complete in the same bucket when the node
+    // comes back; unclamped, that one spike would flatten everything else.
+    top: {
+      title: `successes/s (clipped at ${3 * result.ratePerClient})`,
+      points: top,
+      maxY: 3 * result.ratePerClient,
+    },
     bottom: { title: 'errors/s', points: bottom },
     rules,
   });

@@ -110,7 +110,7 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       readRatios: [0.9, 0.5],
       concurrency: [1, 16, 64, 256],
       valueSizes: [100, 10 * 1024],
-      cellMs: 3000,
+      cellMs: 4000,
       warmupMs: 500,
       keySpace: 1000,
     },

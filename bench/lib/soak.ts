@@ -111,8 +111,9 @@ export async function runSoak(
   clearInterval(sampler);
   stopped = true;
   await Promise.all(workers);
+  // A last sample for the stretch since the previous one (unless it is only a few ms long).
+  if (samples.length === 0 || performance.now() - lastAt > options.sampleEveryMs / 2) take();
   delay.disable();
-  if (samples.length === 0) take();
 
   const elapsed = performance.now() - start;
   const tail = samples.slice(Math.floor(samples.length / 2));
