@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ProcessTopologyState } from './process-topology.js';
 import { terminatePid } from './redis-process.js';
@@ -51,5 +51,8 @@ export async function downFromState(path: string): Promise<{ stopped: number; di
   await Promise.all(pids.map((pid) => terminatePid(pid)));
   rmSync(state.dir, { recursive: true, force: true });
   rmSync(path, { force: true });
+  // Remove `.sentinel-cache/` too when we were its only tenant.
+  const parent = dirname(resolve(path));
+  if (existsSync(parent) && readdirSync(parent).length === 0) rmdirSync(parent);
   return { stopped: pids.length, dir: state.dir };
 }

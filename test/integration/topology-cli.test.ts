@@ -69,6 +69,7 @@ describe('sentinel-cache topology up --detach / status / down', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(state.dir)).toBe(false);
     expect(existsSync(stateFile)).toBe(false);
+    expect(existsSync(join(work, 'state'))).toBe(false);
   });
 
   it('--help works on every command', async () => {
