@@ -25,6 +25,8 @@ const CONNECTION_MESSAGES = [
   'connect ETIMEDOUT',
   'Connection lost',
   'Socket closed unexpectedly',
+  // ioredis rejects commands still queued (a pipeline in flight) when the socket closes.
+  'Command aborted due to connection close',
 ];
 
 /** Reply errors that mean the node we reached is not (or no longer) what we wanted. */
