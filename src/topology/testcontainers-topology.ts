@@ -209,7 +209,13 @@ class TestcontainersTopology extends SentinelTopologyBase {
 export async function startTestcontainersTopology(options: ResolvedTopologyOptions): Promise<Topology> {
   const tc = await loadTestcontainers();
   const { GenericContainer, Wait, getContainerRuntimeClient } = tc;
-  const runtime = await getContainerRuntimeClient();
+  const runtime = await getContainerRuntimeClient().catch((error: Error) => {
+    throw new TopologyUnavailableError(
+      `the testcontainers provider found no working Docker engine (${error.message}): start Docker, ` +
+        'or install redis-server for the process provider',
+      { cause: error },
+    );
+  });
   const count = 1 + options.replicas + options.sentinels;
   const ports = await freePorts(count);
   const certDir = options.tls ? mkdtempSync(join(tmpdir(), 'sentinel-cache-tc-')) : undefined;

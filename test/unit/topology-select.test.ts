@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isDockerReachable } from '../../src/topology/docker-detect.js';
 import {
   chooseProvider,
   type ProviderEnvironment,
@@ -79,6 +80,21 @@ describe('provider selection', () => {
         environment({}, false),
       ),
     ).rejects.toBeInstanceOf(TopologyUnavailableError);
+  });
+});
+
+// Without a Docker engine the testcontainers provider must fail with the hint, not hang or crash.
+// (Where Docker exists this would start real containers, so it is skipped there.)
+const dockerHere = await isDockerReachable();
+
+describe.skipIf(dockerHere)('testcontainers provider without Docker', () => {
+  it('loads testcontainers lazily and reports the missing engine as TopologyUnavailableError', async () => {
+    const error = await startTopology(
+      { provider: 'testcontainers' },
+      { env: process.env, dockerReachable: async () => true },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TopologyUnavailableError);
+    expect((error as Error).message).toMatch(/no working Docker engine.*start Docker/);
   });
 });
 
