@@ -215,7 +215,7 @@ export function soakChart(results: SoakResult[]): Promise<string> {
     title: 'Soak: memory and event-loop delay under steady load',
     ...(first
       ? {
-          subtitle: `concurrency ${first.concurrency}, ${Math.round(first.readRatio * 100)}% GET, ${first.valueSize} B values; clients run one after another`,
+          subtitle: `${first.ratePerSec} ops/s offered, ${Math.round(first.readRatio * 100)}% GET, ${first.valueSize} B values; clients run one after another`,
         }
       : {}),
     xTitle: 'seconds since this client started',

@@ -43,9 +43,13 @@ export interface FailoverOptions {
 }
 
 export interface SoakOptions {
+  /** Per client (the soaked clients run one after another). */
   durationMs: number;
   sampleEveryMs: number;
-  concurrency: number;
+  /** Offered load (operations per second, open loop). */
+  ratePerSec: number;
+  /** Operations beyond this many in flight are shed (counted), so a stall cannot grow memory without bound. */
+  maxInFlight: number;
   readRatio: number;
   valueSize: number;
 }
@@ -127,7 +131,14 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       valueSize: 100,
       bucketMs: 100,
     },
-    soak: { durationMs: 60_000, sampleEveryMs: 2000, concurrency: 16, readRatio: 0.9, valueSize: 100 },
+    soak: {
+      durationMs: 60_000,
+      sampleEveryMs: 2000,
+      ratePerSec: 5000,
+      maxInFlight: 1000,
+      readRatio: 0.9,
+      valueSize: 100,
+    },
   };
 }
 
@@ -156,7 +167,14 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       valueSize: 100,
       bucketMs: 100,
     },
-    soak: { durationMs: 2000, sampleEveryMs: 500, concurrency: 16, readRatio: 0.9, valueSize: 100 },
+    soak: {
+      durationMs: 2000,
+      sampleEveryMs: 500,
+      ratePerSec: 1000,
+      maxInFlight: 1000,
+      readRatio: 0.9,
+      valueSize: 100,
+    },
   };
 }
 

@@ -49,8 +49,12 @@ export function addRatios(rows: SteadyRow[], baseline = BASELINE_CLIENT): void {
         r.concurrency === row.concurrency &&
         r.valueSize === row.valueSize,
     );
-    row.opsRatio = base && base.opsPerSec > 0 ? round2(row.opsPerSec / base.opsPerSec) : null;
-    row.p99Ratio = base && base.latency.p99Ms > 0 ? round2(row.latency.p99Ms / base.latency.p99Ms) : null;
+    const of = (mine: number, theirs: number | undefined) =>
+      theirs !== undefined && theirs > 0 ? round2(mine / theirs) : null;
+    row.opsRatio = of(row.opsPerSec, base?.opsPerSec);
+    row.p50Ratio = of(row.latency.p50Ms, base?.latency.p50Ms);
+    row.p99Ratio = of(row.latency.p99Ms, base?.latency.p99Ms);
+    row.p999Ratio = of(row.latency.p999Ms, base?.latency.p999Ms);
   }
 }
 
@@ -100,6 +104,8 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 const fmt = (n: number | null | undefined, digits = 2) =>
   n === null || n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
 const ratio = (n: number | null | undefined) => (n === null || n === undefined ? '–' : `${n.toFixed(2)}×`);
+const withRatio = (value: string, r: number | null | undefined) =>
+  r === null || r === undefined ? value : `${value} (${ratio(r)})`;
 const sizeLabel = (bytes: number) => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} B`);
 const msOrNever = (n: number | null, never = 'never') => (n === null ? never : `${fmt(n, 0)} ms`);
 
@@ -179,6 +185,32 @@ function steadySection(results: BenchResults): string[] {
   const sizes = [...new Set(rows.map((r) => r.valueSize))];
   const mixes = [...new Set(rows.map((r) => r.readRatio))];
   const clientOrder = results.meta.clients.map((c) => c.name);
+  const baseline = results.meta.baseline;
+  const concurrencies = [...new Set(rows.map((r) => r.concurrency))].sort((a, b) => a - b);
+  const others = clientOrder.filter((c) => c !== baseline && rows.some((r) => r.client === c));
+  if (rows.some((r) => r.client === baseline) && others.length > 0) {
+    out.push(
+      `By concurrency, against \`${baseline}\` (throughput ratio / p99 ratio, geometric mean over mixes and value sizes):`,
+      '',
+      table(
+        ['client', ...concurrencies.map((c) => `concurrency ${c}`)],
+        others.map((client) => [
+          `\`${client}\``,
+          ...concurrencies.map((c) => {
+            const mine = rows.filter((r) => r.client === client && r.concurrency === c);
+            const ops = geomean(
+              mine.map((r) => r.opsRatio).filter((x): x is number => typeof x === 'number' && x > 0),
+            );
+            const p99 = geomean(
+              mine.map((r) => r.p99Ratio).filter((x): x is number => typeof x === 'number' && x > 0),
+            );
+            return `${ratio(ops)} / ${ratio(p99)}`;
+          }),
+        ]),
+      ),
+      '',
+    );
+  }
   for (const size of sizes) {
     for (const mix of mixes) {
       const cellRows = rows
@@ -188,29 +220,22 @@ function steadySection(results: BenchResults): string[] {
             a.concurrency - b.concurrency || clientOrder.indexOf(a.client) - clientOrder.indexOf(b.client),
         );
       if (cellRows.length === 0) continue;
-      out.push(`### ${cellRows[0]?.mix} GET/SET, ${sizeLabel(size)} values`, '');
+      out.push(
+        `### ${cellRows[0]?.mix} GET/SET, ${sizeLabel(size)} values`,
+        '',
+        `In brackets: relative to \`${results.meta.baseline}\` in the same cell (ops/s above 1 = faster; latency below 1 = faster).`,
+        '',
+      );
       out.push(
         table(
-          [
-            'concurrency',
-            'client',
-            'ops/s',
-            `ops/s vs ${results.meta.baseline}`,
-            'p50 ms',
-            'p99 ms',
-            `p99 vs ${results.meta.baseline}`,
-            'p99.9 ms',
-            'errors',
-          ],
+          ['concurrency', 'client', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors'],
           cellRows.map((r) => [
             String(r.concurrency),
             `\`${r.client}\``,
-            fmt(r.opsPerSec, 0),
-            ratio(r.opsRatio),
-            fmt(r.latency.p50Ms, 3),
-            fmt(r.latency.p99Ms, 3),
-            ratio(r.p99Ratio),
-            fmt(r.latency.p999Ms, 3),
+            withRatio(fmt(r.opsPerSec, 0), r.opsRatio),
+            withRatio(fmt(r.latency.p50Ms, 3), r.p50Ratio),
+            withRatio(fmt(r.latency.p99Ms, 3), r.p99Ratio),
+            withRatio(fmt(r.latency.p999Ms, 3), r.p999Ratio),
             topErrors(r.errorsByName, 2),
           ]),
         ),
@@ -268,31 +293,36 @@ function failoverSection(f: FailoverResult): string[] {
 }
 
 function soakSection(soak: SoakResult[]): string[] {
+  const first = soak[0] as SoakResult;
   return [
     '## Soak',
+    '',
+    `Each client alone for ${fmt(first.durationMs / 1000, 0)} s at ${fmt(first.ratePerSec, 0)} ops/s offered (${Math.round(first.readRatio * 100)}% GET, ${first.valueSize} B values), one after another in this process; slopes are least-squares over the second half of the samples.`,
     '',
     table(
       [
         'client',
-        'duration',
-        'ops/s',
+        'ops/s done',
         'errors',
+        'shed',
         'RSS start → end (max) MB',
         'RSS slope MB/min',
         'heap slope MB/min',
-        'event-loop delay p99 (median of samples)',
-        'event-loop delay max',
+        'loop delay p99 (median of samples)',
+        'loop delay max',
+        'op p99 (worst sample)',
       ],
       soak.map((s) => [
         `\`${s.client}\``,
-        `${fmt(s.durationMs / 1000, 0)} s`,
         fmt(s.opsPerSec, 0),
-        String(s.errors),
+        topErrors(s.errorsByName),
+        String(s.shed),
         `${fmt(s.rssStartMb, 1)} → ${fmt(s.rssEndMb, 1)} (${fmt(s.rssMaxMb, 1)})`,
         fmt(s.rssSlopeMbPerMin, 2),
         fmt(s.heapSlopeMbPerMin, 2),
         `${fmt(s.eventLoopDelayP99MedianMs, 2)} ms`,
         `${fmt(s.eventLoopDelayMaxMs, 2)} ms`,
+        `${fmt(s.opP99MaxMs, 2)} ms`,
       ]),
     ),
     '',

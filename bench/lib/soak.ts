@@ -1,5 +1,5 @@
 /**
- * Soak: one cache under steady closed-loop load for a long time, sampling the process's RSS,
+ * Soak: one cache under a steady offered load (fixed rate) for a long time, sampling the process's RSS,
  * heap and event-loop delay (perf_hooks.monitorEventLoopDelay) at a fixed interval. Flat is
  * the goal: a leak shows as a slope, a blocking path as event-loop delay spikes. Clients run
  * one after another in this process (RSS is per process), so the second client starts from
@@ -8,14 +8,17 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { CreatedClient } from './clients.js';
 import { errorLabel, sleep } from './errors.js';
+import { LatencyHistogram } from './histogram.js';
 import type { SoakOptions } from './options.js';
-import { steadyKeys, valueOfSize } from './steady.js';
+import { preload, steadyKeys, valueOfSize } from './steady.js';
 
 export interface SoakSample {
   /** Since the start of this client's soak. */
   tMs: number;
   opsPerSec: number;
   errors: number;
+  /** p99 latency of the operations completed in this sample's interval. */
+  opP99Ms: number;
   rssMb: number;
   heapUsedMb: number;
   eventLoopDelayP50Ms: number;
@@ -26,11 +29,13 @@ export interface SoakSample {
 export interface SoakResult {
   client: string;
   durationMs: number;
-  concurrency: number;
+  ratePerSec: number;
   readRatio: number;
   valueSize: number;
   ops: number;
   errors: number;
+  /** Not started because `maxInFlight` operations were already waiting. */
+  shed: number;
   errorsByName: Record<string, number>;
   opsPerSec: number;
   rssStartMb: number;
@@ -41,6 +46,7 @@ export interface SoakResult {
   heapSlopeMbPerMin: number;
   eventLoopDelayP99MedianMs: number;
   eventLoopDelayMaxMs: number;
+  opP99MaxMs: number;
   samples: SoakSample[];
 }
 
@@ -55,27 +61,37 @@ export async function runSoak(
   const name = client.adapter.name;
   const keys = steadyKeys(`${name}:soak`, options.valueSize, 1000);
   const value = valueOfSize(options.valueSize);
-  for (const key of keys) await client.client.set(key, value);
+  await preload(client.client, keys, value);
 
   const errorsByName: Record<string, number> = {};
   let ops = 0;
   let errors = 0;
-  let stopped = false;
+  let shed = 0;
+  let inFlight = 0;
+  let latency = new LatencyHistogram();
   const { get, set } = client.client;
-  const worker = async () => {
-    while (!stopped) {
-      const key = keys[(Math.random() * keys.length) | 0] as string;
-      try {
-        if (Math.random() < options.readRatio) await get(key);
-        else await set(key, value);
+  const issue = () => {
+    if (inFlight >= options.maxInFlight) {
+      shed++;
+      return;
+    }
+    inFlight++;
+    const key = keys[(Math.random() * keys.length) | 0] as string;
+    const t0 = performance.now();
+    const op = Math.random() < options.readRatio ? get(key) : set(key, value);
+    op.then(
+      () => {
+        inFlight--;
         ops++;
-      } catch (error) {
+        latency.recordMs(performance.now() - t0);
+      },
+      (error: unknown) => {
+        inFlight--;
         errors++;
         const label = errorLabel(error);
         errorsByName[label] = (errorsByName[label] ?? 0) + 1;
-        await sleep(1);
-      }
-    }
+      },
+    );
   };
 
   const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -92,6 +108,7 @@ export async function runSoak(
       tMs: Math.round(now - start),
       opsPerSec: Math.round(((ops - lastOps) / (now - lastAt)) * 1000),
       errors: errors - lastErrors,
+      opP99Ms: latency.summary().p99Ms,
       rssMb: mb(memory.rss),
       heapUsedMb: mb(memory.heapUsed),
       eventLoopDelayP50Ms: ms(delay.percentile(50)),
@@ -99,21 +116,34 @@ export async function runSoak(
       eventLoopDelayMaxMs: ms(delay.max),
     };
     delay.reset();
+    latency.destroy();
+    latency = new LatencyHistogram();
     lastAt = now;
     lastOps = ops;
     lastErrors = errors;
     samples.push(sample);
     onSample(sample);
   };
+  // Open loop at a fixed rate: the event loop has idle time, so its delay shows blocking
+  // work (not just a saturated CPU), and the soak leaves CPU for Redis and the sentinels.
+  let issued = 0;
+  const loader = setInterval(() => {
+    const due = Math.floor(((performance.now() - start) * options.ratePerSec) / 1000);
+    while (issued < due) {
+      issued++;
+      issue();
+    }
+  }, 5);
   const sampler = setInterval(take, options.sampleEveryMs);
-  const workers = Array.from({ length: options.concurrency }, worker);
   await sleep(options.durationMs);
+  clearInterval(loader);
   clearInterval(sampler);
-  stopped = true;
-  await Promise.all(workers);
+  const drainUntil = performance.now() + 5000;
+  while (inFlight > 0 && performance.now() < drainUntil) await sleep(10);
   // A last sample for the stretch since the previous one (unless it is only a few ms long).
   if (samples.length === 0 || performance.now() - lastAt > options.sampleEveryMs / 2) take();
   delay.disable();
+  latency.destroy();
 
   const elapsed = performance.now() - start;
   const tail = samples.slice(Math.floor(samples.length / 2));
@@ -123,11 +153,12 @@ export async function runSoak(
   return {
     client: name,
     durationMs: options.durationMs,
-    concurrency: options.concurrency,
+    ratePerSec: options.ratePerSec,
     readRatio: options.readRatio,
     valueSize: options.valueSize,
     ops,
     errors,
+    shed,
     errorsByName,
     opsPerSec: Math.round((ops / elapsed) * 1000),
     rssStartMb: first.rssMb,
@@ -137,6 +168,7 @@ export async function runSoak(
     heapSlopeMbPerMin: slopePerMinute(tail.map((s) => [s.tMs, s.heapUsedMb])),
     eventLoopDelayP99MedianMs: p99s[Math.floor(p99s.length / 2)] ?? 0,
     eventLoopDelayMaxMs: Math.max(...samples.map((s) => s.eventLoopDelayMaxMs)),
+    opP99MaxMs: Math.max(...samples.map((s) => s.opP99Ms)),
     samples,
   };
 }

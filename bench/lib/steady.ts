@@ -28,7 +28,9 @@ export interface SteadyRow extends SteadyCell {
   latency: LatencySummary;
   /** Filled in by the report: this client relative to the baseline (ioredis Sentinel) in the same cell. */
   opsRatio?: number | null;
+  p50Ratio?: number | null;
   p99Ratio?: number | null;
+  p999Ratio?: number | null;
 }
 
 export const mixLabel = (readRatio: number): string =>
