@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_STATE_FILE, downFromState, livePids, readState, writeState } from './topology/detached.js';
 import { parseSentinelList, startTopology } from './topology/index.js';
 import { resolveOptions } from './topology/options.js';
-import { startProcessTopology } from './topology/process-topology.js';
+import { ProcessTopology, startProcessTopology } from './topology/process-topology.js';
 import { redisServerVersion } from './topology/redis-binary.js';
 import { chooseProvider } from './topology/select-provider.js';
 import { describeTopology } from './topology/snippet.js';
@@ -70,8 +70,9 @@ async function topologyUp(o: UpOptions): Promise<void> {
       redisVersion: redisServerVersion(choice.redisServerPath),
       detached: true,
     });
-    writeState(o.stateFile, topology.state());
-    console.log(describeTopology(topology));
+    const state = topology.state();
+    writeState(o.stateFile, state);
+    console.log(describeTopology(topology, state.tls?.caFile));
     console.log(
       `\nRunning in the background; state in ${o.stateFile}. Stop it with: sentinel-cache topology down`,
     );
@@ -79,7 +80,8 @@ async function topologyUp(o: UpOptions): Promise<void> {
   }
 
   const topology = await startTopology(options);
-  console.log(describeTopology(topology));
+  const caFile = topology instanceof ProcessTopology ? topology.state().tls?.caFile : undefined;
+  console.log(describeTopology(topology, caFile));
   console.log('\nPress Ctrl-C to stop it.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -4,7 +4,7 @@ import type { Topology } from './types.js';
  * Human-readable addresses plus a `createCache` config to paste into an app. Passwords are
  * never printed: the snippet reads them from environment variables.
  */
-export function describeTopology(t: Topology): string {
+export function describeTopology(t: Topology, caFile = 'ca.crt'): string {
   const lines = [`Redis Sentinel topology '${t.service}' is up (provider: ${t.provider})`];
   t.nodes.forEach((n, i) => {
     lines.push(`  ${(i === 0 ? 'master' : 'replica').padEnd(9)} ${n.host}:${n.port}`);
@@ -17,8 +17,10 @@ export function describeTopology(t: Topology): string {
   if (t.auth?.sentinelUsername) extra.push(`    sentinelUsername: '${t.auth.sentinelUsername}',`);
   if (t.auth?.sentinelPassword !== undefined)
     extra.push('    sentinelPassword: process.env.SENTINEL_PASSWORD,');
-  if (t.tls)
-    extra.push("    tls: { ca: readFileSync('ca.crt') }, sentinelTls: { ca: readFileSync('ca.crt') },");
+  if (t.tls) {
+    const ca = `readFileSync(${JSON.stringify(caFile)})`;
+    extra.push(`    tls: { ca: ${ca} },`, `    sentinelTls: { ca: ${ca} },`);
+  }
   lines.push(
     '',
     'Use it from your app:',
