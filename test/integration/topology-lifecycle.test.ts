@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +13,9 @@ import {
   type Topology,
   TopologyControlUnsupportedError,
 } from '../../src/topology/index.js';
+import { freePort } from '../../src/topology/ports.js';
+import { dataNodeConf } from '../../src/topology/redis-conf.js';
+import { PortInUseError, RedisProcess } from '../../src/topology/redis-process.js';
 
 const TOPOLOGY_MODULE = resolve(import.meta.dirname, '../../src/topology/index.ts');
 
@@ -202,5 +206,23 @@ describe('external provider', () => {
     await t.stop(); // leaves the deployment alone
     expect(await real.role(next)).toBe('master');
     await real.stop();
+  });
+});
+
+describe('port races', () => {
+  it('a port taken between the check and the bind is reported as PortInUseError (the caller retries)', async () => {
+    const port = await freePort();
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-race-'));
+    try {
+      const proc = new RedisProcess({ name: 'race', kind: 'data', dir, redisServerPath: 'redis-server' });
+      proc.writeConf(port, dataNodeConf({ port, dir, logfile: proc.logPath, version: [7, 0] }));
+      await expect(proc.start()).rejects.toBeInstanceOf(PortInUseError);
+      expect(proc.isRunning).toBe(false);
+    } finally {
+      squatter.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
