@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCache } from '../../src/core/cache.js';
 import {
   CacheClosedError,
   CacheError,
@@ -188,6 +189,14 @@ describe.each(ROUTER_KINDS)('%s router: topology changes', (kind) => {
       );
       expect(error).toBeInstanceOf(SentinelUnavailableError);
       expect(ms).toBeLessThan(NO_HANG_BUDGET_MS);
+      // ignoreErrors: the cache turns the outage into a miss and reports it as an event.
+      const cache = createCache({ router: track(kind), keyPrefix: 'ignore-errors', ignoreErrors: true });
+      const reported: unknown[] = [];
+      cache.on('error', (e) => reported.push(e.error));
+      const miss = await settleWithin(cache.get('k'), NO_HANG_BUDGET_MS);
+      expect(miss.error).toBeUndefined();
+      expect(miss.value).toBeUndefined();
+      expect(reported[0]).toBeInstanceOf(SentinelUnavailableError);
       const onRunning = await settleWithin(
         running.execute('write', (c) => c.set('s0', 'during')),
         NO_HANG_BUDGET_MS,
@@ -213,6 +222,38 @@ describe.each(ROUTER_KINDS)('%s router: topology changes', (kind) => {
       15_000,
       'the running router to resume',
     );
+    await topo.waitForHealthy(30_000);
+  });
+
+  it('configured with one sentinel: learns the others (SENTINEL sentinels) and follows a failover after that one stops', async () => {
+    const first = topo.sentinels[0] as NodeAddress;
+    const r = track(kind, { sentinels: [first] });
+    const refreshed: string[] = [];
+    r.on('topology-change', (e) => refreshed.push(e.reason));
+    const failovers: NodeAddress[] = [];
+    r.on('failover', (e) => failovers.push(e.to));
+    await r.execute('write', (c) => c.set('one', '1'));
+    await until(() => refreshed.includes('sentinel list refreshed'), 5000, 'the sentinel list refresh');
+    await r.ready(); // subscribed to the discovered sentinels too
+    await topo.stopSentinel(0);
+    try {
+      const old = await topo.currentMaster();
+      await topo.failover();
+      const next = await topo.waitForNewMaster(30_000, old);
+      await until(
+        () => failovers.some((a) => sameNode(a, next)),
+        10_000,
+        '+switch-master from a discovered sentinel',
+      );
+      await until(
+        async () => (await r.execute('write', (c) => c.set('one', '2'))) === 'OK',
+        10_000,
+        'writes on the new master',
+      );
+      expect(await r.execute('write', (c) => c.call('ROLE'))).toEqual(expect.arrayContaining(['master']));
+    } finally {
+      await topo.startSentinel(0);
+    }
     await topo.waitForHealthy(30_000);
   });
 
