@@ -55,6 +55,26 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 
+/**
+ * ioredis attaches the failed command to a reply error (`err.command = { name, args }`); for
+ * AUTH and HELLO the arguments are the username and password. They are overwritten in place,
+ * so every holder of this error object (a `cause` chain, an 'error' event, a log line) is
+ * safe. Returns `err`.
+ */
+export function redactCredentials<E>(err: E): E {
+  const command = (err as { command?: { name?: unknown; args?: unknown } } | null | undefined)?.command;
+  if (
+    command !== undefined &&
+    command !== null &&
+    typeof command.name === 'string' &&
+    /^(auth|hello)$/i.test(command.name) &&
+    Array.isArray(command.args)
+  ) {
+    command.args = command.args.map(() => '[redacted]');
+  }
+  return err;
+}
+
 export function formatAddress(address: NodeAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
@@ -66,6 +86,7 @@ export function formatAddress(address: NodeAddress): string {
  */
 export function translateError(err: unknown, address: NodeAddress | undefined, timeoutMs: number): unknown {
   if (err instanceof CacheError) return err;
+  redactCredentials(err);
   const where = address ? ` on ${formatAddress(address)}` : '';
   if (isTimeoutError(err)) {
     return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}`, timeoutMs, {

@@ -1,5 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
+import {
+  AuthenticationError,
+  CacheClosedError,
+  ConfigError,
+  ConnectionInterruptedError,
+} from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { formatAddress, translateError } from './errors.js';
 import type {
@@ -149,6 +154,10 @@ class StandaloneRouter implements Router {
     const down = this.#lastConnectionError;
     if (down !== undefined && this.#client.status !== 'ready') {
       this.#errors++;
+      if (down instanceof AuthenticationError) {
+        // Wrong credentials are not a transient outage: say so, not "reconnecting".
+        return Promise.reject(new AuthenticationError(down.message, { cause: down }));
+      }
       return Promise.reject(
         new ConnectionInterruptedError(`No connection to ${this.#nodeName} (reconnecting): ${down.message}`, {
           cause: down,

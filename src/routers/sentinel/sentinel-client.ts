@@ -1,7 +1,13 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { AuthenticationError, SentinelUnavailableError } from '../../core/errors.js';
-import { formatAddress, isAuthError, isConnectionError, isTimeoutError } from '../errors.js';
+import {
+  formatAddress,
+  isAuthError,
+  isConnectionError,
+  isTimeoutError,
+  redactCredentials,
+} from '../errors.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';
@@ -168,7 +174,7 @@ export class SentinelClient {
           return { found: true, value: answer.value, sentinel };
         }
       } catch (err) {
-        if (isAuthError(err)) authError = err;
+        if (isAuthError(err)) authError = redactCredentials(err);
         else lastError = err;
         if (isConnectionError(err) || isTimeoutError(err) || isAuthError(err)) this.dropClient(sentinel);
         else answered++; // it replied, with an error: it is up but has no answer for us
