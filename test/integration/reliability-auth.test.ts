@@ -1,0 +1,231 @@
+/**
+ * Credentials with real redis-server processes: a password and an ACL user on the data
+ * nodes, separate credentials on the sentinels (topology `auth`). Correct credentials work
+ * for every router; wrong ones end in AuthenticationError (data node wrong, sentinel wrong)
+ * within the budget; and no secret — right or wrong — appears in any error message, stack,
+ * `cause` chain, event payload, stats or console output (everything is rendered with
+ * util.inspect at unlimited depth and searched).
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Cache, createCache } from '../../src/core/cache.js';
+import { AuthenticationError } from '../../src/core/errors.js';
+import { routers } from '../../src/routers/index.js';
+import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
+import { serializers } from '../../src/serializers/index.js';
+import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
+import type { Standalone } from '../../src/topology/types.js';
+import { closedPort, errorName, leakedSecrets, rejectionWithin } from '../fixtures/reliability.js';
+
+// Distinct, searchable secrets: the right ones and the wrong ones a user might mistype.
+const DATA_PASSWORD = 'dataPW-7f3a9c-right';
+const DATA_USER = 'cache-app';
+const SENTINEL_PASSWORD = 'sentPW-41d2e8-right';
+const SENTINEL_USER = 'sentinel-app';
+const WRONG_PASSWORD = 'wrongPW-9b8c7d-typo';
+const SECRETS = [DATA_PASSWORD, SENTINEL_PASSWORD, WRONG_PASSWORD];
+
+const COMMAND_TIMEOUT_MS = 300;
+const CONNECT_TIMEOUT_MS = 500;
+const SENTINEL_TIMEOUT_MS = 250;
+const BUDGET_MS = 2 * SENTINEL_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 2 * COMMAND_TIMEOUT_MS + 2000;
+const timeouts = { commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS };
+
+/** Everything observable that could carry a secret: thrown errors, events, stats, console output. */
+const observed: unknown[] = [];
+const consoleSpies: Array<ReturnType<typeof vi.spyOn>> = [];
+
+function observe(cache: Cache): Cache {
+  for (const event of [
+    'error',
+    'failover',
+    'topology-change',
+    'breaker-open',
+    'breaker-half-open',
+    'breaker-close',
+  ] as const) {
+    cache.on(event, (payload: unknown) => observed.push({ event, payload }));
+  }
+  return cache;
+}
+
+function cacheOn(router: Router): Cache {
+  return observe(
+    createCache({ router, serializer: serializers.msgpack(), keyPrefix: 'auth', defaultTtl: null }),
+  );
+}
+
+/** The error an operation ends with (recorded for the secret scan); fails on a hang or a success. */
+async function failure(cache: Cache, op: (c: Cache) => Promise<unknown>): Promise<unknown> {
+  const error = await rejectionWithin(op(cache), BUDGET_MS);
+  observed.push(error);
+  observed.push(cache.stats());
+  return error;
+}
+
+async function expectAuthFailure(cache: Cache, what: string): Promise<void> {
+  try {
+    for (const op of [(c: Cache) => c.get('k'), (c: Cache) => c.set('k', 1)]) {
+      const error = await failure(cache, op);
+      expect(error, `${what}: ${errorName(error)}: ${String(error)}`).toBeInstanceOf(AuthenticationError);
+    }
+  } finally {
+    await cache.close();
+  }
+}
+
+async function expectWorks(cache: Cache): Promise<void> {
+  try {
+    expect(await cache.set('k', { ok: true })).toBe(true);
+    expect(await cache.get('k')).toEqual({ ok: true });
+    observed.push(cache.stats());
+  } finally {
+    await cache.close();
+  }
+}
+
+beforeAll(() => {
+  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    consoleSpies.push(
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        observed.push({ console: method, args });
+      }),
+    );
+  }
+});
+
+afterAll(() => {
+  for (const spy of consoleSpies) spy.mockRestore();
+});
+
+describe('standalone router with a password and an ACL user', () => {
+  let server: Standalone;
+  beforeAll(async () => {
+    server = await startStandalone({ password: DATA_PASSWORD, username: DATA_USER });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const at = () => ({ host: server.host, port: server.port, ...timeouts });
+
+  it('right credentials work: ACL user, default user (requirepass), and a URL with both', async () => {
+    await expectWorks(cacheOn(routers.standalone({ ...at(), username: DATA_USER, password: DATA_PASSWORD })));
+    await expectWorks(cacheOn(routers.standalone({ ...at(), password: DATA_PASSWORD })));
+    await expectWorks(cacheOn(routers.standalone({ url: server.url, ...timeouts })));
+  });
+
+  it('wrong password, wrong user, no password: AuthenticationError within the budget', async () => {
+    await expectAuthFailure(
+      cacheOn(routers.standalone({ ...at(), username: DATA_USER, password: WRONG_PASSWORD })),
+      'wrong password',
+    );
+    await expectAuthFailure(
+      cacheOn(routers.standalone({ ...at(), password: WRONG_PASSWORD })),
+      'wrong requirepass',
+    );
+    await expectAuthFailure(
+      cacheOn(routers.standalone({ ...at(), username: 'nobody', password: DATA_PASSWORD })),
+      'unknown user',
+    );
+    await expectAuthFailure(cacheOn(routers.standalone(at())), 'no password');
+    const url = `redis://${DATA_USER}:${encodeURIComponent(WRONG_PASSWORD)}@127.0.0.1:${server.port}`;
+    await expectAuthFailure(cacheOn(routers.standalone({ url, ...timeouts })), 'wrong password in the URL');
+  });
+
+  it('a URL with a password to a dead port: the error does not contain the URL', async () => {
+    const url = `redis://${DATA_USER}:${encodeURIComponent(WRONG_PASSWORD)}@127.0.0.1:${await closedPort()}`;
+    const cache = cacheOn(routers.standalone({ url, ...timeouts }));
+    try {
+      await failure(cache, (c) => c.get('k'));
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+describe('sentinel routers with separate data-node and sentinel credentials', () => {
+  let topology: Topology;
+  beforeAll(async () => {
+    topology = await startTopology({
+      provider: 'process',
+      replicas: 1,
+      sentinels: 2,
+      quorum: 1,
+      auth: {
+        password: DATA_PASSWORD,
+        username: DATA_USER,
+        sentinelPassword: SENTINEL_PASSWORD,
+        sentinelUsername: SENTINEL_USER,
+      },
+    });
+  });
+  afterAll(async () => {
+    await topology?.stop();
+  });
+
+  const KINDS = ['discovery', 'pooled'] as const;
+  function router(kind: (typeof KINDS)[number], overrides: Partial<SentinelRouterOptions>): Router {
+    const options: SentinelRouterOptions = {
+      ...topology.routerOptions(),
+      ...timeouts,
+      sentinelTimeoutMs: SENTINEL_TIMEOUT_MS,
+      readFrom: 'replica-preferred',
+      ...overrides,
+    };
+    return kind === 'pooled' ? routers.pooled(options) : routers.discovery(options);
+  }
+
+  describe.each(KINDS)('%s', (kind) => {
+    it('right credentials work (ACL users on both, and passwords only)', async () => {
+      expect(topology.routerOptions()).toMatchObject({
+        username: DATA_USER,
+        password: DATA_PASSWORD,
+        sentinelUsername: SENTINEL_USER,
+        sentinelPassword: SENTINEL_PASSWORD,
+      });
+      await expectWorks(cacheOn(router(kind, {})));
+      await expectWorks(cacheOn(router(kind, { username: undefined, sentinelUsername: undefined })));
+    });
+
+    it('wrong data-node password: AuthenticationError', async () => {
+      await expectAuthFailure(cacheOn(router(kind, { password: WRONG_PASSWORD })), 'data password wrong');
+      await expectAuthFailure(
+        cacheOn(router(kind, { password: undefined, username: undefined })),
+        'data no password',
+      );
+    });
+
+    it('wrong sentinel password: AuthenticationError', async () => {
+      await expectAuthFailure(
+        cacheOn(router(kind, { sentinelPassword: WRONG_PASSWORD })),
+        'sentinel password wrong',
+      );
+      await expectAuthFailure(
+        cacheOn(router(kind, { sentinelPassword: undefined, sentinelUsername: undefined })),
+        'sentinel no password',
+      );
+    });
+
+    it('data-node credentials given to the sentinels (mixed up): AuthenticationError', async () => {
+      await expectAuthFailure(
+        cacheOn(router(kind, { sentinelUsername: DATA_USER, sentinelPassword: DATA_PASSWORD })),
+        'credentials swapped',
+      );
+    });
+  });
+});
+
+describe('no secret anywhere', () => {
+  it('no password appears in any error, cause chain, stack, event payload, stats or console output', () => {
+    // Guard: the scan found the material it is meant to search.
+    expect(observed.filter((o) => o instanceof AuthenticationError).length).toBeGreaterThanOrEqual(20);
+    expect(leakedSecrets(observed, SECRETS)).toEqual([]);
+  });
+
+  it('the scanner itself finds a secret hidden deep in a cause chain (the check can fail)', () => {
+    const deep = new Error('outer', {
+      cause: new Error('inner', { cause: { command: { args: ['user', WRONG_PASSWORD] } } }),
+    });
+    expect(leakedSecrets([deep], SECRETS)).toEqual([WRONG_PASSWORD]);
+  });
+});
