@@ -22,9 +22,10 @@ import { Progress } from './lib/progress.js';
 import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/report.js';
 import { runSoak, type SoakResult } from './lib/soak.js';
 import {
+  CellMeasurement,
+  measureSteady,
   mixLabel,
   preload,
-  runSteadyCell,
   type SteadyRow,
   steadyCells,
   steadyKeys,
@@ -145,7 +146,8 @@ async function runSteadyScenario(
   const rows: SteadyRow[] = [];
   try {
     const cells = steadyCells(options.steady);
-    progress.phase('steady', cells.length * created.length, 'runs');
+    const { rounds, cellMs, warmupMs, keySpace } = options.steady;
+    progress.phase('steady', cells.length * created.length * rounds, 'runs');
     let done = 0;
     let preloadedSize: number | undefined;
     for (const [i, cell] of cells.entries()) {
@@ -153,21 +155,28 @@ async function runSteadyScenario(
       if (preloadedSize !== cell.valueSize) {
         for (const c of created) {
           progress.update(done, `preloading ${cell.valueSize} B values · ${c.adapter.name}`);
-          await preload(c.client, steadyKeys(c.adapter.name, cell.valueSize, options.steady.keySpace), value);
+          await preload(c.client, steadyKeys(c.adapter.name, cell.valueSize, keySpace), value);
         }
         preloadedSize = cell.valueSize;
       }
-      // Rotate the order per cell so no client always runs first (cold) or last.
-      const shift = i % created.length;
-      const order = [...created.slice(shift), ...created.slice(0, shift)];
-      for (const c of order) {
-        progress.update(
-          done,
-          `${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B · ${c.adapter.name}`,
-        );
-        const keys = steadyKeys(c.adapter.name, cell.valueSize, options.steady.keySpace);
-        rows.push(await runSteadyCell(c, cell, keys, value, options.steady));
-        done++;
+      const measurements = new Map(created.map((c) => [c.adapter.name, new CellMeasurement()]));
+      for (let round = 0; round < rounds; round++) {
+        // Rotate the order per cell and round so no client always runs first (cold) or last.
+        const shift = (i * rounds + round) % created.length;
+        const order = [...created.slice(shift), ...created.slice(0, shift)];
+        for (const c of order) {
+          progress.update(
+            done,
+            `${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B · round ${round + 1}/${rounds} · ${c.adapter.name}`,
+          );
+          const keys = steadyKeys(c.adapter.name, cell.valueSize, keySpace);
+          const into = measurements.get(c.adapter.name) as CellMeasurement;
+          await measureSteady(c, cell, keys, value, into, { warmupMs, measureMs: cellMs / rounds });
+          done++;
+        }
+      }
+      for (const c of created) {
+        rows.push((measurements.get(c.adapter.name) as CellMeasurement).toRow(c.adapter.name, cell));
       }
     }
     progress.update(done, 'done');

@@ -12,8 +12,13 @@ export interface SteadyOptions {
   readRatios: number[];
   concurrency: number[];
   valueSizes: number[];
-  /** Measured time per (cell, client). */
+  /** Measured time per (cell, client), split evenly over `rounds`. */
   cellMs: number;
+  /**
+   * Each cell runs every client once per round (order rotated), so a burst of outside load
+   * (other processes on a shared machine) is spread over all clients instead of hitting one.
+   */
+  rounds: number;
   /** Unmeasured time before each measured cell (connections warm, JIT settled). */
   warmupMs: number;
   /** Distinct keys per client; GETs hit a preloaded key. */
@@ -115,7 +120,8 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       concurrency: [1, 16, 64, 256],
       valueSizes: [100, 10 * 1024],
       cellMs: 4000,
-      warmupMs: 500,
+      rounds: 2,
+      warmupMs: 300,
       keySpace: 1000,
     },
     failover: {
@@ -151,6 +157,7 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       concurrency: [1, 16],
       valueSizes: [100],
       cellMs: 1000,
+      rounds: 1,
       warmupMs: 200,
       keySpace: 200,
     },

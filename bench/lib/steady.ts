@@ -68,19 +68,45 @@ export async function preload(client: BenchClient, keys: string[], value: string
   await Promise.all(Array.from({ length: 32 }, writer));
 }
 
-export async function runSteadyCell(
+/** One client's measurements for one cell, accumulated over the rounds. */
+export class CellMeasurement {
+  readonly histogram = new LatencyHistogram();
+  readonly errorsByName: Record<string, number> = {};
+  errors = 0;
+  measuredMs = 0;
+
+  toRow(client: string, cell: SteadyCell): SteadyRow {
+    const latency = this.histogram.summary();
+    this.histogram.destroy();
+    return {
+      client,
+      ...cell,
+      mix: mixLabel(cell.readRatio),
+      durationMs: this.measuredMs,
+      ops: latency.count,
+      opsPerSec: this.measuredMs > 0 ? Math.round((latency.count / this.measuredMs) * 1000) : 0,
+      errors: this.errors,
+      errorsByName: this.errorsByName,
+      latency,
+    };
+  }
+}
+
+/**
+ * Run `cell` on one client for `warmupMs` (not recorded) plus `measureMs` (recorded into
+ * `into`). Operations are counted when they started inside the measured window.
+ */
+export async function measureSteady(
   client: CreatedClient,
   cell: SteadyCell,
   keys: string[],
   value: string,
-  options: Pick<SteadyOptions, 'cellMs' | 'warmupMs'>,
-): Promise<SteadyRow> {
-  const histogram = new LatencyHistogram();
-  const errorsByName: Record<string, number> = {};
-  let errors = 0;
+  into: CellMeasurement,
+  window: { warmupMs: number; measureMs: number },
+): Promise<void> {
   const start = performance.now();
-  const measureFrom = start + options.warmupMs;
-  const end = measureFrom + options.cellMs;
+  const measureFrom = start + window.warmupMs;
+  const end = measureFrom + window.measureMs;
   const { get, set } = client.client;
   const keyCount = keys.length;
 
@@ -92,12 +118,12 @@ export async function runSteadyCell(
       try {
         if (Math.random() < cell.readRatio) await get(key);
         else await set(key, value);
-        if (t0 >= measureFrom) histogram.recordMs(performance.now() - t0);
+        if (t0 >= measureFrom) into.histogram.recordMs(performance.now() - t0);
       } catch (error) {
         if (t0 >= measureFrom) {
-          errors++;
+          into.errors++;
           const label = errorLabel(error);
-          errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+          into.errorsByName[label] = (into.errorsByName[label] ?? 0) + 1;
         }
         // A failing client must not turn the loop into a busy spin.
         await sleep(1);
@@ -105,18 +131,5 @@ export async function runSteadyCell(
     }
   };
   await Promise.all(Array.from({ length: cell.concurrency }, worker));
-
-  const latency = histogram.summary();
-  histogram.destroy();
-  return {
-    client: client.adapter.name,
-    ...cell,
-    mix: mixLabel(cell.readRatio),
-    durationMs: options.cellMs,
-    ops: latency.count,
-    opsPerSec: Math.round((latency.count / options.cellMs) * 1000),
-    errors,
-    errorsByName,
-    latency,
-  };
+  into.measuredMs += window.measureMs;
 }
