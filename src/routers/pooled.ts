@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import {
   CacheClosedError,
   CacheError,
+  ConfigError,
   ConnectionInterruptedError,
   MasterNotFoundError,
   ReplicaNotFoundError,
@@ -73,11 +74,7 @@ export class PooledRouter implements Router {
 
   constructor(opts: PooledRouterOptions) {
     this.ctx = new SentinelContext(opts, (news) => this.onNews(news));
-    this.poolOpts = {
-      min: opts.pool?.min ?? POOL_DEFAULTS.min,
-      max: opts.pool?.max ?? POOL_DEFAULTS.max,
-      acquireTimeoutMs: opts.pool?.acquireTimeoutMs ?? POOL_DEFAULTS.acquireTimeoutMs,
-    };
+    this.poolOpts = poolOptions(opts.pool);
     const breaker = (role: BreakerRole) =>
       new RoleBreaker(role, opts.breaker, {
         open: () => this.ctx.events.emit('breaker-open', { role }),
@@ -362,6 +359,20 @@ export class PooledRouter implements Router {
         .catch(() => {});
     }
   }
+}
+
+function poolOptions(pool: PooledRouterOptions['pool']): NodePoolOptions {
+  const o = {
+    min: pool?.min ?? POOL_DEFAULTS.min,
+    max: pool?.max ?? POOL_DEFAULTS.max,
+    acquireTimeoutMs: pool?.acquireTimeoutMs ?? POOL_DEFAULTS.acquireTimeoutMs,
+  };
+  if (!Number.isInteger(o.max) || o.max < 1) throw new ConfigError('pool.max: expected an integer >= 1');
+  if (!Number.isInteger(o.min) || o.min < 0 || o.min > o.max) {
+    throw new ConfigError('pool.min: expected an integer between 0 and pool.max');
+  }
+  if (!(o.acquireTimeoutMs > 0)) throw new ConfigError('pool.acquireTimeoutMs: expected a positive number');
+  return o;
 }
 
 /** Errors after which a replica-preferred read may go to the master instead. */
