@@ -46,12 +46,25 @@ export function isTimeoutError(err: unknown): boolean {
   return err instanceof Error && err.message === 'Command timed out';
 }
 
+/**
+ * TLS handshake failures (node:tls / OpenSSL codes): an untrusted or mismatched certificate,
+ * a wrong CA, a plain-text server on the other end.
+ */
+export function isTlsError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    typeof code === 'string' &&
+    /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS_|ERR_SSL_|^EPROTO$/.test(code)
+  );
+}
+
 /** True for failures of the transport (as opposed to Redis replying with an error). */
 export function isConnectionError(err: unknown): boolean {
   if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
   if (code !== undefined && CONNECTION_CODES.has(code)) return true;
+  if (isTlsError(err)) return true;
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 
@@ -79,12 +92,46 @@ export function formatAddress(address: NodeAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
+const lastSocketErrors = new WeakMap<object, Error>();
+
+/**
+ * Keep the last 'error' event of an ioredis client (also the listener that stops an unheard
+ * 'error' from crashing the process). ioredis rejects the commands of a failed connection
+ * with a bare "Connection is closed."; `translateError(err, address, timeout, client)` then
+ * says why (refused, certificate not trusted, ...).
+ */
+export function trackSocketErrors(client: {
+  on(event: 'error' | 'ready', fn: (err?: unknown) => void): unknown;
+}): void {
+  client.on('error', (err) => {
+    if (err instanceof Error) lastSocketErrors.set(client, redactCredentials(err));
+  });
+  client.on('ready', () => lastSocketErrors.delete(client));
+}
+
+/** The last socket-level error seen by `trackSocketErrors` on `client`. */
+export function lastSocketError(client: object | undefined): Error | undefined {
+  return client === undefined ? undefined : lastSocketErrors.get(client);
+}
+
+function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
+  return code ?? err.message;
+}
+
 /**
  * Map an ioredis failure on `address` to the package's named errors. Reply errors that are
  * not about the connection (WRONGTYPE, a Lua error, READONLY, ...) come back unchanged so
- * callers can react to them. The message names the address, never credentials.
+ * callers can react to them. The message names the address, never credentials. With
+ * `client` (tracked by `trackSocketErrors`), a generic "connection closed" names its cause.
  */
-export function translateError(err: unknown, address: NodeAddress | undefined, timeoutMs: number): unknown {
+export function translateError(
+  err: unknown,
+  address: NodeAddress | undefined,
+  timeoutMs: number,
+  client?: object,
+): unknown {
   if (err instanceof CacheError) return err;
   redactCredentials(err);
   const where = address ? ` on ${formatAddress(address)}` : '';
@@ -98,9 +145,10 @@ export function translateError(err: unknown, address: NodeAddress | undefined, t
     return new AuthenticationError(`Authentication failed${where} (${reply})`, { cause: err });
   }
   if (isConnectionError(err)) {
-    const e = err as NodeJS.ErrnoException;
-    return new ConnectionInterruptedError(`Connection failed${where}: ${e.code ?? e.message}`, {
-      cause: err,
+    const socketError = lastSocketError(client);
+    const reason = socketError !== undefined && socketError !== err ? socketError : (err as Error);
+    return new ConnectionInterruptedError(`Connection failed${where}: ${describeSocketError(reason)}`, {
+      cause: reason,
     });
   }
   return err;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
-import { formatAddress, translateError } from './errors.js';
+import { formatAddress, trackSocketErrors, translateError } from './errors.js';
 import type { NodeAddress, NodeConnectionOptions } from './types.js';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
@@ -64,9 +64,9 @@ export function createNodeClient(
     connectTimeout: connectTimeoutMs,
     enableAutoPipelining: tuning.autoPipelining ?? false,
   });
-  // Errors reach callers through the commands they issue; an 'error' event with no
-  // listener would crash the process.
-  client.on('error', () => {});
+  // Errors reach callers through the commands they issue (an 'error' event with no listener
+  // would crash the process); the last one is kept to say why a connection closed.
+  trackSocketErrors(client);
   return client;
 }
 
@@ -135,7 +135,7 @@ export async function connectVerified(
     return { client, role };
   } catch (err) {
     client.disconnect();
-    throw translateError(err, address, commandTimeoutMs);
+    throw translateError(err, address, commandTimeoutMs, client);
   } finally {
     clearTimeout(timer);
   }

@@ -6,7 +6,7 @@ import {
   ConnectionInterruptedError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
-import { formatAddress, translateError } from './errors.js';
+import { formatAddress, trackSocketErrors, translateError } from './errors.js';
 import type {
   Intent,
   NodeAddress,
@@ -133,6 +133,7 @@ class StandaloneRouter implements Router {
         ? new Redis(options.url, redisOptions)
         : new Redis({ ...redisOptions, host: this.#address.host, port: this.#address.port });
 
+    trackSocketErrors(this.#client);
     this.#client.on('error', (err: unknown) => {
       const translated = translateError(err, this.#address, this.#timeoutMs);
       const error = translated instanceof Error ? translated : new Error(String(translated));
@@ -173,7 +174,7 @@ class StandaloneRouter implements Router {
     }
     return result.catch((err: unknown) => {
       this.#errors++;
-      throw translateError(err, this.#address, this.#timeoutMs);
+      throw translateError(err, this.#address, this.#timeoutMs, this.#client);
     });
   }
 

@@ -6,7 +6,10 @@ import {
   isAuthError,
   isConnectionError,
   isTimeoutError,
+  isTlsError,
+  lastSocketError,
   redactCredentials,
+  trackSocketErrors,
 } from '../errors.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
@@ -175,7 +178,7 @@ export class SentinelClient {
         }
       } catch (err) {
         if (isAuthError(err)) authError = redactCredentials(err);
-        else lastError = err;
+        else lastError = lastSocketError(client) ?? err; // why the connection closed, if known
         if (isConnectionError(err) || isTimeoutError(err) || isAuthError(err)) this.dropClient(sentinel);
         else answered++; // it replied, with an error: it is up but has no answer for us
       }
@@ -187,8 +190,12 @@ export class SentinelClient {
         cause: authError,
       });
     }
-    const why =
-      lastError instanceof Error ? `: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message}` : '';
+    const code = (lastError as NodeJS.ErrnoException | undefined)?.code;
+    const why = !(lastError instanceof Error)
+      ? ''
+      : isTlsError(lastError)
+        ? `: TLS handshake failed: ${lastError.message} (${code})`
+        : `: ${code ?? lastError.message}`;
     throw new SentinelUnavailableError(
       `None of ${order.length} sentinels (${order.map(formatAddress).join(', ')}) answered within ${this.access.timeoutMs} ms${why}`,
       { cause: lastError },
@@ -216,7 +223,7 @@ export class SentinelClient {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    client.on('error', () => {}); // failures surface through the commands we issue
+    trackSocketErrors(client); // failures surface through the commands we issue
     this.clients.set(key, client);
     return client;
   }
