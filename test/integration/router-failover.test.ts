@@ -3,6 +3,7 @@
  * down-after 1000 ms): SIGSTOP, SIGKILL and SENTINEL FAILOVER under a steady write load.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../src/core/errors.js';
 import type { RouterEventMap } from '../../src/routers/types.js';
@@ -12,6 +13,7 @@ import {
   commandCalls,
   makeRouter,
   missingOn,
+  nodeClient,
   ROUTER_KINDS,
   sameNode,
   type TestRouter,
@@ -105,6 +107,37 @@ describe.each(ROUTER_KINDS)('%s router through failovers', (kind) => {
     expectNamedFastFailures(l);
     expect(failovers.some((f) => sameNode(f.to, next))).toBe(true);
     expect(await missingOn(topo, next, l.ackedAfter(tSwitch))).toEqual([]);
+  });
+
+  it('+switch-master closes clients to the old master that operations still hold (borrowed clients too)', async () => {
+    router = makeRouter(kind, topo);
+    await router.ready();
+    const old = await topo.currentMaster();
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let borrowed: Redis | undefined;
+    const op = router.execute('write', async (c) => {
+      borrowed = c;
+      await c.set('held', '1');
+      await held; // the operation keeps its client across the failover
+      return c.set('held', '2');
+    });
+    await until(() => borrowed !== undefined, 5000, 'the operation to start');
+    await topo.failover();
+    const next = await topo.waitForNewMaster(30_000, old);
+    await until(() => borrowed?.status === 'end', 5000, 'the held client to be closed');
+    release();
+    // The late write through the held client is refused locally: it never reaches the old master.
+    await expect(op).rejects.toBeInstanceOf(CacheError);
+    expect(await router.execute('write', (c) => c.set('held', '3'))).toBe('OK');
+    const raw = nodeClient(topo, next);
+    try {
+      expect(await raw.get('held')).toBe('3');
+    } finally {
+      raw.disconnect();
+    }
   });
 
   it('SENTINEL FAILOVER: zero acknowledged writes lost, the old master gets no write after the switch', async () => {
