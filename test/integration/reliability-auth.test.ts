@@ -14,7 +14,7 @@ import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
-import { closedPort, errorName, leakedSecrets, rejectionWithin } from '../fixtures/reliability.js';
+import { closedPort, errorName, leakedSecrets, rawClient, rejectionWithin } from '../fixtures/reliability.js';
 
 // Distinct, searchable secrets: the right ones and the wrong ones a user might mistype.
 const DATA_PASSWORD = 'dataPW-7f3a9c-right';
@@ -130,6 +130,66 @@ describe('standalone router with a password and an ACL user', () => {
     await expectAuthFailure(cacheOn(routers.standalone(at())), 'no password');
     const url = `redis://${DATA_USER}:${encodeURIComponent(WRONG_PASSWORD)}@127.0.0.1:${server.port}`;
     await expectAuthFailure(cacheOn(routers.standalone({ url, ...timeouts })), 'wrong password in the URL');
+  });
+
+  it('the least-privilege ACL user documented in SECURITY.md runs the cache API and nothing more', async () => {
+    const admin = rawClient(server, { password: DATA_PASSWORD });
+    try {
+      // Keep in sync with SECURITY.md, "Credentials and ACL users".
+      await admin.call(
+        'ACL',
+        ...`SETUSER least-app reset on >${DATA_PASSWORD} ~app:* &* -@all +@read +@write +@keyspace +@hash +@set +@sortedset +@string +@scripting +ping +role +info -flushdb -flushall -keys`.split(
+          ' ',
+        ),
+      );
+      const cache = observe(
+        createCache({
+          router: routers.standalone({ ...at(), username: 'least-app', password: DATA_PASSWORD }),
+          keyPrefix: 'app',
+          defaultTtl: '1m',
+        }),
+      );
+      try {
+        expect(await cache.set('k', { v: 1 })).toBe(true);
+        expect(await cache.get('k')).toEqual({ v: 1 });
+        expect(await cache.incr('n', 1, { ignoreKeyCheck: true })).toBe(1);
+        expect(await cache.incr('n')).toBe(2);
+        expect([...(await cache.getMany(['k', 'n'])).keys()]).toEqual(['k', 'n']);
+        expect(await cache.incrVersion('k')).toBe(2);
+        expect(await cache.ttl('k', { version: 2 })).toBeGreaterThan(0);
+        expect(await cache.sadd('s', 'a', 'b')).toBe(2);
+        expect(await cache.hset('h', 'f', 1)).toBe(1);
+        expect(await cache.zadd('z', { a: 1 })).toBe(1);
+        const lock = cache.lock('l', { ttl: '5s' });
+        expect(await lock.acquire()).toBe(true);
+        await lock.release();
+        expect((await cache.keys('*')).sort()).toEqual(['h', 'n', 's', 'z']);
+        expect(await cache.deletePattern('s')).toBe(1);
+        expect(await cache.clear()).toBeGreaterThan(0);
+        // Outside its rights: FLUSHDB, and keys outside the prefix.
+        await expect(cache.flushDb()).rejects.toThrow(/NOPERM/);
+        await expect(cache.withClient('write', (c) => c.set('other:key', '1'))).rejects.toThrow(/NOPERM/);
+      } finally {
+        await cache.close();
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('ignoreErrors does not turn wrong credentials into misses', async () => {
+    const cache = observe(
+      createCache({
+        router: routers.standalone({ ...at(), username: DATA_USER, password: WRONG_PASSWORD }),
+        ignoreErrors: true,
+      }),
+    );
+    try {
+      const error = await failure(cache, (c) => c.get('k'));
+      expect(error).toBeInstanceOf(AuthenticationError);
+    } finally {
+      await cache.close();
+    }
   });
 
   it('a URL with a password to a dead port: the error does not contain the URL', async () => {
