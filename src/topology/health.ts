@@ -82,8 +82,17 @@ export async function healthProblem(ctx: HealthContext): Promise<string | null> 
       if (!entry) return `sentinel ${addressKey(s)} does not know replica ${addressKey(r)} yet`;
       if (isDown(entry.flags))
         return `sentinel ${addressKey(s)} sees replica ${addressKey(r)} as ${entry.flags}`;
-      // No check of the sentinel's `master-link-status`: sentinels refresh it from INFO only
-      // every 10 s; the replica's own INFO (checked above) is the fresh truth.
+      // The sentinel's own last INFO of the replica must agree too. A sentinel still holding
+      // "role master" for a node that was restarted (or resumed) will convert it to a replica
+      // as soon as its 8 s grace ends, even if that node has just been promoted by a newer
+      // failover, aborting that failover. Sentinels refresh replica INFO every 10 s (1 s during
+      // a failover), so this can add up to 10 s, but "healthy" must mean "safe to fail over".
+      if (entry['role-reported'] !== 'slave') {
+        return `sentinel ${addressKey(s)} still sees ${addressKey(r)} reporting role ${entry['role-reported']}`;
+      }
+      if (entry['master-host'] !== master.host || Number(entry['master-port']) !== master.port) {
+        return `sentinel ${addressKey(s)} still sees ${addressKey(r)} replicating ${entry['master-host']}:${entry['master-port']}`;
+      }
     }
     for (const other of ctx.sentinels) {
       if (sameAddress(other, s)) continue;
