@@ -67,8 +67,12 @@ export interface FailoverClientResult {
   writesAcked: number;
   /** Acknowledged writes missing on the master after the failover; null if the check failed. */
   lostWrites: number | null;
-  /** Acknowledged writes the old master executed after it came back (pause/kill) or after +switch-master (failover). */
-  demotedMasterAcks: number | null;
+  /**
+   * Acknowledged writes that the old master executed after it came back (pause/kill) or after
+   * +switch-master (failover): split-brain writes. Usually lost too; a client that retried the
+   * write on the new master has it there as well (then it is not in lostWrites).
+   */
+  demotedMasterWrites: number | null;
   /** +switch-master → first acknowledged write started after it that the new master has; null = none. */
   clientPartMs: number | null;
   /** Longest time between two successful writes, from the fault to the end of the load. */
@@ -210,7 +214,7 @@ export async function runFailover(
     const initialMaster = await topology.currentMaster();
     const tap = await WriteTap.attach(initialMaster, auth).catch((error: unknown) => {
       notes.push(
-        `MONITOR on the initial master failed (${errorLabel(error)}): demoted-master acks not measured`,
+        `MONITOR on the initial master failed (${errorLabel(error)}): demoted-master writes not measured`,
       );
       return undefined;
     });
@@ -262,7 +266,7 @@ export async function runFailover(
         await topology.restartNode(faulted);
         const restartedTap = await WriteTap.attach(faulted, auth).catch(() => undefined);
         if (restartedTap) taps.push(restartedTap);
-        else notes.push('MONITOR on the restarted old master failed: demoted-master acks not measured');
+        else notes.push('MONITOR on the restarted old master failed: demoted-master writes not measured');
         notes.push(
           'kill: MONITOR attaches right after the restart, so writes in the first milliseconds may be missed',
         );
@@ -503,7 +507,7 @@ function summarizeClient(
     hungOver1s: hung,
     writesAcked,
     lostWrites: ctx.lost ? ctx.lost.size : null,
-    demotedMasterAcks: ctx.demotedKeys ? demoted : null,
+    demotedMasterWrites: ctx.demotedKeys ? demoted : null,
     clientPartMs:
       firstAfterSwitch === undefined || ctx.tSwitch === undefined
         ? null

@@ -35,7 +35,7 @@ export const METHOD_NOTES = [
   'Our clients (pooled, discovery, standalone) run through createCache with the string serializer and no compressor; the peers store the same string values raw. The comparison includes our whole per-operation cost (key building, codec header, router); the key layout `bench:1:<key>` is the same for everyone.',
   "Every client reads from the master (readFrom: 'master' for ours, the peers' default), so the numbers compare routing, not replica reads.",
   'Steady state: closed-loop workers (concurrency = operations in flight); each cell runs client after client, in several rounds with the order rotated per round, and sums the rounds, so outside load on a shared machine is spread over all clients; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
-  'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master acks = acknowledged writes the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master.',
+  'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master writes = acknowledged writes that the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master — split-brain writes; usually lost as well, unless the client also retried them on the new master.',
   'Client part of the outage = +switch-master → first acknowledged write started after it that the new master has (a write acknowledged by the demoted master and then lost does not count as recovery). Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
 ];
 
@@ -267,7 +267,7 @@ function failoverSection(f: FailoverResult): string[] {
         'unfinished',
         'writes acked',
         'acked writes lost',
-        'acked by demoted master',
+        'acked writes the demoted master executed',
         'success rate',
       ],
       f.clients.map((c) => [
@@ -279,7 +279,7 @@ function failoverSection(f: FailoverResult): string[] {
         String(c.unfinished),
         String(c.writesAcked),
         c.lostWrites === null ? '–' : String(c.lostWrites),
-        c.demotedMasterAcks === null ? '–' : String(c.demotedMasterAcks),
+        c.demotedMasterWrites === null ? '–' : String(c.demotedMasterWrites),
         c.offered > 0 ? `${((c.succeeded / c.offered) * 100).toFixed(1)}%` : '–',
       ]),
     ),
