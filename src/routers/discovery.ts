@@ -29,6 +29,7 @@ interface NodeConnection {
   client: Redis;
   /** What ROLE said when we connected (or last re-checked). */
   role: NodeRole;
+  dropped?: boolean;
 }
 
 /**
@@ -227,7 +228,9 @@ export class DiscoveryRouter implements Router {
   private drop(conn: NodeConnection): void {
     if (this.conns.get(conn.key) === conn) this.conns.delete(conn.key);
     // Every operation that failed on this connection comes here; disconnect once.
-    if (conn.client.status !== 'end') conn.client.disconnect();
+    if (conn.dropped) return;
+    conn.dropped = true;
+    conn.client.disconnect();
   }
 
   private async askMaster(): Promise<NodeAddress> {
