@@ -607,8 +607,12 @@ export class Cache {
   async clear(): Promise<number> {
     const core = this.#core;
     const pattern = (core.keyFunction ?? defaultKeyFunction)('*', escapeGlob(core.prefix), '*');
+    // The glob's version '*' also matches another cache whose prefix extends this one after a
+    // colon ('app' vs 'app:v2' → 'app:v2:1:k'): with the default key format, keep only keys
+    // whose version part is an integer.
+    const own = core.keyFunction === undefined ? ownKeyTest(core.prefix) : undefined;
     return this.#exec('write', 'clear', undefined, ZERO, (client) =>
-      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT),
+      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
     );
   }
 
@@ -1044,15 +1048,34 @@ export class Cache {
 }
 
 /** SCAN MATCH `pattern` and UNLINK what it finds, batch by batch, on one client. */
-async function unlinkMatching(client: Redis, pattern: string, count: number): Promise<number> {
+async function unlinkMatching(
+  client: Redis,
+  pattern: string,
+  count: number,
+  keep?: (redisKey: Buffer) => boolean,
+): Promise<number> {
   let deleted = 0;
   let cursor = '0';
   do {
-    const [next, batch] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', count);
+    const [next, found] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', count);
     cursor = next.toString();
+    const batch = keep === undefined ? found : found.filter(keep);
     if (batch.length > 0) deleted += await client.unlink(...batch);
   } while (cursor !== '0');
   return deleted;
+}
+
+/** Is a Redis key `${prefix}:${integer version}:...` (byte-exact, whatever the prefix contains)? */
+function ownKeyTest(prefix: string): (redisKey: Buffer) => boolean {
+  const head = Buffer.from(`${prefix}:`, 'utf8');
+  return (redisKey) => {
+    if (redisKey.length <= head.length || !redisKey.subarray(0, head.length).equals(head)) return false;
+    let i = head.length;
+    if (redisKey[i] === 0x2d /* - */) i++;
+    const digitsFrom = i;
+    while (i < redisKey.length && (redisKey[i] as number) >= 0x30 && (redisKey[i] as number) <= 0x39) i++;
+    return i > digitsFrom && redisKey[i] === 0x3a /* : */;
+  };
 }
 
 const FORWARDED = [
