@@ -224,6 +224,27 @@ describe('glob characters never widen deletePattern / keys / clear', () => {
     expect((await cache.keys('*')).sort()).toEqual(['a*', 'a?', 'a[b]', 'a\\', 'b*'].sort());
   });
 
+  it("clear() of prefix 'app' leaves a cache with prefix 'app:v2' (or 'app:') alone", async () => {
+    const app = cacheWith('app');
+    const v2 = cacheWith('app:v2');
+    const colon = cacheWith('app:');
+    try {
+      await app.set('k', 1);
+      await app.set('k', 2, { version: 7 });
+      await app.set('k', 3, { version: -1 });
+      await v2.set('k', 'other cache');
+      await colon.set('k', 'other cache');
+      expect(await app.clear()).toBe(3);
+      expect(await raw.exists('app:v2:1:k')).toBe(1);
+      expect(await raw.exists('app::1:k')).toBe(1);
+      expect(await v2.get('k')).toBe('other cache');
+    } finally {
+      await v2.clear();
+      await colon.clear();
+      await Promise.all([app.close(), v2.close(), colon.close()]);
+    }
+  });
+
   it('glob characters in keyPrefix are escaped: one cache never reaches another prefix', async () => {
     // Each prefix, used unescaped as a glob, would match the others' keys.
     const prefixes = ['p*', 'pX', 'p?', 'p[X]', 'p\\', 'p[^Y]'];
