@@ -52,7 +52,7 @@ export class WriteLoad {
   readonly slow: { key: string; ms: number }[] = [];
   private phase: 'set' | 'psetex' = 'set';
   private stopped = false;
-  private readonly done: Promise<void[]>;
+  private readonly done: Promise<unknown>;
 
   constructor(
     private readonly router: Router,
