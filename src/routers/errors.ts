@@ -65,6 +65,8 @@ export function isConnectionError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   if (code !== undefined && CONNECTION_CODES.has(code)) return true;
   if (isTlsError(err)) return true;
+  // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
+  if (err.name === 'ParserError') return true;
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 
