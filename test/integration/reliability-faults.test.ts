@@ -22,7 +22,7 @@ import type { NodeAddress, Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
-import { closedPort, errorName, rejectionWithin, settleWithin } from '../fixtures/reliability.js';
+import { closedPort, errorName, fakeServer, rejectionWithin, settleWithin } from '../fixtures/reliability.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 const CONNECT_TIMEOUT_MS = 500;
@@ -99,6 +99,20 @@ describe('standalone router', () => {
       await cache.close();
     }
   });
+
+  it.each(['blackhole', 'garbage'] as const)(
+    'a %s server (accepts TCP, never speaks Redis): named error within the budget',
+    async (mode) => {
+      const fake = await fakeServer(mode);
+      const cache = cacheOn(routers.standalone({ host: '127.0.0.1', port: fake.port, ...timeouts }));
+      try {
+        await expectEveryOperationFails(cache, CONNECTION_LEVEL, mode);
+      } finally {
+        await cache.close();
+        await fake.close();
+      }
+    },
+  );
 
   it('paused server (SIGSTOP): CommandTimeoutError within commandTimeoutMs + margin; works again after SIGCONT', async () => {
     const cache = cacheOn(routers.standalone({ url: server.url, ...timeouts }));
@@ -208,6 +222,44 @@ describe('sentinel routers', () => {
         await cache.close();
       }
     });
+
+    it.each(['blackhole', 'garbage'] as const)(
+      'every sentinel is a %s server: SentinelUnavailableError within the budget',
+      async (mode) => {
+        const fakes = [await fakeServer(mode), await fakeServer(mode)];
+        const sentinels = fakes.map((f) => ({ host: '127.0.0.1', port: f.port }));
+        const cache = cacheOn(router(kind, { sentinels }));
+        try {
+          await expectEveryOperationFails(
+            cache,
+            [SentinelUnavailableError, CircuitOpenError],
+            `sentinels ${mode}`,
+          );
+        } finally {
+          await cache.close();
+          await Promise.all(fakes.map((f) => f.close()));
+        }
+      },
+    );
+
+    it.each(['blackhole', 'garbage'] as const)(
+      'the master address is a %s server (natMap): named error within the budget',
+      async (mode) => {
+        const master = await topology.currentMaster();
+        const fake = await fakeServer(mode);
+        const cache = cacheOn(
+          router(kind, {
+            natMap: { [`${master.host}:${master.port}`]: { host: '127.0.0.1', port: fake.port } },
+          }),
+        );
+        try {
+          await expectEveryOperationFails(cache, [...CONNECTION_LEVEL, CircuitOpenError], `master ${mode}`);
+        } finally {
+          await cache.close();
+          await fake.close();
+        }
+      },
+    );
 
     it('unknown service: MasterNotFoundError within the budget', async () => {
       const cache = cacheOn(router(kind, { service: 'no-such-service' }));
