@@ -7,6 +7,9 @@ import cliProgress from 'cli-progress';
 export class Progress {
   private readonly multibar: cliProgress.MultiBar | undefined;
   private bar: cliProgress.SingleBar | undefined;
+  private scenario = '';
+  private total = 0;
+  private lastLineAt = 0;
 
   constructor(private readonly mode: 'bar' | 'lines' | 'silent') {
     if (mode === 'bar') {
@@ -33,13 +36,23 @@ export class Progress {
   /** Start a new bar (the previous one stays on screen, finished). */
   phase(scenario: string, total: number, unit: string): void {
     this.bar?.stop();
+    this.scenario = scenario;
+    this.total = total;
     if (this.multibar) this.bar = this.multibar.create(total, 0, { scenario, unit, label: '' });
     else this.log(`${scenario}: ${total} ${unit}`);
   }
 
   update(value: number, label: string, total?: number): void {
-    if (total !== undefined) this.bar?.setTotal(total);
+    if (total !== undefined) {
+      this.total = total;
+      this.bar?.setTotal(total);
+    }
     this.bar?.update(value, { label });
+    // Without a terminal: a line every 10 s at most, so a long run in CI still shows it is alive.
+    if (this.mode === 'lines' && Date.now() - this.lastLineAt >= 10_000) {
+      this.lastLineAt = Date.now();
+      this.log(`${this.scenario} ${value}/${this.total}: ${label}`);
+    }
   }
 
   log(line: string): void {
