@@ -87,8 +87,9 @@ Options:
                           ioredis-sentinel-fd, node-redis-sentinel
   --scenario <s[,s]>      steady | failover | soak (default: steady,failover,soak)
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
-  --duration <dur>        soak duration per client, e.g. 10m, 90s (plain number = seconds)
-  --cell <dur>            measured time per steady-state cell and client
+  --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
+                          after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
+  --cell <dur>            measured time per steady-state cell and client (default 4s, in 2 rounds)
   --out <dir>             output directory
   --quiet                 no progress bar, no report on stdout
   -h, --help              this text`;
