@@ -4,8 +4,6 @@ import { AuthenticationError, SentinelUnavailableError } from '../../core/errors
 import {
   formatAddress,
   isAuthError,
-  isConnectionError,
-  isTimeoutError,
   isTlsError,
   lastSocketError,
   redactCredentials,
@@ -61,6 +59,10 @@ export function parseNodeList(reply: unknown, mapAddress: AddressMapper): Sentin
     });
   }
   return out;
+}
+
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
 }
 
 export function sentinelClientOptions(address: NodeAddress, access: SentinelAccess) {
@@ -179,8 +181,11 @@ export class SentinelClient {
       } catch (err) {
         if (isAuthError(err)) authError = redactCredentials(err);
         else lastError = lastSocketError(client) ?? err; // why the connection closed, if known
-        if (isConnectionError(err) || isTimeoutError(err) || isAuthError(err)) this.dropClient(sentinel);
-        else answered++; // it replied, with an error: it is up but has no answer for us
+        // Only a well-formed Redis error reply proves the sentinel is up (it just has no
+        // answer for us); anything else (a timeout, a reset, a peer that does not speak
+        // RESP) means this sentinel is unavailable: throw its connection away.
+        if (isReplyError(err) && !isAuthError(err)) answered++;
+        else this.dropClient(sentinel);
       }
       if (this.closed) break;
     }
