@@ -46,6 +46,21 @@ describe('decoding foreign bytes', () => {
     expect(({} as { p2?: unknown }).p2).toBeUndefined();
   });
 
+  it('why v8 is for trusted writers only: 20 bytes decode to an array of length 2^32 - 1', () => {
+    const v8Codec = new Codec({ serializer: serializers.v8(), maxValueBytes: 1 << 16 });
+    // 'a' (sparse array) length 0xFFFFFFFF, no elements, '@' end, 0 properties, length again.
+    const varint = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    const crafted = Buffer.from([0x00, 0x10, 0x03, 0x00, 0xff, 0x0f, 0x61, ...varint, 0x40, 0x00, ...varint]);
+    expect(crafted.length).toBeLessThanOrEqual(20);
+    const value = v8Codec.decode(crafted, 'k') as unknown[];
+    // Not a DecodeError: a valid structured clone. Iterating it would take hours (SECURITY.md).
+    expect(value.length).toBe(2 ** 32 - 1);
+    // msgpack refuses the same claim (an array32 header with no elements behind it).
+    expect(() =>
+      codec.decode(Buffer.from([0x00, 0x10, 0x02, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff]), 'k'),
+    ).toThrow(DecodeError);
+  });
+
   it("msgpack's never-used byte 0xC1 is a DecodeError at any depth, not a marker object", () => {
     for (const payload of [[0xc1], [0x92, 0x01, 0xc1], [0x81, 0xa1, 0x61, 0x91, 0xc1]]) {
       expect(() => codec.decode(Buffer.concat([header(2), Buffer.from(payload)]), 'k')).toThrow(DecodeError);
