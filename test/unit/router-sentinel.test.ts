@@ -149,7 +149,7 @@ describe('FreshQuery: shared sentinel queries, never older than the operation', 
   }
   const flush = () => new Promise((r) => setImmediate(r));
 
-  it('operations in the same tick share one query, sent after all of them started', async () => {
+  it('operations in the same loop turn share one query, sent after all of them started', async () => {
     const m = manual();
     const q = new FreshQuery(m.run);
     const started = m.tick();
