@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import { AuthenticationError, SentinelUnavailableError } from '../../core/errors.js';
+import { AuthenticationError, CacheClosedError, SentinelUnavailableError } from '../../core/errors.js';
 import {
   formatAddress,
   isAuthError,
@@ -163,7 +163,9 @@ export class SentinelClient {
   async query<T>(
     ask: (client: Redis, sentinel: NodeAddress) => Promise<SentinelAnswer<T>>,
   ): Promise<SentinelQueryResult<T>> {
-    if (this.closed) throw new SentinelUnavailableError('Sentinel client is closed');
+    // Closed means the router was closed: operations still in flight get CacheClosedError,
+    // like every operation started after close().
+    if (this.closed) throw new CacheClosedError('Router is closed');
     const order = this.list.snapshot();
     let answered = 0;
     let lastError: unknown;
@@ -187,7 +189,7 @@ export class SentinelClient {
         if (isReplyError(err) && !isAuthError(err)) answered++;
         else this.dropClient(sentinel);
       }
-      if (this.closed) break;
+      if (this.closed) throw new CacheClosedError('Router is closed');
     }
     if (answered > 0) return { found: false, answered };
     if (authError !== undefined) {
