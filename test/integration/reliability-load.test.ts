@@ -143,6 +143,40 @@ describe.each(KINDS)('%s router', (kind) => {
     }
   });
 
+  it('close() in the middle of 2,000 operations: close resolves and every operation settles', async () => {
+    const cache = cacheOn(kind);
+    await cache.set('warm', 1);
+    const settled = Promise.allSettled(Array.from({ length: 2000 }, (_, i) => operation(cache, i)));
+    const closed = await settleWithin(cache.close(), 10_000);
+    expect(closed.status).toBe('resolved');
+    const outcome = await settleWithin(settled, LOAD_BUDGET_MS);
+    expect(outcome.status).toBe('resolved');
+    const results = outcome.status === 'resolved' ? outcome.value : [];
+    const unexpected = results.filter(
+      (r) =>
+        r.status === 'rejected' &&
+        !(r.reason instanceof CacheClosedError) &&
+        !(r.reason instanceof ConnectionInterruptedError),
+    );
+    expect(unexpected.map((r) => String((r as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([]);
+  });
+
+  it('close() while the server is paused resolves within the budget', async () => {
+    const cache = cacheOn(kind);
+    await cache.set('warm', 1);
+    if (kind === 'standalone') await server.pause();
+    else await topology.pauseMaster();
+    try {
+      const pending = cache.get('warm').catch(() => undefined);
+      const closed = await settleWithin(cache.close(), COMMAND_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 2000);
+      expect(closed.status).toBe('resolved');
+      expect((await settleWithin(pending, COMMAND_TIMEOUT_MS + 2000)).status).toBe('resolved');
+    } finally {
+      if (kind === 'standalone') await server.resume();
+      else await topology.resumeMaster();
+    }
+  });
+
   it('every method family throws CacheClosedError after close()', async () => {
     const cache = cacheOn(kind);
     await cache.set('k', 1);
