@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -255,6 +256,38 @@ describe.each(ROUTER_KINDS)('%s router: topology changes', (kind) => {
       await topo.startSentinel(0);
     }
     await topo.waitForHealthy(30_000);
+  });
+
+  it('a hung sentinel first in the list is tried once: the sentinel that answers moves to the front', async () => {
+    // Accepts connections, never replies (like a paused sentinel).
+    let queries = 0;
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (d) => {
+        queries += d.toString().split('get-master-addr-by-name').length - 1;
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((res) => hung.listen(0, '127.0.0.1', res));
+    const port = (hung.address() as { port: number }).port;
+    try {
+      const r = track(kind, {
+        sentinels: [{ host: '127.0.0.1', port }, ...topo.sentinels],
+        sentinelTimeoutMs: 200,
+      });
+      for (let i = 0; i < 30; i++) {
+        const { error } = await settleWithin(
+          r.execute('write', (c) => c.set('order', String(i))),
+          NO_HANG_BUDGET_MS,
+        );
+        expect(error).toBeUndefined();
+      }
+      expect(queries).toBe(1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((res) => hung.close(res));
+    }
   });
 
   it('unknown service: MasterNotFoundError for writes and reads', async () => {
