@@ -99,6 +99,8 @@ export class SentinelContext {
     this.failovers++;
     this.demoted.set(addressKey(from), Date.now());
     this.demoted.delete(addressKey(to));
+    this.stats.setRole(addressKey(from), 'replica');
+    this.stats.setRole(addressKey(to), 'master');
     // The sentinel that announced the switch knows the new master; others may lag.
     this.sentinel.prefer(sentinel);
     this.fence.lower();
