@@ -143,6 +143,21 @@ describe('foreign bytes → DecodeError naming the key, from every read path', (
     }
   });
 
+  it('ignoreErrors: true never turns corrupt data into a miss', async () => {
+    const lenient = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: PREFIX,
+      ignoreErrors: true,
+    });
+    try {
+      await raw.set(redisKey('lenient'), 'not ours');
+      await expect(lenient.get('lenient')).rejects.toBeInstanceOf(DecodeError);
+      await expect(lenient.getMany(['lenient'])).rejects.toBeInstanceOf(DecodeError);
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('getOrSet does not overwrite a corrupt entry it could not read', async () => {
     await raw.set(redisKey('keep-corrupt'), 'not ours');
     await expect(cache.getOrSet('keep-corrupt', () => 'fresh')).rejects.toBeInstanceOf(DecodeError);
