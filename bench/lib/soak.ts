@@ -44,6 +44,12 @@ export interface SoakResult {
   /** Least-squares slope over the second half of the samples (the first half includes warm-up growth). */
   rssSlopeMbPerMin: number;
   heapSlopeMbPerMin: number;
+  /**
+   * Lowest heapUsed in the first and in the last fifth of the samples: the heap right after a
+   * GC, a steadier leak signal than the slope (which follows the GC sawtooth).
+   */
+  heapFloorFirstMb: number;
+  heapFloorLastMb: number;
   eventLoopDelayP99MedianMs: number;
   eventLoopDelayMaxMs: number;
   opP99MaxMs: number;
@@ -152,6 +158,7 @@ export async function runSoak(
 
   const elapsed = performance.now() - start;
   const tail = samples.slice(Math.floor(samples.length / 2));
+  const fifth = Math.max(1, Math.floor(samples.length / 5));
   const p99s = samples.map((s) => s.eventLoopDelayP99Ms).sort((a, b) => a - b);
   const first = samples[0] as SoakSample;
   const last = samples[samples.length - 1] as SoakSample;
@@ -171,6 +178,8 @@ export async function runSoak(
     rssMaxMb: Math.max(...samples.map((s) => s.rssMb)),
     rssSlopeMbPerMin: slopePerMinute(tail.map((s) => [s.tMs, s.rssMb])),
     heapSlopeMbPerMin: slopePerMinute(tail.map((s) => [s.tMs, s.heapUsedMb])),
+    heapFloorFirstMb: Math.min(...samples.slice(0, fifth).map((s) => s.heapUsedMb)),
+    heapFloorLastMb: Math.min(...samples.slice(-fifth).map((s) => s.heapUsedMb)),
     eventLoopDelayP99MedianMs: p99s[Math.floor(p99s.length / 2)] ?? 0,
     eventLoopDelayMaxMs: Math.max(...samples.map((s) => s.eventLoopDelayMaxMs)),
     opP99MaxMs: Math.max(...samples.map((s) => s.opP99Ms)),
