@@ -1,4 +1,5 @@
 /** What the numbers were measured on: machine, runtimes and the versions of every compared library. */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,8 @@ export interface MachineInfo {
   node: string;
   redis?: string;
   packages: Record<string, string>;
+  /** The measured code: git commit, with '+dirty' when the working tree had changes. */
+  commit?: string;
 }
 
 const PACKAGES = [
@@ -71,7 +74,20 @@ export function machineInfo(): MachineInfo {
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     node: process.version,
     packages,
+    ...gitCommit(root),
   };
+}
+
+function gitCommit(root: string): { commit?: string } {
+  try {
+    const run = (args: string[]) =>
+      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = run(['rev-parse', '--short', 'HEAD']);
+    const dirty = run(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bench']) !== '';
+    return { commit: dirty ? `${head}+dirty` : head };
+  } catch {
+    return {};
+  }
 }
 
 /** `redis_version` from INFO server, or undefined if the node does not answer. */

@@ -130,7 +130,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     `Run ${meta.startedAt} → ${meta.finishedAt} (${Math.round(meta.durationMs / 1000)} s): \`sentinel-cache bench ${meta.argv.join(' ')}\`${meta.options.quick ? ' (quick: smoke-test sizes, not for comparison)' : ''}.`,
     '',
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${fmt(m.totalMemoryMb / 1024, 1)} GB RAM, ${m.platform} ${m.release} ${m.arch}; Node ${m.node}; Redis ${m.redis ?? 'unknown'}; load average at start ${m.loadAverage.join(' ')}.`,
+    `Code: ${m.commit ? `commit ${m.commit}` : 'unknown commit'}. Machine: ${m.cpus} × ${m.cpuModel}, ${fmt(m.totalMemoryMb / 1024, 1)} GB RAM, ${m.platform} ${m.release} ${m.arch}; Node ${m.node}; Redis ${m.redis ?? 'unknown'}; load average at start ${m.loadAverage.join(' ')}.`,
     `Packages: ${Object.entries(m.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}.`,
@@ -297,7 +297,7 @@ function soakSection(soak: SoakResult[]): string[] {
   return [
     '## Soak',
     '',
-    `Each client alone for ${fmt(first.durationMs / 1000, 0)} s at ${fmt(first.ratePerSec, 0)} ops/s offered (${Math.round(first.readRatio * 100)}% GET, ${first.valueSize} B values), one after another in this process; slopes are least-squares over the second half of the samples.`,
+    `Each client alone for ${fmt(first.durationMs / 1000, 0)} s at ${fmt(first.ratePerSec, 0)} ops/s offered (${Math.round(first.readRatio * 100)}% GET, ${first.valueSize} B values), one after another in this process; slopes are least-squares over the second half of the samples${first.durationMs < 300_000 ? ' (runs shorter than 5 minutes mostly show warm-up: use `--scenario soak --duration 10m` to judge leaks)' : ''}.`,
     '',
     table(
       [
