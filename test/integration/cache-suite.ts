@@ -547,7 +547,10 @@ export function defineCacheSuite(
         for (let i = 0; i < 3; i++) await cache.set(`foo${i}`, 1);
         const result: string[] = [];
         for await (const key of cache.iterKeys('foo*', { scanCount: 2 })) result.push(key);
-        expect(result.length).toBe(3);
+        // SCAN guarantees every key present throughout is returned at least once; a rehash caused by
+        // other tests writing to the same database may repeat one, as with redis-py's scan_iter.
+        expect(new Set(result)).toEqual(new Set(['foo0', 'foo1', 'foo2']));
+        expect(result.length).toBeGreaterThanOrEqual(3);
       });
 
       it('iter keys generator', async () => {
