@@ -1,57 +1,13 @@
 import { ConfigError } from '../core/errors.js';
+import { LAST_ID, WireRegistry } from '../core/wire-registry.js';
 import type { Compressor } from './types.js';
 
-/** Ids 1..127 belong to the built-in compressors (0 is "none"); 128..255 are for users. */
-export const FIRST_USER_ID = 128;
-export const LAST_ID = 255;
+export { FIRST_USER_ID, LAST_ID } from '../core/wire-registry.js';
 
-/**
- * Compressors by wire id and by name. The codec looks up the compressor named in a value's
- * header here, so an entry written with one compressor still decodes after the cache is
- * configured with another.
- */
-export class CompressorRegistry {
-  readonly #byId = new Map<number, Compressor>();
-  readonly #byName = new Map<string, Compressor>();
-
-  /** Registers a user compressor (ids 128..255). A clashing id or name is a ConfigError. */
-  register(compressor: Compressor): void {
-    assertCompressor(compressor);
-    if (compressor.id < FIRST_USER_ID) {
-      throw new ConfigError(
-        `Compressor '${compressor.name}': id ${compressor.id} is reserved for built-in compressors; use ${FIRST_USER_ID}..${LAST_ID}`,
-      );
-    }
-    this.add(compressor);
-  }
-
-  /** Internal: the built-ins (ids 0..127). */
-  addBuiltIn(compressor: Compressor): void {
-    this.add(compressor);
-  }
-
-  byId(id: number): Compressor | undefined {
-    return this.#byId.get(id);
-  }
-
-  byName(name: string): Compressor | undefined {
-    return this.#byName.get(name);
-  }
-
-  private add(compressor: Compressor): void {
-    const sameId = this.#byId.get(compressor.id);
-    const sameName = this.#byName.get(compressor.name);
-    if (sameId === compressor && sameName === compressor) return; // registering twice is harmless
-    if (sameId !== undefined) {
-      throw new ConfigError(
-        `Compressor '${compressor.name}': id ${compressor.id} is already used by '${sameId.name}'`,
-      );
-    }
-    if (sameName !== undefined) {
-      throw new ConfigError(`Compressor name '${compressor.name}' is already registered (id ${sameName.id})`);
-    }
-    this.#byId.set(compressor.id, compressor);
-    this.#byName.set(compressor.name, compressor);
+/** Compressors by wire id and by name (see WireRegistry); user entries are shape-checked first. */
+export class CompressorRegistry extends WireRegistry<Compressor> {
+  constructor() {
+    super('Compressor', (entry) => assertCompressor(entry));
   }
 }
 

@@ -1,57 +1,13 @@
 import { ConfigError } from '../core/errors.js';
+import { LAST_ID, WireRegistry } from '../core/wire-registry.js';
 import type { Serializer } from './types.js';
 
-/** Ids 1..127 belong to the built-in serializers; 128..255 are for users. */
-export const FIRST_USER_ID = 128;
-export const LAST_ID = 255;
+export { FIRST_USER_ID, LAST_ID } from '../core/wire-registry.js';
 
-/**
- * Serializers by wire id and by name. The codec looks up the serializer named in a value's
- * header here, so an entry written with one serializer still decodes after the cache is
- * configured with another.
- */
-export class SerializerRegistry {
-  readonly #byId = new Map<number, Serializer>();
-  readonly #byName = new Map<string, Serializer>();
-
-  /** Registers a user serializer (ids 128..255). A clashing id or name is a ConfigError. */
-  register(serializer: Serializer): void {
-    assertSerializer(serializer);
-    if (serializer.id < FIRST_USER_ID) {
-      throw new ConfigError(
-        `Serializer '${serializer.name}': id ${serializer.id} is reserved for built-in serializers; use ${FIRST_USER_ID}..${LAST_ID}`,
-      );
-    }
-    this.add(serializer);
-  }
-
-  /** Internal: the built-ins (ids 1..127). */
-  addBuiltIn(serializer: Serializer): void {
-    this.add(serializer);
-  }
-
-  byId(id: number): Serializer | undefined {
-    return this.#byId.get(id);
-  }
-
-  byName(name: string): Serializer | undefined {
-    return this.#byName.get(name);
-  }
-
-  private add(serializer: Serializer): void {
-    const sameId = this.#byId.get(serializer.id);
-    const sameName = this.#byName.get(serializer.name);
-    if (sameId === serializer && sameName === serializer) return; // registering twice is harmless
-    if (sameId !== undefined) {
-      throw new ConfigError(
-        `Serializer '${serializer.name}': id ${serializer.id} is already used by '${sameId.name}'`,
-      );
-    }
-    if (sameName !== undefined) {
-      throw new ConfigError(`Serializer name '${serializer.name}' is already registered (id ${sameName.id})`);
-    }
-    this.#byId.set(serializer.id, serializer);
-    this.#byName.set(serializer.name, serializer);
+/** Serializers by wire id and by name (see WireRegistry); user entries are shape-checked first. */
+export class SerializerRegistry extends WireRegistry<Serializer> {
+  constructor() {
+    super('Serializer', (entry) => assertSerializer(entry));
   }
 }
 
