@@ -5,24 +5,17 @@ import type { NodeAddress } from '../routers/types.js';
 import { SentinelTopologyBase } from './base.js';
 import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
 import { addressKey, sameAddress } from './control.js';
+import type { ResolvedTopologyOptions } from './options.js';
 import { freePort } from './ports.js';
 import { dataNodeConf, type RedisVersion, sentinelConf, type TlsFiles } from './redis-conf.js';
 import { PortInUseError, RedisProcess } from './redis-process.js';
 import { generateTlsFiles } from './tls-certs.js';
 import type { TopologyAuth, TopologyTls } from './types.js';
 
-export interface ProcessTopologySettings {
-  replicas: number;
-  sentinels: number;
-  service: string;
-  quorum: number;
-  downAfterMs: number;
-  failoverTimeoutMs: number;
-  auth?: TopologyAuth;
-  tls: boolean;
+/** The resolved topology options plus what the process provider found out about redis-server. */
+export interface ProcessTopologySettings extends ResolvedTopologyOptions {
   redisServerPath: string;
   redisVersion: RedisVersion;
-  log: (line: string) => void;
   /** Processes outlive us (CLI `--detach`): no exit hooks, no watchdog. */
   detached?: boolean;
   healthyTimeoutMs?: number;
