@@ -1,33 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type NodeAddress, startTopology, type Topology } from '../../src/topology/index.js';
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs` (a no-hang budget, not a timing assertion). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
-
-function client(address: NodeAddress): Redis {
-  const c = new Redis({ host: address.host, port: address.port, lazyConnect: true, maxRetriesPerRequest: 1 });
-  c.on('error', () => {});
-  return c;
-}
-
-async function sentinelMaster(t: Topology, sentinel: NodeAddress): Promise<NodeAddress> {
-  const c = client(sentinel);
-  try {
-    const [host, port] = (await c.call('SENTINEL', 'get-master-addr-by-name', t.service)) as [string, string];
-    return { host, port: Number(port) };
-  } finally {
-    c.disconnect();
-  }
-}
+import { startTopology, type Topology } from '../../src/topology/index.js';
+import { eventually, sentinelMaster } from '../fixtures/topology.js';
 
 /**
  * Each fault gets its own topology and the tests run concurrently: most of their time is

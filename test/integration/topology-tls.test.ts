@@ -1,34 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeAddress, startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
-
-async function run(address: NodeAddress, options: RedisOptions, ...command: string[]): Promise<unknown> {
-  const c = new Redis({
-    host: address.host,
-    port: address.port,
-    lazyConnect: true,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    maxRetriesPerRequest: 0,
-    enableReadyCheck: false,
-    retryStrategy: () => null,
-    ...options,
-  });
-  // The interesting error (TLS handshake, NOAUTH) arrives as an 'error' event; the promise
-  // itself often only says "Connection is closed".
-  let lastError: Error | undefined;
-  c.on('error', (e: Error) => {
-    lastError = e;
-  });
-  try {
-    await c.connect();
-    return await c.call(command[0]!, ...command.slice(1));
-  } catch (error) {
-    throw lastError ?? error;
-  } finally {
-    c.disconnect();
-  }
-}
+import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
+import { run } from '../fixtures/topology.js';
 
 describe('topology with TLS (tls-port only, generated CA)', () => {
   let t: Topology;
