@@ -46,6 +46,21 @@ describe.each(ROUTER_KINDS)('%s router with auth and TLS', (kind) => {
     }
   }
 
+  /** The error of one write through a router built with `extra` (throws if the write hangs). */
+  async function writeErrorWith(extra: Parameters<typeof makeRouter>[2]): Promise<unknown> {
+    const r = makeRouter(kind, topo, extra);
+    try {
+      return (
+        await settleWithin(
+          r.execute('write', (c) => c.set('x', '1')),
+          NO_HANG_BUDGET_MS,
+        )
+      ).error;
+    } finally {
+      await r.close();
+    }
+  }
+
   it('separate credentials and CAs for sentinels and data nodes: reads and writes work', async () => {
     const opts = topo.routerOptions();
     expect(opts.tls).toBeDefined();
@@ -63,40 +78,22 @@ describe.each(ROUTER_KINDS)('%s router with auth and TLS', (kind) => {
   });
 
   it('wrong data-node password: AuthenticationError, password not in the message', async () => {
-    const r = makeRouter(kind, topo, { password: 'not-the-password-123' });
-    await use(r, async () => {
-      const { error } = await settleWithin(
-        r.execute('write', (c) => c.set('x', '1')),
-        NO_HANG_BUDGET_MS,
-      );
-      expect(error).toBeInstanceOf(AuthenticationError);
-      expectNoSecret(error);
-      expect(String(error)).not.toContain('not-the-password-123');
-    });
+    const error = await writeErrorWith({ password: 'not-the-password-123' });
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expectNoSecret(error);
+    expect(String(error)).not.toContain('not-the-password-123');
   });
 
   it('wrong sentinel password: AuthenticationError, password not in the message', async () => {
-    const r = makeRouter(kind, topo, { sentinelPassword: 'not-the-sentinel-password' });
-    await use(r, async () => {
-      const { error } = await settleWithin(
-        r.execute('write', (c) => c.set('x', '1')),
-        NO_HANG_BUDGET_MS,
-      );
-      expect(error).toBeInstanceOf(AuthenticationError);
-      expectNoSecret(error);
-      expect(String(error)).not.toContain('not-the-sentinel-password');
-    });
+    const error = await writeErrorWith({ sentinelPassword: 'not-the-sentinel-password' });
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expectNoSecret(error);
+    expect(String(error)).not.toContain('not-the-sentinel-password');
   });
 
   it('sentinels without TLS options: a named error, fast (no plaintext fallback)', async () => {
-    const r = makeRouter(kind, topo, { sentinelTls: undefined });
-    await use(r, async () => {
-      const { error } = await settleWithin(
-        r.execute('write', (c) => c.set('x', '1')),
-        NO_HANG_BUDGET_MS,
-      );
-      expect(error).toBeInstanceOf(CacheError);
-      expectNoSecret(error);
-    });
+    const error = await writeErrorWith({ sentinelTls: undefined });
+    expect(error).toBeInstanceOf(CacheError);
+    expectNoSecret(error);
   });
 });
