@@ -21,6 +21,7 @@ import type {
   RouterStats,
   SentinelRouterOptions,
 } from './types.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -165,6 +166,7 @@ export class DiscoveryRouter implements Router {
   ): Promise<T> {
     this.ctx.stats.op(conn.key, role);
     try {
+      coalesceWrites(conn.client);
       return await fn(conn.client);
     } catch (err) {
       this.ctx.stats.error(conn.key);
@@ -210,7 +212,7 @@ export class DiscoveryRouter implements Router {
   private connect(address: NodeAddress, key: string): Promise<NodeConnection> {
     let pending = this.connecting.get(key);
     if (pending) return pending;
-    pending = connectVerified(address, this.ctx.node, 'any', { autoPipelining: true }).then(
+    pending = connectVerified(address, this.ctx.node, 'any').then(
       ({ client, role }) => {
         this.connecting.delete(key);
         if (this.closed) {

@@ -29,6 +29,7 @@ import type {
   RouterEventMap,
   RouterStats,
 } from './types.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };
 /** A replica list older than this is refreshed in the background on the next read. */
@@ -194,6 +195,7 @@ export class PooledRouter implements Router {
     }
     this.ctx.stats.op(pool.key, pool.role);
     try {
+      coalesceWrites(client);
       const result = await fn(client);
       pool.release(client);
       return result;

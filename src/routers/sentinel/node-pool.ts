@@ -14,8 +14,8 @@ export interface NodePoolOptions {
 
 /**
  * Operations in flight on one client before the pool opens another. ioredis pipelines
- * commands on a connection, and auto-pipelining batches those issued in the same tick
- * into one write, so one busy connection costs the server fewer system calls than several
+ * commands on a connection, and the routers coalesce those issued in the same tick into
+ * one write (write-coalescing.ts), so one busy connection costs the server fewer system calls than several
  * half-idle ones (measured: with 20 writers, one lane beat two by ~15%). A second lane
  * only pays off when a single connection would queue a lot (replies stuck behind a large
  * value).
@@ -79,7 +79,7 @@ export class NodePool {
             await new Promise((r) => setTimeout(r, 100).unref());
             throw this.deathError;
           }
-          return (await connectVerified(address, node, role, { autoPipelining: true })).client;
+          return (await connectVerified(address, node, role)).client;
         },
         destroy: async (client) => {
           client.disconnect();
