@@ -69,6 +69,16 @@ async function expectEveryOperationFails(cache: Cache, classes: ErrorClass[], wh
   }
 }
 
+/** A cache on `router` whose every operation must fail with one of `classes`; closed afterwards. */
+async function expectRouterFails(router: Router, classes: ErrorClass[], what: string): Promise<void> {
+  const cache = cacheOn(router);
+  try {
+    await expectEveryOperationFails(cache, classes, what);
+  } finally {
+    await cache.close();
+  }
+}
+
 describe('standalone router', () => {
   let server: Standalone;
   beforeAll(async () => {
@@ -92,23 +102,24 @@ describe('standalone router', () => {
   });
 
   it('unknown host (nonexistent.invalid): named error within the budget', async () => {
-    const cache = cacheOn(routers.standalone({ host: 'nonexistent.invalid', port: 6390, ...timeouts }));
-    try {
-      await expectEveryOperationFails(cache, CONNECTION_LEVEL, 'unknown host');
-    } finally {
-      await cache.close();
-    }
+    await expectRouterFails(
+      routers.standalone({ host: 'nonexistent.invalid', port: 6390, ...timeouts }),
+      CONNECTION_LEVEL,
+      'unknown host',
+    );
   });
 
   it.each(['blackhole', 'garbage'] as const)(
     'a %s server (accepts TCP, never speaks Redis): named error within the budget',
     async (mode) => {
       const fake = await fakeServer(mode);
-      const cache = cacheOn(routers.standalone({ host: '127.0.0.1', port: fake.port, ...timeouts }));
       try {
-        await expectEveryOperationFails(cache, CONNECTION_LEVEL, mode);
+        await expectRouterFails(
+          routers.standalone({ host: '127.0.0.1', port: fake.port, ...timeouts }),
+          CONNECTION_LEVEL,
+          mode,
+        );
       } finally {
-        await cache.close();
         await fake.close();
       }
     },
@@ -198,29 +209,19 @@ describe('sentinel routers', () => {
         { host: '127.0.0.1', port: await closedPort() },
         { host: '127.0.0.1', port: await closedPort() },
       ];
-      const cache = cacheOn(router(kind, { sentinels }));
-      try {
-        await expectEveryOperationFails(
-          cache,
-          [SentinelUnavailableError, CircuitOpenError],
-          'sentinels refused',
-        );
-      } finally {
-        await cache.close();
-      }
+      await expectRouterFails(
+        router(kind, { sentinels }),
+        [SentinelUnavailableError, CircuitOpenError],
+        'sentinels refused',
+      );
     });
 
     it('sentinel host does not resolve: SentinelUnavailableError within the budget', async () => {
-      const cache = cacheOn(router(kind, { sentinels: [{ host: 'nonexistent.invalid', port: 26379 }] }));
-      try {
-        await expectEveryOperationFails(
-          cache,
-          [SentinelUnavailableError, CircuitOpenError],
-          'sentinel unknown host',
-        );
-      } finally {
-        await cache.close();
-      }
+      await expectRouterFails(
+        router(kind, { sentinels: [{ host: 'nonexistent.invalid', port: 26379 }] }),
+        [SentinelUnavailableError, CircuitOpenError],
+        'sentinel unknown host',
+      );
     });
 
     it.each(['blackhole', 'garbage'] as const)(
@@ -228,15 +229,13 @@ describe('sentinel routers', () => {
       async (mode) => {
         const fakes = [await fakeServer(mode), await fakeServer(mode)];
         const sentinels = fakes.map((f) => ({ host: '127.0.0.1', port: f.port }));
-        const cache = cacheOn(router(kind, { sentinels }));
         try {
-          await expectEveryOperationFails(
-            cache,
+          await expectRouterFails(
+            router(kind, { sentinels }),
             [SentinelUnavailableError, CircuitOpenError],
             `sentinels ${mode}`,
           );
         } finally {
-          await cache.close();
           await Promise.all(fakes.map((f) => f.close()));
         }
       },
@@ -247,60 +246,47 @@ describe('sentinel routers', () => {
       async (mode) => {
         const master = await topology.currentMaster();
         const fake = await fakeServer(mode);
-        const cache = cacheOn(
-          router(kind, {
-            natMap: { [`${master.host}:${master.port}`]: { host: '127.0.0.1', port: fake.port } },
-          }),
-        );
         try {
-          await expectEveryOperationFails(cache, [...CONNECTION_LEVEL, CircuitOpenError], `master ${mode}`);
+          await expectRouterFails(
+            router(kind, {
+              natMap: { [`${master.host}:${master.port}`]: { host: '127.0.0.1', port: fake.port } },
+            }),
+            [...CONNECTION_LEVEL, CircuitOpenError],
+            `master ${mode}`,
+          );
         } finally {
-          await cache.close();
           await fake.close();
         }
       },
     );
 
     it('unknown service: MasterNotFoundError within the budget', async () => {
-      const cache = cacheOn(router(kind, { service: 'no-such-service' }));
-      try {
-        await expectEveryOperationFails(cache, [MasterNotFoundError, CircuitOpenError], 'unknown service');
-      } finally {
-        await cache.close();
-      }
+      await expectRouterFails(
+        router(kind, { service: 'no-such-service' }),
+        [MasterNotFoundError, CircuitOpenError],
+        'unknown service',
+      );
     });
 
     it('the master address refuses connections (natMap to a closed port): ConnectionInterruptedError', async () => {
       const master = await topology.currentMaster();
       const dead = { host: '127.0.0.1', port: await closedPort() };
-      const cache = cacheOn(router(kind, { natMap: { [`${master.host}:${master.port}`]: dead } }));
-      try {
-        await expectEveryOperationFails(
-          cache,
-          [ConnectionInterruptedError, CircuitOpenError],
-          'master refused',
-        );
-      } finally {
-        await cache.close();
-      }
+      await expectRouterFails(
+        router(kind, { natMap: { [`${master.host}:${master.port}`]: dead } }),
+        [ConnectionInterruptedError, CircuitOpenError],
+        'master refused',
+      );
     });
 
     it('the master address does not resolve (natMap to nonexistent.invalid): named error', async () => {
       const master = await topology.currentMaster();
-      const cache = cacheOn(
+      await expectRouterFails(
         router(kind, {
           natMap: { [`${master.host}:${master.port}`]: { host: 'nonexistent.invalid', port: master.port } },
         }),
+        [...CONNECTION_LEVEL, CircuitOpenError],
+        'master unknown host',
       );
-      try {
-        await expectEveryOperationFails(
-          cache,
-          [...CONNECTION_LEVEL, CircuitOpenError],
-          'master unknown host',
-        );
-      } finally {
-        await cache.close();
-      }
     });
 
     it('paused master (SIGSTOP): CommandTimeoutError within the budget; works again after SIGCONT', async () => {
