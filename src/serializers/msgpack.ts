@@ -1,4 +1,5 @@
 import { addExtension, C1, type Options, Packr, Unpackr } from 'msgpackr';
+import { BINARY_VIEW_CLASSES } from './binary-views.js';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
 import type { Serializer } from './types.js';
 
@@ -114,23 +115,7 @@ function containsC1(value: unknown): boolean {
   return false;
 }
 
-const typedArrayPrototypes = new Set<unknown>(
-  [
-    Buffer,
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-    DataView,
-  ].map((ctor) => ctor.prototype),
-);
+const typedArrayPrototypes = new Set<unknown>(BINARY_VIEW_CLASSES.map((ctor) => ctor.prototype));
 
 /** Types msgpackr round-trips as they are (moreTypes extensions, timestamp, bin). */
 const passThroughPrototypes = new Set<unknown>([Date.prototype, RegExp.prototype, ArrayBuffer.prototype]);

@@ -1,4 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
+import { BINARY_VIEW_CLASSES } from './binary-views.js';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
 import type { Serializer } from './types.js';
 
@@ -51,19 +52,7 @@ const cloneable = new Set<unknown>(
     Date,
     RegExp,
     ArrayBuffer,
-    DataView,
-    Buffer,
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
+    ...BINARY_VIEW_CLASSES,
     Number,
     String,
     Boolean,
