@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +19,7 @@ import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
+import { runTsx } from '../fixtures/child.js';
 import {
   CODEC_MATRIX,
   defineCacheSuite,
@@ -389,24 +389,13 @@ console.log('closed');
 `,
     );
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, server.url], {
+      const { code, hung, output } = await runTsx(script, [server.url], {
         cwd: resolve(import.meta.dirname, '../..'),
-        stdio: ['ignore', 'pipe', 'pipe'],
+        budgetMs: 20_000,
       });
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += String(d);
-      });
-      child.stderr.on('data', (d) => {
-        out += String(d);
-      });
-      const code = await Promise.race([
-        new Promise<number | null>((r) => child.on('exit', (c) => r(c))),
-        sleep(20_000).then(() => 'hung' as const),
-      ]);
-      if (code === 'hung') child.kill('SIGKILL');
-      expect(code, out).toBe(0);
-      expect(out).toContain('closed');
+      expect(hung, output).toBe(false);
+      expect(code, output).toBe(0);
+      expect(output).toContain('closed');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

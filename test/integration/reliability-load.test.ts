@@ -4,7 +4,6 @@
  * under them); after close() a child process exits on its own (healthy and dead servers);
  * every method family used after close() throws CacheClosedError.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
@@ -20,6 +19,7 @@ import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
+import { runTsx } from '../fixtures/child.js';
 import { closedPort, errorName, settleWithin } from '../fixtures/reliability.js';
 
 const KINDS = ['standalone', 'discovery', 'pooled'] as const;
@@ -232,28 +232,9 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/close-exits.ts', import.meta.
 
 /** Run the fixture; resolve with its exit code and output, or kill it and report a hang. */
 function runChild(kind: Kind, options: Record<string, unknown>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; hung: boolean }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, kind], {
-      env: { ...process.env, CLOSE_EXITS_OPTIONS: JSON.stringify(options) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, EXIT_BUDGET_MS);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, hung });
-    });
+  return runTsx(FIXTURE, [kind], {
+    env: { ...process.env, CLOSE_EXITS_OPTIONS: JSON.stringify(options) },
+    budgetMs: EXIT_BUDGET_MS,
   });
 }
 

@@ -3,12 +3,10 @@
  * per readFrom, replicas stopped, sentinels stopped (one, then all), an unknown service,
  * natMap, and a clean close. Plus the pooled router's circuit breaker during an outage.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
@@ -23,6 +21,7 @@ import {
 import type { ReadFrom, Router, RouterEvent } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
+import { runTsx } from '../fixtures/child.js';
 import {
   COMMAND_TIMEOUT_MS,
   commandCalls,
@@ -343,28 +342,13 @@ console.log('closed');
 `,
     );
     try {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', script, JSON.stringify(topo.routerOptions())],
-        {
-          cwd: resolve(import.meta.dirname, '../..'),
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += String(d);
+      const { code, hung, output } = await runTsx(script, [JSON.stringify(topo.routerOptions())], {
+        cwd: resolve(import.meta.dirname, '../..'),
+        budgetMs: 20_000,
       });
-      child.stderr.on('data', (d) => {
-        out += String(d);
-      });
-      const code = await Promise.race([
-        new Promise<number | null>((res) => child.on('exit', (c) => res(c))),
-        sleep(20_000).then(() => 'hung' as const),
-      ]);
-      if (code === 'hung') child.kill('SIGKILL');
-      expect(code, out).toBe(0);
-      expect(out).toContain('closed');
+      expect(hung, output).toBe(false);
+      expect(code, output).toBe(0);
+      expect(output).toContain('closed');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,17 +15,9 @@ import {
 import { freePort } from '../../src/topology/ports.js';
 import { dataNodeConf } from '../../src/topology/redis-conf.js';
 import { PortInUseError, RedisProcess } from '../../src/topology/redis-process.js';
+import { alive, spawnTsx } from '../fixtures/child.js';
 
 const TOPOLOGY_MODULE = resolve(import.meta.dirname, '../../src/topology/index.ts');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function allGone(pids: number[], timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -79,29 +70,19 @@ describe('cleanup when the owning process dies', () => {
           : 'setInterval(() => {}, 1000);',
       ].join('\n'),
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
-      cwd: resolve(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
+    const run = spawnTsx(script, [], { cwd: resolve(import.meta.dirname, '../..') });
+    const { child } = run;
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const deadline = Date.now() + 30_000;
-    while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await sleep(20);
-    const line = stdout.split('\n')[0];
-    if (!line) throw new Error(`child did not start a topology: ${stderr}`);
+    while (!run.stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await sleep(20);
+    const line = run.stdout.split('\n')[0];
+    if (!line) throw new Error(`child did not start a topology: ${run.stderr}`);
     const info = JSON.parse(line) as { pids: number[]; dir: string };
     expect(info.pids).toHaveLength(3);
     expect(info.pids.every(alive)).toBe(true);
     if (ending !== 'throw') child.kill(ending);
     const code = await exited;
-    return { ...info, code, stderr };
+    return { ...info, code, stderr: run.stderr };
   }
 
   it('an uncaught error: the exit handler kills everything and removes the dir', async () => {
