@@ -5,33 +5,20 @@
  * back exactly; glob characters in keys and in the prefix never widen deletePattern / keys /
  * clear beyond what was asked.
  */
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { escapeGlob } from '../../src/core/keys.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
-import { startStandalone } from '../../src/topology/index.js';
-import type { Standalone } from '../../src/topology/types.js';
-import { commandCalls, rawClient } from '../fixtures/reliability.js';
+import { commandCalls, useStandalone } from '../fixtures/reliability.js';
 
-let server: Standalone;
-let raw: Redis;
-
-beforeAll(async () => {
-  server = await startStandalone();
-  raw = rawClient(server);
-});
-
-afterAll(async () => {
-  raw?.disconnect();
-  await server?.stop();
-});
+/** A redis-server for this file, and a raw client on it (bypasses the cache). */
+const redis = useStandalone();
 
 function cacheWith(keyPrefix: string): Cache {
   return createCache({
-    router: routers.standalone({ url: server.url }),
+    router: routers.standalone({ url: redis.server.url }),
     serializer: serializers.msgpack(),
     keyPrefix,
     defaultTtl: null,
@@ -97,7 +84,7 @@ describe('non-string keys are refused before anything is sent', () => {
   it.each(NON_STRING_KEYS)(
     '%s: ConfigError from every method family, no command issued',
     async (_label, key) => {
-      const before = await commandCalls(raw);
+      const before = await commandCalls(redis.raw);
       for (const [method, call] of KEY_METHODS) {
         const error = await call(cache, key).then(
           (value) => new Error(`${method} resolved with ${String(value)}`),
@@ -106,7 +93,7 @@ describe('non-string keys are refused before anything is sent', () => {
         expect(error, `${method}: ${String(error)}`).toBeInstanceOf(ConfigError);
         expect((error as Error).message, method).toMatch(/must be a string/);
       }
-      const after = await commandCalls(raw);
+      const after = await commandCalls(redis.raw);
       // The only command between the two snapshots is the first INFO itself.
       const sent = Object.entries(after).filter(([cmd, n]) => n !== (before[cmd] ?? 0) && cmd !== 'info');
       expect(sent).toEqual([]);
@@ -125,13 +112,13 @@ describe('non-string keys are refused before anything is sent', () => {
       await expect(call()).rejects.toBeInstanceOf(ConfigError);
     }
     expect(await cache.get('k')).toBe(1);
-    expect(await raw.exists('bad-keys:1:v')).toBe(0);
+    expect(await redis.raw.exists('bad-keys:1:v')).toBe(0);
   });
 
   it('a key with a lone surrogate is refused (UTF-8 cannot carry it: two such keys would collide)', async () => {
     await expect(cache.set('a\uD800', 1)).rejects.toBeInstanceOf(ConfigError);
     await expect(cache.get('a\uDFFF')).rejects.toBeInstanceOf(ConfigError);
-    expect(await raw.exists('bad-keys:1:a\uFFFD')).toBe(0);
+    expect(await redis.raw.exists('bad-keys:1:a\uFFFD')).toBe(0);
   });
 });
 
@@ -169,7 +156,7 @@ describe('odd string keys are stored and read back exactly', () => {
     const value = { key };
     expect(await cache.set(key, value)).toBe(true);
     // Stored under exactly prefix:version:key, byte for byte.
-    expect(await raw.exists(Buffer.from(`odd:1:${key}`, 'utf8'))).toBe(1);
+    expect(await redis.raw.exists(Buffer.from(`odd:1:${key}`, 'utf8'))).toBe(1);
     expect(await cache.get(key)).toEqual(value);
     expect(await cache.has(key)).toBe(true);
     expect((await cache.getMany([key, 'absent'])).get(key)).toEqual(value);
@@ -235,8 +222,8 @@ describe('glob characters never widen deletePattern / keys / clear', () => {
       await v2.set('k', 'other cache');
       await colon.set('k', 'other cache');
       expect(await app.clear()).toBe(3);
-      expect(await raw.exists('app:v2:1:k')).toBe(1);
-      expect(await raw.exists('app::1:k')).toBe(1);
+      expect(await redis.raw.exists('app:v2:1:k')).toBe(1);
+      expect(await redis.raw.exists('app::1:k')).toBe(1);
       expect(await v2.get('k')).toBe('other cache');
     } finally {
       await v2.clear();
@@ -251,21 +238,21 @@ describe('glob characters never widen deletePattern / keys / clear', () => {
     const caches = prefixes.map((p) => cacheWith(p));
     try {
       for (const c of caches) await c.set('k', c.router.kind);
-      await raw.set('pZ:1:k', 'foreign');
+      await redis.raw.set('pZ:1:k', 'foreign');
       const star = caches[0] as Cache;
       expect(await star.keys('*')).toEqual(['k']);
       expect(await star.deletePattern('*')).toBe(1);
       // The other prefixes' keys and the foreign key survive.
-      for (const p of prefixes.slice(1)) expect(await raw.exists(`${p}:1:k`), p).toBe(1);
-      expect(await raw.exists('pZ:1:k')).toBe(1);
+      for (const p of prefixes.slice(1)) expect(await redis.raw.exists(`${p}:1:k`), p).toBe(1);
+      expect(await redis.raw.exists('pZ:1:k')).toBe(1);
       for (const c of caches.slice(1)) {
         expect(await c.clear()).toBe(1);
       }
-      expect(await raw.exists('pZ:1:k')).toBe(1);
-      for (const p of prefixes) expect(await raw.exists(`${p}:1:k`), p).toBe(0);
+      expect(await redis.raw.exists('pZ:1:k')).toBe(1);
+      for (const p of prefixes) expect(await redis.raw.exists(`${p}:1:k`), p).toBe(0);
     } finally {
       await Promise.all(caches.map((c) => c.close()));
-      await raw.del('pZ:1:k');
+      await redis.raw.del('pZ:1:k');
     }
   });
 });

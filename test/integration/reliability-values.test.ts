@@ -15,7 +15,6 @@ import {
   deflateSync,
   gzipSync,
 } from 'node:zlib';
-import type { Redis } from 'ioredis';
 import { compressSync as lz4CompressSync } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
@@ -25,9 +24,7 @@ import { DecodeError, SerializationError, ValueTooLargeError } from '../../src/c
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Serializer } from '../../src/serializers/types.js';
-import { startStandalone } from '../../src/topology/index.js';
-import type { Standalone } from '../../src/topology/types.js';
-import { commandCalls, rawClient } from '../fixtures/reliability.js';
+import { commandCalls, useStandalone } from '../fixtures/reliability.js';
 
 type SerializerName = 'json' | 'msgpack' | 'v8' | 'string';
 /**
@@ -188,22 +185,12 @@ function expectExact(actual: unknown, expected: unknown): void {
   if (expected instanceof Date) expect((actual as Date).getTime()).toBe(expected.getTime());
 }
 
-let server: Standalone;
-let raw: Redis;
-
-beforeAll(async () => {
-  server = await startStandalone();
-  raw = rawClient(server);
-});
-
-afterAll(async () => {
-  raw?.disconnect();
-  await server?.stop();
-});
+/** A redis-server for this file, and a raw client on it (bypasses the cache). */
+const redis = useStandalone();
 
 function cacheWith(serializer: Serializer, extra: Partial<Parameters<typeof createCache>[0]> = {}): Cache {
   return createCache({
-    router: routers.standalone({ url: server.url }),
+    router: routers.standalone({ url: redis.server.url }),
     serializer,
     keyPrefix: `values-${serializer.name}`,
     defaultTtl: null,
@@ -234,11 +221,11 @@ describe.each(Object.keys(SERIALIZERS) as SerializerName[])('bad values: %s seri
       expect(refusal, String(refusal)).toBeInstanceOf(SerializationError);
       expect(bad.expect[name], `${bad.name} was refused by ${name}`).not.toBe('ok');
       // Nothing written: the key does not exist for any client.
-      expect(await raw.exists(redisKey)).toBe(0);
+      expect(await redis.raw.exists(redisKey)).toBe(0);
       return;
     }
     expect(bad.expect[name], `${bad.name} was accepted by ${name}`).not.toBe('refused');
-    expect(await raw.exists(redisKey)).toBe(1);
+    expect(await redis.raw.exists(redisKey)).toBe(1);
     if (bad.expect[name] === 'clone') expectExact(await cache.get(key), structuredClone(value));
     else expectExact(await cache.get(key), value);
   });
@@ -258,7 +245,7 @@ describe.each(Object.keys(SERIALIZERS) as SerializerName[])('bad values: %s seri
       ['many-c', 'c'],
     ]);
     await expect(cache.setMany(entries)).rejects.toBeInstanceOf(SerializationError);
-    for (const k of entries.keys()) expect(await raw.exists(`values-${name}:1:${k}`)).toBe(0);
+    for (const k of entries.keys()) expect(await redis.raw.exists(`values-${name}:1:${k}`)).toBe(0);
   });
 
   it('hset, sadd and zadd refuse a bad member/value and write nothing', async () => {
@@ -273,7 +260,7 @@ describe.each(Object.keys(SERIALIZERS) as SerializerName[])('bad values: %s seri
         ]),
       ),
     ).rejects.toBeInstanceOf(SerializationError);
-    for (const k of ['h', 's', 'z']) expect(await raw.exists(`values-${name}:1:${k}`)).toBe(0);
+    for (const k of ['h', 's', 'z']) expect(await redis.raw.exists(`values-${name}:1:${k}`)).toBe(0);
   });
 });
 
@@ -294,7 +281,7 @@ describe('oversized values (maxValueBytes)', () => {
   it('refuses an oversized value before sending: ValueTooLargeError, no SET/HSET/SADD issued, key absent', async () => {
     // Warm the connection so the commandstats delta below contains only what the cache sends.
     await cache.get('warm-up');
-    const before = await commandCalls(raw);
+    const before = await commandCalls(redis.raw);
     // Highly compressible, so only a check on the serialized size (not the compressed one) refuses it.
     const bigString = 'x'.repeat(LIMIT * 4);
     const bigObject = { items: Array.from({ length: 200 }, (_, i) => ({ i, label: `item-${i}` })) };
@@ -309,12 +296,12 @@ describe('oversized values (maxValueBytes)', () => {
     await expect(cache.hset('bh', 'f', bigString)).rejects.toBeInstanceOf(ValueTooLargeError);
     await expect(cache.sadd('bs', 'a', bigObject)).rejects.toBeInstanceOf(ValueTooLargeError);
     await expect(cache.getOrSet('bg', () => bigString)).rejects.toBeInstanceOf(ValueTooLargeError);
-    const after = await commandCalls(raw);
+    const after = await commandCalls(redis.raw);
     for (const command of ['set', 'hset', 'sadd', 'del', 'unlink', 'mset']) {
       expect(after[command] ?? 0, `${command} calls`).toBe(before[command] ?? 0);
     }
     for (const k of ['big', 'small', 'large', 'bh', 'bs', 'bg'])
-      expect(await raw.exists(`big:1:${k}`)).toBe(0);
+      expect(await redis.raw.exists(`big:1:${k}`)).toBe(0);
   });
 
   it('accepts a value of exactly maxValueBytes serialized', async () => {
@@ -428,7 +415,7 @@ describe('decompression is bounded on read (bombs written by another client)', (
       expect(payload.length).toBeGreaterThan(0);
       const key = `bomb-${id}-${label.length}`;
       // string serializer, kind byte 0x00 (text) is inside the compressed zeros.
-      await raw.set(`bomb:1:${key}`, Buffer.concat([header(4, id), payload]));
+      await redis.raw.set(`bomb:1:${key}`, Buffer.concat([header(4, id), payload]));
       const peakBefore = process.resourceUsage().maxRSS * 1024;
       const error = await cache.get(key).catch((e: unknown) => e);
       const peakAfter = process.resourceUsage().maxRSS * 1024;
