@@ -6,6 +6,7 @@ import { CODEC_MAGIC, Codec, DEFAULT_MAX_VALUE_BYTES, HEADER_BYTES } from '../..
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Serializer } from '../../src/serializers/types.js';
+import { thrown } from '../fixtures/thrown.js';
 
 const MiB = 1024 * 1024;
 const serializerNames = ['json', 'msgpack', 'v8', 'string'] as const;
@@ -22,15 +23,6 @@ function codec(
     compressor: compressor === 'none' ? compressors.none() : make({ minLength: options.minLength ?? 0 }),
     ...(options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes }),
   });
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
 }
 
 function decodeError(fn: () => unknown): DecodeError {

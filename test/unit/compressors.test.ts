@@ -5,20 +5,12 @@ import { CompressStream } from 'zstd-napi';
 import { compressors } from '../../src/compressors/index.js';
 import type { Compressor } from '../../src/compressors/types.js';
 import { ConfigError, DecodeError, ValueTooLargeError } from '../../src/core/errors.js';
+import { thrown } from '../fixtures/thrown.js';
 
 const MiB = 1024 * 1024;
 const names = ['none', 'lz4', 'zlib', 'gzip', 'brotli', 'zstd'] as const;
 const real = names.filter((name) => name !== 'none');
 const byName = (name: string): Compressor => compressors.byName(name)!;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 const text = Buffer.from(
   JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: i, name: `user-${i}`, roles: ['a', 'b'] }))),
