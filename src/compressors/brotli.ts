@@ -1,6 +1,5 @@
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
-import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
-import { boundedDecompress } from './node-zlib.js';
+import { nodeZlibCompressor } from './node-zlib.js';
 import type { Compressor } from './types.js';
 
 export const BROTLI_ID = 4;
@@ -17,19 +16,19 @@ export interface BrotliOptions {
 
 /** Brotli via node:zlib. */
 export function brotli(options: BrotliOptions = {}): Compressor {
-  const minLength = intOption('brotli', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
-  const quality = intOption('brotli', 'level', options.level, 4, 0, 11);
-  return {
+  return nodeZlibCompressor({
     name: 'brotli',
     id: BROTLI_ID,
-    minLength,
-    compress: (bytes) =>
+    options,
+    defaultLevel: 4,
+    maxLevel: 11,
+    compress: (bytes, quality) =>
       brotliCompressSync(bytes, {
         params: {
           [constants.BROTLI_PARAM_QUALITY]: quality,
           [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
         },
       }),
-    decompress: (bytes, maxBytes) => boundedDecompress('brotli', brotliDecompressSync, bytes, maxBytes),
-  };
+    decompress: brotliDecompressSync,
+  });
 }

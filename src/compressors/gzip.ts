@@ -1,6 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
-import { boundedDecompress } from './node-zlib.js';
+import { nodeZlibCompressor } from './node-zlib.js';
 import type { Compressor } from './types.js';
 
 export const GZIP_ID = 3;
@@ -14,13 +13,13 @@ export interface GzipOptions {
 
 /** gzip (RFC 1952: deflate with a CRC-32 and a 10-byte header) via node:zlib. */
 export function gzip(options: GzipOptions = {}): Compressor {
-  const minLength = intOption('gzip', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
-  const level = intOption('gzip', 'level', options.level, 6, 0, 9);
-  return {
+  return nodeZlibCompressor({
     name: 'gzip',
     id: GZIP_ID,
-    minLength,
-    compress: (bytes) => gzipSync(bytes, { level }),
-    decompress: (bytes, maxBytes) => boundedDecompress('gzip', gunzipSync, bytes, maxBytes),
-  };
+    options,
+    defaultLevel: 6,
+    maxLevel: 9,
+    compress: (bytes, level) => gzipSync(bytes, { level }),
+    decompress: gunzipSync,
+  });
 }

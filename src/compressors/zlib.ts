@@ -1,6 +1,5 @@
 import { deflateSync, inflateSync } from 'node:zlib';
-import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
-import { boundedDecompress } from './node-zlib.js';
+import { nodeZlibCompressor } from './node-zlib.js';
 import type { Compressor } from './types.js';
 
 export const ZLIB_ID = 2;
@@ -14,13 +13,13 @@ export interface ZlibOptions {
 
 /** zlib (RFC 1950: deflate with an Adler-32 checksum) via node:zlib. */
 export function zlib(options: ZlibOptions = {}): Compressor {
-  const minLength = intOption('zlib', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
-  const level = intOption('zlib', 'level', options.level, 6, 0, 9);
-  return {
+  return nodeZlibCompressor({
     name: 'zlib',
     id: ZLIB_ID,
-    minLength,
-    compress: (bytes) => deflateSync(bytes, { level }),
-    decompress: (bytes, maxBytes) => boundedDecompress('zlib', inflateSync, bytes, maxBytes),
-  };
+    options,
+    defaultLevel: 6,
+    maxLevel: 9,
+    compress: (bytes, level) => deflateSync(bytes, { level }),
+    decompress: inflateSync,
+  });
 }
