@@ -14,7 +14,16 @@ import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
-import { closedPort, errorName, leakedSecrets, rawClient, rejectionWithin } from '../fixtures/reliability.js';
+import {
+  closedPort,
+  errorName,
+  leakedSecrets,
+  rawClient,
+  rejectionWithin,
+  SENTINEL_KINDS,
+  type SentinelKind,
+  sentinelRouter,
+} from '../fixtures/reliability.js';
 
 // Distinct, searchable secrets: the right ones and the wrong ones a user might mistype.
 const DATA_PASSWORD = 'dataPW-7f3a9c-right';
@@ -223,19 +232,15 @@ describe('sentinel routers with separate data-node and sentinel credentials', ()
     await topology?.stop();
   });
 
-  const KINDS = ['discovery', 'pooled'] as const;
-  function router(kind: (typeof KINDS)[number], overrides: Partial<SentinelRouterOptions>): Router {
-    const options: SentinelRouterOptions = {
-      ...topology.routerOptions(),
+  function router(kind: SentinelKind, overrides: Partial<SentinelRouterOptions>): Router {
+    return sentinelRouter(kind, topology, {
       ...timeouts,
       sentinelTimeoutMs: SENTINEL_TIMEOUT_MS,
-      readFrom: 'replica-preferred',
       ...overrides,
-    };
-    return kind === 'pooled' ? routers.pooled(options) : routers.discovery(options);
+    });
   }
 
-  describe.each(KINDS)('%s', (kind) => {
+  describe.each(SENTINEL_KINDS)('%s', (kind) => {
     it('right credentials work (ACL users on both, and passwords only)', async () => {
       expect(topology.routerOptions()).toMatchObject({
         username: DATA_USER,

@@ -21,7 +21,13 @@ import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import { generateTlsFiles } from '../../src/topology/tls-certs.js';
 import type { Standalone, TopologyTls } from '../../src/topology/types.js';
-import { errorName, rejectionWithin } from '../fixtures/reliability.js';
+import {
+  errorName,
+  rejectionWithin,
+  SENTINEL_KINDS,
+  type SentinelKind,
+  sentinelRouter,
+} from '../fixtures/reliability.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 const CONNECT_TIMEOUT_MS = 500;
@@ -140,19 +146,15 @@ describe('sentinel topology over TLS (data nodes and sentinels)', () => {
     await topology?.stop();
   });
 
-  const KINDS = ['discovery', 'pooled'] as const;
-  function router(kind: (typeof KINDS)[number], overrides: Partial<SentinelRouterOptions> = {}): Router {
-    const options: SentinelRouterOptions = {
-      ...topology.routerOptions(),
+  function router(kind: SentinelKind, overrides: Partial<SentinelRouterOptions> = {}): Router {
+    return sentinelRouter(kind, topology, {
       ...timeouts,
       sentinelTimeoutMs: SENTINEL_TIMEOUT_MS,
-      readFrom: 'replica-preferred',
       ...overrides,
-    };
-    return kind === 'pooled' ? routers.pooled(options) : routers.discovery(options);
+    });
   }
 
-  describe.each(KINDS)('%s', (kind) => {
+  describe.each(SENTINEL_KINDS)('%s', (kind) => {
     it('works with the CA for data nodes and sentinels', async () => {
       const options = topology.routerOptions();
       expect(options.tls?.ca).toBeDefined();
