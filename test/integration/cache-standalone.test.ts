@@ -1,8 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
@@ -19,7 +15,7 @@ import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
-import { runTsx } from '../fixtures/child.js';
+import { runTsxSource, srcModule } from '../fixtures/child.js';
 import {
   CODEC_MATRIX,
   defineCacheSuite,
@@ -373,13 +369,9 @@ describe('load and clean shutdown', () => {
   });
 
   it('after close() a process exits on its own (no socket or timer left behind)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sc-exit-'));
-    const script = join(dir, 'exit.mts');
-    const src = resolve(import.meta.dirname, '../../src');
-    writeFileSync(
-      script,
-      `import { createCache } from ${JSON.stringify(pathToFileURL(join(src, 'core/cache.ts')).href)};
-import { routers } from ${JSON.stringify(pathToFileURL(join(src, 'routers/index.ts')).href)};
+    const { code, hung, output } = await runTsxSource(
+      `import { createCache } from ${srcModule('core/cache.ts')};
+import { routers } from ${srcModule('routers/index.ts')};
 const cache = createCache({ router: routers.standalone({ url: process.argv[2] }), keyPrefix: 'exit-test' });
 await cache.set('k', 1);
 if ((await cache.get('k')) !== 1) process.exit(3);
@@ -387,17 +379,11 @@ await cache.delete('k');
 await cache.close();
 console.log('closed');
 `,
+      [server.url],
+      20_000,
     );
-    try {
-      const { code, hung, output } = await runTsx(script, [server.url], {
-        cwd: resolve(import.meta.dirname, '../..'),
-        budgetMs: 20_000,
-      });
-      expect(hung, output).toBe(false);
-      expect(code, output).toBe(0);
-      expect(output).toContain('closed');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(hung, output).toBe(false);
+    expect(code, output).toBe(0);
+    expect(output).toContain('closed');
   });
 });

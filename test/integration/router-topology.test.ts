@@ -3,11 +3,7 @@
  * per readFrom, replicas stopped, sentinels stopped (one, then all), an unknown service,
  * natMap, and a clean close. Plus the pooled router's circuit breaker during an outage.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
 import {
@@ -21,7 +17,7 @@ import {
 import type { ReadFrom, Router, RouterEvent } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
-import { runTsx } from '../fixtures/child.js';
+import { runTsxSource, srcModule } from '../fixtures/child.js';
 import {
   COMMAND_TIMEOUT_MS,
   commandCalls,
@@ -327,12 +323,8 @@ describe.each(ROUTER_KINDS)('%s router: topology changes', (kind) => {
     await r.close();
     await expect(r.execute('read', (c) => c.get('c'))).rejects.toBeInstanceOf(CacheClosedError);
 
-    const dir = mkdtempSync(join(tmpdir(), 'sc-router-exit-'));
-    const script = join(dir, 'exit.mts');
-    const src = resolve(import.meta.dirname, '../../src');
-    writeFileSync(
-      script,
-      `import { routers } from ${JSON.stringify(pathToFileURL(join(src, 'routers/index.ts')).href)};
+    const { code, hung, output } = await runTsxSource(
+      `import { routers } from ${srcModule('routers/index.ts')};
 const opts = JSON.parse(process.argv[2]);
 const r = routers[${JSON.stringify(kind)}]({ ...opts, readFrom: 'replica-preferred' });
 await r.execute('write', (c) => c.set('exit', '1'));
@@ -340,18 +332,12 @@ await r.execute('read', (c) => c.get('exit'));
 await r.close();
 console.log('closed');
 `,
+      [JSON.stringify(topo.routerOptions())],
+      20_000,
     );
-    try {
-      const { code, hung, output } = await runTsx(script, [JSON.stringify(topo.routerOptions())], {
-        cwd: resolve(import.meta.dirname, '../..'),
-        budgetMs: 20_000,
-      });
-      expect(hung, output).toBe(false);
-      expect(code, output).toBe(0);
-      expect(output).toContain('closed');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(hung, output).toBe(false);
+    expect(code, output).toBe(0);
+    expect(output).toContain('closed');
   });
 });
 
