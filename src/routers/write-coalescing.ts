@@ -18,6 +18,9 @@ import type { Redis } from 'ioredis';
  * Stateless: `writableCorked` says whether this tick already corked the socket.
  */
 export function coalesceWrites(client: Redis): void {
+  // Nothing awaiting a reply: a lone (sequential) caller. Its command goes out at once;
+  // deferring it to the end of the tick would only add latency.
+  if (client.commandQueue.length === 0) return;
   const stream = client.stream;
   if (stream.writableCorked !== 0 || client.status !== 'ready') return;
   stream.cork();
