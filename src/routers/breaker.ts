@@ -42,6 +42,10 @@ export function tripsBreaker(err: unknown): boolean {
   );
 }
 
+interface RollingWindow {
+  increment(property: 'fires' | 'successes'): void;
+}
+
 export interface BreakerHooks {
   open(): void;
   halfOpen(): void;
@@ -69,9 +73,15 @@ export class RoleBreaker {
       rollingCountBuckets: 10,
       volumeThreshold: o.volumeThreshold,
       enableSnapshots: false,
+      // Latency percentiles are never read; recording them pushed to an array per operation
+      // and made every failure concatenate and sort the whole window.
+      rollingPercentilesEnabled: false,
       // errorFilter returning true means "not a failure".
       errorFilter: (err: unknown) => !tripsBreaker(err),
     });
+    const status = this.cb.status as unknown as Partial<RollingWindow>;
+    // Untyped in @types/opossum; without it (another opossum version) every operation uses fire().
+    this.window = typeof status.increment === 'function' ? (status as RollingWindow) : undefined;
     this.cb.on('open', hooks.open);
     this.cb.on('halfOpen', hooks.halfOpen);
     this.cb.on('close', hooks.close);
@@ -83,7 +93,49 @@ export class RoleBreaker {
     return 'closed';
   }
 
+  /**
+   * Run `task` under the breaker. While the breaker is closed the task runs directly and its
+   * outcome is counted in opossum's rolling window the way `fire()` counts it (a fire plus a
+   * success; an infrastructure failure goes through `fire()` so opossum's own threshold check
+   * runs). `fire()` per operation cost an argument array, two events, a promise with four
+   * closures and two derived promises: measured GC pressure and tail latency on the hot path.
+   * Open and half-open states go through `fire()` unchanged (fail fast, one trial).
+   */
   run<T>(task: () => Promise<T>): Promise<T> {
+    if (!this.cb.closed || this.shut || this.window === undefined) return this.fire(task);
+    let result: Promise<T>;
+    try {
+      result = task();
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    return result.then(this.onSuccess, this.onFailure) as Promise<T>;
+  }
+
+  private shut = false;
+  /** opossum's rolling window (`status.increment` is what its own 'fire'/'success' listeners call). */
+  private readonly window: RollingWindow | undefined;
+
+  private readonly onSuccess = <T>(value: T): T => {
+    const window = this.window as RollingWindow;
+    window.increment('fires');
+    window.increment('successes');
+    return value;
+  };
+
+  private readonly onFailure = (err: unknown): never => {
+    if (!tripsBreaker(err)) {
+      // Not the node's fault (a codec error, WRONGTYPE...): opossum's errorFilter counts it as a success.
+      this.onSuccess(undefined);
+      throw err;
+    }
+    // Let opossum count the failure and decide whether to open; the caller sees the
+    // operation's own error, as it would had the operation gone through fire().
+    this.cb.fire(() => Promise.reject(err)).catch(() => {});
+    throw err;
+  };
+
+  private fire<T>(task: () => Promise<T>): Promise<T> {
     return (this.cb.fire(task) as Promise<T>).catch((err: unknown) => {
       if ((err as { code?: string })?.code === 'EOPENBREAKER') {
         throw new CircuitOpenError(`Circuit breaker for the ${this.role} is open: failing fast`, {
@@ -100,6 +152,7 @@ export class RoleBreaker {
   }
 
   shutdown(): void {
+    this.shut = true;
     this.cb.shutdown();
   }
 }
