@@ -112,12 +112,7 @@ export class DiscoveryRouter implements Router {
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
   ): Promise<T> {
-    const { commandTimeoutMs } = this.ctx.node;
-    if (intent === 'write' && this.ctx.fence.up && !(await this.ctx.fence.wait(commandTimeoutMs))) {
-      throw new MasterNotFoundError(
-        `Failover of "${this.ctx.service}" in progress: write held ${commandTimeoutMs} ms without a new master`,
-      );
-    }
+    await this.ctx.holdWriteDuringFailover(intent);
     let address = await this.masterQuery.get();
     if (this.ctx.isDemoted(address)) {
       // The answer was obtained just before a +switch-master named this address as the

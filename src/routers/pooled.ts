@@ -147,12 +147,7 @@ export class PooledRouter implements Router {
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
   ): Promise<T> {
-    const { commandTimeoutMs } = this.ctx.node;
-    if (intent === 'write' && this.ctx.fence.up && !(await this.ctx.fence.wait(commandTimeoutMs))) {
-      throw new MasterNotFoundError(
-        `Failover of "${this.ctx.service}" in progress: write held ${commandTimeoutMs} ms without a new master`,
-      );
-    }
+    await this.ctx.holdWriteDuringFailover(intent);
     const pool = this.master?.alive ? this.master : await this.resolveMaster();
     return this.runOn(pool, fn, mayRetry ? () => this.onMaster(intent, fn, false) : undefined);
   }

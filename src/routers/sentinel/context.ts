@@ -1,6 +1,12 @@
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from '../node-clients.js';
-import type { NodeAddress, NodeConnectionOptions, ReadFrom, SentinelRouterOptions } from '../types.js';
+import type {
+  Intent,
+  NodeAddress,
+  NodeConnectionOptions,
+  ReadFrom,
+  SentinelRouterOptions,
+} from '../types.js';
 import { type AddressMapper, addressKey, createAddressMapper } from './address.js';
 import { FailoverFence } from './failover-fence.js';
 import { NodeStats, RouterEvents } from './router-events.js';
@@ -76,6 +82,21 @@ export class SentinelContext {
    * sentinel that still names it has not heard of the failover yet (sentinels learn it
    * from each other within seconds), so its answer is stale.
    */
+  /**
+   * Writes wait while the failover leader is promoting a replica (between +selected-slave and
+   * +switch-master): a write acknowledged by the old master then would be lost. Waits at most
+   * commandTimeoutMs, then fails with MasterNotFoundError.
+   */
+  async holdWriteDuringFailover(intent: Intent): Promise<void> {
+    if (intent !== 'write' || !this.fence.up) return;
+    const { commandTimeoutMs } = this.node;
+    if (!(await this.fence.wait(commandTimeoutMs))) {
+      throw new MasterNotFoundError(
+        `Failover of "${this.service}" in progress: write held ${commandTimeoutMs} ms without a new master`,
+      );
+    }
+  }
+
   isDemoted(address: NodeAddress): boolean {
     const at = this.demoted.get(addressKey(address));
     if (at === undefined) return false;
