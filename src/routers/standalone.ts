@@ -7,6 +7,7 @@ import {
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
 import type {
   Intent,
   NodeAddress,
@@ -28,8 +29,6 @@ export interface StandaloneOptions extends StandaloneRouterOptions {
   autoPipelining?: boolean;
 }
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 500;
-const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 /** Reconnect backoff: 50 ms doubling, capped so a recovered server is picked up within ~1 s. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
