@@ -1,6 +1,7 @@
 import type { Compressor } from '../compressors/types.js';
 import type { Router } from '../routers/types.js';
 import type { Serializer } from '../serializers/types.js';
+import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
 import { ConfigError } from './errors.js';
 import type { KeyFunction, ReverseKeyFunction } from './keys.js';
 import { parseTtl, type Ttl } from './ttl.js';
@@ -41,7 +42,8 @@ export interface ResolvedOptions {
 }
 
 export const DEFAULT_TTL_MS = 300_000;
-export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
+/** One default, owned by the codec that enforces it. */
+export { DEFAULT_MAX_VALUE_BYTES };
 
 const ALLOWED = [
   'router',
