@@ -139,6 +139,15 @@ function loose(client: Redis): Record<string, (...args: unknown[]) => Promise<un
   return client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 }
 
+/** A sorted-set range's bounds, plus WITHSCORES when asked for. */
+function rangeArgs(
+  from: ScoreBound,
+  to: ScoreBound,
+  options: ZRangeOptions | undefined,
+): Array<string | number> {
+  return options?.withScores === true ? [from, to, 'WITHSCORES'] : [from, to];
+}
+
 function scanCountOf(options: ScanOptions | undefined): number {
   const count = options?.scanCount ?? DEFAULT_SCAN_COUNT;
   if (!Number.isSafeInteger(count) || count <= 0) {
@@ -892,7 +901,7 @@ export class Cache {
   ): Promise<Array<[T, number]>>;
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
-    return this.#range<T>('zrangeBuffer', key, [start, stop], options);
+    return this.#range<T>('zrangeBuffer', key, rangeArgs(start, stop, options), options);
   }
 
   zrevrange<T = unknown>(
@@ -903,7 +912,7 @@ export class Cache {
   ): Promise<Array<[T, number]>>;
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
-    return this.#range<T>('zrevrangeBuffer', key, [start, stop], options);
+    return this.#range<T>('zrevrangeBuffer', key, rangeArgs(start, stop, options), options);
   }
 
   zrangebyscore<T = unknown>(
@@ -919,34 +928,26 @@ export class Cache {
     options?: ZRangeByScoreOptions,
   ): Promise<T[]>;
   zrangebyscore<T = unknown>(key: string, min: ScoreBound, max: ScoreBound, options?: ZRangeByScoreOptions) {
-    const args: Array<string | number> = [min, max];
-    if (options?.withScores) args.push('WITHSCORES');
+    // WITHSCORES must come before LIMIT.
+    const args = rangeArgs(min, max, options);
     if (options?.offset !== undefined || options?.count !== undefined) {
       args.push('LIMIT', options.offset ?? 0, options.count ?? -1);
     }
-    return this.#range<T>(
-      'zrangebyscoreBuffer',
-      key,
-      args,
-      { ...options, withScores: false },
-      options?.withScores === true,
-    );
+    return this.#range<T>('zrangebyscoreBuffer', key, args, options);
   }
 
+  /** `args` already carry WITHSCORES when `options.withScores` is set (see rangeArgs). */
   async #range<T>(
     method: 'zrangeBuffer' | 'zrevrangeBuffer' | 'zrangebyscoreBuffer',
     key: string,
     args: Array<string | number>,
     options: ZRangeOptions | undefined,
-    flatWithScores = false,
   ): Promise<T[] | Array<[T, number]>> {
     const redisKey = this.#key(key, options);
-    const withScores = options?.withScores === true;
-    const full = withScores ? [redisKey, ...args, 'WITHSCORES'] : [redisKey, ...args];
     const raws = (await this.#exec('read', method.slice(0, -6), key, EMPTY_ARRAY, (client) =>
-      loose(client)[method]!(...full),
+      loose(client)[method]!(redisKey, ...args),
     )) as Buffer[];
-    if (withScores || flatWithScores) return this.#decodePairs<T>(raws, key);
+    if (options?.withScores === true) return this.#decodePairs<T>(raws, key);
     return raws.map((raw) => this.#decode<T>(raw, key));
   }
 
