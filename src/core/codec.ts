@@ -45,6 +45,7 @@
  */
 import { constants } from 'node:buffer';
 import { type Compressor, compressors } from '../compressors/index.js';
+import { NONE_ID } from '../compressors/none.js';
 import { assertCompressor } from '../compressors/registry.js';
 import { type Serializer, serializers } from '../serializers/index.js';
 import { assertSerializer, FIRST_USER_ID } from '../serializers/registry.js';
@@ -56,7 +57,6 @@ export const HEADER_BYTES = 4;
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 
 const VERSION_BYTE = CODEC_VERSION << 4;
-const NONE_ID = 0;
 /** The largest Buffer Node can allocate. */
 const MAX_LENGTH = constants.MAX_LENGTH;
 
