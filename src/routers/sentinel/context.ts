@@ -1,5 +1,5 @@
 import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from '../node-clients.js';
+import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
 import type {
   Intent,
   NodeAddress,
@@ -26,7 +26,7 @@ const DEMOTION_MEMORY_MS = 30_000;
 export class SentinelContext {
   readonly service: string;
   readonly readFrom: ReadFrom;
-  readonly node: NodeConnectionOptions & { commandTimeoutMs: number; connectTimeoutMs: number };
+  readonly node: NodeConnectionOptions & NodeClientSettings;
   readonly mapAddress: AddressMapper;
   readonly sentinel: SentinelClient;
   readonly watcher: SentinelWatcher;
@@ -46,8 +46,7 @@ export class SentinelContext {
       username: opts.username,
       password: opts.password,
       tls: opts.tls,
-      commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-      connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...nodeClientSettings(opts),
     };
     this.mapAddress = createAddressMapper(opts.natMap);
     const access = {
@@ -78,11 +77,6 @@ export class SentinelContext {
   }
 
   /**
-   * True when `address` was announced as the old master of a recent +switch-master: a
-   * sentinel that still names it has not heard of the failover yet (sentinels learn it
-   * from each other within seconds), so its answer is stale.
-   */
-  /**
    * Writes wait while the failover leader is promoting a replica (between +selected-slave and
    * +switch-master): a write acknowledged by the old master then would be lost. Waits at most
    * commandTimeoutMs, then fails with MasterNotFoundError.
@@ -97,6 +91,11 @@ export class SentinelContext {
     }
   }
 
+  /**
+   * True when `address` was announced as the old master of a recent +switch-master: a
+   * sentinel that still names it has not heard of the failover yet (sentinels learn it
+   * from each other within seconds), so its answer is stale.
+   */
   isDemoted(address: NodeAddress): boolean {
     const at = this.demoted.get(addressKey(address));
     if (at === undefined) return false;
