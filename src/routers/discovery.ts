@@ -1,15 +1,9 @@
 import type { Redis } from 'ioredis';
-import {
-  CacheClosedError,
-  CacheError,
-  MasterNotFoundError,
-  ReplicaNotFoundError,
-  SentinelUnavailableError,
-} from '../core/errors.js';
+import { CacheClosedError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import { isConnectionError, isReadOnlyError, isTimeoutError, translateError } from './errors.js';
 import { connectVerified, type NodeRole, queryRole, wrongRoleError } from './node-clients.js';
 import { addressKey } from './sentinel/address.js';
-import { SentinelContext, type SentinelNews } from './sentinel/context.js';
+import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
 import { FreshQuery } from './sentinel/fresh-query.js';
 import { isUsable } from './sentinel/sentinel-client.js';
 import type {
@@ -68,7 +62,7 @@ export class DiscoveryRouter implements Router {
 
   constructor(opts: SentinelRouterOptions) {
     this.ctx = new SentinelContext(opts, (news) => this.onNews(news));
-    this.masterQuery = new FreshQuery(() => this.askMaster(), SENTINEL_QUERIES_IN_FLIGHT);
+    this.masterQuery = new FreshQuery(() => this.ctx.askMaster(), SENTINEL_QUERIES_IN_FLIGHT);
     this.replicaQuery = new FreshQuery(() => this.askReplicas(), SENTINEL_QUERIES_IN_FLIGHT);
   }
 
@@ -237,14 +231,6 @@ export class DiscoveryRouter implements Router {
     conn.client.disconnect();
   }
 
-  private async askMaster(): Promise<NodeAddress> {
-    const res = await this.ctx.sentinel.masterAddress((a) => !this.ctx.isDemoted(a));
-    if (!res.found) {
-      throw new MasterNotFoundError(`No sentinel knows a master for service "${this.ctx.service}"`);
-    }
-    return res.value;
-  }
-
   private async askReplicas(): Promise<NodeAddress[]> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) {
@@ -262,10 +248,4 @@ export class DiscoveryRouter implements Router {
       this.ctx.events.emit('topology-change', { reason: '+switch-master', nodes: [news.to] });
     }
   }
-}
-
-/** Errors after which a replica-preferred read may go to the master instead. */
-function canFallBack(err: unknown): boolean {
-  if (err instanceof SentinelUnavailableError || err instanceof CacheClosedError) return false;
-  return err instanceof CacheError || isConnectionError(err);
 }

@@ -1,12 +1,10 @@
 import type { Redis } from 'ioredis';
 import {
   CacheClosedError,
-  CacheError,
   ConfigError,
   ConnectionInterruptedError,
   MasterNotFoundError,
   ReplicaNotFoundError,
-  SentinelUnavailableError,
 } from '../core/errors.js';
 import { type BreakerRole, RoleBreaker } from './breaker.js';
 import {
@@ -17,7 +15,7 @@ import {
   translateError,
 } from './errors.js';
 import { addressKey, sameAddress } from './sentinel/address.js';
-import { SentinelContext, type SentinelNews } from './sentinel/context.js';
+import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
 import { isUsable } from './sentinel/sentinel-client.js';
 import type {
@@ -216,7 +214,7 @@ export class PooledRouter implements Router {
 
   private resolveMaster(): Promise<NodePool> {
     if (!this.masterResolving) {
-      const p = this.askMaster().then(
+      const p = this.ctx.askMaster().then(
         (address) => {
           if (this.masterResolving === p) this.masterResolving = undefined;
           return this.adoptMaster(address, 'resolved');
@@ -229,13 +227,6 @@ export class PooledRouter implements Router {
       this.masterResolving = p;
     }
     return this.masterResolving;
-  }
-
-  private async askMaster(): Promise<NodeAddress> {
-    const res = await this.ctx.sentinel.masterAddress((a) => !this.ctx.isDemoted(a));
-    if (!res.found)
-      throw new MasterNotFoundError(`No sentinel knows a master for service "${this.ctx.service}"`);
-    return res.value;
   }
 
   /** Make `address` the master: reuse its live master pool or open one; evict the rest. */
@@ -346,7 +337,8 @@ export class PooledRouter implements Router {
       this.breakers.master.reset();
     } else if (news.type === 'resync') {
       // We may have missed a +switch-master while a subscription was down: check.
-      this.askMaster()
+      this.ctx
+        .askMaster()
         .then((address) => {
           if (!this.closed && this.master && !sameAddress(this.master.address, address)) {
             this.adoptMaster(address, 'changed while a sentinel subscription was down');
@@ -370,10 +362,4 @@ function poolOptions(pool: PooledRouterOptions['pool']): NodePoolOptions {
   }
   if (!(o.acquireTimeoutMs > 0)) throw new ConfigError('pool.acquireTimeoutMs: expected a positive number');
   return o;
-}
-
-/** Errors after which a replica-preferred read may go to the master instead. */
-function canFallBack(err: unknown): boolean {
-  if (err instanceof SentinelUnavailableError || err instanceof CacheClosedError) return false;
-  return err instanceof CacheError || isConnectionError(err);
 }

@@ -1,4 +1,11 @@
-import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
+import {
+  CacheClosedError,
+  CacheError,
+  ConfigError,
+  MasterNotFoundError,
+  SentinelUnavailableError,
+} from '../../core/errors.js';
+import { isConnectionError } from '../errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
 import type {
   Intent,
@@ -106,6 +113,13 @@ export class SentinelContext {
     return true;
   }
 
+  /** The master the sentinels name now, skipping a recently demoted one (stale answer). */
+  async askMaster(): Promise<NodeAddress> {
+    const res = await this.sentinel.masterAddress((a) => !this.isDemoted(a));
+    if (!res.found) throw new MasterNotFoundError(`No sentinel knows a master for service "${this.service}"`);
+    return res.value;
+  }
+
   async close(): Promise<void> {
     this.fence.lower();
     await Promise.all([this.watcher.close(), this.sentinel.close()]);
@@ -127,6 +141,12 @@ export class SentinelContext {
     this.events.emit('failover', { service: this.service, from, to });
     return true;
   }
+}
+
+/** Errors after which a replica-preferred read may go to the master instead. */
+export function canFallBack(err: unknown): boolean {
+  if (err instanceof SentinelUnavailableError || err instanceof CacheClosedError) return false;
+  return err instanceof CacheError || isConnectionError(err);
 }
 
 function validate(opts: SentinelRouterOptions): void {
