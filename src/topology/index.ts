@@ -10,6 +10,13 @@ import { chooseProvider, defaultEnvironment, type ProviderEnvironment } from './
 import { startTestcontainersTopology } from './testcontainers-topology.js';
 import type { Topology, TopologyOptions } from './types.js';
 
+export {
+  type ClusterRouterOptions,
+  type ClusterShardView,
+  ClusterTopology,
+  type ClusterTopologyOptions,
+  startCluster,
+} from './cluster.js';
 export { TopologyControlUnsupportedError, TopologyTimeoutError, TopologyUnavailableError } from './errors.js';
 export { parseSentinelList } from './external.js';
 export type { ProcessTopology, ProcessTopologyState } from './process-topology.js';

@@ -31,6 +31,8 @@ export interface ProcessTopologyState {
   nodes: NodeAddress[];
   auth?: TopologyAuth;
   tls?: TlsFiles;
+  /** Set for a Redis Cluster (`topology up --cluster`): no sentinels, `nodes` are the cluster's nodes. */
+  cluster?: { shards: number; replicasPerShard: number };
 }
 
 const PORT_ATTEMPTS = 5;

@@ -130,3 +130,29 @@ export function sentinelConf(c: SentinelConfig): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+export interface ClusterNodeConfig extends CommonConfig {
+  /** `cluster-node-timeout`: how long a node may be unreachable before the others fail it over. */
+  nodeTimeoutMs: number;
+  auth?: TopologyAuth;
+}
+
+/**
+ * A data node with `cluster-enabled yes`. The cluster bus listens on port + 10000. Every node
+ * announces 127.0.0.1 so the addresses in MOVED replies and CLUSTER SLOTS are reachable from
+ * the host. `cluster-require-full-coverage no`: a failed shard must not take the others down
+ * with it (a cache prefers serving two thirds of its keys to serving none).
+ * `cluster-replica-validity-factor 0`: a replica may always take over, however long its link was
+ * down (a test topology must fail over every time; data loss is what we measure).
+ */
+export function clusterNodeConf(c: ClusterNodeConfig): string {
+  const lines = [
+    'cluster-enabled yes',
+    `cluster-config-file ${quote(`nodes-${c.port}.conf`)}`,
+    `cluster-node-timeout ${c.nodeTimeoutMs}`,
+    'cluster-announce-ip 127.0.0.1',
+    'cluster-require-full-coverage no',
+    'cluster-replica-validity-factor 0',
+  ];
+  return `${dataNodeConf(c)}${lines.join('\n')}\n`;
+}
