@@ -30,7 +30,7 @@ export { Lock, type LockOptions } from './core/lock.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
 export { parseTtl, type Ttl } from './core/ttl.js';
-export { routers, type StandaloneOptions } from './routers/index.js';
+export { type ClusterRouterOptions, routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';

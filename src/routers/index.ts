@@ -1,3 +1,4 @@
+import { cluster } from './cluster.js';
 import { discovery } from './discovery.js';
 import { pooled } from './pooled.js';
 import { standalone } from './standalone.js';
@@ -7,6 +8,8 @@ export const routers = {
   standalone,
   discovery,
   pooled,
+  cluster,
 };
 
+export type { ClusterRouterOptions } from './cluster.js';
 export type { StandaloneOptions } from './standalone.js';

@@ -52,7 +52,7 @@ export interface ClusterTopologyOptions {
 }
 
 /** Options ready for `routers.cluster({...})`. */
-export interface ClusterRouterOptions {
+export interface ClusterTopologyRouterOptions {
   nodes: NodeAddress[];
   username?: string;
   password?: string;
@@ -384,7 +384,7 @@ export class ClusterTopology {
   }
 
   /** Options for `routers.cluster({...})`: every node as a seed, and the credentials. */
-  routerOptions(): ClusterRouterOptions {
+  routerOptions(): ClusterTopologyRouterOptions {
     return {
       nodes: [...this.nodes],
       ...(this.auth?.username !== undefined ? { username: this.auth.username } : {}),

@@ -11,10 +11,10 @@ import { startTestcontainersTopology } from './testcontainers-topology.js';
 import type { Topology, TopologyOptions } from './types.js';
 
 export {
-  type ClusterRouterOptions,
   type ClusterShardView,
   ClusterTopology,
   type ClusterTopologyOptions,
+  type ClusterTopologyRouterOptions,
   startCluster,
 } from './cluster.js';
 export { TopologyControlUnsupportedError, TopologyTimeoutError, TopologyUnavailableError } from './errors.js';

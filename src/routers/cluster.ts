@@ -1,0 +1,324 @@
+import { Cluster, type ClusterOptions, type Redis } from 'ioredis';
+import {
+  CacheClosedError,
+  CacheError,
+  ConnectionInterruptedError,
+  MasterNotFoundError,
+} from '../core/errors.js';
+import { TypedEmitter } from '../core/events.js';
+import {
+  type ClusterRouterOptions,
+  type ResolvedClusterOptions,
+  resolveClusterOptions,
+} from './cluster/options.js';
+import { mastersBySlot, parseNodeKey, slotMoves } from './cluster/slot-map.js';
+import { isConnectionError, isTimeoutError, redactCredentials, translateError } from './errors.js';
+import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
+
+export type { ClusterRouterOptions } from './cluster/options.js';
+
+/** Reply/cluster errors meaning "no master serves this slot right now". */
+function isClusterDownError(err: unknown): boolean {
+  return err instanceof Error && /^CLUSTERDOWN\b/.test(err.message);
+}
+
+/** ioredis gave up on a command it kept redirecting, or the whole cluster is unreachable. */
+function isRoutingFailure(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err.message.startsWith('Too many Cluster redirections') ||
+      err.message.startsWith("Cluster isn't ready") ||
+      err.message === 'Cluster is ended.' ||
+      err.name === 'ClusterAllFailedError')
+  );
+}
+
+/** How long a connection to a node that left the slot map may finish replies in flight. */
+const DROPPED_NODE_GRACE_MS = 20;
+/** At most one 'error' event per node per this period (a refresh every 25 ms may fail on a paused node). */
+const ERROR_EVENT_INTERVAL_MS = 1000;
+
+interface NodeCounters {
+  ops: number;
+  errors: number;
+}
+
+/**
+ * Redis Cluster through one ioredis `Cluster` (slot map, MOVED/ASK, per-node connections are
+ * ioredis'), tuned to fail fast and to follow a shard failover quickly:
+ *
+ * - every node connection has `commandTimeout`: a paused master fails each command after
+ *   `commandTimeoutMs` with CommandTimeoutError instead of hanging until TCP gives up
+ *   (ioredis#559);
+ * - ioredis' own retries on "connection closed" and CLUSTERDOWN are off (they would hold a
+ *   command for up to 16 × 100 ms): the command fails at once with a named error, and the
+ *   router refreshes the slot map;
+ * - after any connection error or timeout the slot map is refreshed every `failoverRefreshMs`
+ *   for `failoverWatchMs`, so the promoted replica is used within a refresh period of the
+ *   cluster announcing it, not when the next periodic refresh happens to run;
+ * - `slotsRefreshTimeoutMs` is short: ioredis asks nodes one at a time in random order, and a
+ *   paused node must not hold the refresh for a second.
+ */
+class ClusterRouter implements Router {
+  readonly kind = 'cluster';
+  readonly #options: ResolvedClusterOptions;
+  readonly #cluster: Cluster;
+  readonly #events = new TypedEmitter<RouterEventMap>();
+  readonly #counters = new Map<string, NodeCounters>();
+  #owners: (string | undefined)[];
+  #failovers = 0;
+  #closed = false;
+  #everReady = false;
+  #lastError: Error | undefined;
+  readonly #lastErrorEvent = new Map<string, number>();
+  #watchUntil = 0;
+  #watchTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ClusterRouterOptions) {
+    const o = resolveClusterOptions(options);
+    this.#options = o;
+    const clusterOptions: ClusterOptions = {
+      scaleReads: o.readFrom === 'master' ? 'master' : 'slave',
+      slotsRefreshInterval: o.slotsRefreshIntervalMs,
+      slotsRefreshTimeout: o.slotsRefreshTimeoutMs,
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      retryDelayOnTryAgain: 50,
+      maxRedirections: 8,
+      enableOfflineQueue: true,
+      enableReadyCheck: true,
+      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 10), 1000),
+      redisOptions: {
+        commandTimeout: o.commandTimeoutMs,
+        connectTimeout: o.connectTimeoutMs,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        enableAutoPipelining: false,
+        disableClientInfo: true,
+        // A node dropped from the slot map (a failed-over master) is closed with FIN; a paused
+        // node never answers it, and its commands in flight would wait for their timeout.
+        // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
+        disconnectTimeout: DROPPED_NODE_GRACE_MS,
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(o.password !== undefined ? { password: o.password } : {}),
+        ...(o.tls !== undefined ? { tls: o.tls } : {}),
+      },
+    };
+    if (o.natMap !== undefined) {
+      const natMap = o.natMap;
+      clusterOptions.natMap =
+        typeof natMap === 'function' ? (key: string) => natMap(parseNodeKey(key)) : natMap;
+    }
+    this.#cluster = new Cluster(o.nodes, clusterOptions);
+    this.#owners = mastersBySlot(this.#cluster.slots);
+
+    this.#cluster.on('+node', (redis: Redis) => this.#countCommands(redis));
+    this.#cluster.on('ready', () => {
+      this.#everReady = true;
+      this.#lastError = undefined;
+    });
+    this.#cluster.on('refresh', () => this.#onRefresh());
+    // 'error' with no listener would crash the process; both kinds are reported as router events.
+    this.#cluster.on('error', (err: unknown) => this.#reportError(err));
+    this.#cluster.on('node error', (err: unknown, key: string) =>
+      this.#reportError(err, key === undefined ? undefined : parseNodeKey(key)),
+    );
+  }
+
+  /** Count commands per node at the node connection itself (retries and redirections included). */
+  #countCommands(redis: Redis): void {
+    const key = `${redis.options.host}:${redis.options.port}`;
+    let counters = this.#counters.get(key);
+    if (counters === undefined) {
+      counters = { ops: 0, errors: 0 };
+      this.#counters.set(key, counters);
+    }
+    const c = counters;
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((command, stream) => {
+      c.ops++;
+      command.promise.catch(() => {
+        c.errors++;
+      });
+      return send(command, stream);
+    }) as Redis['sendCommand'];
+  }
+
+  #reportError(err: unknown, address?: NodeAddress): void {
+    if (this.#closed) return;
+    const where = address === undefined ? '' : `${address.host}:${address.port}`;
+    const now = Date.now();
+    if ((this.#lastErrorEvent.get(where) ?? 0) + ERROR_EVENT_INTERVAL_MS > now) return;
+    this.#lastErrorEvent.set(where, now);
+    const translated = translateError(err, address, this.#options.commandTimeoutMs);
+    const error = translated instanceof Error ? translated : new Error(String(translated));
+    this.#lastError = error;
+    this.#events.emit('error', { error });
+  }
+
+  /** A refresh completed: report masters that changed (failovers) and new node sets. */
+  #onRefresh(): void {
+    const owners = mastersBySlot(this.#cluster.slots);
+    const moves = slotMoves(this.#owners, owners);
+    this.#owners = owners;
+    if (moves.length === 0) return;
+    for (const move of moves) {
+      if (move.from === undefined) continue;
+      this.#failovers++;
+      this.#events.emit('failover', {
+        service: `slots ${move.firstSlot}-${move.lastSlot}`,
+        from: parseNodeKey(move.from),
+        to: parseNodeKey(move.to),
+      });
+    }
+    this.#events.emit('topology-change', {
+      reason: 'slot map changed',
+      nodes: [...new Set(owners.filter((k): k is string => k !== undefined))].map(parseNodeKey),
+    });
+  }
+
+  /** Refresh the slot map now, then every failoverRefreshMs until failoverWatchMs after the last trouble. */
+  #watchForFailover(): void {
+    if (this.#closed) return;
+    this.#watchUntil = Date.now() + this.#options.failoverWatchMs;
+    this.#cluster.refreshSlotsCache();
+    if (this.#watchTimer !== undefined) return;
+    this.#watchTimer = setInterval(() => {
+      if (this.#closed || Date.now() > this.#watchUntil) {
+        clearInterval(this.#watchTimer);
+        this.#watchTimer = undefined;
+        return;
+      }
+      this.#cluster.refreshSlotsCache();
+    }, this.#options.failoverRefreshMs);
+    this.#watchTimer.unref();
+  }
+
+  /** Named errors for what ioredis Cluster throws; connection trouble starts the failover watch. */
+  #translate(err: unknown): unknown {
+    if (err instanceof CacheError) return err;
+    redactCredentials(err);
+    const timeoutMs = this.#options.commandTimeoutMs;
+    if (isClusterDownError(err)) {
+      this.#watchForFailover();
+      return new MasterNotFoundError(
+        `No master serves the key's slot right now (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (isRoutingFailure(err)) {
+      this.#watchForFailover();
+      return new ConnectionInterruptedError(
+        `Cluster could not route the command: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (isTimeoutError(err) || isConnectionError(err)) this.#watchForFailover();
+    return translateError(err, undefined, timeoutMs);
+  }
+
+  /**
+   * Before the first 'ready', commands wait in ioredis' offline queue, bounded here by
+   * connectTimeoutMs + commandTimeoutMs. Once the cluster was ready and lost every node,
+   * operations fail at once while ioredis reconnects.
+   */
+  async #whenReady(): Promise<void> {
+    const cluster = this.#cluster;
+    if (cluster.status === 'ready') return;
+    if (this.#everReady) {
+      throw new ConnectionInterruptedError(
+        `No connection to the cluster (${cluster.status})${this.#lastError ? `: ${this.#lastError.message}` : ''}`,
+        { cause: this.#lastError },
+      );
+    }
+    const budget = this.#options.connectTimeoutMs + this.#options.commandTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        cluster.off('ready', onReady);
+        cluster.off('end', onEnd);
+      };
+      const onReady = () => {
+        done();
+        resolve();
+      };
+      const onEnd = () => {
+        done();
+        reject(new CacheClosedError('Router is closed'));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new ConnectionInterruptedError(
+            `Cluster not ready after ${budget} ms${this.#lastError ? `: ${this.#lastError.message}` : ''}`,
+            { cause: this.#lastError },
+          ),
+        );
+      }, budget);
+      cluster.once('ready', onReady);
+      cluster.once('end', onEnd);
+    });
+  }
+
+  async execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new CacheClosedError('Router is closed');
+    await this.#whenReady();
+    try {
+      // A Cluster has the command methods of a Redis; multi-key and keyless commands are
+      // grouped by slot / sent to every master by the caller (groupKeys, eachMaster).
+      return await fn(this.#cluster as unknown as Redis);
+    } catch (err) {
+      throw this.#translate(err);
+    }
+  }
+
+  /** The ioredis Cluster itself (for tests, the bench and `withClient` users who need cluster-only calls). */
+  get cluster(): Cluster {
+    return this.#cluster;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#watchTimer);
+    const cluster = this.#cluster;
+    if (cluster.status === 'ready') {
+      // QUIT lets replies in flight arrive; bounded so a paused node cannot block close().
+      await Promise.race([
+        cluster.quit().catch(() => undefined),
+        new Promise((r) => setTimeout(r, this.#options.commandTimeoutMs).unref()),
+      ]);
+    }
+    cluster.disconnect();
+    this.#events.removeAll();
+  }
+
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.#events.on(event, fn);
+  }
+
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.#events.off(event, fn);
+  }
+
+  stats(): RouterStats {
+    const masters = new Set(this.#owners.filter((k): k is string => k !== undefined));
+    const nodes: RouterStats['nodes'] = {};
+    for (const [key, c] of this.#counters) {
+      nodes[key] = { ops: c.ops, errors: c.errors, role: masters.has(key) ? 'master' : 'replica' };
+    }
+    return { kind: this.kind, nodes, failovers: this.#failovers };
+  }
+}
+
+/**
+ * A Router for Redis Cluster: `routers.cluster({ nodes: [{ host, port }] })`. Built on
+ * ioredis `Cluster`; see the README's "Cluster" section for what it guarantees.
+ */
+export function cluster(options: ClusterRouterOptions): Router & { readonly cluster: Cluster } {
+  return new ClusterRouter(options);
+}

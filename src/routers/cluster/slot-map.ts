@@ -1,0 +1,48 @@
+import type { NodeAddress } from '../types.js';
+
+export const SLOT_COUNT = 16_384;
+
+/** `host:port` → address (IPv6 hosts keep their colons: the port is after the last one). */
+export function parseNodeKey(key: string): NodeAddress {
+  const i = key.lastIndexOf(':');
+  return { host: key.slice(0, i), port: Number(key.slice(i + 1)) };
+}
+
+/** A master change for a contiguous range of slots, found by comparing two slot maps. */
+export interface SlotMove {
+  from: string | undefined;
+  to: string;
+  firstSlot: number;
+  lastSlot: number;
+}
+
+/** The master (`host:port`) of every slot, from ioredis' `cluster.slots` (element 0 of each entry). */
+export function mastersBySlot(slots: readonly (readonly string[] | undefined)[]): (string | undefined)[] {
+  const out = new Array<string | undefined>(SLOT_COUNT);
+  for (let slot = 0; slot < SLOT_COUNT; slot++) out[slot] = slots[slot]?.[0];
+  return out;
+}
+
+/** Contiguous slot ranges whose master differs between `before` and `after` (unassigned slots skipped). */
+export function slotMoves(
+  before: readonly (string | undefined)[],
+  after: readonly (string | undefined)[],
+): SlotMove[] {
+  const moves: SlotMove[] = [];
+  let current: SlotMove | undefined;
+  for (let slot = 0; slot < SLOT_COUNT; slot++) {
+    const from = before[slot];
+    const to = after[slot];
+    if (to === undefined || from === to) {
+      current = undefined;
+      continue;
+    }
+    if (current && current.from === from && current.to === to && current.lastSlot === slot - 1) {
+      current.lastSlot = slot;
+    } else {
+      current = { from, to, firstSlot: slot, lastSlot: slot };
+      moves.push(current);
+    }
+  }
+  return moves;
+}
