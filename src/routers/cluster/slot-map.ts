@@ -1,6 +1,12 @@
+import calculateSlot from 'cluster-key-slot';
 import type { NodeAddress } from '../types.js';
 
 export const SLOT_COUNT = 16_384;
+
+/** The hash slot of `key` (CRC16 of the key, or of its `{hash tag}` when it has one). */
+export function slotOf(key: string | Buffer): number {
+  return calculateSlot(key);
+}
 
 /** `host:port` → address (IPv6 hosts keep their colons: the port is after the last one). */
 export function parseNodeKey(key: string): NodeAddress {

@@ -1,0 +1,172 @@
+/**
+ * routers.cluster and startCluster on a real Redis Cluster (3 masters + 3 replicas of local
+ * redis-server processes): the topology's controls, routing by slot, options, events, stats.
+ * Shard failovers under load are in cluster-failover.test.ts.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../../src/core/errors.js';
+import { routers } from '../../src/routers/index.js';
+import type { Router } from '../../src/routers/types.js';
+import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
+import { alive } from '../fixtures/child.js';
+import { COMMAND_TIMEOUT_MS, keysInShard, nodeClient, until } from './cluster-helpers.js';
+
+let topo: ClusterTopology;
+
+beforeAll(async () => {
+  topo = await startCluster({ shards: 3, replicasPerShard: 1, nodeTimeoutMs: 1000 });
+});
+
+afterAll(async () => {
+  await topo?.stop();
+});
+
+describe('startCluster', () => {
+  it('starts 3 masters with one replica each, covering every slot', async () => {
+    expect(topo.nodes).toHaveLength(6);
+    expect(topo.shardCount).toBe(3);
+    const shards = await topo.shards();
+    expect(shards.map((s) => s.replicas.length)).toEqual([1, 1, 1]);
+    const covered = shards.flatMap((s) => s.slots).reduce((n, [a, b]) => n + (b - a + 1), 0);
+    expect(covered).toBe(16_384);
+    expect(topo.firstSlot(0)).toBe(0);
+    for (const s of shards) {
+      const c = nodeClient(s.master);
+      try {
+        expect(String(((await c.call('ROLE')) as unknown[])[0])).toBe('master');
+      } finally {
+        c.disconnect();
+      }
+    }
+  });
+
+  it('refuses fewer than 3 shards with a clear error', async () => {
+    await expect(startCluster({ shards: 2 })).rejects.toThrow(/shards must be an integer >= 3/);
+  });
+
+  it('routerOptions() lists every node as a seed', () => {
+    expect(topo.routerOptions().nodes).toEqual(topo.nodes);
+  });
+});
+
+describe('routers.cluster options', () => {
+  it('refuses unknown keys, missing seeds and bad values with ConfigError', () => {
+    const nodes = topo.routerOptions().nodes;
+    expect(() => routers.cluster({ nodes, sentinels: [] } as never)).toThrow(ConfigError);
+    expect(() => routers.cluster({ nodes, sentinels: [] } as never)).toThrow(/unknown option 'sentinels'/);
+    expect(() => routers.cluster({ nodes: [] })).toThrow(/'nodes' must be a non-empty array/);
+    expect(() => routers.cluster({ nodes: [{ host: '', port: 1 }] })).toThrow(ConfigError);
+    expect(() => routers.cluster({ nodes: [{ host: 'h', port: 70000 }] })).toThrow(/port must be an integer/);
+    expect(() => routers.cluster({ nodes, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+    expect(() => routers.cluster({ nodes, readFrom: 'slave' as never })).toThrow(/readFrom/);
+    expect(() => routers.cluster({ nodes, natMap: { 'a:1': { host: 'b' } } as never })).toThrow(/natMap/);
+    expect(() => routers.cluster(null as never)).toThrow(ConfigError);
+  });
+});
+
+describe('routers.cluster on a healthy cluster', () => {
+  let router: Router & { readonly cluster: import('ioredis').Cluster };
+
+  beforeAll(() => {
+    router = routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS });
+  });
+
+  afterAll(async () => {
+    await router?.close();
+  });
+
+  it('works right after construction (commands wait for the first slot map)', async () => {
+    const fresh = routers.cluster({ nodes: [topo.nodes[0]!] });
+    try {
+      expect(await fresh.execute('write', (c) => c.set('fresh-key', 'x'))).toBe('OK');
+      expect(await fresh.execute('read', (c) => c.get('fresh-key'))).toBe('x');
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('puts each key on the master of its slot, on every shard', async () => {
+    const shards = await topo.shards();
+    for (let shard = 0; shard < 3; shard++) {
+      const [key] = keysInShard(topo, shard, 'routing');
+      await router.execute('write', (c) => c.set(key!, `on-${shard}`));
+      const direct = nodeClient(shards[shard]!.master);
+      try {
+        expect(await direct.get(key!)).toBe(`on-${shard}`);
+      } finally {
+        direct.disconnect();
+      }
+      expect(await router.execute('read', (c) => c.get(key!))).toBe(`on-${shard}`);
+    }
+    const stats = router.stats();
+    expect(stats.kind).toBe('cluster');
+    const masters = Object.entries(stats.nodes).filter(([, n]) => n.role === 'master');
+    expect(masters.length).toBe(3);
+    expect(masters.every(([, n]) => n.ops > 0)).toBe(true);
+  });
+
+  it('reads from replicas with readFrom: replica', async () => {
+    const shards = await topo.shards();
+    const [key] = keysInShard(topo, 0, 'replica-read');
+    await router.execute('write', (c) => c.set(key!, 'r'));
+    const reader = routers.cluster({ ...topo.routerOptions(), readFrom: 'replica' });
+    try {
+      // Redis 7.0 lists a replica in CLUSTER SLOTS once its replication offset is above 0 (after
+      // the first write), and the router picks that up on its next slot refresh (every second).
+      const replicaKey = `${shards[0]!.replicas[0]!.host}:${shards[0]!.replicas[0]!.port}`;
+      let value: string | null = null;
+      await until(
+        async () => {
+          value = await reader.execute('read', (c) => c.get(key!));
+          return (reader.stats().nodes[replicaKey]?.ops ?? 0) > 0;
+        },
+        10_000,
+        'a read served by the replica',
+      );
+      expect(value).toBe('r');
+      // Writes still go to the master.
+      await reader.execute('write', (c) => c.set(key!, 'w'));
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('passes reply errors through unchanged', async () => {
+    const [key] = keysInShard(topo, 1, 'wrongtype');
+    await router.execute('write', (c) => c.sadd(key!, 'm'));
+    await expect(router.execute('read', (c) => c.get(key!))).rejects.toThrow(/^WRONGTYPE/);
+  });
+
+  it('fails with ConnectionInterruptedError, within the budget, when no seed answers', async () => {
+    const dead = routers.cluster({ nodes: [{ host: '127.0.0.1', port: 1 }], connectTimeoutMs: 200 });
+    try {
+      const t0 = performance.now();
+      await expect(dead.execute('read', (c) => c.get('x'))).rejects.toBeInstanceOf(
+        ConnectionInterruptedError,
+      );
+      expect(performance.now() - t0).toBeLessThan(200 + COMMAND_TIMEOUT_MS + 1500);
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('refuses work after close() with CacheClosedError', async () => {
+    const r = routers.cluster(topo.routerOptions());
+    await r.execute('read', (c) => c.get('x'));
+    await r.close();
+    await expect(r.execute('read', (c) => c.get('x'))).rejects.toBeInstanceOf(CacheClosedError);
+  });
+});
+
+describe('startCluster stop()', () => {
+  it('stops every process and removes the temp dir', async () => {
+    const small = await startCluster({ shards: 3, replicasPerShard: 0 });
+    const pids = small.pids();
+    expect(pids).toHaveLength(3);
+    await small.stop();
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(small.dir)).toBe(false);
+    await small.stop(); // idempotent
+  });
+});
