@@ -15,13 +15,7 @@ import { routers } from '../../src/routers/index.js';
 import type { Router, RouterEventMap } from '../../src/routers/types.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import type { NodeAddress } from '../../src/topology/types.js';
-import {
-  ClusterWriteLoad,
-  COMMAND_TIMEOUT_MS,
-  missingKeys,
-  NO_HANG_BUDGET_MS,
-  until,
-} from './cluster-helpers.js';
+import { ClusterWriteLoad, COMMAND_TIMEOUT_MS, missingKeys, until } from './cluster-helpers.js';
 
 const FAILED = 1;
 /**
