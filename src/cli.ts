@@ -3,8 +3,10 @@
  * `sentinel-cache` command line: start/inspect/stop a Redis Sentinel topology, and run the
  * benchmark suite.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { startCluster } from './topology/cluster.js';
+import { collectClusterStatus, describeCluster, formatClusterStatus } from './topology/cluster-status.js';
 import { DEFAULT_STATE_FILE, downFromState, livePids, readState, writeState } from './topology/detached.js';
 import { parseSentinelList, startTopology } from './topology/index.js';
 import { resolveOptions } from './topology/options.js';
@@ -34,9 +36,51 @@ interface UpOptions {
   detach?: boolean;
   stateFile: string;
   verbose?: boolean;
+  cluster?: boolean;
+  shards: number;
+  replicasPerShard: number;
+  nodeTimeout: number;
+}
+
+/** `topology up --cluster`: a local Redis Cluster (process provider only). */
+async function clusterUp(o: UpOptions): Promise<void> {
+  if (o.provider !== 'auto' && o.provider !== 'process') {
+    throw new Error('--cluster needs the process provider (redis-server and redis-cli on PATH)');
+  }
+  if (o.detach && existsSync(o.stateFile) && livePids(readState(o.stateFile)).length > 0) {
+    throw new Error(
+      `a detached topology is already running (${o.stateFile}); run \`sentinel-cache topology down\` first`,
+    );
+  }
+  const password = process.env.SENTINEL_CACHE_PASSWORD;
+  const topology = await startCluster({
+    shards: o.shards,
+    replicasPerShard: o.replicasPerShard,
+    nodeTimeoutMs: o.nodeTimeout,
+    detached: o.detach ?? false,
+    ...(password ? { auth: { password } } : {}),
+    ...(o.verbose ? { log: (line: string) => console.error(`[topology] ${line}`) } : {}),
+  });
+  console.log(describeCluster(topology));
+  if (o.detach) {
+    writeState(o.stateFile, topology.state());
+    console.log(
+      `\nRunning in the background; state in ${o.stateFile}. Stop it with: sentinel-cache topology down`,
+    );
+    return;
+  }
+  console.log('\nPress Ctrl-C to stop it.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  console.log('\nstopping...');
+  await topology.stop();
+  console.log('stopped; nothing left behind');
 }
 
 async function topologyUp(o: UpOptions): Promise<void> {
+  if (o.cluster) return clusterUp(o);
   const options: TopologyOptions = {
     provider: o.provider,
     replicas: o.replicas,
@@ -114,7 +158,11 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
     return;
   }
   const state = readState(o.stateFile);
-  const { readFileSync } = await import('node:fs');
+  if (state.cluster) {
+    const creds = { username: state.auth?.username, password: state.auth?.password };
+    console.log(formatClusterStatus(await collectClusterStatus(state.nodes, creds)));
+    return;
+  }
   const tls = state.tls
     ? {
         ca: readFileSync(state.tls.caFile),
@@ -147,7 +195,9 @@ export function buildProgram(): Command {
 
   const topology = program
     .command('topology')
-    .description('start, inspect and stop a Redis Sentinel topology (master, replicas, sentinels)');
+    .description(
+      'start, inspect and stop a Redis Sentinel topology (master, replicas, sentinels) or a Redis Cluster',
+    );
 
   topology
     .command('up')
@@ -163,6 +213,10 @@ export function buildProgram(): Command {
     .option('--down-after <ms>', 'sentinel down-after-milliseconds', positiveInt(1), 1000)
     .option('--failover-timeout <ms>', 'sentinel failover-timeout', positiveInt(1), 5000)
     .option('--tls', 'TLS-only nodes and sentinels with a generated CA')
+    .option('--cluster', 'a Redis Cluster instead of Sentinel (process provider)')
+    .option('--shards <n>', 'with --cluster: number of masters (>= 3)', positiveInt(3), 3)
+    .option('--replicas-per-shard <n>', 'with --cluster: replicas of each master', positiveInt(0), 1)
+    .option('--node-timeout <ms>', 'with --cluster: cluster-node-timeout', positiveInt(100), 1000)
     .option(
       '--detach',
       'leave the servers running in the background and write a state file (process provider)',
@@ -172,7 +226,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       "\nSENTINEL_CACHE_PASSWORD, if set, becomes the data nodes' requirepass.\n" +
-        'Example: sentinel-cache topology up --detach && sentinel-cache topology status',
+        'Example: sentinel-cache topology up --detach && sentinel-cache topology status\n' +
+        'Redis Cluster: sentinel-cache topology up --cluster --shards 3 --replicas-per-shard 1',
     )
     .action((o: UpOptions) => topologyUp(o));
 
@@ -184,7 +239,9 @@ export function buildProgram(): Command {
 
   topology
     .command('status')
-    .description("show each node's role, replication offset and link, and what every sentinel sees")
+    .description(
+      "show each node's role, replication offset and link, and what every sentinel sees (cluster: roles, slots, links)",
+    )
     .option('--state-file <path>', 'state file written by up --detach', DEFAULT_STATE_FILE)
     .option(
       '--sentinels <list>',

@@ -64,6 +64,30 @@ describe('sentinel-cache topology up --detach / status / down', () => {
     expect(existsSync(join(work, 'state'))).toBe(false);
   });
 
+  it('up --cluster --detach starts a Redis Cluster; status shows slots and links; down removes it', async () => {
+    const up = await cli('topology', 'up', '--cluster', '--detach', '--state-file', stateFile);
+    expect(up.stdout).toContain('Redis Cluster is up (provider: process): 3 shards, 1 replica(s) each');
+    expect(up.stdout).toContain('routers.cluster({');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ProcessTopologyState;
+    expect(state.cluster).toEqual({ shards: 3, replicasPerShard: 1 });
+    const pids = state.processes.map((p) => p.pid!);
+    expect(pids).toHaveLength(6);
+    expect(pids.every(alive)).toBe(true);
+
+    const status = await cli('topology', 'status', '--state-file', stateFile);
+    expect(status.stdout.match(/ master {2}slots \d+-\d+ {2}cluster_state ok/g)).toHaveLength(3);
+    expect(status.stdout.match(/ slave {3}of 127\.0\.0\.1:\d+ {2}link up {2}cluster_state ok/g)).toHaveLength(
+      3,
+    );
+
+    const down = await cli('topology', 'down', '--state-file', stateFile);
+    expect(down.stdout).toContain('stopped 6 redis-server processes');
+    for (let i = 0; i < 100 && pids.some(alive); i++) await sleep(50);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(state.dir)).toBe(false);
+    expect(existsSync(stateFile)).toBe(false);
+  });
+
   it('--help works on every command', async () => {
     for (const args of [[], ['topology'], ['topology', 'up'], ['topology', 'down'], ['topology', 'status']]) {
       const { stdout } = await cli(...args, '--help');
