@@ -11,7 +11,7 @@ import {
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster/options.js';
-import { mastersBySlot, parseNodeKey, slotMoves } from './cluster/slot-map.js';
+import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
 import { isConnectionError, isTimeoutError, redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 
@@ -33,6 +33,8 @@ function isRoutingFailure(err: unknown): boolean {
   );
 }
 
+/** Rounds of eachMaster (a first run plus re-runs after topology changes) before giving up. */
+const MAX_EACH_MASTER_ROUNDS = 4;
 /** How long a connection to a node that left the slot map may finish replies in flight. */
 const DROPPED_NODE_GRACE_MS = 20;
 /** At most one 'error' event per node per this period (a refresh every 25 ms may fail on a paused node). */
@@ -59,7 +61,7 @@ interface NodeCounters {
  * - `slotsRefreshTimeoutMs` is short: ioredis asks nodes one at a time in random order, and a
  *   paused node must not hold the refresh for a second.
  */
-class ClusterRouter implements Router {
+export class ClusterRouter implements Router {
   readonly kind = 'cluster';
   readonly #options: ResolvedClusterOptions;
   readonly #cluster: Cluster;
@@ -73,6 +75,7 @@ class ClusterRouter implements Router {
   readonly #lastErrorEvent = new Map<string, number>();
   #watchUntil = 0;
   #watchTimer: NodeJS.Timeout | undefined;
+  #firstReady: Promise<void> | undefined;
 
   constructor(options: ClusterRouterOptions) {
     const o = resolveClusterOptions(options);
@@ -235,12 +238,20 @@ class ClusterRouter implements Router {
         { cause: this.#lastError },
       );
     }
+    this.#firstReady ??= this.#waitForFirstReady();
+    await this.#firstReady;
+  }
+
+  /** One wait shared by every operation issued before the first 'ready'. */
+  #waitForFirstReady(): Promise<void> {
+    const cluster = this.#cluster;
     const budget = this.#options.connectTimeoutMs + this.#options.commandTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         cluster.off('ready', onReady);
         cluster.off('end', onEnd);
+        this.#firstReady = undefined;
       };
       const onReady = () => {
         done();
@@ -274,6 +285,107 @@ class ClusterRouter implements Router {
     } catch (err) {
       throw this.#translate(err);
     }
+  }
+
+  /**
+   * Indexes into `keys`, grouped by the master that serves them now: the keys of one group can
+   * share one pipeline (one round trip), the groups run in parallel. Keys of a slot whose master
+   * is unknown (slot map not loaded) form a group of their own per slot; ioredis routes them.
+   */
+  groupKeys(keys: readonly string[]): number[][] {
+    const groups = new Map<string, number[]>();
+    const slots = this.#cluster.slots;
+    keys.forEach((key, i) => {
+      const slot = slotOf(key);
+      const node = slots[slot]?.[0] ?? `slot:${slot}`;
+      let group = groups.get(node);
+      if (group === undefined) {
+        group = [];
+        groups.set(node, group);
+      }
+      group.push(i);
+    });
+    return [...groups.values()];
+  }
+
+  /** The node connections of the current masters, by `host:port`. */
+  #masterClients(): Map<string, Redis> {
+    const clients = new Map<string, Redis>();
+    for (const redis of this.#cluster.nodes('master')) {
+      clients.set(`${redis.options.host}:${redis.options.port}`, redis);
+    }
+    return clients;
+  }
+
+  #refreshNow(): Promise<void> {
+    return new Promise((resolve) => this.#cluster.refreshSlotsCache(() => resolve()));
+  }
+
+  /**
+   * Run `fn` once on every master (keyless commands: SCAN, FLUSHDB, ...), in parallel, and
+   * return the results. Survives a topology change during the run without losing a slot:
+   * every slot is covered by a run on the master that served it when that run started; after
+   * the round, slots whose master has changed since (a failover completed, a slot migrated)
+   * are run again on their new master, and a master that failed is replaced by the node that
+   * took over its slots. A master that fails with no replacement yet fails the call with its
+   * named error (fail fast; the failover watch is running). Runs on a replaced master may see
+   * keys already seen: callers that collect keys de-duplicate.
+   */
+  async eachMaster<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]> {
+    if (this.#closed) throw new CacheClosedError('Router is closed');
+    await this.#whenReady();
+    const results: T[] = [];
+    /** The master whose run covered each slot (undefined: not covered yet). */
+    const coveredBy = new Array<string | undefined>(SLOT_COUNT);
+    for (let round = 0; round < MAX_EACH_MASTER_ROUNDS; round++) {
+      const owners = mastersBySlot(this.#cluster.slots);
+      const pending = new Set<string>();
+      for (let slot = 0; slot < SLOT_COUNT; slot++) {
+        const owner = owners[slot];
+        if (owner !== undefined && coveredBy[slot] !== owner) pending.add(owner);
+      }
+      if (pending.size === 0) return results;
+      const clients = this.#masterClients();
+      const runs = await Promise.allSettled(
+        [...pending].map(async (key) => {
+          const client = clients.get(key);
+          const address = parseNodeKey(key);
+          if (client === undefined) {
+            throw new ConnectionInterruptedError(`No connection to master ${key} (slot map changing)`);
+          }
+          try {
+            return { key, value: await fn(client, address) };
+          } catch (err) {
+            throw translateError(err, address, this.#options.commandTimeoutMs, client);
+          }
+        }),
+      );
+      const failures: unknown[] = [];
+      for (const run of runs) {
+        if (run.status === 'rejected') {
+          failures.push(run.reason);
+          continue;
+        }
+        results.push(run.value.value);
+        for (let slot = 0; slot < SLOT_COUNT; slot++) {
+          if (owners[slot] === run.value.key) coveredBy[slot] = run.value.key;
+        }
+      }
+      if (failures.length > 0) {
+        const transient = failures.filter((f) => f instanceof CacheError && isConnectionError(f));
+        if (transient.length < failures.length) throw failures.find((f) => !transient.includes(f));
+        this.#watchForFailover();
+        await this.#refreshNow();
+        const next = mastersBySlot(this.#cluster.slots);
+        // No slot changed master since the failed run started: the outage is still on.
+        if (next.every((owner, slot) => owner === owners[slot])) throw failures[0];
+      } else {
+        await this.#refreshNow();
+      }
+    }
+    throw new ConnectionInterruptedError(
+      `The cluster's slot map kept changing during a run on every master (${MAX_EACH_MASTER_ROUNDS} rounds)`,
+    );
   }
 
   /** The ioredis Cluster itself (for tests, the bench and `withClient` users who need cluster-only calls). */
@@ -319,6 +431,6 @@ class ClusterRouter implements Router {
  * A Router for Redis Cluster: `routers.cluster({ nodes: [{ host, port }] })`. Built on
  * ioredis `Cluster`; see the README's "Cluster" section for what it guarantees.
  */
-export function cluster(options: ClusterRouterOptions): Router & { readonly cluster: Cluster } {
+export function cluster(options: ClusterRouterOptions): ClusterRouter {
   return new ClusterRouter(options);
 }

@@ -9,13 +9,23 @@
  * these lines): time from the promotion to the first acknowledged write on the failed shard,
  * and acknowledged writes lost there.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError, CommandTimeoutError, ConnectionInterruptedError } from '../../src/core/errors.js';
 import { routers } from '../../src/routers/index.js';
 import type { Router, RouterEventMap } from '../../src/routers/types.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import type { NodeAddress } from '../../src/topology/types.js';
-import { ClusterWriteLoad, COMMAND_TIMEOUT_MS, missingKeys, until } from './cluster-helpers.js';
+import {
+  ClusterWriteLoad,
+  COMMAND_TIMEOUT_MS,
+  keysInShard,
+  missingKeys,
+  NO_HANG_BUDGET_MS,
+  nodeClient,
+  until,
+} from './cluster-helpers.js';
 
 const FAILED = 1;
 /**
@@ -121,6 +131,85 @@ describe('cluster router through shard failovers', () => {
     );
     await finish('SIGKILL', l, tPromoted, next, failovers);
   });
+
+  /** Keys on every shard, written directly (setup for the scan cases). */
+  async function seed(r: Router, tag: string, perShard: number): Promise<string[]> {
+    const keys = [0, 1, 2].flatMap((shard) => keysInShard(topo, shard, tag, perShard));
+    await Promise.all(keys.map((k) => r.execute('write', (c) => c.set(k, '1'))));
+    return keys;
+  }
+
+  /** SCAN MATCH `<tag>:*` on one node, `count` per step, `pauseMs` between steps (a slow scan). */
+  async function scanNode(client: Redis, tag: string, count: number, pauseMs = 0): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await client.scan(cursor, 'MATCH', `${tag}:*`, 'COUNT', count);
+      found.push(...batch);
+      cursor = next;
+      if (pauseMs > 0) await sleep(pauseMs);
+    } while (cursor !== '0');
+    return found;
+  }
+
+  it('eachMaster: a paused master fails the run fast; after the promotion every key is found', async () => {
+    const r = routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    router = r;
+    const tag = `scan-pause-${Date.now()}`;
+    const keys = await seed(r, tag, 200);
+    await until(
+      async () => (await replicaKeyCount(tag)) === keys.length,
+      10_000,
+      'replicas to have the keys',
+    );
+    const old = await topo.pauseMaster(FAILED);
+    paused = true;
+    const t0 = performance.now();
+    await expect(r.eachMaster((c) => scanNode(c, tag, 100))).rejects.toBeInstanceOf(CommandTimeoutError);
+    expect(performance.now() - t0).toBeLessThan(NO_HANG_BUDGET_MS);
+    await topo.waitForNewMaster(FAILED, 30_000, old);
+    const found = new Set((await r.eachMaster((c) => scanNode(c, tag, 100))).flat());
+    expect([...keys].filter((k) => !found.has(k))).toEqual([]);
+  });
+
+  it('eachMaster: CLUSTER FAILOVER in the middle of a scan loses no key (the moved shard is scanned again)', async () => {
+    const r = routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    router = r;
+    const tag = `scan-switch-${Date.now()}`;
+    const keys = await seed(r, tag, 300);
+    await until(
+      async () => (await replicaKeyCount(tag)) === keys.length,
+      10_000,
+      'replicas to have the keys',
+    );
+    let rounds = 0;
+    const scan = r.eachMaster(async (c) => {
+      rounds++;
+      // Slow on purpose (earlier tests left ~10k keys per node): ~1 s per node, the failover lands mid-scan.
+      return scanNode(c, tag, 1000, 50);
+    });
+    await sleep(100);
+    await topo.failover(FAILED);
+    const found = new Set((await scan).flat());
+    expect([...keys].filter((k) => !found.has(k))).toEqual([]);
+    expect(rounds).toBeGreaterThan(3);
+  });
+
+  /** Keys of `tag` held by the replicas (to know replication has caught up before a failover). */
+  async function replicaKeyCount(tag: string): Promise<number> {
+    let n = 0;
+    for (const s of await topo.shards()) {
+      for (const replica of s.replicas) {
+        const c = nodeClient(replica, topo.auth?.password);
+        try {
+          n += (await scanNode(c, tag, 1000)).length;
+        } finally {
+          c.disconnect();
+        }
+      }
+    }
+    return n;
+  }
 
   it('CLUSTER FAILOVER on the replica: writes move to the new master with no failure and nothing lost', async () => {
     const { load: l, failovers } = await startLoad('manual');

@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../../src/core/errors.js';
+import { slotOf } from '../../src/routers/cluster/slot-map.js';
+import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
-import type { Router } from '../../src/routers/types.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import { alive } from '../fixtures/child.js';
 import { COMMAND_TIMEOUT_MS, keysInShard, nodeClient, until } from './cluster-helpers.js';
@@ -66,7 +67,7 @@ describe('routers.cluster options', () => {
 });
 
 describe('routers.cluster on a healthy cluster', () => {
-  let router: Router & { readonly cluster: import('ioredis').Cluster };
+  let router: ClusterRouter;
 
   beforeAll(() => {
     router = routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS });
@@ -130,6 +131,29 @@ describe('routers.cluster on a healthy cluster', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('groupKeys() groups keys by the master of their slot, order kept inside each group', async () => {
+    const keys = [0, 1, 2].flatMap((shard) => keysInShard(topo, shard, `group-${shard}`, 4));
+    // Interleave the shards so grouping has work to do.
+    const mixed = [0, 1, 2, 3].flatMap((i) => [keys[i]!, keys[4 + i]!, keys[8 + i]!]);
+    const groups = router.groupKeys(mixed);
+    expect(groups).toHaveLength(3);
+    expect(groups.flat().sort((a, b) => a - b)).toEqual(mixed.map((_, i) => i));
+    for (const group of groups) {
+      const shards = new Set(group.map((i) => topo.shardOfSlot(slotOf(mixed[i]!))));
+      expect(shards.size).toBe(1);
+      expect([...group].sort((a, b) => a - b)).toEqual(group);
+    }
+  });
+
+  it('eachMaster() runs once on every master', async () => {
+    const shards = await topo.shards();
+    const ports = await router.eachMaster(async (client, node) => {
+      expect(String(((await client.call('ROLE')) as unknown[])[0])).toBe('master');
+      return node.port;
+    });
+    expect(ports.sort()).toEqual(shards.map((s) => s.master.port).sort());
   });
 
   it('passes reply errors through unchanged', async () => {
