@@ -14,6 +14,7 @@ import {
   type SkippedClient,
   selectClients,
 } from './lib/clients.js';
+import { type ClusterBenchResult, clusterBenchOptions, runClusterScenario } from './lib/cluster.js';
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
@@ -52,6 +53,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
   const failover: FailoverResult[] = [];
   const soak: SoakResult[] = [];
   const skipped: SkippedClient[] = [];
+  let cluster: ClusterBenchResult | undefined;
 
   try {
     const wantsSteady = options.scenarios.includes('steady');
@@ -98,6 +100,13 @@ export async function runBenchCli(argv: string[]): Promise<void> {
         }
       }
     }
+    if (options.scenarios.includes('cluster')) {
+      progress.phase('cluster', 4, 'steps');
+      let step = 0;
+      cluster = await runClusterScenario(clusterBenchOptions(options.quick), (line) =>
+        progress.update(step++, line),
+      );
+    }
   } finally {
     progress.stop();
   }
@@ -124,6 +133,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
     steady,
     failover,
     soak,
+    ...(cluster ? { cluster } : {}),
     skipped,
     charts: Object.keys(svgs),
   };

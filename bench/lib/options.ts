@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
-export const SCENARIOS = ['steady', 'failover', 'soak'] as const;
+export const SCENARIOS = ['steady', 'failover', 'soak', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What runs without `--scenario`: the Sentinel scenarios (`cluster` starts a Redis Cluster of its own). */
+export const DEFAULT_SCENARIOS: ScenarioName[] = ['steady', 'failover', 'soak'];
 
 export const FAULTS = ['pause', 'kill', 'failover'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -85,7 +87,9 @@ Options:
                           one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
-  --scenario <s[,s]>      steady | failover | soak (default: steady,failover,soak)
+  --scenario <s[,s]>      steady | failover | soak | cluster (default: steady,failover,soak); cluster:
+                          a local Redis Cluster, routers.cluster vs ioredis Cluster vs node-redis
+                          createCluster (steady, a shard failover, getMany of 100 keys)
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
   --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
                           after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
@@ -115,7 +119,7 @@ function list(text: string | undefined): string[] | undefined {
 function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
   return {
     quick: false,
-    scenarios: [...SCENARIOS],
+    scenarios: [...DEFAULT_SCENARIOS],
     steady: {
       readRatios: [0.9, 0.5],
       concurrency: [1, 16, 64, 256],
@@ -152,7 +156,7 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
 function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
   return {
     quick: true,
-    scenarios: [...SCENARIOS],
+    scenarios: [...DEFAULT_SCENARIOS],
     steady: {
       readRatios: [0.9],
       concurrency: [1, 16],

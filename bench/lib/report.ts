@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASELINE_CLIENT, type ClientFamily, type SkippedClient } from './clients.js';
+import { type ClusterBenchResult, clusterSection } from './cluster.js';
 import type { FailoverResult } from './failover.js';
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions } from './options.js';
@@ -26,6 +27,8 @@ export interface BenchResults {
   steady: SteadyRow[];
   failover: FailoverResult[];
   soak: SoakResult[];
+  /** `--scenario cluster`. */
+  cluster?: ClusterBenchResult;
   skipped: SkippedClient[];
   /** File names (in the output directory) of the SVG charts. */
   charts: string[];
@@ -153,6 +156,7 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.steady.length > 0) out.push(...steadySection(results));
   for (const f of results.failover) out.push(...failoverSection(f));
   if (results.soak.length > 0) out.push(...soakSection(results.soak));
+  if (results.cluster) out.push(...clusterSection(results.cluster));
 
   out.push('## Method', '');
   for (const note of meta.method) out.push(`- ${note}`);
