@@ -1,9 +1,9 @@
 import type { Compressor } from '../compressors/types.js';
-import type { Router } from '../routers/types.js';
 import type { Serializer } from '../serializers/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
 import { ConfigError } from './errors.js';
 import type { KeyFunction, ReverseKeyFunction } from './keys.js';
+import type { Router } from './router.js';
 import { parseTtl, type Ttl } from './ttl.js';
 
 export interface CacheOptions {

@@ -6,8 +6,6 @@ import {
   ConnectionInterruptedError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
-import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
 import type {
   Intent,
   NodeAddress,
@@ -15,8 +13,10 @@ import type {
   RouterEvent,
   RouterEventMap,
   RouterStats,
-  StandaloneRouterOptions,
-} from './types.js';
+} from '../core/router.js';
+import { formatAddress, trackSocketErrors, translateError } from './errors.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
+import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export interface StandaloneOptions extends StandaloneRouterOptions {
@@ -192,7 +192,7 @@ class StandaloneRouter implements Router {
       ]);
     }
     client.disconnect();
-    this.#events.removeAll();
+    this.#events.clear();
   }
 
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {

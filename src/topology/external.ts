@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import {
   addressKey,

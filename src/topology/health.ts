@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/router.js';
 import {
   addressKey,
   type Credentials,

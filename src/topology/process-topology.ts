@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
 import { addressKey, sameAddress } from './control.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import { addressKey, nodeRole, sameAddress } from './control.js';
 import { TopologyUnavailableError } from './errors.js';

@@ -921,7 +921,7 @@ export function defineCacheSuite(
       it('sscan', async () => {
         const members = Array.from({ length: 50 }, (_, i) => `m${i}`);
         await cache.sadd('big', ...members);
-        expect(await cache.sscan('big', { count: 5 })).toEqual(new Set(members));
+        expect(await cache.sscan('big', { scanCount: 5 })).toEqual(new Set(members));
         // match applies to the stored bytes: a member's text appears inside them
         const matched = await cache.sscan('big', { match: '*m1*' });
         expect([...matched].every((m) => String(m).startsWith('m1'))).toBe(true);
@@ -973,8 +973,8 @@ export function defineCacheSuite(
       it('zrem, zincrby, zpopmin, zpopmax', async () => {
         await cache.zadd('z', { a: 1, b: 2, c: 3, d: 4 });
         expect(await cache.zrem('z', 'a', 'nope')).toBe(1);
-        expect(await cache.zincrby('z', 'b', 10)).toBe(12);
-        expect(await cache.zincrby('z', 'new', 0.5)).toBe(0.5);
+        expect(await cache.zincrby('z', 10, 'b')).toBe(12);
+        expect(await cache.zincrby('z', 0.5, 'new')).toBe(0.5);
         expect(await cache.zpopmin('z')).toEqual([['new', 0.5]]);
         expect(await cache.zpopmax('z', 2)).toEqual([
           ['b', 12],
