@@ -60,8 +60,15 @@ export function uniquePrefix(tag: string): string {
 }
 
 /** A TTL that expires well within a test, and a wait that outlasts it. */
+/** For tests that wait for a key to expire: the wait is a lower bound, so load cannot break them. */
 const SHORT_TTL = 300;
 const AFTER_SHORT_TTL = 700;
+/**
+ * For tests that expect a key to still be there before its TTL ends: seconds of room, so a
+ * loaded machine's slow round trips cannot expire it early.
+ */
+const LIVE_TTL = 2000;
+const AFTER_LIVE_TTL = 2500;
 
 export function defineCacheSuite(
   name: string,
@@ -655,9 +662,9 @@ export function defineCacheSuite(
 
       it('touch positive timeout', async () => {
         await cache.set('test_key', 222, { ttl: 10_000 });
-        expect(await cache.touch('test_key', SHORT_TTL)).toBe(true);
+        expect(await cache.touch('test_key', LIVE_TTL)).toBe(true);
         expect(await cache.get('test_key')).toBe(222);
-        await sleep(AFTER_SHORT_TTL);
+        await sleep(AFTER_LIVE_TTL);
         expect(await cache.get('test_key')).toBeUndefined();
       });
 
@@ -672,10 +679,10 @@ export function defineCacheSuite(
       });
 
       it('touch forever', async () => {
-        await cache.set('test_key', 'foo', { ttl: SHORT_TTL });
+        await cache.set('test_key', 'foo', { ttl: LIVE_TTL });
         expect(await cache.touch('test_key', null)).toBe(true);
         expect(await cache.ttl('test_key')).toBeNull();
-        await sleep(AFTER_SHORT_TTL);
+        await sleep(AFTER_LIVE_TTL);
         expect(await cache.get('test_key')).toBe('foo');
       });
 
@@ -684,9 +691,9 @@ export function defineCacheSuite(
       });
 
       it('touch default timeout', async () => {
-        await cache.set('test_key', 'foo', { ttl: SHORT_TTL });
+        await cache.set('test_key', 'foo', { ttl: LIVE_TTL });
         expect(await cache.touch('test_key')).toBe(true);
-        await sleep(AFTER_SHORT_TTL);
+        await sleep(AFTER_LIVE_TTL);
         expect(await cache.get('test_key')).toBe('foo');
         expect(await cache.ttl('test_key')).toBeGreaterThan(290_000);
       });
