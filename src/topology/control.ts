@@ -2,8 +2,6 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { addressKey, type NodeAddress } from '../core/address.js';
 
-export { addressKey, sameAddress } from '../core/address.js';
-
 /**
  * Short-lived ioredis connections for control and health queries. Every call opens a
  * connection, runs one small job and drops the socket: nodes come and go (paused,

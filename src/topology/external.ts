@@ -1,7 +1,7 @@
+import { addressKey } from '../core/address.js';
 import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import {
-  addressKey,
   type Credentials,
   firstAnswer,
   pairsToRecord,

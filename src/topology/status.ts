@@ -1,12 +1,6 @@
+import { addressKey, sameAddress } from '../core/address.js';
 import type { NodeAddress } from '../core/router.js';
-import {
-  addressKey,
-  type Credentials,
-  pairsToRecord,
-  parseInfo,
-  sameAddress,
-  withConnection,
-} from './control.js';
+import { type Credentials, pairsToRecord, parseInfo, withConnection } from './control.js';
 
 export interface DataNodeStatus {
   address: NodeAddress;
