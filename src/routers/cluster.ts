@@ -406,7 +406,7 @@ export class ClusterRouter implements Router {
       ]);
     }
     cluster.disconnect();
-    this.#events.removeAll();
+    this.#events.clear();
   }
 
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {

@@ -1,7 +1,8 @@
+import { addressKey } from '../core/address.js';
 import type { NodeAddress } from '../routers/types.js';
 import type { ClusterTopology } from './cluster.js';
 import { type ClusterNodeEntry, parseClusterNodes } from './cluster-nodes.js';
-import { addressKey, type Credentials, parseInfo, withConnection } from './control.js';
+import { type Credentials, parseInfo, withConnection } from './control.js';
 
 /**
  * Human-readable addresses plus a `createCache` config to paste into an app. The password is

@@ -5,17 +5,12 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
+import { addressKey, sameAddress } from '../core/address.js';
+import { type Schema, validateOptions } from '../core/validate.js';
 import type { NodeAddress } from '../routers/types.js';
 import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
 import { type ClusterNodeEntry, isFailing, ownsSlot, parseClusterNodes } from './cluster-nodes.js';
-import {
-  addressKey,
-  type Credentials,
-  controlClient,
-  parseInfo,
-  sameAddress,
-  withConnection,
-} from './control.js';
+import { type Credentials, controlClient, parseInfo, withConnection } from './control.js';
 import { INSTALL_HINT, TopologyTimeoutError, TopologyUnavailableError } from './errors.js';
 import { freePort, isPortFree } from './ports.js';
 import type { ProcessTopologyState } from './process-topology.js';
@@ -430,6 +425,18 @@ export class ClusterTopology {
   }
 }
 
+const CLUSTER_OPTIONS: Schema = {
+  shards: 'positive integer',
+  replicasPerShard: 'non-negative integer',
+  nodeTimeoutMs: 'positive integer',
+  auth: { shape: { password: { anyOf: ['string'], secret: true, required: true }, username: 'string' } },
+  redisServerPath: 'non-empty string',
+  redisCliPath: 'non-empty string',
+  detached: 'boolean',
+  healthyTimeoutMs: 'positive integer',
+  log: 'function',
+};
+
 /** A port whose bus port (port + 10000) is free as well. */
 async function freeClusterPort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
@@ -457,6 +464,7 @@ function redisCliFor(serverPath: string, explicit: string | undefined): string {
  * and resolve once it is healthy. `stop()` removes everything; so does our process exiting.
  */
 export async function startCluster(options: ClusterTopologyOptions = {}): Promise<ClusterTopology> {
+  validateOptions('startCluster', options, CLUSTER_OPTIONS);
   const shards = options.shards ?? 3;
   const replicasPerShard = options.replicasPerShard ?? 1;
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;

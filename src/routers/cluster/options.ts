@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../../core/errors.js';
+import { type Schema, validateOptions } from '../../core/validate.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from '../node-clients.js';
 import type { NodeAddress, ReadFrom } from '../types.js';
 
@@ -50,92 +51,51 @@ export interface ResolvedClusterOptions {
   failoverWatchMs: number;
 }
 
-const KNOWN = new Set<string>([
-  'nodes',
-  'username',
-  'password',
-  'tls',
-  'natMap',
-  'readFrom',
-  'commandTimeoutMs',
-  'connectTimeoutMs',
-  'slotsRefreshIntervalMs',
-  'slotsRefreshTimeoutMs',
-  'failoverRefreshMs',
-  'failoverWatchMs',
-]);
-
-const READ_FROM: readonly ReadFrom[] = ['master', 'replica', 'replica-preferred'];
+const ADDRESS: Schema = {
+  host: { anyOf: ['non-empty string'], required: true },
+  port: { anyOf: ['port'], required: true },
+};
 
 function fail(message: string): never {
-  throw new ConfigError(`routers.cluster: ${message}`);
-}
-
-function positiveMs(o: Record<string, unknown>, name: string, fallback: number): number {
-  const value = o[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    fail(`'${name}' must be a positive number of ms; got ${String(value)}`);
-  }
-  return value;
+  throw new ConfigError(`${message} for routers.cluster`);
 }
 
 function address(value: unknown, where: string): NodeAddress {
-  const a = value as Partial<NodeAddress> | null;
-  if (typeof a !== 'object' || a === null || typeof a.host !== 'string' || a.host === '') {
-    fail(`${where} must be { host, port } with a non-empty host`);
-  }
-  if (!Number.isInteger(a.port) || (a.port as number) < 1 || (a.port as number) > 65535) {
-    fail(`${where}.port must be an integer 1..65535; got ${String(a.port)}`);
-  }
-  return { host: a.host, port: a.port as number };
+  validateOptions('routers.cluster', value, ADDRESS, `${where}.`);
+  return { host: (value as NodeAddress).host, port: (value as NodeAddress).port };
 }
 
-/** Validates `routers.cluster` options: unknown keys and wrong types are refused with ConfigError. */
-export function resolveClusterOptions(options: unknown): ResolvedClusterOptions {
-  if (typeof options !== 'object' || options === null) {
-    fail('options must be an object ({ nodes: [{ host, port }, ...] })');
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) fail(`unknown option '${key}' (known: ${[...KNOWN].join(', ')})`);
-  }
+/**
+ * `routers.cluster` options with defaults filled in. Names and types were checked by
+ * `routers.cluster` (core/validate.ts); this checks what a schema cannot: the seed list and the
+ * NAT map entries are addresses, `nodes` is not empty.
+ */
+export function resolveClusterOptions(o: ClusterRouterOptions): ResolvedClusterOptions {
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) {
-    fail("'nodes' must be a non-empty array of seed nodes [{ host, port }, ...]");
+    fail("option 'nodes' must be a non-empty array of seed nodes [{ host, port }, ...]");
   }
   const nodes = o.nodes.map((n, i) => address(n, `nodes[${i}]`));
-  const readFrom = (o.readFrom ?? 'master') as ReadFrom;
-  if (!READ_FROM.includes(readFrom)) fail(`'readFrom' must be one of ${READ_FROM.join(', ')}`);
-  for (const name of ['username', 'password'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'string') fail(`'${name}' must be a string`);
-  }
-  if (o.tls !== undefined && o.tls !== true && (typeof o.tls !== 'object' || o.tls === null)) {
-    fail("'tls' must be true or node:tls connection options");
-  }
   let natMap: ResolvedClusterOptions['natMap'];
-  if (typeof o.natMap === 'function') natMap = o.natMap as (a: NodeAddress) => NodeAddress;
+  if (typeof o.natMap === 'function') natMap = o.natMap;
   else if (o.natMap !== undefined) {
-    if (typeof o.natMap !== 'object' || o.natMap === null) {
-      fail("'natMap' must be { 'host:port': { host, port } } or a function");
-    }
     natMap = Object.fromEntries(
       Object.entries(o.natMap).map(([from, to]) => [from, address(to, `natMap['${from}']`)]),
     );
   }
-  const commandTimeoutMs = positiveMs(o, 'commandTimeoutMs', DEFAULT_COMMAND_TIMEOUT_MS);
+  const commandTimeoutMs = o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const resolved: ResolvedClusterOptions = {
     nodes,
-    readFrom,
+    readFrom: o.readFrom ?? 'master',
     commandTimeoutMs,
-    connectTimeoutMs: positiveMs(o, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS),
-    slotsRefreshIntervalMs: positiveMs(o, 'slotsRefreshIntervalMs', 1000),
-    slotsRefreshTimeoutMs: positiveMs(o, 'slotsRefreshTimeoutMs', Math.min(100, commandTimeoutMs)),
-    failoverRefreshMs: positiveMs(o, 'failoverRefreshMs', 25),
-    failoverWatchMs: positiveMs(o, 'failoverWatchMs', 15_000),
+    connectTimeoutMs: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    slotsRefreshIntervalMs: o.slotsRefreshIntervalMs ?? 1000,
+    slotsRefreshTimeoutMs: o.slotsRefreshTimeoutMs ?? Math.min(100, commandTimeoutMs),
+    failoverRefreshMs: o.failoverRefreshMs ?? 25,
+    failoverWatchMs: o.failoverWatchMs ?? 15_000,
   };
-  if (typeof o.username === 'string') resolved.username = o.username;
-  if (typeof o.password === 'string') resolved.password = o.password;
-  if (o.tls !== undefined) resolved.tls = o.tls === true ? {} : (o.tls as ConnectionOptions);
+  if (o.username !== undefined) resolved.username = o.username;
+  if (o.password !== undefined) resolved.password = o.password;
+  if (o.tls !== undefined) resolved.tls = o.tls === true ? {} : o.tls;
   if (natMap !== undefined) resolved.natMap = natMap;
   return resolved;
 }
