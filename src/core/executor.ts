@@ -76,15 +76,48 @@ export class Executor {
     try {
       return await this.router.execute(intent, fn);
     } catch (err) {
-      this.counters.errors++;
-      if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
-        this.counters.ignoredErrors++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.events.emit('error', { error, operation, key });
-        return fallback();
-      }
-      throw err;
+      return this.#failed(err, operation, key, fallback);
     }
+  }
+
+  /**
+   * Run `fn` on every master (router.eachMaster; a router without it: once, on the master) and
+   * return the results. Same error policy as `run`.
+   */
+  async runOnEveryMaster<T, F = T[]>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T[] | F> {
+    if (this.#closing !== undefined) throw new CacheClosedError();
+    try {
+      if (this.router.eachMaster !== undefined) return await this.router.eachMaster(fn);
+      return [await this.router.execute('write', fn)];
+    } catch (err) {
+      return this.#failed(err, operation, key, fallback);
+    }
+  }
+
+  /** Groups of indexes into `keys` that can share one round trip; undefined: the router has one node for all. */
+  groupKeys(keys: readonly string[]): number[][] | undefined {
+    return this.router.groupKeys?.(keys);
+  }
+
+  /** Whether one multi-key command or script can take all of `keys` (one slot on a cluster). */
+  canCombine(keys: readonly string[]): boolean {
+    return this.router.canCombine?.(keys) ?? true;
+  }
+
+  #failed<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
+    this.counters.errors++;
+    if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
+      this.counters.ignoredErrors++;
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.events.emit('error', { error, operation, key });
+      return fallback();
+    }
+    throw err;
   }
 
   hit(key: string): void {

@@ -49,4 +49,25 @@ export interface Router {
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   stats(): RouterStats;
+
+  // Optional: routers over several masters (routers.cluster) implement these three; the
+  // cache falls back to "one group, one node, everything combinable" when they are absent.
+
+  /**
+   * Indexes into `keys`, grouped so that the keys of one group can share one pipeline (one
+   * round trip to one node); the cache runs the groups in parallel. Absent: one group.
+   */
+  groupKeys?(keys: readonly string[]): number[][];
+  /**
+   * Whether one multi-key command or script over `keys` can run (Redis Cluster: all in one
+   * hash slot). Absent: always true.
+   */
+  canCombine?(keys: readonly string[]): boolean;
+  /**
+   * Run `fn` on a connection to every master (keyless commands: SCAN, FLUSHDB) and return
+   * the results; the router makes sure every key is covered once even if masters change
+   * during the run (a node may then be run twice). On such a connection a multi-key command
+   * still needs keys of one slot. Absent: the cache runs `fn` once through `execute('write')`.
+   */
+  eachMaster?<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]>;
 }

@@ -41,3 +41,62 @@ export function scanCount(count: number | undefined, name: string): number {
 export function scanArgs(match: string | undefined, count: number): Array<string | number> {
   return match === undefined ? ['COUNT', count] : ['MATCH', match, 'COUNT', count];
 }
+
+/** Thrown into a producer of `mergedBatches` whose consumer stopped iterating. */
+class ConsumerGone extends Error {}
+
+/**
+ * Batches pushed by several concurrent producers, consumed as one async iterable (a scan on
+ * every master of a cluster, yielded as the batches arrive). `push` resolves once the consumer
+ * took the batch, so a producer runs at most one batch ahead. When the consumer stops early,
+ * the producers' next `push` rejects and `run` ends; an error of `run` ends the iteration.
+ */
+export async function* mergedBatches<T>(
+  run: (push: (batch: T[]) => Promise<void>) => Promise<unknown>,
+): AsyncGenerator<T[]> {
+  const queue: { batch: T[]; taken: () => void }[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  let failure: unknown;
+  let gone = false;
+  const push = (batch: T[]) =>
+    gone
+      ? Promise.reject(new ConsumerGone())
+      : new Promise<void>((taken) => {
+          queue.push({ batch, taken });
+          wake?.();
+        });
+  const running = run(push).then(
+    () => {
+      finished = true;
+      wake?.();
+    },
+    (error: unknown) => {
+      failure = error;
+      finished = true;
+      wake?.();
+    },
+  );
+  try {
+    for (;;) {
+      const item = queue.shift();
+      if (item !== undefined) {
+        item.taken();
+        yield item.batch;
+        continue;
+      }
+      if (finished) {
+        if (failure !== undefined) throw failure;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    gone = true;
+    for (const item of queue.splice(0)) item.taken();
+    await running;
+  }
+}

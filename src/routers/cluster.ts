@@ -308,6 +308,13 @@ export class ClusterRouter implements Router {
     return [...groups.values()];
   }
 
+  /** True when every key hashes to one slot (one command or script can take them all). */
+  canCombine(keys: readonly string[]): boolean {
+    if (keys.length <= 1) return true;
+    const first = slotOf(keys[0] as string);
+    return keys.every((k) => slotOf(k) === first);
+  }
+
   /** The node connections of the current masters, by `host:port`. */
   #masterClients(): Map<string, Redis> {
     const clients = new Map<string, Redis>();

@@ -894,13 +894,21 @@ export function defineCacheSuite(
         expect(await cache.srandmember('foo')).toBeUndefined();
       });
 
+      /**
+       * Keys an atomic multi-key command can take together: on a router with several masters
+       * (a cluster), one hash tag puts them in one slot.
+       */
+      const together = (...keys: string[]) =>
+        target.router.canCombine === undefined ? keys : keys.map((k) => `{together}${k}`);
+
       it('smove', async () => {
-        await cache.sadd('src', 'a', 'b');
-        await cache.sadd('dst', 'c');
-        expect(await cache.smove('src', 'dst', 'a')).toBe(true);
-        expect(await cache.smove('src', 'dst', 'zzz')).toBe(false);
-        expect(await cache.smembers('src')).toEqual(new Set(['b']));
-        expect(await cache.smembers('dst')).toEqual(new Set(['a', 'c']));
+        const [src, dst] = together('src', 'dst') as [string, string];
+        await cache.sadd(src, 'a', 'b');
+        await cache.sadd(dst, 'c');
+        expect(await cache.smove(src, dst, 'a')).toBe(true);
+        expect(await cache.smove(src, dst, 'zzz')).toBe(false);
+        expect(await cache.smembers(src)).toEqual(new Set(['b']));
+        expect(await cache.smembers(dst)).toEqual(new Set(['a', 'c']));
       });
 
       it('sdiff, sinter, sunion and their store variants', async () => {
@@ -909,12 +917,35 @@ export function defineCacheSuite(
         expect(await cache.sdiff('s1', 's2')).toEqual(new Set(['a']));
         expect(await cache.sinter('s1', 's2')).toEqual(new Set(['b', 'c']));
         expect(await cache.sunion('s1', 's2')).toEqual(new Set(['a', 'b', 'c', 'd']));
-        expect(await cache.sdiffstore('d', 's1', 's2')).toBe(1);
-        expect(await cache.smembers('d')).toEqual(new Set(['a']));
-        expect(await cache.sinterstore('i', 's1', 's2')).toBe(2);
-        expect(await cache.smembers('i')).toEqual(new Set(['b', 'c']));
-        expect(await cache.sunionstore('u', 's1', 's2')).toBe(4);
-        expect(await cache.smembers('u')).toEqual(new Set(['a', 'b', 'c', 'd']));
+        const [t1, t2, d, i, u] = together('s1', 's2', 'd', 'i', 'u') as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
+        await cache.sadd(t1, 'a', 'b', 'c');
+        await cache.sadd(t2, 'b', 'c', 'd');
+        expect(await cache.sdiffstore(d, t1, t2)).toBe(1);
+        expect(await cache.smembers(d)).toEqual(new Set(['a']));
+        expect(await cache.sinterstore(i, t1, t2)).toBe(2);
+        expect(await cache.smembers(i)).toEqual(new Set(['b', 'c']));
+        expect(await cache.sunionstore(u, t1, t2)).toBe(4);
+        expect(await cache.smembers(u)).toEqual(new Set(['a', 'b', 'c', 'd']));
+      });
+
+      it('set ops over many keys (on a cluster: many slots, computed in the client)', async () => {
+        const keys = Array.from({ length: 12 }, (_, n) => `many-${n}`);
+        for (const [n, key] of keys.entries())
+          await cache.sadd(key, 'all', `only-${n}`, ...(n % 2 ? ['odd'] : []));
+        expect(await cache.sinter(...keys)).toEqual(new Set(['all']));
+        expect((await cache.sunion(...keys)).size).toBe(1 + 12 + 1);
+        expect(await cache.sdiff(keys[1]!, ...keys.slice(2))).toEqual(new Set(['only-1']));
+        if (target.router.canCombine !== undefined) {
+          // Atomic variants cannot span slots: a ConfigError that names the fix.
+          await expect(cache.sinterstore('dest', ...keys)).rejects.toThrow(/hash tag/);
+          await expect(cache.smove(keys[0]!, keys[1]!, 'all')).rejects.toBeInstanceOf(ConfigError);
+        }
       });
 
       it('set ops with a version view', async () => {

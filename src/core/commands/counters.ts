@@ -54,11 +54,37 @@ export async function incrVersion(
   const to = from + delta;
   const fromKey = ctx.keys.build(key, from);
   const toKey = ctx.keys.build(key, to);
-  const moved = await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
-    MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
-  );
+  const moved = ctx.executor.canCombine([fromKey, toKey])
+    ? await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
+        MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
+      )
+    : await moveAcrossSlots(ctx, key, fromKey, toKey);
   if (moved !== 1) throw new KeyNotFoundError(key);
   return to;
+}
+
+/**
+ * MOVE_KEEP_TTL for two keys in different cluster slots (the version is part of the key, so
+ * usually the case): DUMP + PTTL on the old key's node, RESTORE on the new key's node, DEL of
+ * the old key. Not atomic: a write to the old key between the steps is lost with it.
+ */
+async function moveAcrossSlots(
+  ctx: CommandContext,
+  key: string,
+  fromKey: string,
+  toKey: string,
+): Promise<number> {
+  const [dump, ttl] = await ctx.executor.run('write', 'incrVersion', key, null, async (client) => {
+    const replies = (await client.pipeline().dumpBuffer(fromKey).pttl(fromKey).exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    return [replies[0]?.[1] as Buffer | null, replies[1]?.[1] as number];
+  });
+  if (dump === null) return 0;
+  await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
+    client.restore(toKey, Math.max(ttl, 0), dump, 'REPLACE'),
+  );
+  await ctx.executor.run('write', 'incrVersion', key, null, (client) => client.del(fromKey));
+  return 1;
 }
 
 export function decr(

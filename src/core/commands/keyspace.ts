@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
-import { DEFAULT_SCAN_COUNT, scanAll, scanBatches, scanCount } from '../scan.js';
+import { DEFAULT_SCAN_COUNT, mergedBatches, scanAll, scanBatches, scanCount } from '../scan.js';
 import { PERSIST_EXISTING } from '../scripts.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
@@ -85,8 +85,25 @@ function scanStep(client: Redis, pattern: string, count: number) {
   return (cursor: string) => client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', count);
 }
 
+/**
+ * UNLINK of keys one node's SCAN found: one command when they can be combined, else (keys of
+ * several cluster slots) one pipeline of single-key UNLINKs.
+ */
+async function unlinkOnNode(ctx: CommandContext, client: Redis, keys: Buffer[]): Promise<number> {
+  if (ctx.executor.canCombine(keys.map((k) => k.toString()))) return client.unlink(...keys);
+  const pipeline = client.pipeline();
+  for (const key of keys) pipeline.unlink(key);
+  let deleted = 0;
+  for (const [err, n] of (await pipeline.exec()) ?? []) {
+    if (err) throw err;
+    deleted += n as number;
+  }
+  return deleted;
+}
+
 /** SCAN MATCH `pattern` and UNLINK what it finds (and `keep` accepts), batch by batch, on one client. */
 async function unlinkMatching(
+  ctx: CommandContext,
   client: Redis,
   pattern: string,
   count: number,
@@ -95,28 +112,31 @@ async function unlinkMatching(
   let deleted = 0;
   for await (const found of scanBatches(scanStep(client, pattern, count))) {
     const batch = keep === undefined ? found : found.filter(keep);
-    if (batch.length > 0) deleted += await client.unlink(...batch);
+    if (batch.length > 0) deleted += await unlinkOnNode(ctx, client, batch);
   }
   return deleted;
 }
 
-/** User keys matching `glob` (prefix and version stripped). One SCAN loop on one node. */
+const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+
+/** User keys matching `glob` (prefix and version stripped). One SCAN loop on each master. */
 export async function keys(ctx: CommandContext, glob: string, options?: ScanOptions): Promise<string[]> {
   const version = versionOf(options, ctx.version);
   const pattern = ctx.keys.pattern(glob, version);
   const count = scanCount(options?.scanCount, 'scanCount');
-  const redisKeys = await ctx.executor.run('read', 'keys', glob, EMPTY_ARRAY, (client) =>
+  const perNode = await ctx.executor.runOnEveryMaster('keys', glob, EMPTY_ARRAY, (client) =>
     scanAll(scanStep(client, pattern, count)),
   );
-  // SCAN may return a key twice (rehashing); report each once.
-  const unique = new Set(redisKeys.map((k) => k.toString()));
+  // SCAN may return a key twice (rehashing, a node scanned again after a failover); report each once.
+  const unique = new Set(perNode.flat().map((k) => k.toString()));
   return [...unique].map((k) => ctx.keys.userKey(k, version));
 }
 
 /**
  * User keys matching `glob`, fetched one SCAN batch at a time. Each batch runs on the master
  * ('write' intent): a SCAN cursor is only meaningful on the node that issued it, and a read
- * could be routed to a different replica for each batch.
+ * could be routed to a different replica for each batch. On a router with several masters,
+ * every master is scanned at once and their batches are yielded as they come.
  */
 export async function* iterKeys(
   ctx: CommandContext,
@@ -126,6 +146,15 @@ export async function* iterKeys(
   const version = versionOf(options, ctx.version);
   const pattern = ctx.keys.pattern(glob, version);
   const count = scanCount(options?.scanCount, 'scanCount');
+  if (ctx.executor.router.eachMaster !== undefined) {
+    const batches = mergedBatches<Buffer>((push) =>
+      ctx.executor.runOnEveryMaster('iterKeys', glob, EMPTY_ARRAY, async (client) => {
+        for await (const batch of scanBatches(scanStep(client, pattern, count))) await push(batch);
+      }),
+    );
+    for await (const batch of batches) for (const k of batch) yield ctx.keys.userKey(k.toString(), version);
+    return;
+  }
   const batches = scanBatches((cursor) =>
     ctx.executor.run(
       'write',
@@ -146,8 +175,10 @@ export async function deletePattern(
 ): Promise<number> {
   const pattern = ctx.keys.pattern(glob, versionOf(options, ctx.version));
   const count = scanCount(options?.scanCount, 'scanCount');
-  return ctx.executor.run('write', 'deletePattern', glob, ZERO, (client) =>
-    unlinkMatching(client, pattern, count),
+  return sum(
+    await ctx.executor.runOnEveryMaster('deletePattern', glob, EMPTY_ARRAY, (client) =>
+      unlinkMatching(ctx, client, pattern, count),
+    ),
   );
 }
 
@@ -155,11 +186,14 @@ export async function deletePattern(
 export async function clear(ctx: CommandContext): Promise<number> {
   const pattern = ctx.keys.everyVersionPattern();
   const own = ctx.keys.ownKeyTest();
-  return ctx.executor.run('write', 'clear', undefined, ZERO, (client) =>
-    unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
+  return sum(
+    await ctx.executor.runOnEveryMaster('clear', undefined, EMPTY_ARRAY, (client) =>
+      unlinkMatching(ctx, client, pattern, DEFAULT_SCAN_COUNT, own),
+    ),
   );
 }
 
+/** FLUSHDB on every master. */
 export async function flushDb(ctx: CommandContext): Promise<void> {
-  await ctx.executor.run('write', 'flushDb', undefined, null, (client) => client.flushdb());
+  await ctx.executor.runOnEveryMaster('flushDb', undefined, null, (client) => client.flushdb());
 }

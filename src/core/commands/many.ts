@@ -1,10 +1,14 @@
+import type { Redis } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
 
-/** Many keys in one round trip: MGET, a pipeline of SET PX, DEL. */
+/**
+ * Many keys in one round trip: MGET, a pipeline of SET PX, DEL. On a router with several
+ * masters (`groupKeys`), one pipeline of single-key commands per node, all nodes in parallel.
+ */
 
 export interface SetManyOptions extends KeyOptions {
   ttl?: Ttl;
@@ -34,9 +38,13 @@ export async function getMany<T>(
   const result = new Map<string, T>();
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
-  const raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-    client.mgetBuffer(...redisKeys),
-  );
+  const groups = ctx.executor.groupKeys(redisKeys);
+  const raws =
+    groups === undefined
+      ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+          client.mgetBuffer(...redisKeys),
+        )
+      : await getGrouped(ctx, redisKeys, groups);
   if (raws.length === 0) {
     for (const key of userKeys) ctx.executor.miss(key);
     return result;
@@ -52,6 +60,68 @@ export async function getMany<T>(
     }
   }
   return result;
+}
+
+/**
+ * GET of every key, one pipeline per group, the groups in parallel; the replies in key order.
+ * A group that fails under ignoreErrors leaves its keys missing (misses), the others count.
+ */
+async function getGrouped(
+  ctx: CommandContext,
+  redisKeys: readonly string[],
+  groups: number[][],
+): Promise<(Buffer | null)[]> {
+  const raws = new Array<Buffer | null>(redisKeys.length).fill(null);
+  await Promise.all(
+    groups.map(async (group) => {
+      const values = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, async (client) => {
+        const pipeline = client.pipeline();
+        for (const i of group) pipeline.getBuffer(redisKeys[i] as string);
+        return repliesOf<Buffer | null>(await pipeline.exec());
+      });
+      values.forEach((raw, j) => {
+        raws[group[j] as number] = raw;
+      });
+    }),
+  );
+  return raws;
+}
+
+/** The replies of a pipeline; its first error is thrown. */
+function repliesOf<T>(results: [error: Error | null, reply: unknown][] | null): T[] {
+  const replies: T[] = [];
+  for (const [err, reply] of results ?? []) {
+    if (err) throw err;
+    replies.push(reply as T);
+  }
+  return replies;
+}
+
+/** Keys of `redisKeys` at `indexes` (all when omitted). */
+function pick(redisKeys: readonly string[], indexes: readonly number[] | undefined): string[] {
+  return indexes === undefined ? [...redisKeys] : indexes.map((i) => redisKeys[i] as string);
+}
+
+/**
+ * Run `fn` on each group of keys (the router's groups, in parallel; one group of all keys on a
+ * single-node router) and return the results.
+ */
+function perGroup<T>(
+  ctx: CommandContext,
+  redisKeys: readonly string[],
+  run: (keys: string[], indexes: readonly number[] | undefined) => Promise<T>,
+): Promise<T[]> {
+  const groups = ctx.executor.groupKeys(redisKeys);
+  if (groups === undefined) return Promise.all([run(pick(redisKeys, undefined), undefined)]);
+  return Promise.all(groups.map((group) => run(pick(redisKeys, group), group)));
+}
+
+/** DEL of `keys` on one node: one command when they can be combined, else one pipeline of DELs. */
+async function delOnNode(ctx: CommandContext, client: Redis, keys: string[]): Promise<number> {
+  if (ctx.executor.canCombine(keys)) return client.del(...keys);
+  const pipeline = client.pipeline();
+  for (const key of keys) pipeline.del(key);
+  return repliesOf<number>(await pipeline.exec()).reduce((a, b) => a + b, 0);
 }
 
 /** One pipeline of SET PX; every value is encoded before anything is sent. */
@@ -70,18 +140,21 @@ export async function setMany(
   }
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
-    await ctx.executor.run('write', 'setMany', undefined, ZERO, (client) => client.del(...redisKeys));
+    await perGroup(ctx, redisKeys, (keys) =>
+      ctx.executor.run('write', 'setMany', undefined, ZERO, (client) => delOnNode(ctx, client, keys)),
+    );
     return;
   }
-  await ctx.executor.run('write', 'setMany', undefined, UNDEFINED, async (client) => {
-    const pipeline = client.pipeline();
-    for (let i = 0; i < redisKeys.length; i++) {
-      if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
-      else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
-    }
-    const results = await pipeline.exec();
-    for (const [err] of results ?? []) if (err) throw err;
-  });
+  await perGroup(ctx, redisKeys, (_, indexes) =>
+    ctx.executor.run('write', 'setMany', undefined, UNDEFINED, async (client) => {
+      const pipeline = client.pipeline();
+      for (const i of indexes ?? redisKeys.keys()) {
+        if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
+        else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
+      }
+      repliesOf(await pipeline.exec());
+    }),
+  );
 }
 
 export async function deleteMany(
@@ -91,5 +164,8 @@ export async function deleteMany(
 ): Promise<number> {
   const redisKeys = ctx.keys.buildAll(keys, versionOf(options, ctx.version));
   if (redisKeys.length === 0) return 0;
-  return ctx.executor.run('write', 'deleteMany', undefined, ZERO, (client) => client.del(...redisKeys));
+  const counts = await perGroup(ctx, redisKeys, (keys) =>
+    ctx.executor.run('write', 'deleteMany', undefined, ZERO, (client) => delOnNode(ctx, client, keys)),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

@@ -122,11 +122,59 @@ export async function smove(
   const version = versionOf(options, ctx.version);
   const from = ctx.keys.build(source, version);
   const to = ctx.keys.build(destination, version);
+  requireOneSlot(ctx, 'smove', [from, to]);
   const encoded = ctx.codec.encode(member);
   return (
     (await ctx.executor.run('write', 'smove', source, ZERO, (client) => client.smove(from, to, encoded))) ===
     1
   );
+}
+
+/** Atomic multi-key set commands need all their keys in one cluster slot: say how to get there. */
+function requireOneSlot(ctx: CommandContext, op: string, redisKeys: string[]): void {
+  if (ctx.executor.canCombine(redisKeys)) return;
+  throw new ConfigError(
+    `${op}: the keys are in different cluster hash slots, and ${op} is atomic on one node; ` +
+      'give them a common hash tag so they share a slot, e.g. {user42}:a and {user42}:b',
+  );
+}
+
+/**
+ * SDIFF / SINTER / SUNION over keys of several cluster slots: each set read (SMEMBERS, one
+ * pipeline per node) and the result computed here, on the stored bytes as Redis compares them.
+ */
+async function setAlgebraAcrossSlots(
+  ctx: CommandContext,
+  op: 'sdiff' | 'sinter' | 'sunion',
+  redisKeys: string[],
+): Promise<Buffer[]> {
+  const sets = new Array<Buffer[]>(redisKeys.length);
+  const groups = ctx.executor.groupKeys(redisKeys) ?? [redisKeys.map((_, i) => i)];
+  await Promise.all(
+    groups.map(async (group) => {
+      const replies = await ctx.executor.run('read', op, undefined, EMPTY_ARRAY, async (client) => {
+        const pipeline = client.pipeline();
+        for (const i of group) pipeline.smembersBuffer(redisKeys[i] as string);
+        const out: Buffer[][] = [];
+        for (const [err, members] of (await pipeline.exec()) ?? []) {
+          if (err) throw err;
+          out.push(members as Buffer[]);
+        }
+        return out;
+      });
+      group.forEach((i, j) => {
+        sets[i] = replies[j] ?? [];
+      });
+    }),
+  );
+  const byBytes = (members: Buffer[]) => new Map(members.map((m) => [m.toString('latin1'), m]));
+  const [first, ...rest] = sets.map((members) => byBytes(members ?? []));
+  const result = first ?? new Map<string, Buffer>();
+  for (const other of rest) {
+    if (op === 'sunion') for (const [k, m] of other) result.set(k, m);
+    else for (const k of [...result.keys()]) if (other.has(k) === (op === 'sdiff')) result.delete(k);
+  }
+  return [...result.values()];
 }
 
 /** SDIFF / SINTER / SUNION of the keys, at the view's version. */
@@ -137,6 +185,9 @@ export async function setAlgebra<T>(
 ): Promise<Set<T>> {
   if (keys.length === 0) return new Set();
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  if (!ctx.executor.canCombine(redisKeys)) {
+    return decodeSet<T>(ctx, await setAlgebraAcrossSlots(ctx, op, redisKeys), keys[0] as string);
+  }
   const raws = await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
     if (op === 'sdiff') return client.sdiffBuffer(...redisKeys);
     if (op === 'sinter') return client.sinterBuffer(...redisKeys);
@@ -155,6 +206,7 @@ export async function setStore(
   const dest = ctx.keys.build(destination, ctx.version);
   if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  requireOneSlot(ctx, op, [dest, ...redisKeys]);
   return ctx.executor.run('write', op, destination, ZERO, (client) => client[op](dest, ...redisKeys));
 }
 
