@@ -28,8 +28,9 @@ const HUNG_MS = 2000;
 const FAILED_SHARD = 1;
 
 export interface ClusterBenchOptions {
-  /** Measured time per client in the steady state. */
+  /** Measured time per client in the steady state, split over `rounds`. */
   steadyMs: number;
+  rounds: number;
   concurrency: number;
   readRatio: number;
   valueSize: number;
@@ -46,6 +47,7 @@ export function clusterBenchOptions(quick: boolean): ClusterBenchOptions {
   return quick
     ? {
         steadyMs: 1000,
+        rounds: 1,
         concurrency: 16,
         readRatio: 0.9,
         valueSize: 100,
@@ -56,7 +58,8 @@ export function clusterBenchOptions(quick: boolean): ClusterBenchOptions {
         getManyMs: 1000,
       }
     : {
-        steadyMs: 5000,
+        steadyMs: 6000,
+        rounds: 3,
         concurrency: 64,
         readRatio: 0.9,
         valueSize: 100,
@@ -221,20 +224,42 @@ async function commandsPerShard(topo: ClusterTopology): Promise<number[]> {
   );
 }
 
-async function steady(
+/** One client's steady-state measurements, summed over the rounds. */
+class SteadyTally {
+  readonly histogram = new LatencyHistogram();
+  errors = 0;
+  elapsedMs = 0;
+  perShard: number[] = [];
+
+  row(client: string): Omit<ClusterSteadyRow, 'opsRatio'> {
+    const latency = this.histogram.summary();
+    this.histogram.destroy();
+    return {
+      client,
+      opsPerSec: Math.round((latency.count / this.elapsedMs) * 1000),
+      errors: this.errors,
+      latency,
+      perShardOpsPerSec: this.perShard.map((n) => Math.round((n / this.elapsedMs) * 1000)),
+    };
+  }
+}
+
+const steadyKeys = (client: ClusterClient, o: ClusterBenchOptions) =>
+  Array.from({ length: o.keySpace }, (_, i) => `${client.name}:steady:${i}`);
+
+/** One round of the steady state for one client, added to `tally`. */
+async function steadyRound(
   topo: ClusterTopology,
   client: ClusterClient,
   o: ClusterBenchOptions,
-): Promise<Omit<ClusterSteadyRow, 'opsRatio'>> {
+  ms: number,
+  tally: SteadyTally,
+): Promise<void> {
   const value = 'v'.repeat(o.valueSize);
-  const keys = Array.from({ length: o.keySpace }, (_, i) => `${client.name}:steady:${i}`);
-  for (let i = 0; i < keys.length; i += 64)
-    await Promise.all(keys.slice(i, i + 64).map((k) => client.set(k, value)));
-  const histogram = new LatencyHistogram();
-  let errors = 0;
+  const keys = steadyKeys(client, o);
   const before = await commandsPerShard(topo);
   const start = performance.now();
-  const end = start + o.steadyMs;
+  const end = start + ms;
   await Promise.all(
     Array.from({ length: o.concurrency }, async () => {
       while (performance.now() < end) {
@@ -243,25 +268,50 @@ async function steady(
         try {
           if (Math.random() < o.readRatio) await client.get(key);
           else await client.set(key, value);
-          histogram.recordMs(performance.now() - t0);
+          tally.histogram.recordMs(performance.now() - t0);
         } catch {
-          errors++;
+          tally.errors++;
           await sleep(1);
         }
       }
     }),
   );
-  const elapsed = performance.now() - start;
+  tally.elapsedMs += performance.now() - start;
   const after = await commandsPerShard(topo);
-  const latency = histogram.summary();
-  histogram.destroy();
-  return {
-    client: client.name,
-    opsPerSec: Math.round((latency.count / elapsed) * 1000),
-    errors,
-    latency,
-    perShardOpsPerSec: after.map((n, i) => Math.round(((n - (before[i] ?? 0)) / elapsed) * 1000)),
-  };
+  tally.perShard = after.map((n, i) => (tally.perShard[i] ?? 0) + n - (before[i] ?? 0));
+}
+
+/**
+ * Every client `rounds` times, for steadyMs / rounds each, the order rotated per round (so no
+ * client is always first, cold, or always runs next to the same background load).
+ */
+async function steady(
+  topo: ClusterTopology,
+  clients: ClusterClient[],
+  o: ClusterBenchOptions,
+  log: (line: string) => void,
+): Promise<ClusterSteadyRow[]> {
+  const value = 'v'.repeat(o.valueSize);
+  for (const client of clients) {
+    const keys = steadyKeys(client, o);
+    for (let i = 0; i < keys.length; i += 64) {
+      await Promise.all(keys.slice(i, i + 64).map((k) => client.set(k, value)));
+    }
+  }
+  const tallies = new Map(clients.map((c) => [c.name, new SteadyTally()]));
+  for (let round = 0; round < o.rounds; round++) {
+    const shift = round % clients.length;
+    for (const client of [...clients.slice(shift), ...clients.slice(0, shift)]) {
+      log(`cluster steady state · round ${round + 1}/${o.rounds} · ${client.name}`);
+      await steadyRound(topo, client, o, o.steadyMs / o.rounds, tallies.get(client.name) as SteadyTally);
+    }
+  }
+  const rows = clients.map((c) => ({ ...(tallies.get(c.name) as SteadyTally).row(c.name), opsRatio: null }));
+  const base = rows.find((r) => r.client === 'ioredis-cluster');
+  return rows.map((row) => ({
+    ...row,
+    opsRatio: base && base.opsPerSec > 0 ? Math.round((row.opsPerSec / base.opsPerSec) * 100) / 100 : null,
+  }));
 }
 
 /** `count` keys (under `prefix`) on `shard`. */
@@ -437,16 +487,7 @@ export async function runClusterScenario(
         result.skipped.push({ client: name, reason });
       }
     }
-    for (const c of clients) {
-      log(`cluster steady state · ${c.name}`);
-      const row = await steady(topo, c, o);
-      result.steady.push({ ...row, opsRatio: null });
-    }
-    const base = result.steady.find((r) => r.client === 'ioredis-cluster');
-    for (const row of result.steady) {
-      row.opsRatio =
-        base && base.opsPerSec > 0 ? Math.round((row.opsPerSec / base.opsPerSec) * 100) / 100 : null;
-    }
+    result.steady = await steady(topo, clients, o, log);
     log('cluster shard failover (SIGSTOP of the master of shard 1), every client at once');
     result.failover = await failover(topo, clients, o);
     log('cluster getMany(100)');

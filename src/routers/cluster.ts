@@ -14,6 +14,7 @@ import {
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
 import { isConnectionError, isTimeoutError, redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export type { ClusterRouterOptions } from './cluster/options.js';
 
@@ -128,7 +129,10 @@ export class ClusterRouter implements Router {
     );
   }
 
-  /** Count commands per node at the node connection itself (retries and redirections included). */
+  /**
+   * Count commands per node at the node connection itself (retries and redirections included),
+   * and coalesce each node's same-tick commands into one socket write (write-coalescing.ts).
+   */
   #countCommands(redis: Redis): void {
     const key = `${redis.options.host}:${redis.options.port}`;
     let counters = this.#counters.get(key);
@@ -137,12 +141,15 @@ export class ClusterRouter implements Router {
       this.#counters.set(key, counters);
     }
     const c = counters;
+    const countError = () => {
+      c.errors++;
+    };
+    const coalesce = this.#options.coalesceWrites;
     const send = redis.sendCommand.bind(redis);
     redis.sendCommand = ((command, stream) => {
       c.ops++;
-      command.promise.catch(() => {
-        c.errors++;
-      });
+      command.promise.catch(countError);
+      if (coalesce) coalesceWrites(redis);
       return send(command, stream);
     }) as Redis['sendCommand'];
   }
@@ -275,16 +282,25 @@ export class ClusterRouter implements Router {
     });
   }
 
-  async execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new CacheClosedError('Router is closed');
-    await this.#whenReady();
+  execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    // The hot path (cluster ready) runs `fn` in this tick, with no extra await.
+    if (this.#cluster.status !== 'ready') return this.#whenReady().then(() => this.#run(fn));
+    return this.#run(fn);
+  }
+
+  #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    let result: Promise<T>;
     try {
       // A Cluster has the command methods of a Redis; multi-key and keyless commands are
       // grouped by slot / sent to every master by the caller (groupKeys, eachMaster).
-      return await fn(this.#cluster as unknown as Redis);
+      result = fn(this.#cluster as unknown as Redis);
     } catch (err) {
-      throw this.#translate(err);
+      return Promise.reject(this.#translate(err));
     }
+    return result.catch((err: unknown) => {
+      throw this.#translate(err);
+    });
   }
 
   /**

@@ -69,6 +69,7 @@ const CLUSTER: Schema = {
   slotsRefreshTimeoutMs: 'positive number',
   failoverRefreshMs: 'positive number',
   failoverWatchMs: 'positive number',
+  coalesceWrites: 'boolean',
 };
 
 /** Router strategies: how the cache picks the Redis node for each operation. */

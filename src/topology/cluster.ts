@@ -321,11 +321,18 @@ export class ClusterTopology {
     }
     for (const v of views) {
       const me = addressKey(v.node);
-      for (const other of answering) {
-        const entry = v.entries.find((e) => sameAddress(e.address, other));
-        if (!entry) return `${me} does not know ${addressKey(other)} yet`;
+      for (const other of views) {
+        const entry = v.entries.find((e) => sameAddress(e.address, other.node));
+        const them = addressKey(other.node);
+        if (!entry) return `${me} does not know ${them} yet`;
         if (isFailing(entry) || entry.flags.includes('handshake'))
-          return `${me} sees ${addressKey(other)} as ${entry.flags.join(',')}`;
+          return `${me} sees ${them} as ${entry.flags.join(',')}`;
+        // Every node must agree with each node's own idea of its role (and master): a resumed or
+        // restarted old master is a replica only once the others have heard so.
+        const role = other.myself.flags.includes('master') ? 'master' : 'slave';
+        if (!entry.flags.includes(role) || entry.masterId !== other.myself.masterId) {
+          return `${me} does not see ${them} as ${role === 'master' ? 'a master' : `a replica of ${other.myself.masterId}`} yet`;
+        }
       }
     }
     for (let shard = 0; shard < this.shardCount; shard++) {

@@ -109,19 +109,24 @@ describe('cluster router through shard failovers', () => {
 
   it('master paused (SIGSTOP): CommandTimeoutError within the budget, back on the promoted replica, nothing lost elsewhere', async () => {
     const { load: l, failovers } = await startLoad('pause');
+    const lag = await replicationLag(FAILED);
     const old = await topo.pauseMaster(FAILED);
     paused = true;
     const next = await topo.waitForNewMaster(FAILED, 30_000, old);
     const tPromoted = performance.now();
     expect(next).not.toEqual(old);
     expect(l.failures.some((f) => f.shard === FAILED && f.error instanceof CommandTimeoutError)).toBe(true);
+    // Writes the master acknowledged but had not sent to its replica when it stopped are lost
+    // with it (asynchronous replication): reported, with the replica's lag just before the pause.
     const { lostOnFailed } = await finish('SIGSTOP', l, tPromoted, next, failovers);
-    // A paused master accepts nothing it could fail to replicate.
-    expect(lostOnFailed).toEqual([]);
+    console.log(
+      `[cluster SIGSTOP] the replica was ${lag} bytes of replication stream behind its master just before the pause; ${lostOnFailed.length} acknowledged writes lost with the master`,
+    );
   });
 
   it('master killed (SIGKILL): ConnectionInterruptedError at once, back on the promoted replica, nothing lost elsewhere', async () => {
     const { load: l, failovers } = await startLoad('kill');
+    const lag = await replicationLag(FAILED);
     const old = await topo.killMaster(FAILED);
     killed = old;
     const next = await topo.waitForNewMaster(FAILED, 30_000, old);
@@ -129,8 +134,31 @@ describe('cluster router through shard failovers', () => {
     expect(l.failures.some((f) => f.shard === FAILED && f.error instanceof ConnectionInterruptedError)).toBe(
       true,
     );
-    await finish('SIGKILL', l, tPromoted, next, failovers);
+    // Writes the master acknowledged but had not yet sent to its replica die with it
+    // (asynchronous replication): reported with the replica's lag measured just before the kill.
+    const { lostOnFailed } = await finish('SIGKILL', l, tPromoted, next, failovers);
+    console.log(
+      `[cluster SIGKILL] the replica was ${lag} bytes of replication stream behind its master just before the kill; ${lostOnFailed.length} acknowledged writes lost with the master`,
+    );
   });
+
+  /**
+   * Bytes of replication stream the replica of `shard` has not processed yet: the master's offset
+   * and the replica's own, asked at the same moment (the replica's acknowledgements to its master
+   * come only once a second).
+   */
+  async function replicationLag(shard: number): Promise<number> {
+    const s = (await topo.shards())[shard]!;
+    const master = nodeClient(s.master);
+    const replica = nodeClient(s.replicas[0]!);
+    try {
+      const [m, r] = await Promise.all([master.info('replication'), replica.info('replication')]);
+      return Number(/master_repl_offset:(\d+)/.exec(m)?.[1]) - Number(/slave_repl_offset:(\d+)/.exec(r)?.[1]);
+    } finally {
+      master.disconnect();
+      replica.disconnect();
+    }
+  }
 
   /** Keys on every shard, written directly (setup for the scan cases). */
   async function seed(r: Router, tag: string, perShard: number): Promise<string[]> {
@@ -211,7 +239,7 @@ describe('cluster router through shard failovers', () => {
     return n;
   }
 
-  it('CLUSTER FAILOVER on the replica: writes move to the new master with no failure and nothing lost', async () => {
+  it('CLUSTER FAILOVER on the replica: writes move to the new master, nothing lost', async () => {
     const { load: l, failovers } = await startLoad('manual');
     const next = await topo.failover(FAILED);
     const tPromoted = performance.now();

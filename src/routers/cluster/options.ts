@@ -34,6 +34,8 @@ export interface ClusterRouterOptions {
   failoverRefreshMs?: number;
   /** How long the fast refresh goes on after the last connection error or timeout. Default 15000. */
   failoverWatchMs?: number;
+  /** Commands issued in the same tick to one node share one socket write. Default true. */
+  coalesceWrites?: boolean;
 }
 
 export interface ResolvedClusterOptions {
@@ -49,6 +51,7 @@ export interface ResolvedClusterOptions {
   slotsRefreshTimeoutMs: number;
   failoverRefreshMs: number;
   failoverWatchMs: number;
+  coalesceWrites: boolean;
 }
 
 const ADDRESS: Schema = {
@@ -92,6 +95,7 @@ export function resolveClusterOptions(o: ClusterRouterOptions): ResolvedClusterO
     slotsRefreshTimeoutMs: o.slotsRefreshTimeoutMs ?? Math.min(100, commandTimeoutMs),
     failoverRefreshMs: o.failoverRefreshMs ?? 25,
     failoverWatchMs: o.failoverWatchMs ?? 15_000,
+    coalesceWrites: o.coalesceWrites ?? true,
   };
   if (o.username !== undefined) resolved.username = o.username;
   if (o.password !== undefined) resolved.password = o.password;
