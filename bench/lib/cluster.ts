@@ -100,7 +100,7 @@ export interface ClusterFailoverRow {
   /** Acknowledged writes missing afterwards, on the failed shard and on the others. */
   lostOnFailed: number;
   lostOnOthers: number;
-  /** Promotion → first acknowledged write on the failed shard (null: none). */
+  /** Promotion → first acknowledged write on the failed shard (null: none before the load stopped, failoverTailMs after the promotion). */
   backAfterPromotionMs: number | null;
 }
 
@@ -539,7 +539,7 @@ export function clusterSection(r: ClusterBenchResult): string[] {
         .map(([n, c]) => `${n} ×${c}`)
         .join(', ');
       out.push(
-        `| \`${f.client}\` | ${f.acked} | ${f.failed} | ${f.hung} | ${f.slowestMs} | ${f.lostOnFailed} | ${f.lostOnOthers} | ${f.backAfterPromotionMs ?? 'never'} | ${errors || '–'} |`,
+        `| \`${f.client}\` | ${f.acked} | ${f.failed} | ${f.hung} | ${f.slowestMs} | ${f.lostOnFailed} | ${f.lostOnOthers} | ${f.backAfterPromotionMs ?? `not within ${(r.options.failoverTailMs / 1000).toFixed(0)} s`} | ${errors || '–'} |`,
       );
     }
   }
