@@ -4,6 +4,8 @@ export type {
   GzipOptions,
   Lz4Options,
   ZlibOptions,
+  ZstdCompressor,
+  ZstdImplementation,
   ZstdOptions,
 } from './compressors/index.js';
 export { compressors } from './compressors/index.js';

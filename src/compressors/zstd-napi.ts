@@ -1,22 +1,27 @@
-import binding from 'zstd-napi/binding.js';
+import { createRequire } from 'node:module';
+import type * as Binding from 'zstd-napi/binding.js';
 import { DecodeError, ValueTooLargeError } from '../core/errors.js';
-import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
-import type { Compressor } from './types.js';
+import { corrupt, tooLarge } from './limits.js';
+import type { ZstdBackend } from './zstd-backend.js';
 
-export const ZSTD_ID = 5;
-
-export interface ZstdOptions {
-  /** Payloads shorter than this are stored uncompressed. Default 256. */
-  minLength?: number;
-  /** Compression level, zstd's negative "fast" levels up to 22. Default 3, zstd's own default. */
-  level?: number;
-}
-
-const windowLogBounds = binding.dParamGetBounds(binding.DParameter.windowLogMax);
-const streamChunk = binding.dStreamOutSize();
+type ZstdNapi = typeof Binding;
 
 /**
- * Zstandard via zstd-napi (native libzstd, Node-API 8, builds on Node 20).
+ * Loads zstd-napi's native binding if the optional dependency is installed (it is built from
+ * source at install time and may be missing). Synchronous `require` keeps module init free of
+ * top-level await, so the package stays loadable from CommonJS.
+ */
+export function loadZstdNapi(): ZstdNapi | undefined {
+  try {
+    return createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdNapi;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Zstandard via zstd-napi (native libzstd, Node-API 8): the backend on Node versions whose
+ * node:zlib has no zstd (before 22.15 / 23.8).
  *
  * Written frames always carry the content size (single-shot compression records it) and an
  * XXH64 content checksum, so corruption is detected rather than decoded into wrong bytes.
@@ -32,26 +37,53 @@ const streamChunk = binding.dStreamOutSize();
  * Trailing bytes after the frame, a truncated frame and a decoder that stops making progress
  * are all corrupt data, so the loop cannot spin.
  */
-export function zstd(options: ZstdOptions = {}): Compressor {
-  const minLength = intOption('zstd', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
-  const level = intOption(
-    'zstd',
-    'level',
-    options.level,
-    3,
-    Math.max(binding.minCLevel(), -7),
-    binding.maxCLevel(),
-  );
+export function zstdNapiBackend(binding: ZstdNapi, level: number): ZstdBackend {
   const cctx = new binding.CCtx();
   cctx.setParameter(binding.CParameter.compressionLevel, level);
   cctx.setParameter(binding.CParameter.checksumFlag, 1);
   cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
   const dctx = new binding.DCtx();
+  const windowLogBounds = binding.dParamGetBounds(binding.DParameter.windowLogMax);
+  const streamChunk = binding.dStreamOutSize();
+
+  function decompressStreaming(bytes: Buffer, maxBytes: number): Buffer {
+    const windowLog = Math.min(
+      windowLogBounds.upperBound,
+      Math.max(windowLogBounds.lowerBound, Math.ceil(Math.log2(Math.max(2, maxBytes)))),
+    );
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let input = bytes;
+    try {
+      dctx.reset(binding.ResetDirective.sessionAndParameters);
+      dctx.setParameter(binding.DParameter.windowLogMax, windowLog);
+      for (;;) {
+        // One byte more than the remaining budget, so overshooting the limit is observable.
+        const chunk = Buffer.allocUnsafe(Math.min(streamChunk, maxBytes - total + 1));
+        const [remaining, produced, consumed] = dctx.decompressStream(chunk, input);
+        total += produced;
+        if (total > maxBytes) throw tooLarge('zstd', maxBytes);
+        if (produced > 0) chunks.push(chunk.subarray(0, produced));
+        input = input.subarray(consumed);
+        if (remaining === 0) {
+          if (input.length > 0) throw corrupt('zstd', `${input.length} trailing bytes after the frame`);
+          return Buffer.concat(chunks, total);
+        }
+        if (produced === 0 && consumed === 0) throw corrupt('zstd', 'truncated frame');
+      }
+    } catch (error) {
+      dctx.reset(binding.ResetDirective.sessionOnly);
+      if (error instanceof DecodeError || error instanceof ValueTooLargeError) throw error;
+      if (error instanceof Error && /too much memory/i.test(error.message)) {
+        // The frame's window alone is larger than the limit: decoding it would allocate past it.
+        throw tooLarge('zstd', maxBytes);
+      }
+      throw corrupt('zstd', 'invalid frame', error);
+    }
+  }
 
   return {
-    name: 'zstd',
-    id: ZSTD_ID,
-    minLength,
+    implementation: 'zstd-napi',
     compress(bytes) {
       const out = Buffer.allocUnsafe(binding.compressBound(bytes.length));
       const written = cctx.compress2(out, bytes);
@@ -64,7 +96,7 @@ export function zstd(options: ZstdOptions = {}): Compressor {
       } catch (error) {
         throw corrupt('zstd', 'not a zstd frame', error);
       }
-      if (declared === null) return decompressStreaming(dctx, bytes, maxBytes);
+      if (declared === null) return decompressStreaming(bytes, maxBytes);
       if (declared > maxBytes) throw tooLarge('zstd', maxBytes, declared);
       const out = Buffer.allocUnsafe(declared);
       let written: number;
@@ -79,40 +111,4 @@ export function zstd(options: ZstdOptions = {}): Compressor {
       return out;
     },
   };
-}
-
-function decompressStreaming(dctx: binding.DCtx, bytes: Buffer, maxBytes: number): Buffer {
-  const windowLog = Math.min(
-    windowLogBounds.upperBound,
-    Math.max(windowLogBounds.lowerBound, Math.ceil(Math.log2(Math.max(2, maxBytes)))),
-  );
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let input = bytes;
-  try {
-    dctx.reset(binding.ResetDirective.sessionAndParameters);
-    dctx.setParameter(binding.DParameter.windowLogMax, windowLog);
-    for (;;) {
-      // One byte more than the remaining budget, so overshooting the limit is observable.
-      const chunk = Buffer.allocUnsafe(Math.min(streamChunk, maxBytes - total + 1));
-      const [remaining, produced, consumed] = dctx.decompressStream(chunk, input);
-      total += produced;
-      if (total > maxBytes) throw tooLarge('zstd', maxBytes);
-      if (produced > 0) chunks.push(chunk.subarray(0, produced));
-      input = input.subarray(consumed);
-      if (remaining === 0) {
-        if (input.length > 0) throw corrupt('zstd', `${input.length} trailing bytes after the frame`);
-        return Buffer.concat(chunks, total);
-      }
-      if (produced === 0 && consumed === 0) throw corrupt('zstd', 'truncated frame');
-    }
-  } catch (error) {
-    dctx.reset(binding.ResetDirective.sessionOnly);
-    if (error instanceof DecodeError || error instanceof ValueTooLargeError) throw error;
-    if (error instanceof Error && /too much memory/i.test(error.message)) {
-      // The frame's window alone is larger than the limit: decoding it would allocate past it.
-      throw tooLarge('zstd', maxBytes);
-    }
-    throw corrupt('zstd', 'invalid frame', error);
-  }
 }
