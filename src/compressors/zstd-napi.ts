@@ -23,8 +23,9 @@ export function loadZstdNapi(): ZstdNapi | undefined {
  * Zstandard via zstd-napi (native libzstd, Node-API 8): the backend on Node versions whose
  * node:zlib has no zstd (before 22.15 / 23.8).
  *
- * Written frames always carry the content size (single-shot compression records it) and an
- * XXH64 content checksum, so corruption is detected rather than decoded into wrong bytes.
+ * Written frames always carry the content size (single-shot compression records it) and, unless
+ * turned off, an XXH64 content checksum, so corruption is detected rather than decoded into
+ * wrong bytes.
  *
  * Reading never allocates past `maxBytes`:
  * - a frame that states its content size is refused if that size is above the limit, else
@@ -37,10 +38,10 @@ export function loadZstdNapi(): ZstdNapi | undefined {
  * Trailing bytes after the frame, a truncated frame and a decoder that stops making progress
  * are all corrupt data, so the loop cannot spin.
  */
-export function zstdNapiBackend(binding: ZstdNapi, level: number): ZstdBackend {
+export function zstdNapiBackend(binding: ZstdNapi, level: number, checksum = true): ZstdBackend {
   const cctx = new binding.CCtx();
   cctx.setParameter(binding.CParameter.compressionLevel, level);
-  cctx.setParameter(binding.CParameter.checksumFlag, 1);
+  cctx.setParameter(binding.CParameter.checksumFlag, checksum ? 1 : 0);
   cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
   const dctx = new binding.DCtx();
   const windowLogBounds = binding.dParamGetBounds(binding.DParameter.windowLogMax);

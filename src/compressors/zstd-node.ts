@@ -33,11 +33,11 @@ const WINDOW_LOG_MAX = 31;
  * against `maxBytes` first, `maxOutputLength` stops a frame without one at the limit, and the
  * decoder's window is capped at the limit (`windowLogMax`).
  */
-export function nodeZstdBackend(node: NodeZstd, level: number): ZstdBackend {
+export function nodeZstdBackend(node: NodeZstd, level: number, checksum = true): ZstdBackend {
   const c = node.constants;
   const compressParams = {
     [c.ZSTD_c_compressionLevel!]: level,
-    [c.ZSTD_c_checksumFlag!]: 1,
+    [c.ZSTD_c_checksumFlag!]: checksum ? 1 : 0,
     [c.ZSTD_c_contentSizeFlag!]: 1,
   };
   return {

@@ -24,6 +24,11 @@ export interface ZstdOptions {
    * read each other's.
    */
   implementation?: 'auto' | ZstdImplementation;
+  /**
+   * Write an XXH64 content checksum in each frame, so corruption is detected on read. Default
+   * true. (django-redis's zstd writes none: its compat codec turns it off to match.)
+   */
+  checksum?: boolean;
 }
 
 /** A zstd compressor, telling which implementation it runs on. */
@@ -39,14 +44,14 @@ export function zstdImplementations(): ZstdImplementation[] {
   return found;
 }
 
-function backend(implementation: 'auto' | ZstdImplementation, level: number): ZstdBackend {
+function backend(implementation: 'auto' | ZstdImplementation, level: number, checksum: boolean): ZstdBackend {
   if (implementation !== 'zstd-napi') {
     const node = loadNodeZstd();
-    if (node !== undefined) return nodeZstdBackend(node, level);
+    if (node !== undefined) return nodeZstdBackend(node, level, checksum);
   }
   if (implementation !== 'node:zlib') {
     const napi = loadZstdNapi();
-    if (napi !== undefined) return zstdNapiBackend(napi, level);
+    if (napi !== undefined) return zstdNapiBackend(napi, level, checksum);
   }
   const nodeHint = `node:zlib has zstd from Node 22.15 / 23.8 (this is Node ${process.versions.node})`;
   const napiHint =
@@ -73,7 +78,11 @@ export function zstd(options: ZstdOptions = {}): ZstdCompressor {
       `zstd: option 'implementation' must be 'auto', 'node:zlib' or 'zstd-napi'; got ${String(implementation)}`,
     );
   }
-  const chosen = backend(implementation, level);
+  const checksum = options.checksum ?? true;
+  if (typeof checksum !== 'boolean') {
+    throw new ConfigError(`zstd: option 'checksum' must be true or false; got ${String(checksum)}`);
+  }
+  const chosen = backend(implementation, level, checksum);
   return {
     name: 'zstd',
     id: ZSTD_ID,
