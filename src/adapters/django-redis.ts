@@ -174,8 +174,10 @@ const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 
 
 /**
  * lz4 frame (python-lz4's `lz4.frame.compress`). lz4-napi's frame decoder has no output cap,
- * so the frame is walked first: a declared content size above `maxBytes` is refused, and
- * otherwise the blocks bound the output (each at most the frame's block size).
+ * so the frame is walked first: a declared content size above `maxBytes` is refused; without
+ * one, the blocks bound the output (a block holds at most the frame's block size, and lz4
+ * expands at most 255:1), and a frame that could exceed the limit is refused before decoding.
+ * python-lz4 always writes the content size, so the bound only matters for other writers.
  */
 function lz4FrameDecompress(bytes: Buffer, maxBytes: number): Buffer {
   if (bytes.length < 7 || bytes.readUInt32LE(0) !== LZ4_FRAME_MAGIC) throw corrupt('lz4', 'not an lz4 frame');
@@ -199,11 +201,13 @@ function lz4FrameDecompress(bytes: Buffer, maxBytes: number): Buffer {
   let bound = 0;
   for (;;) {
     if (bytes.length < offset + 4) throw corrupt('lz4', 'truncated frame');
-    const size = bytes.readUInt32LE(offset) & 0x7fffffff;
+    const word = bytes.readUInt32LE(offset);
+    const size = word & 0x7fffffff;
+    const stored = word !== size; // high bit: the block is stored uncompressed
     offset += 4;
-    if (size === 0) break; // EndMark
+    if (word === 0) break; // EndMark
     offset += size + (hasBlockChecksum ? 4 : 0);
-    bound += blockMax;
+    bound += stored ? size : Math.min(blockMax, size * 255 + 255);
   }
   if (hasContentChecksum) offset += 4;
   if (offset !== bytes.length) throw corrupt('lz4', 'truncated frame or trailing bytes');
@@ -302,6 +306,11 @@ function dump(value: unknown, seen: Set<object>): string | undefined {
   if (value === null) return 'null';
   const object = value as object;
   if (object instanceof Date) return djangoDate(object);
+  if (object instanceof Map || object instanceof Set || ArrayBuffer.isView(object)) {
+    throw new SerializationError(
+      `json: ${object.constructor.name} is not JSON-serializable (django-redis's msgpack serializer takes bytes)`,
+    );
+  }
   if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
     return dump((object as { toJSON: () => unknown }).toJSON(), seen);
   }
@@ -310,11 +319,6 @@ function dump(value: unknown, seen: Set<object>): string | undefined {
   try {
     if (Array.isArray(object)) {
       return `[${object.map((item) => dump(item, seen) ?? 'null').join(', ')}]`;
-    }
-    if (object instanceof Map || object instanceof Set || ArrayBuffer.isView(object)) {
-      throw new SerializationError(
-        `json: ${object.constructor.name} is not JSON-serializable (django-redis's msgpack serializer takes bytes)`,
-      );
     }
     const parts: string[] = [];
     for (const [k, v] of Object.entries(object)) {
