@@ -20,6 +20,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { corrupt, tooLarge } from '../compressors/limits.js';
 import { boundedDecompress } from '../compressors/node-zlib.js';
 import { zstd } from '../compressors/zstd.js';
+import { registerCompatCodec, type ValueCodec } from '../core/codec.js';
 import {
   CacheError,
   ConfigError,
@@ -48,19 +49,13 @@ export interface DjangoRedisCodecOptions {
 /** django-redis compressors only compress payloads longer than this (`min_length`). */
 export const DJANGO_MIN_LENGTH = 15;
 
-/** What the cache needs from a codec (see core/codec.ts). */
-interface Codec {
-  encode(value: unknown): Buffer | string;
-  decode(raw: Buffer, key: string): unknown;
-}
-
 interface Compress {
   compress(bytes: Buffer): Buffer;
   /** DecodeError when `bytes` are not this compressor's output (→ read them raw). */
   decompress(bytes: Buffer, maxBytes: number): Buffer;
 }
 
-export class DjangoRedisCodec implements Codec {
+export class DjangoRedisCodec implements ValueCodec {
   readonly serializer: DjangoRedisSerializer;
   readonly compressor: DjangoRedisCompressor;
   readonly maxValueBytes: number;
@@ -367,3 +362,26 @@ function djangoDate(date: Date): string {
   const iso = date.toISOString(); // 2024-01-02T03:04:05.678Z
   return pythonString(date.getUTCMilliseconds() === 0 ? `${iso.slice(0, 19)}Z` : iso);
 }
+
+const SERIALIZER_NAMES: readonly string[] = ['json', 'msgpack'];
+const COMPRESSOR_NAMES: readonly string[] = ['none', 'zlib', 'gzip', 'lz4', 'zstd'];
+
+// `compat: 'django-redis'`: the cache's serializer and compressor options say which of
+// django-redis's to speak (by name); levels are django-redis's own.
+registerCompatCodec('django-redis', ({ serializer, compressor, maxValueBytes }) => {
+  if (!SERIALIZER_NAMES.includes(serializer.name)) {
+    throw new ConfigError(
+      `createCache: compat 'django-redis' needs serializers.json() or serializers.msgpack() (django-redis's JSONSerializer / MSGPackSerializer); got serializer '${serializer.name}'`,
+    );
+  }
+  if (!COMPRESSOR_NAMES.includes(compressor.name)) {
+    throw new ConfigError(
+      `createCache: compat 'django-redis' needs compressors.none(), zlib(), gzip(), lz4() or zstd(); got compressor '${compressor.name}'`,
+    );
+  }
+  return new DjangoRedisCodec({
+    serializer: serializer.name as DjangoRedisSerializer,
+    compressor: compressor.name as DjangoRedisCompressor,
+    maxValueBytes,
+  });
+});

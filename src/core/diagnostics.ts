@@ -34,18 +34,3 @@ export function newCacheId(): number {
 
 /** Where a Cache exposes its id to this package's own modules (telemetry). */
 export const CACHE_ID: unique symbol = Symbol('sentinel-cache.cacheId');
-
-/**
- * Runs `run` as one published operation when someone subscribes, else just runs it (no
- * message object is built).
- */
-export function traced<T>(
-  operation: string,
-  intent: 'read' | 'write',
-  key: string | undefined,
-  cacheId: number,
-  run: () => Promise<T>,
-): Promise<T> {
-  if (!commandChannel.hasSubscribers) return run();
-  return commandChannel.tracePromise(run, { operation, intent, key, cacheId });
-}

@@ -3,6 +3,7 @@ import { compressFrameSync } from 'lz4-napi';
 import { describe, expect, it } from 'vitest';
 import { DJANGO_MIN_LENGTH, DjangoRedisCodec, pythonJsonDumps } from '../../src/adapters/django-redis.js';
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
+import { compressors, createCache, type Router, serializers } from '../../src/index.js';
 import { thrown } from '../fixtures/thrown.js';
 
 const MiB = 1024 * 1024;
@@ -118,5 +119,39 @@ describe('django-redis values', () => {
       thrown(() => new DjangoRedisCodec({ serializer: 'json', maxValueBytes: MiB, ...options }));
     expect(bad({ serializer: 'pickle' })).toBeInstanceOf(ConfigError);
     expect(bad({ compressor: 'brotli' })).toBeInstanceOf(ConfigError);
+  });
+});
+
+describe("createCache({ compat: 'django-redis' })", () => {
+  // Never called: these tests stop at option validation.
+  const router = {
+    kind: 'unused',
+    execute: async () => undefined,
+    close: async () => {},
+    on: () => {},
+    off: () => {},
+    stats: () => ({ kind: 'unused', nodes: {}, failovers: 0 }),
+  } as unknown as Router;
+
+  it('takes the serializer and compressor django-redis has', () => {
+    const cache = createCache({
+      router,
+      compat: 'django-redis',
+      serializer: serializers.msgpack(),
+      compressor: compressors.lz4(),
+    });
+    expect(cache).toBeDefined();
+  });
+
+  it('refuses the ones it has not, and unknown compat names, with ConfigError', () => {
+    const bad = (options: object) =>
+      thrown(() => createCache({ router, compat: 'django-redis', ...options }));
+    expect(bad({ serializer: serializers.v8() })).toBeInstanceOf(ConfigError);
+    expect(bad({ serializer: serializers.json(), compressor: compressors.brotli() })).toBeInstanceOf(
+      ConfigError,
+    );
+    const unknown = thrown(() => createCache({ router, compat: 'memcached' as 'django-redis' }));
+    expect(unknown).toBeInstanceOf(ConfigError);
+    expect((unknown as Error).message).toContain("'django-redis'");
   });
 });
