@@ -28,26 +28,29 @@ async function opsPerSecond(cache: Cache): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const server = await startStandalone();
-const make = () => createCache({ router: routers.standalone({ host: server.host, port: server.port }) });
-const plain = make();
-const noSdk = make();
-const withSdk = make();
+const cache: Cache = createCache({ router: routers.standalone({ host: server.host, port: server.port }) });
 const sdk = new MeterProvider();
 try {
-  instrument(noSdk); // the global provider: @opentelemetry/api's no-op without an SDK
-  instrument(withSdk, { meterProvider: sdk });
-  await plain.set('bench:key', { user: 42, roles: ['a', 'b'] });
-  const variants: Array<[string, Cache, number[]]> = [
-    ['plain cache', plain, []],
-    ['instrument(), no SDK', noSdk, []],
-    ['instrument(), SDK recording', withSdk, []],
+  await cache.set('bench:key', { user: 42, roles: ['a', 'b'] });
+  // One cache; each variant attaches its instrumentation for its own rounds only, since the
+  // channel's subscribers are process-wide: a plain cache beside an instrumented one would pay too.
+  const variants: Array<[string, () => (() => void) | undefined, number[]]> = [
+    ['plain cache (no subscriber)', () => undefined, []],
+    ['instrument(), no SDK', () => instrument(cache).stop, []], // the API's no-op global provider
+    ['instrument(), SDK recording', () => instrument(cache, { meterProvider: sdk }).stop, []],
   ];
-  for (const [, cache] of variants) await opsPerSecond(cache); // warm-up
+  for (const [, attach] of variants) {
+    const detach = attach();
+    await opsPerSecond(cache); // warm-up
+    detach?.();
+  }
   for (let round = 0; round < rounds; round++) {
     // Rotate the order each round so no variant always runs first.
     for (let i = 0; i < variants.length; i++) {
-      const [, cache, results] = variants[(round + i) % variants.length]!;
+      const [, attach, results] = variants[(round + i) % variants.length]!;
+      const detach = attach();
       results.push(await opsPerSecond(cache));
+      detach?.();
     }
   }
   const baseline = median(variants[0]![2]);
@@ -59,7 +62,7 @@ try {
     console.log(`| ${name} | ${Math.round(ops).toLocaleString('en-US')} | ${overhead.toFixed(1)} % |`);
   }
 } finally {
-  await Promise.all([plain.close(), noSdk.close(), withSdk.close()]);
+  await cache.close();
   await sdk.shutdown();
   await server.stop();
 }

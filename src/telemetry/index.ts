@@ -113,17 +113,28 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     const m = message as Timed;
     if (m.cacheId === cacheId) m[START] = performance.now();
   };
+  // One attributes object per method × outcome, made once: no allocation per operation.
+  const attributeSets = new Map<string, Attributes>();
+  const attributesOf = (operation: string, errorType: string | undefined): Attributes => {
+    const id = errorType === undefined ? operation : `${operation}\0${errorType}`;
+    let attributes = attributeSets.get(id);
+    if (attributes === undefined) {
+      attributes = {
+        ...base,
+        'cache.method': operation,
+        'cache.outcome': errorType === undefined ? 'ok' : 'error',
+      };
+      if (errorType !== undefined) attributes['error.type'] = errorType;
+      attributeSets.set(id, attributes);
+    }
+    return attributes;
+  };
   const onAsyncEnd = (message: unknown) => {
     const m = message as Timed;
     const started = m[START];
     if (m.cacheId !== cacheId || started === undefined) return;
-    const failed = 'error' in m;
-    const attributes: Attributes = {
-      ...base,
-      'cache.method': m.operation,
-      'cache.outcome': failed ? 'error' : 'ok',
-    };
-    if (failed) attributes['error.type'] = m.error instanceof CacheError ? m.error.code : 'other';
+    const errorType = 'error' in m ? (m.error instanceof CacheError ? m.error.code : 'other') : undefined;
+    const attributes = attributesOf(m.operation, errorType);
     operations.add(1, attributes);
     duration.record((performance.now() - started) / 1000, attributes);
   };
