@@ -50,8 +50,22 @@ function bytesMayDiffer(serializer: SerializerName, compressor: CompressorName, 
   return serializer === 'msgpack' && name === 'dict';
 }
 
+/** Fails the file with the install hint when Debian's django-redis is not there (CI installs it). */
+async function requireDjangoRedis(): Promise<void> {
+  try {
+    await run(PYTHON, ['-c', 'import django_redis, msgpack, lz4.frame, zstandard']);
+  } catch (error) {
+    throw new Error(
+      'this test needs django-redis under /usr/bin/python3: apt-get install python3-django-redis ' +
+        'python3-msgpack python3-lz4 python3-zstandard (.ci/run does it)',
+      { cause: error },
+    );
+  }
+}
+
 let server: Standalone;
 beforeAll(async () => {
+  await requireDjangoRedis();
   server = await startStandalone();
 });
 afterAll(async () => {
