@@ -4,6 +4,8 @@ export type {
   GzipOptions,
   Lz4Options,
   ZlibOptions,
+  ZstdCompressor,
+  ZstdImplementation,
   ZstdOptions,
 } from './compressors/index.js';
 export { compressors } from './compressors/index.js';
@@ -34,3 +36,6 @@ export { type ClusterRouterOptions, routers, type StandaloneOptions } from './ro
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';
+
+// Registers `compat: 'django-redis'` with createCache.
+import './adapters/django-redis.js';

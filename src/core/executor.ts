@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { commandChannel, newCacheId } from './diagnostics.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -54,6 +55,8 @@ export class Executor {
   readonly router: Router;
   readonly counters: Counters;
   readonly events: TypedEmitter<CacheEventMap>;
+  /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
+  readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
   #closing: Promise<void> | undefined;
 
@@ -64,8 +67,27 @@ export class Executor {
     this.#ignoreErrors = options.ignoreErrors;
   }
 
-  /** Run `fn` through the router; apply ignoreErrors; count errors. */
-  async run<T, F = T>(
+  /**
+   * Run `fn` through the router; apply ignoreErrors; count errors. Published on the
+   * `sentinel-cache:command` TracingChannel when it has subscribers (else one property read).
+   */
+  run<T, F = T>(
+    intent: Intent,
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    if (!commandChannel.hasSubscribers) return this.#run(intent, operation, key, fallback, fn);
+    return commandChannel.tracePromise(() => this.#run(intent, operation, key, fallback, fn), {
+      operation,
+      intent,
+      key,
+      cacheId: this.cacheId,
+    });
+  }
+
+  async #run<T, F>(
     intent: Intent,
     operation: string,
     key: string | undefined,
@@ -82,9 +104,24 @@ export class Executor {
 
   /**
    * Run `fn` on every master (router.eachMaster; a router without it: once, on the master) and
-   * return the results. Same error policy as `run`.
+   * return the results. Same error policy and tracing as `run` (intent 'write').
    */
-  async runOnEveryMaster<T, F = T[]>(
+  runOnEveryMaster<T, F = T[]>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T[] | F> {
+    if (!commandChannel.hasSubscribers) return this.#runOnEveryMaster(operation, key, fallback, fn);
+    return commandChannel.tracePromise(() => this.#runOnEveryMaster(operation, key, fallback, fn), {
+      operation,
+      intent: 'write',
+      key,
+      cacheId: this.cacheId,
+    });
+  }
+
+  async #runOnEveryMaster<T, F>(
     operation: string,
     key: string | undefined,
     fallback: Fallback<F>,
