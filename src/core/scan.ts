@@ -42,27 +42,25 @@ export function scanArgs(match: string | undefined, count: number): Array<string
   return match === undefined ? ['COUNT', count] : ['MATCH', match, 'COUNT', count];
 }
 
-/** Thrown into a producer of `mergedBatches` whose consumer stopped iterating. */
-class ConsumerGone extends Error {}
-
 /**
  * Batches pushed by several concurrent producers, consumed as one async iterable (a scan on
- * every master of a cluster, yielded as the batches arrive). `push` resolves once the consumer
- * took the batch, so a producer runs at most one batch ahead. When the consumer stops early,
- * the producers' next `push` rejects and `run` ends; an error of `run` ends the iteration.
+ * every master of a cluster, yielded as the batches arrive). `push` resolves with true once the
+ * consumer took the batch, so a producer runs at most one batch ahead; it resolves with false
+ * when the consumer stopped iterating, and the producer should return. An error of `run` ends
+ * the iteration with that error.
  */
 export async function* mergedBatches<T>(
-  run: (push: (batch: T[]) => Promise<void>) => Promise<unknown>,
+  run: (push: (batch: T[]) => Promise<boolean>) => Promise<unknown>,
 ): AsyncGenerator<T[]> {
-  const queue: { batch: T[]; taken: () => void }[] = [];
+  const queue: { batch: T[]; taken: (more: boolean) => void }[] = [];
   let wake: (() => void) | undefined;
   let finished = false;
   let failure: unknown;
   let gone = false;
   const push = (batch: T[]) =>
     gone
-      ? Promise.reject(new ConsumerGone())
-      : new Promise<void>((taken) => {
+      ? Promise.resolve(false)
+      : new Promise<boolean>((taken) => {
           queue.push({ batch, taken });
           wake?.();
         });
@@ -81,7 +79,7 @@ export async function* mergedBatches<T>(
     for (;;) {
       const item = queue.shift();
       if (item !== undefined) {
-        item.taken();
+        item.taken(true);
         yield item.batch;
         continue;
       }
@@ -96,7 +94,7 @@ export async function* mergedBatches<T>(
     }
   } finally {
     gone = true;
-    for (const item of queue.splice(0)) item.taken();
+    for (const item of queue.splice(0)) item.taken(false);
     await running;
   }
 }

@@ -11,7 +11,7 @@ import {
 import { type CacheEventMap, TypedEmitter } from '../../src/core/events.js';
 import { Executor, isIgnorable, NULL } from '../../src/core/executor.js';
 import type { Router } from '../../src/core/router.js';
-import { scanAll, scanArgs, scanBatches, scanCount } from '../../src/core/scan.js';
+import { mergedBatches, scanAll, scanArgs, scanBatches, scanCount } from '../../src/core/scan.js';
 import { Counters } from '../../src/core/stats.js';
 
 /** A router that runs `fn` on a fake client or fails with `failure` (unit test: no Redis). */
@@ -87,6 +87,95 @@ describe('Executor', () => {
       false,
     );
     expect(isIgnorable(new DecodeError('bad', 'k'))).toBe(false);
+  });
+});
+
+describe('Executor on a router with several masters (optional router members)', () => {
+  it('runOnEveryMaster uses eachMaster when the router has it, else one execute', async () => {
+    const single = executor(fakeRouter(), false).exec;
+    expect(await single.runOnEveryMaster('keys', undefined, null, async () => 'one')).toEqual(['one']);
+    expect(single.groupKeys(['a', 'b'])).toBeUndefined();
+    expect(single.canCombine(['a', 'b'])).toBe(true);
+
+    const many: Router = {
+      ...fakeRouter(),
+      eachMaster: async <T>(fn: (client: Redis, node: { host: string; port: number }) => Promise<T>) =>
+        Promise.all([fn({} as Redis, { host: 'a', port: 1 }), fn({} as Redis, { host: 'b', port: 2 })]),
+      groupKeys: (keys) => keys.map((_, i) => [i]),
+      canCombine: (keys) => keys.length < 2,
+    };
+    const { exec } = executor(many, false);
+    expect(await exec.runOnEveryMaster('keys', undefined, null, async () => 'n')).toEqual(['n', 'n']);
+    expect(exec.groupKeys(['a', 'b'])).toEqual([[0], [1]]);
+    expect(exec.canCombine(['a', 'b'])).toBe(false);
+  });
+
+  it('runOnEveryMaster applies ignoreErrors like run', async () => {
+    const failure = new ConnectionInterruptedError('reset');
+    const router: Router = { ...fakeRouter(), eachMaster: async () => Promise.reject(failure) };
+    const { exec, counters, seen } = executor(router, true);
+    expect(
+      await exec.runOnEveryMaster(
+        'clear',
+        undefined,
+        () => [],
+        async () => 1,
+      ),
+    ).toEqual([]);
+    expect(counters.ignoredErrors).toBe(1);
+    expect(seen).toEqual([{ error: failure, operation: 'clear', key: undefined }]);
+  });
+});
+
+describe('mergedBatches', () => {
+  it('yields the batches of concurrent producers as they come, each producer one batch ahead at most', async () => {
+    const log: string[] = [];
+    const got: number[][] = [];
+    for await (const batch of mergedBatches<number>(async (push) => {
+      await Promise.all(
+        [0, 10].map(async (base) => {
+          for (let i = 0; i < 3; i++) {
+            log.push(`push ${base + i}`);
+            expect(await push([base + i])).toBe(true);
+          }
+        }),
+      );
+    })) {
+      got.push(batch);
+    }
+    expect(got.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 10, 11, 12]);
+    expect(log).toHaveLength(6);
+  });
+
+  it('tells the producers to stop when the consumer stops, without an error', async () => {
+    let pushes = 0;
+    let stoppedEarly = false;
+    for await (const batch of mergedBatches<number>(async (push) => {
+      for (let i = 0; i < 1000; i++) {
+        pushes++;
+        if (!(await push([i]))) {
+          stoppedEarly = true;
+          return;
+        }
+      }
+    })) {
+      if (batch[0] === 2) break;
+    }
+    expect(stoppedEarly).toBe(true);
+    expect(pushes).toBeLessThan(10);
+  });
+
+  it("ends with the producers' error", async () => {
+    const failure = new ConnectionInterruptedError('reset');
+    const consume = async () => {
+      for await (const _ of mergedBatches<number>(async (push) => {
+        await push([1]);
+        throw failure;
+      })) {
+        // consume
+      }
+    };
+    await expect(consume()).rejects.toBe(failure);
   });
 });
 

@@ -149,7 +149,9 @@ export async function* iterKeys(
   if (ctx.executor.router.eachMaster !== undefined) {
     const batches = mergedBatches<Buffer>((push) =>
       ctx.executor.runOnEveryMaster('iterKeys', glob, EMPTY_ARRAY, async (client) => {
-        for await (const batch of scanBatches(scanStep(client, pattern, count))) await push(batch);
+        for await (const batch of scanBatches(scanStep(client, pattern, count))) {
+          if (!(await push(batch))) return; // the caller stopped iterating
+        }
       }),
     );
     for await (const batch of batches) for (const k of batch) yield ctx.keys.userKey(k.toString(), version);
