@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCache } from '../../src/core/cache.js';
 import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../../src/core/errors.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterRouter } from '../../src/routers/cluster.js';
@@ -146,6 +147,38 @@ describe('routers.cluster on a healthy cluster', () => {
       const shards = new Set(group.map((i) => topo.shardOfSlot(slotOf(mixed[i]!))));
       expect(shards.size).toBe(1);
       expect([...group].sort((a, b) => a - b)).toEqual(group);
+    }
+  });
+
+  it('a cache on it sends getMany/setMany/deleteMany as one pipeline per master, in parallel, order kept', async () => {
+    const r = routers.cluster(topo.routerOptions());
+    let executes = 0;
+    const execute = r.execute.bind(r);
+    r.execute = (intent, fn) => {
+      executes++;
+      return execute(intent, fn);
+    };
+    const cache = createCache({ router: r, keyPrefix: 'grouped' });
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+      const shards = new Set(keys.map((k) => topo.shardOfSlot(slotOf(`grouped:1:${k}`))));
+      expect(shards.size).toBe(3);
+      // Grouping needs the slot map: the first command after construction loads it (before
+      // that, keys are grouped per slot: correct, only more round trips).
+      await cache.get('warm-up');
+      executes = 0;
+      await cache.setMany(Object.fromEntries(keys.map((k, i) => [k, i])));
+      expect(executes).toBe(3);
+      executes = 0;
+      const got = await cache.getMany([...keys, 'missing']);
+      expect(executes).toBe(3);
+      expect([...got.keys()]).toEqual(keys);
+      expect([...got.values()]).toEqual(keys.map((_, i) => i));
+      executes = 0;
+      expect(await cache.deleteMany(keys)).toBe(60);
+      expect(executes).toBe(3);
+    } finally {
+      await cache.close();
     }
   });
 
