@@ -3,7 +3,9 @@
  * redis-server processes): the topology's controls, routing by slot, options, events, stats.
  * Shard failovers under load are in cluster-failover.test.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
 import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../../src/core/errors.js';
@@ -11,7 +13,7 @@ import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
-import { alive } from '../fixtures/child.js';
+import { alive, spawnTsx, srcModule } from '../fixtures/child.js';
 import { COMMAND_TIMEOUT_MS, keysInShard, nodeClient, until } from './cluster-helpers.js';
 
 let topo: ClusterTopology;
@@ -216,6 +218,43 @@ describe('routers.cluster on a healthy cluster', () => {
     await r.close();
     await expect(r.execute('read', (c) => c.get('x'))).rejects.toBeInstanceOf(CacheClosedError);
   });
+});
+
+describe('startCluster when the owning process dies without stop()', () => {
+  it.each(['SIGTERM', 'SIGKILL'] as const)(
+    '%s: every node is killed and the temp dir removed',
+    async (signal) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-cluster-child-'));
+      try {
+        const script = join(dir, 'child.mts');
+        writeFileSync(
+          script,
+          [
+            `import { startCluster } from ${srcModule('topology/index.ts')};`,
+            'const t = await startCluster({ shards: 3, replicasPerShard: 0 });',
+            'console.log(JSON.stringify({ pids: t.pids(), dir: t.dir }));',
+            'setInterval(() => {}, 1000);',
+          ].join('\n'),
+        );
+        const run = spawnTsx(script, [], { cwd: resolve(import.meta.dirname, '../..') });
+        const exited = new Promise((r) => run.child.once('exit', r));
+        await until(
+          () => run.stdout.includes('\n') || run.child.exitCode !== null,
+          60_000,
+          'the child cluster',
+        );
+        const info = JSON.parse(run.stdout.split('\n')[0] ?? '') as { pids: number[]; dir: string };
+        expect(info.pids).toHaveLength(3);
+        expect(info.pids.every(alive)).toBe(true);
+        run.child.kill(signal);
+        await exited;
+        // SIGTERM: the exit handlers; SIGKILL: the watchdog (a moment later).
+        await until(() => info.pids.every((p) => !alive(p)) && !existsSync(info.dir), 10_000, 'cleanup');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('startCluster stop()', () => {
