@@ -1,5 +1,6 @@
 import { Cluster, type ClusterOptions, type Redis } from 'ioredis';
 import {
+  AuthenticationError,
   CacheClosedError,
   CacheError,
   ConnectionInterruptedError,
@@ -40,6 +41,10 @@ const MAX_EACH_MASTER_ROUNDS = 4;
 const DROPPED_NODE_GRACE_MS = 20;
 /** At most one 'error' event per node per this period (a refresh every 25 ms may fail on a paused node). */
 const ERROR_EVENT_INTERVAL_MS = 1000;
+
+function lastNodeError(err: Error): unknown {
+  return (err as Error & { lastNodeError?: unknown }).lastNodeError ?? undefined;
+}
 
 interface NodeCounters {
   ops: number;
@@ -156,13 +161,16 @@ export class ClusterRouter implements Router {
 
   #reportError(err: unknown, address?: NodeAddress): void {
     if (this.#closed) return;
+    // "Failed to refresh slots cache" says nothing; the last node's error says why (WRONGPASS...).
+    const cause =
+      err instanceof Error && err.name === 'ClusterAllFailedError' ? lastNodeError(err) : undefined;
+    const translated = translateError(cause ?? err, address, this.#options.commandTimeoutMs);
+    const error = translated instanceof Error ? translated : new Error(String(translated));
+    this.#lastError = error;
     const where = address === undefined ? '' : `${address.host}:${address.port}`;
     const now = Date.now();
     if ((this.#lastErrorEvent.get(where) ?? 0) + ERROR_EVENT_INTERVAL_MS > now) return;
     this.#lastErrorEvent.set(where, now);
-    const translated = translateError(err, address, this.#options.commandTimeoutMs);
-    const error = translated instanceof Error ? translated : new Error(String(translated));
-    this.#lastError = error;
     this.#events.emit('error', { error });
   }
 
@@ -270,6 +278,11 @@ export class ClusterRouter implements Router {
       };
       const timer = setTimeout(() => {
         done();
+        const last = this.#lastError;
+        if (last instanceof AuthenticationError) {
+          reject(new AuthenticationError(last.message, { cause: last }));
+          return;
+        }
         reject(
           new ConnectionInterruptedError(
             `Cluster not ready after ${budget} ms${this.#lastError ? `: ${this.#lastError.message}` : ''}`,

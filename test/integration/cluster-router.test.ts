@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
-import { CacheClosedError, ConfigError, ConnectionInterruptedError } from '../../src/core/errors.js';
+import {
+  AuthenticationError,
+  CacheClosedError,
+  ConfigError,
+  ConnectionInterruptedError,
+} from '../../src/core/errors.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
@@ -217,6 +222,40 @@ describe('routers.cluster on a healthy cluster', () => {
     await r.execute('read', (c) => c.get('x'));
     await r.close();
     await expect(r.execute('read', (c) => c.get('x'))).rejects.toBeInstanceOf(CacheClosedError);
+  });
+});
+
+describe('a cluster with a password', () => {
+  let secured: ClusterTopology;
+
+  beforeAll(async () => {
+    secured = await startCluster({ shards: 3, replicasPerShard: 0, auth: { password: 's3cret pass' } });
+  });
+
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  it('works with the password, and a wrong one is an AuthenticationError that does not show it', async () => {
+    const ok = routers.cluster(secured.routerOptions());
+    try {
+      await ok.execute('write', (c) => c.set('auth-key', 'v'));
+      expect(await ok.execute('read', (c) => c.get('auth-key'))).toBe('v');
+    } finally {
+      await ok.close();
+    }
+    const wrong = routers.cluster({
+      ...secured.routerOptions(),
+      password: 'wrong-password',
+      connectTimeoutMs: 300,
+    });
+    try {
+      const error = await wrong.execute('read', (c) => c.get('auth-key')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect(String((error as Error).message)).not.toContain('wrong-password');
+    } finally {
+      await wrong.close();
+    }
   });
 });
 
