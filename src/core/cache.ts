@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
+import { NearCache, type NearCacheStats } from '../near/near-cache.js';
 import { isConnectionError } from '../routers/errors.js';
 import type { Intent, Router, RouterEventMap } from '../routers/types.js';
 import { serializers } from '../serializers/index.js';
@@ -93,7 +94,18 @@ interface CacheCore {
   readonly reverseKeyFunction: ReverseKeyFunction | undefined;
   readonly defaultTtl: number | null;
   readonly ignoreErrors: boolean;
+  /** The in-process near cache, when `nearCache` is on. */
+  readonly near: NearCache | undefined;
   closing: Promise<void> | undefined;
+}
+
+/** `cache.nearCache`: the near cache's controls (present whether or not it is on). */
+export interface NearCacheControl {
+  /** False when `nearCache` is off, or the server refused CLIENT TRACKING. */
+  readonly enabled: boolean;
+  /** Drop every entry held in this process (emits `near-flush` with reason 'manual'). */
+  clear(): Promise<void>;
+  stats(): NearCacheStats | undefined;
 }
 
 // Fallbacks for ignoreErrors, as shared functions so the hot path allocates nothing for them.
@@ -287,6 +299,28 @@ export class Cache {
     return out;
   }
 
+  /**
+   * A write through the router that changes `touched`: with the near cache on, the local
+   * entries of those keys are dropped before the command is sent and again when its reply
+   * arrives, and reads of them in flight keep nothing (read-your-writes in the process).
+   */
+  #write<T, F = T>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    touched: string | readonly string[],
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    const near = this.#core.near;
+    return this.#exec(
+      'write',
+      operation,
+      key,
+      fallback,
+      near === undefined ? fn : near.ownWrite(touched, fn),
+    );
+  }
+
   /** Run `fn` through the router; apply ignoreErrors; count errors. */
   async #exec<T, F = T>(
     intent: Intent,
@@ -328,7 +362,13 @@ export class Cache {
   /** The value, or undefined on a miss. */
   async get<T = unknown>(key: string, options?: KeyOptions): Promise<T | undefined> {
     const redisKey = this.#key(key, options);
-    const raw = await this.#exec('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
+    const near = this.#core.near;
+    let raw: Buffer | null;
+    const held = near?.lookup(redisKey);
+    if (held !== undefined) raw = held.value;
+    else if (near !== undefined)
+      raw = await this.#exec('read', 'get', key, NULL, (c) => near.read(c, redisKey));
+    else raw = await this.#exec('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
     if (raw === null) {
       this.#miss(key);
       return undefined;
@@ -349,10 +389,10 @@ export class Cache {
     if (ttl !== null && ttl <= 0) {
       // Expire now. With nx an existing key must survive (django-redis semantics); a missing
       // one would be expired at once: nothing to do either way.
-      if (!nx) await this.#exec('write', 'set', key, ZERO, (client) => client.del(redisKey));
+      if (!nx) await this.#write('set', key, ZERO, redisKey, (client) => client.del(redisKey));
       return false;
     }
-    const reply = await this.#exec('write', 'set', key, NULL, (client) => {
+    const reply = await this.#write('set', key, NULL, redisKey, (client) => {
       if (ttl === null) {
         if (nx) return client.set(redisKey, encoded, 'NX');
         if (xx) return client.set(redisKey, encoded, 'XX');
@@ -377,9 +417,13 @@ export class Cache {
     const result = new Map<string, T>();
     if (userKeys.length === 0) return result;
     const redisKeys = this.#keysOf(userKeys, version);
-    const raws = await this.#exec('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-      client.mgetBuffer(...redisKeys),
-    );
+    const near = this.#core.near;
+    const raws =
+      near === undefined
+        ? await this.#exec('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+            client.mgetBuffer(...redisKeys),
+          )
+        : await this.#nearMany(near, redisKeys);
     if (raws.length === 0) {
       for (const key of userKeys) this.#miss(key);
       return result;
@@ -397,6 +441,28 @@ export class Cache {
     return result;
   }
 
+  /** getMany through the near cache: held keys from memory, the others in one MGET. */
+  async #nearMany(near: NearCache, redisKeys: string[]): Promise<Array<Buffer | null>> {
+    const raws: Array<Buffer | null> = new Array(redisKeys.length).fill(null);
+    const missing: number[] = [];
+    for (let i = 0; i < redisKeys.length; i++) {
+      const held = near.lookup(redisKeys[i] as string);
+      if (held === undefined) missing.push(i);
+      else raws[i] = held.value;
+    }
+    if (missing.length === 0) return raws;
+    const fetched = await this.#exec('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+      near.readMany(
+        client,
+        missing.map((i) => redisKeys[i] as string),
+      ),
+    );
+    // ignoreErrors turned a failure into [] : every key reads as a miss.
+    if (fetched.length === 0) return [];
+    for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
+    return raws;
+  }
+
   /** Write many values in one round trip (one pipeline of SET PX). All values are encoded first. */
   async setMany(entries: Entries, options?: SetManyOptions): Promise<void> {
     const version = this.#versionOf(options);
@@ -409,10 +475,10 @@ export class Cache {
     }
     if (redisKeys.length === 0) return;
     if (ttl !== null && ttl <= 0) {
-      await this.#exec('write', 'setMany', undefined, ZERO, (client) => client.del(...redisKeys));
+      await this.#write('setMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
       return;
     }
-    await this.#exec('write', 'setMany', undefined, UNDEFINED, async (client) => {
+    await this.#write('setMany', undefined, UNDEFINED, redisKeys, async (client) => {
       const pipeline = client.pipeline();
       for (let i = 0; i < redisKeys.length; i++) {
         if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
@@ -426,27 +492,34 @@ export class Cache {
   /** True if the key existed. */
   async delete(key: string, options?: KeyOptions): Promise<boolean> {
     const redisKey = this.#key(key, options);
-    return (await this.#exec('write', 'delete', key, ZERO, (client) => client.del(redisKey))) === 1;
+    return (await this.#write('delete', key, ZERO, redisKey, (client) => client.del(redisKey))) === 1;
   }
 
   /** Number of keys that existed. */
   async deleteMany(keys: Iterable<string>, options?: KeyOptions): Promise<number> {
     const redisKeys = this.#keysOf(keys, this.#versionOf(options));
     if (redisKeys.length === 0) return 0;
-    return this.#exec('write', 'deleteMany', undefined, ZERO, (client) => client.del(...redisKeys));
+    return this.#write('deleteMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
   }
 
   /** SCAN + UNLINK of this cache's keys matching `glob`; returns how many were deleted. */
   async deletePattern(glob: string, options?: ScanOptions): Promise<number> {
     const pattern = this.#pattern(glob, this.#versionOf(options));
     const count = scanCountOf(options);
-    return this.#exec('write', 'deletePattern', glob, ZERO, (client) =>
-      unlinkMatching(client, pattern, count),
-    );
+    try {
+      return await this.#exec('write', 'deletePattern', glob, ZERO, (client) =>
+        unlinkMatching(client, pattern, count),
+      );
+    } finally {
+      this.#core.near?.flush('manual');
+    }
   }
 
   async has(key: string, options?: KeyOptions): Promise<boolean> {
     const redisKey = this.#key(key, options);
+    // A held entry answers; otherwise EXISTS (not kept: it does not say what GET would).
+    const held = this.#core.near?.lookup(redisKey);
+    if (held !== undefined) return held.value !== null;
     return (await this.#exec('read', 'has', key, ZERO, (client) => client.exists(redisKey))) === 1;
   }
 
@@ -459,7 +532,7 @@ export class Cache {
     const ignoreKeyCheck = options?.ignoreKeyCheck === true;
     let reply: unknown;
     try {
-      reply = await this.#exec('write', 'incr', key, null, (client) =>
+      reply = await this.#write('incr', key, null, redisKey, (client) =>
         ignoreKeyCheck ? client.incrby(redisKey, delta) : INCR_EXISTING.run(client, [redisKey], [delta]),
       );
     } catch (err) {
@@ -482,7 +555,7 @@ export class Cache {
     const to = from + delta;
     const fromKey = this.#build(key, from);
     const toKey = this.#build(key, to);
-    const moved = await this.#exec('write', 'incrVersion', key, null, (client) =>
+    const moved = await this.#write('incrVersion', key, null, [fromKey, toKey], (client) =>
       MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
     );
     if (moved !== 1) throw new KeyNotFoundError(key);
@@ -511,10 +584,11 @@ export class Cache {
     const ms = this.#ttlOf(ttl);
     if (ms === null) {
       return (
-        (await this.#exec('write', 'expire', key, ZERO, (c) => PERSIST_EXISTING.run(c, [redisKey], []))) === 1
+        (await this.#write('expire', key, ZERO, redisKey, (c) => PERSIST_EXISTING.run(c, [redisKey], []))) ===
+        1
       );
     }
-    return (await this.#exec('write', 'expire', key, ZERO, (client) => client.pexpire(redisKey, ms))) === 1;
+    return (await this.#write('expire', key, ZERO, redisKey, (client) => client.pexpire(redisKey, ms))) === 1;
   }
 
   /** Expire at a moment (Date or epoch ms); a past moment deletes. False if no such key. */
@@ -526,7 +600,7 @@ export class Cache {
     }
     const ms = Math.ceil(at);
     return (
-      (await this.#exec('write', 'expireAt', key, ZERO, (client) => client.pexpireat(redisKey, ms))) === 1
+      (await this.#write('expireAt', key, ZERO, redisKey, (client) => client.pexpireat(redisKey, ms))) === 1
     );
   }
 
@@ -534,7 +608,8 @@ export class Cache {
   async persist(key: string, options?: KeyOptions): Promise<boolean> {
     const redisKey = this.#key(key, options);
     return (
-      (await this.#exec('write', 'persist', key, ZERO, (c) => PERSIST_EXISTING.run(c, [redisKey], []))) === 1
+      (await this.#write('persist', key, ZERO, redisKey, (c) => PERSIST_EXISTING.run(c, [redisKey], []))) ===
+      1
     );
   }
 
@@ -620,14 +695,22 @@ export class Cache {
     // colon ('app' vs 'app:v2' → 'app:v2:1:k'): with the default key format, keep only keys
     // whose version part is an integer.
     const own = core.keyFunction === undefined ? ownKeyTest(core.prefix) : undefined;
-    return this.#exec('write', 'clear', undefined, ZERO, (client) =>
-      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
-    );
+    try {
+      return await this.#exec('write', 'clear', undefined, ZERO, (client) =>
+        unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
+      );
+    } finally {
+      this.#core.near?.flush('manual');
+    }
   }
 
   /** FLUSHDB: wipes the whole database, every prefix, every client's keys. */
   async flushDb(): Promise<void> {
-    await this.#exec('write', 'flushDb', undefined, null, (client) => client.flushdb());
+    try {
+      await this.#exec('write', 'flushDb', undefined, null, (client) => client.flushdb());
+    } finally {
+      this.#core.near?.flush('flushdb');
+    }
   }
 
   /** Run raw ioredis commands on the node the router picks for `intent`. */
@@ -649,14 +732,14 @@ export class Cache {
     const redisKey = this.#key(key, undefined);
     if (members.length === 0) return 0;
     const encoded = this.#members(members);
-    return this.#exec('write', 'sadd', key, ZERO, (client) => client.sadd(redisKey, ...encoded));
+    return this.#write('sadd', key, ZERO, redisKey, (client) => client.sadd(redisKey, ...encoded));
   }
 
   async srem(key: string, ...members: unknown[]): Promise<number> {
     const redisKey = this.#key(key, undefined);
     if (members.length === 0) return 0;
     const encoded = this.#members(members);
-    return this.#exec('write', 'srem', key, ZERO, (client) => client.srem(redisKey, ...encoded));
+    return this.#write('srem', key, ZERO, redisKey, (client) => client.srem(redisKey, ...encoded));
   }
 
   async smembers<T = unknown>(key: string, options?: KeyOptions): Promise<Set<T>> {
@@ -705,10 +788,10 @@ export class Cache {
   ): Promise<T | undefined | Set<T>> {
     const redisKey = this.#key(key, options);
     if (count === undefined) {
-      const raw = await this.#exec('write', 'spop', key, NULL, (client) => client.spopBuffer(redisKey));
+      const raw = await this.#write('spop', key, NULL, redisKey, (client) => client.spopBuffer(redisKey));
       return raw === null ? undefined : this.#decode<T>(raw, key);
     }
-    const raws = await this.#exec('write', 'spop', key, EMPTY_ARRAY, (client) =>
+    const raws = await this.#write('spop', key, EMPTY_ARRAY, redisKey, (client) =>
       client.spopBuffer(redisKey, count),
     );
     return this.#decodeSet<T>(raws, key);
@@ -741,7 +824,8 @@ export class Cache {
     const to = this.#build(destination, version);
     const encoded = this.#encode(member);
     return (
-      (await this.#exec('write', 'smove', source, ZERO, (client) => client.smove(from, to, encoded))) === 1
+      (await this.#write('smove', source, ZERO, [from, to], (client) => client.smove(from, to, encoded))) ===
+      1
     );
   }
 
@@ -784,7 +868,7 @@ export class Cache {
     const dest = this.#build(destination, this.#version);
     if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
     const redisKeys = this.#keysOf(keys, this.#version);
-    return this.#exec('write', op, destination, ZERO, (client) => client[op](dest, ...redisKeys));
+    return this.#write(op, destination, ZERO, dest, (client) => client[op](dest, ...redisKeys));
   }
 
   /** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */
@@ -820,7 +904,7 @@ export class Cache {
     const redisKey = this.#key(key, options);
     const f = this.#field(field);
     const encoded = this.#encode(value);
-    return this.#exec('write', 'hset', key, ZERO, (client) => client.hset(redisKey, f, encoded));
+    return this.#write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, f, encoded));
   }
 
   async hget<T = unknown>(key: string, field: string, options?: KeyOptions): Promise<T | undefined> {
@@ -845,7 +929,7 @@ export class Cache {
     const redisKey = this.#key(key, options);
     const list = typeof fields === 'string' ? [fields] : fields.map((f) => this.#field(f));
     if (list.length === 0) return 0;
-    return this.#exec('write', 'hdel', key, ZERO, (client) => client.hdel(redisKey, ...list));
+    return this.#write('hdel', key, ZERO, redisKey, (client) => client.hdel(redisKey, ...list));
   }
 
   async hlen(key: string, options?: KeyOptions): Promise<number> {
@@ -889,7 +973,7 @@ export class Cache {
     }
     if (n === 0) return 0;
     return Number(
-      await this.#exec('write', 'zadd', key, ZERO, (client) => loose(client).zadd!(redisKey, ...args)),
+      await this.#write('zadd', key, ZERO, redisKey, (client) => loose(client).zadd!(redisKey, ...args)),
     );
   }
 
@@ -969,7 +1053,7 @@ export class Cache {
     const redisKey = this.#key(key, undefined);
     if (members.length === 0) return 0;
     const encoded = this.#members(members);
-    return this.#exec('write', 'zrem', key, ZERO, (client) => client.zrem(redisKey, ...encoded));
+    return this.#write('zrem', key, ZERO, redisKey, (client) => client.zrem(redisKey, ...encoded));
   }
 
   /** Add `amount` to a member's score (creating it); returns the new score. */
@@ -979,7 +1063,9 @@ export class Cache {
     if (typeof amount !== 'number' || Number.isNaN(amount))
       throw new ConfigError('zincrby: amount must be a number');
     return parseScore(
-      await this.#exec('write', 'zincrby', key, null, (client) => client.zincrby(redisKey, amount, encoded)),
+      await this.#write('zincrby', key, null, redisKey, (client) =>
+        client.zincrby(redisKey, amount, encoded),
+      ),
     );
   }
 
@@ -1010,7 +1096,7 @@ export class Cache {
     options?: KeyOptions,
   ): Promise<Array<[T, number]>> {
     const redisKey = this.#key(key, options);
-    const raws = (await this.#exec('write', method.slice(0, -6), key, EMPTY_ARRAY, (client) =>
+    const raws = (await this.#write(method.slice(0, -6), key, EMPTY_ARRAY, redisKey, (client) =>
       loose(client)[method]!(redisKey, count),
     )) as Buffer[];
     return this.#decodePairs<T>(raws, key);
@@ -1019,7 +1105,22 @@ export class Cache {
   // ---------------------------------------------------------------- observability and lifecycle
 
   stats(): CacheStats {
-    return this.#core.counters.snapshot(this.#core.router.stats());
+    const stats = this.#core.counters.snapshot(this.#core.router.stats());
+    const near = this.#core.near;
+    if (near !== undefined) stats.nearCache = near.stats();
+    return stats;
+  }
+
+  /** The near cache's controls: `await cache.nearCache.clear()`. */
+  get nearCache(): NearCacheControl {
+    const near = this.#core.near;
+    return {
+      get enabled() {
+        return near?.enabled === true;
+      },
+      clear: async () => near?.flush('manual'),
+      stats: () => near?.stats(),
+    };
   }
 
   on<E extends CacheEvent>(event: E, fn: Listener<CacheEventMap[E]>): this {
@@ -1035,7 +1136,10 @@ export class Cache {
   /** Close the router (every socket it opened). Idempotent; any later call throws CacheClosedError. */
   close(): Promise<void> {
     const core = this.#core;
-    if (core.closing === undefined) core.closing = core.router.close();
+    if (core.closing === undefined) {
+      core.near?.close();
+      core.closing = core.router.close();
+    }
     return core.closing;
   }
 
@@ -1105,6 +1209,18 @@ export function createCache(options: CacheOptions): Cache {
   }
   router.on('error', ({ error }) => events.emit('error', { error }));
 
+  let near: NearCache | undefined;
+  if (resolved.nearCache !== undefined) {
+    // Broadcast mode watches the keys this cache writes: `prefix:` with the default key
+    // format; every key with a custom keyFunction (its format is unknown).
+    const broadcastPrefix = resolved.keyFunction === undefined ? `${resolved.keyPrefix}:` : '';
+    near = new NearCache(resolved.nearCache, broadcastPrefix, {
+      flushed: (reason) => events.emit('near-flush', { reason }),
+      error: (error) => events.emit('error', { error }),
+    });
+    near.attach(router);
+  }
+
   const core: CacheCore = {
     router,
     codec,
@@ -1116,6 +1232,7 @@ export function createCache(options: CacheOptions): Cache {
     reverseKeyFunction: resolved.reverseKeyFunction,
     defaultTtl: resolved.defaultTtl,
     ignoreErrors: resolved.ignoreErrors,
+    near,
     closing: undefined,
   };
   return new Cache(core, resolved.version);

@@ -1,3 +1,4 @@
+import type { FlushReason } from '../near/tracking.js';
 import type { RouterEventMap } from '../routers/types.js';
 
 /** Events a Cache emits. Router events (failover, breaker-*, topology-change, error) are forwarded. */
@@ -15,6 +16,8 @@ export interface CacheEventMap {
   'breaker-open': RouterEventMap['breaker-open'];
   'breaker-half-open': RouterEventMap['breaker-half-open'];
   'breaker-close': RouterEventMap['breaker-close'];
+  /** The near cache dropped everything it held, and why. */
+  'near-flush': { reason: FlushReason };
 }
 
 export type CacheEvent = keyof CacheEventMap;

@@ -1,4 +1,9 @@
 import type { Compressor } from '../compressors/types.js';
+import {
+  type NearCacheOptions,
+  type ResolvedNearCacheOptions,
+  resolveNearCacheOptions,
+} from '../near/options.js';
 import type { Router } from '../routers/types.js';
 import type { Serializer } from '../serializers/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
@@ -25,6 +30,11 @@ export interface CacheOptions {
   ignoreErrors?: boolean;
   /** Largest value accepted on write and produced by decompression on read. Default 64 MiB. */
   maxValueBytes?: number;
+  /**
+   * Keep recently read values in this process, kept true by Redis CLIENT TRACKING
+   * (README "Near cache"). `true` for the defaults. Default off.
+   */
+  nearCache?: boolean | NearCacheOptions;
 }
 
 /** Options after validation, with defaults applied (serializer/compressor resolved by the cache). */
@@ -39,6 +49,7 @@ export interface ResolvedOptions {
   reverseKeyFunction: ReverseKeyFunction | undefined;
   ignoreErrors: boolean;
   maxValueBytes: number;
+  nearCache: ResolvedNearCacheOptions | undefined;
 }
 
 export const DEFAULT_TTL_MS = 300_000;
@@ -56,6 +67,7 @@ const ALLOWED = [
   'reverseKeyFunction',
   'ignoreErrors',
   'maxValueBytes',
+  'nearCache',
 ] as const;
 
 const ALLOWED_SET: ReadonlySet<string> = new Set(ALLOWED);
@@ -172,5 +184,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reverseKeyFunction: reverseKeyFunction as ReverseKeyFunction | undefined,
     ignoreErrors,
     maxValueBytes,
+    nearCache: resolveNearCacheOptions(options.nearCache),
   };
 }

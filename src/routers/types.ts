@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../core/connection-hook.js';
 
 /** What an operation does to data: writes go to the master, reads may go to a replica. */
 export type Intent = 'read' | 'write';
@@ -47,6 +48,12 @@ export interface Router {
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   stats(): RouterStats;
+  /**
+   * Run `hook` on every data connection this router opens, each time it becomes ready,
+   * before it carries an operation (see DataConnectionHook). Returns the function that
+   * removes the hook. Optional: the near cache needs it and runs without one otherwise.
+   */
+  onDataConnection?(hook: DataConnectionHook): () => void;
 }
 
 /** Options shared by every router that talks to data nodes. */
