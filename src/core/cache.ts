@@ -365,9 +365,20 @@ export class Cache {
     const near = this.#core.near;
     let raw: Buffer | null;
     const held = near?.lookup(redisKey);
-    if (held !== undefined) raw = held.value;
-    else if (near !== undefined)
-      raw = await this.#exec('read', 'get', key, NULL, (c) => near.read(c, redisKey));
+    if (held !== undefined) {
+      if (held.value === null) {
+        this.#miss(key);
+        return undefined;
+      }
+      this.#hit(key);
+      if (held.decoded !== undefined) return held.decoded as T;
+      const value = this.#decode<T>(held.value, key);
+      // Immutable values are decoded once; objects are decoded per hit so no caller can
+      // change what another one gets.
+      if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
+      return value;
+    }
+    if (near !== undefined) raw = await this.#exec('read', 'get', key, NULL, (c) => near.read(c, redisKey));
     else raw = await this.#exec('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
     if (raw === null) {
       this.#miss(key);
