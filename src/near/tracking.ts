@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataConnectionHook, DataConnectionInfo } from '../core/connection-hook.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { InvalidationChannel } from './invalidation-channel.js';
 
 /** Why everything held had to go. */
@@ -177,7 +177,12 @@ export class Tracking {
         this.#disable(err);
         return;
       }
-      this.#listener.error(asError(err));
+      this.#listener.error(
+        new ConnectionInterruptedError(
+          `Near cache: could not track reads on ${node.key} (${asError(err).message}); reads through that connection are not held until it is retried`,
+          { cause: err },
+        ),
+      );
       // The connection may outlive the failure (a node restarting, a channel lost while
       // opening): try again while it is open.
       this.#scheduleRetrack(node);

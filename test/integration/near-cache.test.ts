@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { CacheError, ConfigError } from '../../src/core/errors.js';
 import type { CacheOptions } from '../../src/core/options.js';
 import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
@@ -285,8 +285,12 @@ describe('near cache on standalone', () => {
   });
 
   it('memory stays under maxEntries with 1M distinct keys read', async () => {
-    const { cache } = tracked({ nearCache: { maxEntries: 5000 } });
-    const batch = 5000;
+    // A batch is one MGET and a PTTL per key: give it room on a loaded machine.
+    const { cache } = tracked({
+      router: routers.standalone({ url: server.url, commandTimeoutMs: 10_000 }),
+      nearCache: { maxEntries: 5000 },
+    });
+    const batch = 2000;
     let maxEntries = 0;
     for (let start = 0; start < 1_000_000; start += batch) {
       const keys = Array.from({ length: batch }, (_, i) => `m${start + i}`);
@@ -363,6 +367,33 @@ describe('near cache on standalone', () => {
     } finally {
       await raw.call('ACL', 'DELUSER', user);
     }
+  });
+
+  it('a paused server: a read fails fast with a named error, and held entries are dropped once pings fail', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('p', 1);
+    await warm(cache, 'p');
+    await server.pause();
+    try {
+      const started = performance.now();
+      const err = await cache.get('not-held').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CacheError);
+      expect(performance.now() - started).toBeLessThan(5000);
+      // Nobody can write to a paused server, but it may be failed over: its invalidation
+      // connection stops answering pings and everything held goes.
+      const deadline = Date.now() + 10_000;
+      while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(50);
+      expect(reasons).toContain('disconnect');
+      expect(cache.stats().nearCache?.entries).toBe(0);
+    } finally {
+      await server.resume();
+    }
+    // Back: reads work and are held again.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (await cache.get('p').catch(() => undefined)) !== 1) await sleep(50);
+    await warm(cache, 'p');
   });
 
   it('nearCache options are validated', () => {
