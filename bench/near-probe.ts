@@ -8,9 +8,12 @@
  * 2. Invalidation delay: a raw ioredis client SETs a new value; we measure from its reply to
  *    the first `cache.get` that returns the new value (the cache polls without sleeping,
  *    yielding to I/O between reads): p50 / p99 / max.
+ * 3. Peer (standalone only): node-redis `createClient({ RESP: 3, clientSideCache })` on the
+ *    same server, same hot-key loop and same invalidation-delay loop (raw string values).
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { type Cache, createCache } from '../src/core/cache.js';
 import { routers } from '../src/routers/index.js';
 import type { Router } from '../src/routers/types.js';
@@ -43,6 +46,31 @@ async function opsPerSecond(cache: Cache, key: string, concurrency: number): Pro
     }),
   );
   return ops / seconds;
+}
+
+async function measureDelays(
+  raw: Redis,
+  redisKey: string,
+  read: () => Promise<unknown>,
+  same: (value: unknown, n: number) => boolean,
+): Promise<number[]> {
+  const delays: number[] = [];
+  await raw.set(redisKey, '0');
+  for (let i = 1; i <= writes; i++) {
+    while (!same(await read(), i - 1)) await yieldToIo();
+    // Warm: the entry is held (the second read comes from memory).
+    await read();
+    await raw.set(redisKey, String(i));
+    const t0 = performance.now();
+    while (!same(await read(), i)) await yieldToIo();
+    delays.push(performance.now() - t0);
+  }
+  return delays.sort((a, b) => a - b);
+}
+
+function describeDelays(delays: number[]): string {
+  const ms = (v: number) => `${v.toFixed(3)} ms`;
+  return `p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}, max ${ms(delays[delays.length - 1] ?? Number.NaN)}`;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -95,23 +123,47 @@ async function main(): Promise<void> {
     console.log('near cache stats:', JSON.stringify(near.stats().nearCache));
 
     // Invalidation delay: raw SET reply → first get returning the new value.
-    const delays: number[] = [];
-    const key = 'inv';
-    await raw.set(`probe:1:${key}`, '0');
-    for (let i = 1; i <= writes; i++) {
-      while ((await near.get(key)) !== i - 1) await yieldToIo();
-      // Warm: the entry is held (two hits in a row come from memory).
-      await near.get(key);
-      await raw.set(`probe:1:${key}`, String(i));
-      const t0 = performance.now();
-      while ((await near.get(key)) !== i) await yieldToIo();
-      delays.push(performance.now() - t0);
-    }
-    delays.sort((a, b) => a - b);
-    const ms = (v: number) => `${v.toFixed(3)} ms`;
-    console.log(
-      `invalidation delay over ${writes} raw writes: p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}, max ${ms(delays[delays.length - 1] ?? Number.NaN)}`,
+    const delays = await measureDelays(
+      raw,
+      'probe:1:inv',
+      () => near.get('inv'),
+      (v, n) => v === n,
     );
+    console.log(`invalidation delay over ${writes} raw writes: ${describeDelays(delays)}`);
+
+    if (url !== undefined) {
+      const peer = createClient({ url, RESP: 3, clientSideCache: { ttl: 60_000, maxEntries: 10_000 } });
+      await peer.connect();
+      try {
+        await raw.set('peer:hot', 'x'.repeat(100));
+        for (const concurrency of [1, 64]) {
+          let ops = 0;
+          const end = performance.now() + seconds * 1000;
+          await Promise.all(
+            Array.from({ length: concurrency }, async () => {
+              let n = 0;
+              while (performance.now() < end) {
+                await peer.get('peer:hot');
+                ops++;
+                if (++n % 256 === 0) await yieldToIo();
+              }
+            }),
+          );
+          console.log(
+            `node-redis RESP3 clientSideCache, 100 B hot get, concurrency ${concurrency}: ${Math.round(ops / seconds).toLocaleString('en')} ops/s`,
+          );
+        }
+        const peerDelays = await measureDelays(
+          raw,
+          'peer:inv',
+          () => peer.get('peer:inv'),
+          (v, n) => v === String(n),
+        );
+        console.log(`node-redis invalidation delay over ${writes} raw writes: ${describeDelays(peerDelays)}`);
+      } finally {
+        peer.destroy();
+      }
+    }
   } finally {
     raw.disconnect();
     await near.close();
