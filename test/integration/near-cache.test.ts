@@ -116,6 +116,27 @@ describe('near cache on standalone', () => {
     expect(a.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(10);
   });
 
+  it('a held "no such key" is dropped when another client creates the key', async () => {
+    const { cache, key } = tracked();
+    await warm(cache, 'absent');
+    expect(await cache.has('absent')).toBe(false);
+    await raw.set(key('absent'), '4');
+    expect(await seen(cache, 'absent', 4)).toBeLessThan(SEEN_WITHIN_MS);
+  });
+
+  it('an idle near cache keeps its entries: the invalidation connection answers its pings', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('idle', 1);
+    await warm(cache, 'idle');
+    await sleep(3500);
+    expect(reasons).toEqual([]);
+    const hits = cache.stats().nearCache?.hits ?? 0;
+    expect(await cache.get('idle')).toBe(1);
+    expect(cache.stats().nearCache?.hits).toBe(hits + 1);
+  });
+
   it('a raw DEL and a raw EXPIRE are seen too', async () => {
     const { cache, key } = tracked();
     await cache.set('gone', 5, { ttl: null });
@@ -123,6 +144,10 @@ describe('near cache on standalone', () => {
     await raw.del(key('gone'));
     await seen(cache, 'gone', undefined);
     expect(await cache.has('gone')).toBe(false);
+    await cache.set('short-lived', 6, { ttl: null });
+    await warm(cache, 'short-lived');
+    await raw.pexpire(key('short-lived'), 1);
+    await seen(cache, 'short-lived', undefined);
   });
 
   it('our own writes are visible to our next read at once (set, delete, incr, expire, setMany)', async () => {
