@@ -1,5 +1,5 @@
-import type { NearCacheStats } from '../near/near-cache.js';
-import type { RouterStats } from '../routers/types.js';
+import type { NearCacheStats } from './near.js';
+import type { RouterStats } from './router.js';
 
 /** What `cache.stats()` returns. */
 export interface CacheStats {

@@ -1,35 +1,18 @@
 import type { Redis } from 'ioredis';
 import type { DataConnectionHook } from '../core/connection-hook.js';
 import { ConfigError } from '../core/errors.js';
-import type { ResolvedNearCacheOptions } from './options.js';
+import type {
+  FlushReason,
+  NearCacheSink,
+  NearCacheStats,
+  NearEntry,
+  NearLayer,
+  NearLayerFactory,
+} from '../core/near.js';
+import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
 import { ReadGuard } from './read-guard.js';
-import { type NearEntry, NearStore } from './store.js';
-import { type FlushReason, Tracking } from './tracking.js';
-
-export type { FlushReason } from './tracking.js';
-
-/** `cache.stats().nearCache`. */
-export interface NearCacheStats {
-  /** Reads answered from memory (a held "no such key" included). */
-  hits: number;
-  /** Reads that had to go to Redis. */
-  misses: number;
-  entries: number;
-  /** Encoded value bytes plus key bytes held (what maxBytes bounds). */
-  bytes: number;
-  /** Keys dropped because Redis (or one of our own writes) said they changed. */
-  invalidations: number;
-  /** Times everything was dropped. */
-  flushes: number;
-  /** False when the server refused CLIENT TRACKING and the cache runs without a near cache. */
-  enabled: boolean;
-}
-
-/** Where the near cache reports to (the Cache's events). */
-export interface NearCacheSink {
-  flushed(reason: FlushReason): void;
-  error(error: Error): void;
-}
+import { NearStore } from './store.js';
+import { Tracking } from './tracking.js';
 
 /** A router that lets the near cache prepare its data connections. */
 export interface TrackableRouter {
@@ -52,7 +35,7 @@ const NO_EXPIRY = -1;
  * drop the local entry before they resolve. Values are held encoded and decoded on each hit,
  * so a caller can never mutate what another caller gets.
  */
-export class NearCache {
+export class NearCache implements NearLayer {
   readonly #options: ResolvedNearCacheOptions;
   readonly #store: NearStore;
   readonly #guard = new ReadGuard();
@@ -247,3 +230,12 @@ export class NearCache {
     this.#sink.error(error);
   }
 }
+
+/** The NearLayerFactory the package entry gives to core's createCache. */
+export const createNearLayer: NearLayerFactory = (options, { router, broadcastPrefix, sink }) => {
+  const resolved = resolveNearCacheOptions(options);
+  if (resolved === undefined) throw new ConfigError("Option 'nearCache' is off: nothing to build");
+  const near = new NearCache(resolved, broadcastPrefix, sink);
+  near.attach(router);
+  return near;
+};

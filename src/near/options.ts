@@ -1,24 +1,5 @@
 import { ConfigError } from '../core/errors.js';
-import { parseTtl, type Ttl } from '../core/ttl.js';
-
-/**
- * `createCache({ nearCache })`: an in-process copy of recently read values, kept true by
- * Redis CLIENT TRACKING (see README "Near cache").
- */
-export interface NearCacheOptions {
-  /** Most entries held (LRU). Default 10_000. */
-  maxEntries?: number;
-  /** Most bytes held: encoded value bytes plus key bytes. Default 64 MiB. */
-  maxBytes?: number;
-  /** Longest an entry is served from memory; never past the key's own Redis TTL. Default '1m'. */
-  ttl?: Ttl;
-  /**
-   * 'default': Redis remembers the keys each connection read and invalidates exactly those.
-   * 'broadcast': Redis invalidates every key under the cache's prefix (`BCAST PREFIX`), so
-   * it remembers nothing per connection, at the price of more invalidation messages.
-   */
-  mode?: 'default' | 'broadcast';
-}
+import { parseTtl } from '../core/ttl.js';
 
 export interface ResolvedNearCacheOptions {
   maxEntries: number;

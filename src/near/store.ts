@@ -1,16 +1,5 @@
 import { LRUCache } from 'lru-cache';
-
-/** What the near cache holds for one Redis key: its encoded value, or null for "no such key". */
-export interface NearEntry {
-  value: Buffer | null;
-  /**
-   * The decoded value, kept only when it is immutable (a string, number, boolean, bigint):
-   * handing the same one to every caller is then safe, and a hit skips decoding.
-   */
-  decoded?: unknown;
-  /** performance.now() after which the entry is no longer served. */
-  expiresAt: number;
-}
+import type { NearEntry } from '../core/near.js';
 
 export interface NearStoreLimits {
   maxEntries: number;

@@ -1,10 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { DataConnectionHook, DataConnectionInfo } from '../core/connection-hook.js';
 import { ConfigError, ConnectionInterruptedError } from '../core/errors.js';
+import type { FlushReason } from '../core/near.js';
 import { InvalidationChannel } from './invalidation-channel.js';
-
-/** Why everything held had to go. */
-export type FlushReason = 'failover' | 'disconnect' | 'flushdb' | 'topology-change' | 'manual';
 
 export interface TrackingListener {
   /** Redis invalidated these keys. */

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
+import { createCache } from '../../src/create-cache.js';
 import type { ReadFrom } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';

@@ -7,9 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { CacheError, ConfigError } from '../../src/core/errors.js';
 import type { CacheOptions } from '../../src/core/options.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
