@@ -14,7 +14,7 @@ import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
-import { uniquePrefix } from './cache-suite.js';
+import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine; the real delay is measured by the bench script. */
 const SEEN_WITHIN_MS = 1000;
@@ -85,6 +85,14 @@ afterAll(async () => {
   raw?.disconnect();
   await server?.stop();
 });
+
+// Every Cache method behaves the same with the near cache on (two codec cases of the matrix).
+defineCacheSuite(
+  'standalone + near cache',
+  async () => ({ router: routers.standalone({ url: server.url }), cleanup: async () => {} }),
+  CODEC_MATRIX.slice(0, 2),
+  { nearCache: true },
+);
 
 describe('near cache on standalone', () => {
   it('serves repeated reads from memory and counts them', async () => {
