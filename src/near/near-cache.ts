@@ -31,9 +31,10 @@ const NO_EXPIRY = -1;
  * with a change (ReadGuard).
  *
  * The cache calls `lookup` before a read and, on a miss, runs `read`/`readMany` on the client
- * the router chose; its own writes call `beginWrite`/`endWrite` around the command so they
- * drop the local entry before they resolve. Values are held encoded and decoded on each hit,
- * so a caller can never mutate what another caller gets.
+ * the router chose; its own writes run through `ownWrite`, which drops the local entries before
+ * the command is sent and again when it is answered. Values are held encoded; only immutable
+ * decoded values (strings, numbers) are kept next to them (NearEntry.decoded), so a caller can
+ * never change what another caller gets.
  */
 export class NearCache implements NearLayer {
   readonly #options: ResolvedNearCacheOptions;
