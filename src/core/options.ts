@@ -32,6 +32,12 @@ export interface CacheOptions {
    * (README "Near cache"). `true` for the defaults. Default off.
    */
   nearCache?: boolean | NearCacheOptions;
+  /**
+   * Store values in another library's format instead of sentinel-cache's header + payload:
+   * 'django-redis' (django-redis 5, with the json or msgpack serializer and the none, zlib,
+   * gzip, lz4 or zstd compressor). Default: none.
+   */
+  compat?: 'django-redis';
 }
 
 /** Options after validation, with defaults applied (serializer/compressor resolved by the cache). */
@@ -48,6 +54,7 @@ export interface ResolvedOptions {
   maxValueBytes: number;
   /** Checked in detail by the near cache when the cache is built. */
   nearCache: true | NearCacheOptions | undefined;
+  compat: string | undefined;
 }
 
 export const DEFAULT_TTL_MS = 300_000;
@@ -69,6 +76,7 @@ const SCHEMA: Schema = {
   ignoreErrors: 'boolean',
   maxValueBytes: 'positive integer',
   nearCache: { anyOf: ['boolean', 'object'], describe: 'true, false or { maxEntries, maxBytes, ttl, mode }' },
+  compat: 'string',
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -166,5 +174,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       options.nearCache === undefined || options.nearCache === false
         ? undefined
         : (options.nearCache as true | NearCacheOptions),
+    compat: options.compat as string | undefined,
   };
 }
