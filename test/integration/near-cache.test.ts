@@ -430,6 +430,22 @@ describe('near cache on standalone', () => {
     await warm(cache, 'p');
   });
 
+  it('without the option: no near cache, nearCache.clear() is a no-op, no stats', async () => {
+    const cache = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: uniquePrefix('off'),
+    });
+    caches.push(cache);
+    const flushes: string[] = [];
+    cache.on('near-flush', ({ reason }) => flushes.push(reason));
+    await cache.set('k', 1);
+    expect(await cache.get('k')).toBe(1);
+    expect(cache.nearCache.enabled).toBe(false);
+    expect(cache.stats().nearCache).toBeUndefined();
+    await cache.nearCache.clear();
+    expect(flushes).toEqual([]);
+  });
+
   it('nearCache options are validated', () => {
     const router = routers.standalone({ url: server.url });
     try {
