@@ -38,6 +38,3 @@ export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';
-
-// Registers `compat: 'django-redis'` with createCache.
-import './adapters/django-redis.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
 import { serializers } from '../serializers/index.js';
-import { Codec, compatCodec, type ValueCodec } from './codec.js';
+import { Codec, type CompatCodecFactory, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
@@ -50,6 +50,8 @@ export interface NearCacheControl {
 /** Implementations core calls but does not import; the package entry (src/create-cache.ts) supplies them. */
 export interface CacheLayers {
   nearCache?: NearLayerFactory;
+  /** Codecs selectable with the `compat` option, by name (src/adapters/django-redis.ts). */
+  compatCodecs?: Readonly<Record<string, CompatCodecFactory>>;
 }
 
 /**
@@ -461,6 +463,19 @@ export class Cache {
   }
 }
 
+/** The factory of `compat: name`; ConfigError naming the known ones when there is none. */
+function compatCodec(layers: CacheLayers, name: string): CompatCodecFactory {
+  const factory = layers.compatCodecs?.[name];
+  if (factory === undefined) {
+    const known =
+      Object.keys(layers.compatCodecs ?? {})
+        .map((k) => `'${k}'`)
+        .join(', ') || 'none';
+    throw new ConfigError(`createCache: option 'compat' must be one of ${known}; got '${name}'`);
+  }
+  return factory;
+}
+
 /** Router events the cache re-emits to its own listeners. */
 const FORWARDED = [
   'failover',
@@ -472,7 +487,8 @@ const FORWARDED = [
 
 /**
  * Create a cache. Options are validated here: a bad option throws ConfigError naming it.
- * `layers` are the implementations of core's optional contracts (the near cache); the
+ * `layers` are the implementations of core's optional contracts (the near cache, compat
+ * codecs); the
  * package's `createCache` passes them, so users never do.
  */
 export function createCache(options: CacheOptions, layers: CacheLayers = {}): Cache {
@@ -483,7 +499,7 @@ export function createCache(options: CacheOptions, layers: CacheLayers = {}): Ca
   const codec: ValueCodec =
     compat === undefined
       ? new Codec({ serializer, compressor, maxValueBytes })
-      : compatCodec(compat, { serializer, compressor, maxValueBytes });
+      : compatCodec(layers, compat)({ serializer, compressor, maxValueBytes });
   const stats = new Counters();
   const events = new TypedEmitter<CacheEventMap>();
   const router = resolved.router;
