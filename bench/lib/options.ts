@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { parseTtl } from '../../src/core/ttl.js';
+import type { NearScenarioOptions } from './near.js';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
-export const SCENARIOS = ['steady', 'failover', 'soak', 'cluster'] as const;
+export const SCENARIOS = ['steady', 'failover', 'soak', 'near', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** What runs without `--scenario`: the Sentinel scenarios (`cluster` starts a Redis Cluster of its own). */
-export const DEFAULT_SCENARIOS: ScenarioName[] = ['steady', 'failover', 'soak'];
+/** What runs without `--scenario` ('near' and 'cluster', which starts a Redis Cluster of its own, only when asked for). */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['steady', 'failover', 'soak'];
 
 export const FAULTS = ['pause', 'kill', 'failover'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -70,6 +71,7 @@ export interface BenchOptions {
   steady: SteadyOptions;
   failover: FailoverOptions;
   soak: SoakOptions;
+  near: NearScenarioOptions;
   /** Output directory; default bench/results/<timestamp>. */
   outDir: string | undefined;
   /** No progress bar and no report on stdout (the files are still written). */
@@ -88,9 +90,12 @@ Options:
                           one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
-  --scenario <s[,s]>      steady | failover | soak | cluster (default: steady,failover,soak); cluster:
-                          a local Redis Cluster, routers.cluster vs ioredis Cluster vs node-redis
-                          createCluster (steady, a shard failover, getMany of 100 keys)
+  --scenario <s[,s]>      steady | failover | soak | near | cluster (default: steady,failover,soak);
+                          near: hot-key gets with/without the near cache and node-redis
+                          clientSideCache, invalidation delay, stale reads through a SENTINEL
+                          FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis
+                          Cluster vs node-redis createCluster (steady, a shard failover, getMany
+                          of 100 keys)
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
   --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
                           after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
@@ -152,6 +157,7 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       readRatio: 0.9,
       valueSize: 100,
     },
+    near: { cellMs: 2000, writes: 500, failover: true },
   };
 }
 
@@ -189,6 +195,7 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       readRatio: 0.9,
       valueSize: 100,
     },
+    near: { cellMs: 300, writes: 20, failover: false },
   };
 }
 

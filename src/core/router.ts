@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NodeAddress } from './address.js';
+import type { DataConnectionHook } from './connection-hook.js';
 
 /**
  * The contract between the cache and its routers. It lives in core because core owns it:
@@ -70,4 +71,10 @@ export interface Router {
    * still needs keys of one slot. Absent: the cache runs `fn` once through `execute('write')`.
    */
   eachMaster?<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]>;
+  /**
+   * Run `hook` on every data connection this router opens, each time it becomes ready,
+   * before it carries an operation (see DataConnectionHook). Returns the function that
+   * removes the hook. Optional: the near cache needs it and runs without one otherwise.
+   */
+  onDataConnection?(hook: DataConnectionHook): () => void;
 }

@@ -31,7 +31,7 @@ export async function incr(
   const ignoreKeyCheck = options?.ignoreKeyCheck === true;
   let reply: unknown;
   try {
-    reply = await ctx.executor.run('write', 'incr', key, null, (client) =>
+    reply = await ctx.executor.write('incr', key, null, redisKey, (client) =>
       ignoreKeyCheck ? client.incrby(redisKey, delta) : INCR_EXISTING.run(client, [redisKey], [delta]),
     );
   } catch (err) {
@@ -55,7 +55,7 @@ export async function incrVersion(
   const fromKey = ctx.keys.build(key, from);
   const toKey = ctx.keys.build(key, to);
   const moved = ctx.executor.canCombine([fromKey, toKey])
-    ? await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
+    ? await ctx.executor.write('incrVersion', key, null, [fromKey, toKey], (client) =>
         MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
       )
     : await moveAcrossSlots(ctx, key, fromKey, toKey);
@@ -80,10 +80,10 @@ async function moveAcrossSlots(
     return [replies[0]?.[1] as Buffer | null, replies[1]?.[1] as number];
   });
   if (dump === null) return 0;
-  await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
+  await ctx.executor.write('incrVersion', key, null, toKey, (client) =>
     client.restore(toKey, Math.max(ttl, 0), dump, 'REPLACE'),
   );
-  await ctx.executor.run('write', 'incrVersion', key, null, (client) => client.del(fromKey));
+  await ctx.executor.write('incrVersion', key, null, fromKey, (client) => client.del(fromKey));
   return 1;
 }
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
+import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
 
@@ -38,13 +39,16 @@ export async function getMany<T>(
   const result = new Map<string, T>();
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
+  const near = ctx.executor.near;
   const groups = ctx.executor.groupKeys(redisKeys);
-  const raws =
-    groups === undefined
-      ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-          client.mgetBuffer(...redisKeys),
-        )
-      : await getGrouped(ctx, redisKeys, groups);
+  let raws: Array<Buffer | null>;
+  if (near !== undefined) raws = await nearMany(ctx, near, redisKeys);
+  else if (groups !== undefined) raws = await getGrouped(ctx, redisKeys, groups);
+  else {
+    raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+      client.mgetBuffer(...redisKeys),
+    );
+  }
   if (raws.length === 0) {
     for (const key of userKeys) ctx.executor.miss(key);
     return result;
@@ -124,6 +128,34 @@ async function delOnNode(ctx: CommandContext, client: Redis, keys: string[]): Pr
   return repliesOf<number>(await pipeline.exec()).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * getMany through the near cache: held keys from memory, the others in one MGET (on a router with
+ * several masters, one read per key in the same tick: keys of several slots cannot share an MGET).
+ */
+async function nearMany(
+  ctx: CommandContext,
+  near: NearLayer,
+  redisKeys: string[],
+): Promise<Array<Buffer | null>> {
+  const raws: Array<Buffer | null> = new Array(redisKeys.length).fill(null);
+  const missing: number[] = [];
+  for (let i = 0; i < redisKeys.length; i++) {
+    const held = near.lookup(redisKeys[i] as string);
+    if (held === undefined) missing.push(i);
+    else raws[i] = held.value;
+  }
+  if (missing.length === 0) return raws;
+  const keys = missing.map((i) => redisKeys[i] as string);
+  const perKey = ctx.executor.groupKeys(keys) !== undefined;
+  const fetched = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+    perKey ? Promise.all(keys.map((key) => near.read(client, key))) : near.readMany(client, keys),
+  );
+  // ignoreErrors turned a failure into []: every key reads as a miss.
+  if (fetched.length === 0) return [];
+  for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
+  return raws;
+}
+
 /** One pipeline of SET PX; every value is encoded before anything is sent. */
 export async function setMany(
   ctx: CommandContext,
@@ -141,12 +173,12 @@ export async function setMany(
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
     await perGroup(ctx, redisKeys, (keys) =>
-      ctx.executor.run('write', 'setMany', undefined, ZERO, (client) => delOnNode(ctx, client, keys)),
+      ctx.executor.write('setMany', undefined, ZERO, keys, (client) => delOnNode(ctx, client, keys)),
     );
     return;
   }
-  await perGroup(ctx, redisKeys, (_, indexes) =>
-    ctx.executor.run('write', 'setMany', undefined, UNDEFINED, async (client) => {
+  await perGroup(ctx, redisKeys, (keys, indexes) =>
+    ctx.executor.write('setMany', undefined, UNDEFINED, keys, async (client) => {
       const pipeline = client.pipeline();
       for (const i of indexes ?? redisKeys.keys()) {
         if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
@@ -165,7 +197,7 @@ export async function deleteMany(
   const redisKeys = ctx.keys.buildAll(keys, versionOf(options, ctx.version));
   if (redisKeys.length === 0) return 0;
   const counts = await perGroup(ctx, redisKeys, (keys) =>
-    ctx.executor.run('write', 'deleteMany', undefined, ZERO, (client) => delOnNode(ctx, client, keys)),
+    ctx.executor.write('deleteMany', undefined, ZERO, keys, (client) => delOnNode(ctx, client, keys)),
   );
   return counts.reduce((a, b) => a + b, 0);
 }
