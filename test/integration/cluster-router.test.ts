@@ -7,13 +7,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
 import {
   AuthenticationError,
   CacheClosedError,
   ConfigError,
   ConnectionInterruptedError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
@@ -184,6 +184,26 @@ describe('routers.cluster on a healthy cluster', () => {
       executes = 0;
       expect(await cache.deleteMany(keys)).toBe(60);
       expect(executes).toBe(3);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('with nearCache on, the cache runs without one (no tracking hook on a cluster yet), correctly', async () => {
+    const cache = createCache({
+      router: routers.cluster(topo.routerOptions()),
+      keyPrefix: 'near',
+      nearCache: true,
+    });
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `n${i}`);
+      await cache.setMany(Object.fromEntries(keys.map((k, i) => [k, i])));
+      for (let round = 0; round < 2; round++) {
+        expect([...(await cache.getMany(keys)).values()]).toEqual(keys.map((_, i) => i));
+      }
+      // Nothing was ever served from memory: the near cache turned itself off at start.
+      expect(cache.stats().nearCache?.hits ?? 0).toBe(0);
+      expect(await cache.deleteMany(keys)).toBe(30);
     } finally {
       await cache.close();
     }
