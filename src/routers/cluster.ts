@@ -82,6 +82,7 @@ export class ClusterRouter implements Router {
   #watchUntil = 0;
   #watchTimer: NodeJS.Timeout | undefined;
   #firstReady: Promise<void> | undefined;
+  #refreshTimeoutsInARow = 0;
 
   constructor(options: ClusterRouterOptions) {
     const o = resolveClusterOptions(options);
@@ -126,12 +127,36 @@ export class ClusterRouter implements Router {
       this.#everReady = true;
       this.#lastError = undefined;
     });
-    this.#cluster.on('refresh', () => this.#onRefresh());
+    this.#cluster.on('refresh', () => {
+      this.#adaptRefreshTimeout(true);
+      this.#onRefresh();
+    });
     // 'error' with no listener would crash the process; both kinds are reported as router events.
     this.#cluster.on('error', (err: unknown) => this.#reportError(err));
-    this.#cluster.on('node error', (err: unknown, key: string) =>
-      this.#reportError(err, key === undefined ? undefined : parseNodeKey(key)),
-    );
+    this.#cluster.on('node error', (err: unknown, key: string) => {
+      if (err instanceof Error && err.message === 'timeout') this.#adaptRefreshTimeout(false);
+      this.#reportError(err, key === undefined ? undefined : parseNodeKey(key));
+    });
+  }
+
+  /**
+   * `slotsRefreshTimeoutMs` is short so that a paused node costs a refresh little, but on a
+   * machine so loaded that every node misses it, no refresh would ever succeed. When as many
+   * CLUSTER SLOTS queries in a row timed out as there are nodes, the timeout doubles (up to
+   * commandTimeoutMs); each successful refresh halves it back toward the configured value.
+   */
+  #adaptRefreshTimeout(succeeded: boolean): void {
+    const options = this.#cluster.options;
+    const configured = this.#options.slotsRefreshTimeoutMs;
+    const current = options.slotsRefreshTimeout ?? configured;
+    if (succeeded) {
+      this.#refreshTimeoutsInARow = 0;
+      if (current > configured) options.slotsRefreshTimeout = Math.max(configured, current / 2);
+      return;
+    }
+    if (++this.#refreshTimeoutsInARow < Math.max(1, this.#cluster.nodes('all').length)) return;
+    this.#refreshTimeoutsInARow = 0;
+    options.slotsRefreshTimeout = Math.min(Math.max(configured, this.#options.commandTimeoutMs), current * 2);
   }
 
   /**

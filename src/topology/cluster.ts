@@ -23,6 +23,8 @@ const execFileAsync = promisify(execFile);
 /** Redis Cluster's bus listens on the data port + 10000. */
 const BUS_PORT_OFFSET = 10_000;
 const PORT_ATTEMPTS = 5;
+/** How long one CLUSTER FAILOVER may take before it is asked again (Redis gives up after 5 s). */
+const MANUAL_FAILOVER_WAIT_MS = 6000;
 /** Control queries: short, so a paused node reads as "not answering" quickly. */
 const CONTROL_TIMEOUT_MS = 1000;
 
@@ -232,7 +234,7 @@ export class ClusterTopology {
   /**
    * `CLUSTER FAILOVER` on a replica of `shard` (a coordinated switch: the master stops writes,
    * the replica catches up, then takes over). `mode` 'FORCE' / 'TAKEOVER' for a master that
-   * cannot answer. Resolves with the new master once it serves the shard.
+   * cannot answer. Resolves with the new master once every answering node sees it serve the shard.
    */
   async failover(
     shard: number,
@@ -252,8 +254,49 @@ export class ClusterTopology {
       );
     if (!replica) throw new Error(`shard ${shard} has no answering replica to fail over to`);
     const args = options.mode ? ['FAILOVER', options.mode] : ['FAILOVER'];
-    await withConnection(replica.address, this.#creds, (c) => c.call('CLUSTER', ...args), CONTROL_TIMEOUT_MS);
-    return this.waitForNewMaster(shard, options.timeoutMs ?? 15_000, master.address);
+    // A coordinated failover gives up after 5 s (Redis' manual-failover timeout) when the replica
+    // cannot catch up in time (a loaded machine): ask again until our own deadline.
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    for (;;) {
+      await withConnection(
+        replica.address,
+        this.#creds,
+        (c) => c.call('CLUSTER', ...args),
+        CONTROL_TIMEOUT_MS,
+      );
+      const left = deadline - Date.now();
+      try {
+        const next = await this.waitForNewMaster(
+          shard,
+          Math.min(MANUAL_FAILOVER_WAIT_MS, left),
+          master.address,
+        );
+        await this.#untilAllSee(shard, next, deadline);
+        return next;
+      } catch (error) {
+        if (!(error instanceof TopologyTimeoutError) || left <= MANUAL_FAILOVER_WAIT_MS) throw error;
+      }
+    }
+  }
+
+  /** Waits until every answering node's view names `master` for `shard` (gossip takes a moment). */
+  async #untilAllSee(shard: number, master: NodeAddress, deadline: number): Promise<void> {
+    const slot = this.firstSlot(shard);
+    for (;;) {
+      const views = await this.#views();
+      const agree = views.every((v) =>
+        v.entries.some(
+          (e) => e.flags.includes('master') && ownsSlot(e, slot) && sameAddress(e.address, master),
+        ),
+      );
+      if (agree) return;
+      if (Date.now() > deadline) {
+        throw new TopologyTimeoutError(
+          `not every node sees ${addressKey(master)} as master of shard ${shard} yet`,
+        );
+      }
+      await sleep(10);
+    }
   }
 
   /**

@@ -28,6 +28,8 @@ import {
 } from './cluster-helpers.js';
 
 const FAILED = 1;
+/** The mid-scan failover uses another shard: back-to-back failovers of one shard wait for its voters. */
+const SCAN_SHARD = 2;
 /**
  * Back on the promoted master: the target is 100 ms after the cluster announces it; the
  * assertion allows for a loaded 2-core machine (scheduling, the 5 ms poll that detects the
@@ -210,14 +212,39 @@ describe('cluster router through shard failovers', () => {
       10_000,
       'replicas to have the keys',
     );
-    let rounds = 0;
-    const scan = r.eachMaster(async (c) => {
-      rounds++;
-      // Slow on purpose (earlier tests left ~10k keys per node): ~1 s per node, the failover lands mid-scan.
-      return scanNode(c, tag, 1000, 50);
+    const oldMaster = (await topo.shards())[SCAN_SHARD]!.master;
+    // The scan of that shard's master stops after its first batch until the failover is done,
+    // so the switch lands in the middle of that scan every time.
+    let failedOver!: () => void;
+    const switched = new Promise<void>((resolve) => {
+      failedOver = resolve;
     });
-    await sleep(100);
-    await topo.failover(FAILED);
+    let started!: () => void;
+    const midScan = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let rounds = 0;
+    const scan = r.eachMaster(async (c, node) => {
+      rounds++;
+      if (node.port !== oldMaster.port) return scanNode(c, tag, 100);
+      const found: string[] = [];
+      let cursor = '0';
+      let first = true;
+      do {
+        const [next, batch] = await c.scan(cursor, 'MATCH', `${tag}:*`, 'COUNT', 100);
+        found.push(...batch);
+        cursor = next;
+        if (first) {
+          first = false;
+          started();
+          await switched;
+        }
+      } while (cursor !== '0');
+      return found;
+    });
+    await midScan;
+    await topo.failover(SCAN_SHARD);
+    failedOver();
     const found = new Set((await scan).flat());
     expect([...keys].filter((k) => !found.has(k))).toEqual([]);
     expect(rounds).toBeGreaterThan(3);
