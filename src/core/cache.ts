@@ -4,6 +4,7 @@ import { isConnectionError } from '../routers/errors.js';
 import type { Intent, Router, RouterEventMap } from '../routers/types.js';
 import { serializers } from '../serializers/index.js';
 import { Codec } from './codec.js';
+import type { EntryMeta } from './envelope.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -16,12 +17,15 @@ import {
   SentinelUnavailableError,
 } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
+import { FillChannel } from './get-or-set/fill-channel.js';
+import { type Factory, type Flight, type GetOrSetContext, getOrSet } from './get-or-set/get-or-set.js';
+import { type GetOrSetOptions, validateTags } from './get-or-set/options.js';
 import { defaultKeyFunction, escapeGlob, type KeyFunction, type ReverseKeyFunction } from './keys.js';
 import { Lock, type LockOptions } from './lock.js';
 import { type CacheOptions, resolveOptions } from './options.js';
 import { INCR_EXISTING, MOVE_KEEP_TTL, PERSIST_EXISTING } from './scripts.js';
-import { SingleFlight } from './single-flight.js';
 import { type CacheStats, Counters } from './stats.js';
+import { bumpStamps, isFresh, readStamps, tagsCurrent, tagVersions } from './tags.js';
 import { parseTtl, type Ttl } from './ttl.js';
 
 export interface KeyOptions {
@@ -36,6 +40,10 @@ export interface SetOptions extends KeyOptions {
   nx?: boolean;
   /** Only write if the key exists. */
   xx?: boolean;
+  /** Tags stored with the value: `invalidateTags()` of any of them makes it a miss. */
+  tags?: readonly string[];
+  /** Keep the value this long past `ttl` as a stale value getOrSet may serve (ms or '1h'). Default 0. */
+  grace?: number | string;
 }
 
 export interface SetManyOptions extends KeyOptions {
@@ -87,7 +95,8 @@ interface CacheCore {
   readonly codec: Codec;
   readonly counters: Counters;
   readonly events: TypedEmitter<CacheEventMap>;
-  readonly flights: SingleFlight;
+  readonly flights: Map<string, Flight>;
+  readonly fillChannel: FillChannel;
   readonly prefix: string;
   readonly keyFunction: KeyFunction | undefined;
   readonly reverseKeyFunction: ReverseKeyFunction | undefined;
@@ -117,6 +126,10 @@ function isIgnorable(err: unknown): boolean {
     err instanceof ReplicaNotFoundError ||
     err instanceof SentinelUnavailableError
   );
+}
+
+function getGrace(options: SetOptions | undefined): number {
+  return options?.grace === undefined ? 0 : (parseTtl(options.grace, "Option 'grace'") as number);
 }
 
 function isNotAnInteger(err: unknown): boolean {
@@ -333,8 +346,52 @@ export class Cache {
       this.#miss(key);
       return undefined;
     }
+    const { value, meta } = this.#core.codec.decodeEntry(raw, key);
+    if (meta !== undefined && !(await this.#current([meta], 'get', key))[0]) {
+      this.#miss(key);
+      return undefined;
+    }
     this.#hit(key);
-    return this.#decode<T>(raw, key);
+    return value as T;
+  }
+
+  /**
+   * For entries with an envelope: still fresh (before the logical expiry) and no tag
+   * invalidated since written? One MGET of all their tags' stamps (none without tags).
+   */
+  async #current(
+    metas: ReadonlyArray<EntryMeta | undefined>,
+    operation: string,
+    key?: string,
+  ): Promise<boolean[]> {
+    const now = Date.now();
+    const tags = new Set<string>();
+    for (const meta of metas) for (const { tag } of meta?.tags ?? []) tags.add(tag);
+    const prefix = this.#core.prefix;
+    const stamps =
+      tags.size === 0
+        ? new Map<string, number>()
+        : await this.#exec('read', operation, key, null, (client) => readStamps(client, prefix, tags));
+    return metas.map((meta) => isFresh(meta, now) && tagsCurrent(meta, stamps));
+  }
+
+  /** The envelope for a write with grace and/or tags (undefined: plain bytes, as ever). */
+  async #envelope(
+    ttl: number | null,
+    options: SetOptions | undefined,
+    key: string,
+  ): Promise<EntryMeta | undefined> {
+    const tags = validateTags(options?.tags, 'tags');
+    const grace = options?.grace === undefined ? 0 : (parseTtl(options.grace, "Option 'grace'") as number);
+    if (grace < 0)
+      throw new ConfigError(`Option 'grace' must not be negative; got ${String(options?.grace)}`);
+    if (grace === 0 && tags.length === 0) return undefined;
+    const prefix = this.#core.prefix;
+    const stamps =
+      tags.length === 0
+        ? new Map<string, number>()
+        : await this.#exec('write', 'set', key, null, (client) => readStamps(client, prefix, tags));
+    return { staleAt: ttl === null ? 0 : Date.now() + ttl, tags: tagVersions(tags, stamps) };
   }
 
   /** Write a value. True if written; false if nx/xx prevented it or ttl <= 0 (which deletes). */
@@ -344,8 +401,10 @@ export class Cache {
     const nx = options?.nx === true;
     const xx = options?.xx === true;
     if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
-    // Encode before any I/O: a value the serializer refuses means nothing is written.
-    const encoded = this.#encode(value);
+    // Encode before any write: a value the serializer refuses means nothing is written.
+    const meta = await this.#envelope(ttl, options, key);
+    const encoded = this.#core.codec.encode(value, meta);
+    const px = ttl === null || meta === undefined ? ttl : ttl + getGrace(options);
     if (ttl !== null && ttl <= 0) {
       // Expire now. With nx an existing key must survive (django-redis semantics); a missing
       // one would be expired at once: nothing to do either way.
@@ -353,14 +412,14 @@ export class Cache {
       return false;
     }
     const reply = await this.#exec('write', 'set', key, NULL, (client) => {
-      if (ttl === null) {
+      if (px === null) {
         if (nx) return client.set(redisKey, encoded, 'NX');
         if (xx) return client.set(redisKey, encoded, 'XX');
         return client.set(redisKey, encoded);
       }
-      if (nx) return client.set(redisKey, encoded, 'PX', ttl, 'NX');
-      if (xx) return client.set(redisKey, encoded, 'PX', ttl, 'XX');
-      return client.set(redisKey, encoded, 'PX', ttl);
+      if (nx) return client.set(redisKey, encoded, 'PX', px, 'NX');
+      if (xx) return client.set(redisKey, encoded, 'PX', px, 'XX');
+      return client.set(redisKey, encoded, 'PX', px);
     });
     return reply === 'OK';
   }
@@ -384,14 +443,23 @@ export class Cache {
       for (const key of userKeys) this.#miss(key);
       return result;
     }
+    const entries = raws.map((raw, i) =>
+      raw === null || raw === undefined
+        ? undefined
+        : this.#core.codec.decodeEntry(raw, userKeys[i] as string),
+    );
+    const metas = entries.map((entry) => entry?.meta);
+    const current = metas.some((meta) => meta !== undefined)
+      ? await this.#current(metas, 'getMany')
+      : undefined;
     for (let i = 0; i < userKeys.length; i++) {
       const key = userKeys[i] as string;
-      const raw = raws[i];
-      if (raw === null || raw === undefined) {
+      const entry = entries[i];
+      if (entry === undefined || (current !== undefined && !current[i])) {
         this.#miss(key);
       } else {
         this.#hit(key);
-        result.set(key, this.#decode<T>(raw, key));
+        result.set(key, entry.value as T);
       }
     }
     return result;
@@ -590,20 +658,46 @@ export class Cache {
   // ---------------------------------------------------------------- compound
 
   /**
-   * The cached value, or the factory's result stored under `key`. Concurrent calls for the same
-   * key in this process share one lookup and one factory call. An undefined result is returned
-   * but not stored.
+   * The cached value, or the factory's result stored under `key` — with grace, soft/hard
+   * timeouts, cross-process single flight and tags (see docs/get-or-set.md).
    */
-  async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+  async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
     const redisKey = this.#key(key, options);
-    if (typeof factory !== 'function') throw new ConfigError('getOrSet: factory must be a function');
-    return this.#core.flights.run(redisKey, async () => {
-      const cached = await this.get<T>(key, options);
-      if (cached !== undefined) return cached;
-      const value = await factory();
-      if (value !== undefined) await this.set(key, value, options);
-      return value;
-    });
+    return getOrSet(this.#getOrSetContext, key, redisKey, factory, options);
+  }
+
+  /** Every entry carrying one of `tags` reads as a miss from now on, in every process. */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const list = validateTags(tags, 'invalidateTags');
+    const prefix = this.#core.prefix;
+    await this.#exec('write', 'invalidateTags', undefined, null, (client) =>
+      bumpStamps(client, prefix, list),
+    );
+  }
+
+  get #getOrSetContext(): GetOrSetContext {
+    const core = this.#core;
+    return {
+      codec: core.codec,
+      events: core.events,
+      prefix: core.prefix,
+      defaultTtl: core.defaultTtl,
+      ignoreErrors: core.ignoreErrors,
+      flights: core.flights,
+      channel: core.fillChannel,
+      run: (intent, operation, key, fn) => this.#exec(intent, operation, key, null, fn),
+      isIgnorable,
+      ignored: (error, key) => {
+        core.counters.ignoredErrors++;
+        core.events.emit('error', {
+          error: error instanceof Error ? error : new Error(String(error)),
+          operation: 'getOrSet',
+          key,
+        });
+      },
+      hit: (key) => this.#hit(key),
+      miss: (key) => this.#miss(key),
+    };
   }
 
   /** A distributed lock named `name` (stored under the cache's key for `name`). Not yet acquired. */
@@ -1035,6 +1129,7 @@ export class Cache {
   /** Close the router (every socket it opened). Idempotent; any later call throws CacheClosedError. */
   close(): Promise<void> {
     const core = this.#core;
+    core.fillChannel.close();
     if (core.closing === undefined) core.closing = core.router.close();
     return core.closing;
   }
@@ -1110,7 +1205,14 @@ export function createCache(options: CacheOptions): Cache {
     codec,
     counters,
     events,
-    flights: new SingleFlight(),
+    flights: new Map(),
+    fillChannel: new FillChannel(() =>
+      // A dedicated connection to the current master for SUBSCRIBE; dropped (not retried) when
+      // it fails, so the next wait opens one to wherever the master is then.
+      router.execute('write', async (client) =>
+        client.duplicate({ retryStrategy: () => null, autoResubscribe: false, enableAutoPipelining: false }),
+      ),
+    ),
     prefix: resolved.keyPrefix,
     keyFunction: resolved.keyFunction,
     reverseKeyFunction: resolved.reverseKeyFunction,
