@@ -24,6 +24,7 @@ export class FillListener {
   readonly #queue: Buffer[] = [];
   #wake: Wake | undefined;
   #closed = false;
+  #lost = false;
 
   constructor(private readonly onClose: (listener: FillListener) => void) {}
 
@@ -37,6 +38,17 @@ export class FillListener {
     } else if (message !== undefined) {
       this.#queue.push(message);
     }
+  }
+
+  /** The subscription behind this listener is gone (connection dropped): listen again. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** @internal the subscriber connection dropped: wake the waiter so it looks at Redis and re-listens. */
+  lose(): void {
+    this.#lost = true;
+    this.deliver(undefined);
   }
 
   /** The next message, or undefined after `ms` (or when the subscription was lost). */
@@ -133,7 +145,7 @@ export class FillChannel {
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     subscriber?.then((client) => client.disconnect()).catch(() => {});
-    for (const set of this.#listeners.values()) for (const listener of set) listener.deliver(undefined);
+    for (const set of this.#listeners.values()) for (const listener of set) listener.lose();
     // Channels are resubscribed by the next listen() on a new connection; current waiters poll.
     this.#listeners.clear();
   }

@@ -18,6 +18,7 @@
  *      FactoryTimeoutError, or the Redis error.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Codec } from '../codec.js';
 import type { EntryMeta } from '../envelope.js';
@@ -100,6 +101,8 @@ class RedisFailure extends Error {
 
 /** How long a waiter sleeps when the lock vanished between two looks (PTTL -2). */
 const RECHECK_MS = 20;
+/** Pause between a waiter's looks while Redis fails (a failover in progress). */
+const RETRY_MS = 100;
 
 export async function getOrSet<T>(
   ctx: GetOrSetContext,
@@ -243,6 +246,8 @@ async function produce(
   const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
   const deadline = Date.now() + opts.lockTimeout;
   let listener: Awaited<ReturnType<FillChannel['listen']>> | undefined;
+  /** Someone else holds the lock: Redis errors from now on are retried until the deadline. */
+  let waiting = false;
   try {
     for (;;) {
       let got: Awaited<ReturnType<typeof acquireFill>>;
@@ -258,6 +263,14 @@ async function produce(
         );
       } catch (error) {
         if (stale !== undefined) throw new RedisFailure(error);
+        if (waiting && ctx.isIgnorable(error) && Date.now() < deadline) {
+          // A holder is at work and Redis is failing over under us: its value will land on the
+          // new master. Look again shortly rather than failing this caller (bounded by lockTimeout).
+          listener?.close();
+          listener = undefined;
+          await sleep(Math.min(RETRY_MS, deadline - Date.now()));
+          continue;
+        }
         if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
         // Redis is unreachable and errors are ignored: produce without a lock (at worst one extra call).
         ctx.ignored(error, key);
@@ -275,8 +288,11 @@ async function produce(
       }
       if (filled !== undefined) return filled;
       if (stale !== undefined) return BUSY;
-      if (listener === undefined) {
+      waiting = true;
+      if (listener === undefined || listener.lost) {
         // Listen first, then look again: a fill published in between is then seen either way.
+        // (Again after the subscriber connection dropped, e.g. in a failover.)
+        listener?.close();
         listener = await ctx.channel.listen(channel);
         continue;
       }
