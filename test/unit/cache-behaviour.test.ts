@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
+import { Codec } from '../../src/core/codec.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -199,5 +200,51 @@ describe('SingleFlight', () => {
     const flight = new SingleFlight();
     const [a, b] = await Promise.all([flight.run('a', async () => 'A'), flight.run('b', async () => 'B')]);
     expect([a, b]).toEqual(['A', 'B']);
+  });
+});
+
+describe('getOrSet when Redis fails after the read', () => {
+  const staleBytes = () =>
+    new Codec({ serializer: serializers.msgpack() }).encode('old', { staleAt: Date.now() - 1_000, tags: [] });
+
+  it('serves the stale value within grace (stale-served redis-error) and reports the error', async () => {
+    const down = new ConnectionInterruptedError('down');
+    let call = 0;
+    const router = new StubRouter(async () => {
+      call++;
+      if (call === 1) return [staleBytes(), []]; // the read: GET + tag stamps
+      throw down; // the fill lock, on a master that just went away
+    });
+    const cache = createCache({ router });
+    const served: unknown[] = [];
+    const errors: unknown[] = [];
+    cache.on('stale-served', (e) => served.push(e));
+    cache.on('error', (e) => errors.push(e.error));
+    let factoryCalls = 0;
+    const value = await cache.getOrSet(
+      'k',
+      () => {
+        factoryCalls++;
+        return 'new';
+      },
+      { grace: '1h' },
+    );
+    expect(value).toBe('old');
+    expect(factoryCalls).toBe(0);
+    expect(served).toEqual([{ key: 'k', reason: 'redis-error' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toContain(down);
+  });
+
+  it('without grace the Redis error is thrown as is (fast, named)', async () => {
+    const down = new ConnectionInterruptedError('down');
+    let call = 0;
+    const router = new StubRouter(async () => {
+      call++;
+      if (call === 1) return [staleBytes(), []];
+      throw down;
+    });
+    const cache = createCache({ router });
+    await expect(cache.getOrSet('k', () => 'new')).rejects.toBe(down);
   });
 });
