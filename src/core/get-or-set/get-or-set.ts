@@ -258,7 +258,7 @@ async function produce(
             { value: redisKey, lock: lockKey, stamps: stampKeys },
             token,
             opts.lockTimeout,
-            stale === undefined,
+            true, // the value too: another process may have refreshed it since our read
           ),
         );
       } catch (error) {
