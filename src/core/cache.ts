@@ -17,7 +17,7 @@ import {
   SentinelUnavailableError,
 } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
-import { FillChannel } from './get-or-set/fill-channel.js';
+import { FillChannel, routedSubscriber } from './get-or-set/fill-channel.js';
 import { type Factory, type Flight, type GetOrSetContext, getOrSet } from './get-or-set/get-or-set.js';
 import { type GetOrSetOptions, validateTags } from './get-or-set/options.js';
 import { defaultKeyFunction, escapeGlob, type KeyFunction, type ReverseKeyFunction } from './keys.js';
@@ -1199,20 +1199,19 @@ export function createCache(options: CacheOptions): Cache {
     });
   }
   router.on('error', ({ error }) => events.emit('error', { error }));
+  // After a failover the fill channel's subscriber may be on a node that misses the new
+  // master's messages: reopen it, and let getOrSet's waiters look at Redis again.
+  router.on('failover', () => fillChannel.reset());
+  router.on('topology-change', () => fillChannel.reset());
 
+  const fillChannel = new FillChannel(routedSubscriber((intent, fn) => router.execute(intent, fn)));
   const core: CacheCore = {
     router,
     codec,
     counters,
     events,
     flights: new Map(),
-    fillChannel: new FillChannel(() =>
-      // A dedicated connection to the current master for SUBSCRIBE; dropped (not retried) when
-      // it fails, so the next wait opens one to wherever the master is then.
-      router.execute('write', async (client) =>
-        client.duplicate({ retryStrategy: () => null, autoResubscribe: false, enableAutoPipelining: false }),
-      ),
-    ),
+    fillChannel,
     prefix: resolved.keyPrefix,
     keyFunction: resolved.keyFunction,
     reverseKeyFunction: resolved.reverseKeyFunction,

@@ -79,6 +79,29 @@ function expectNoHangAtMostOneExtraCall(outcome: Awaited<ReturnType<typeof stamp
   expect(results.filter((r) => 'value' in r).length).toBeGreaterThanOrEqual(10);
 }
 
+describe.each(['pooled', 'discovery'] as const)('%s router: waiters are woken by pub/sub', (kind) => {
+  it("a waiter in another cache gets the holder's value when it is stored, not at lockTimeout", async () => {
+    const prefix = uniquePrefix(`gos-wake-${kind}`);
+    caches = [0, 1].map(() => createCache({ router: makeRouter(kind, topo), keyPrefix: prefix }));
+    const [holder, waiter] = caches as [Cache, Cache];
+    let calls = 0;
+    const factory = async () => {
+      calls++;
+      await sleep(1_000);
+      return 'filled';
+    };
+    const first = holder.getOrSet('k', factory, { lockTimeout: '20s' });
+    await until(() => calls === 1, 10_000, 'the holder to start its factory');
+    const started = Date.now();
+    expect(await waiter.getOrSet('k', factory, { lockTimeout: '20s' })).toBe('filled');
+    const waitedMs = Date.now() - started;
+    expect(await first).toBe('filled');
+    expect(calls).toBe(1);
+    // Woken by the holder's message (~1 s), far from the 20 s lock timeout a lost wake-up would cost.
+    expect(waitedMs).toBeLessThan(5_000);
+  });
+});
+
 describe('getOrSet through a failover', () => {
   it('SENTINEL FAILOVER during the factory: every call settles, at most one extra factory call', async () => {
     const outcome = await stampedeThrough(() => topo.failover());

@@ -14,6 +14,35 @@ import type { Redis } from 'ioredis';
 /** Opens a dedicated connection for SUBSCRIBE (e.g. a duplicate of a routed client). */
 export type ConnectSubscriber = () => Promise<Redis>;
 
+/**
+ * A ConnectSubscriber that duplicates the client the router hands out for a write (so the
+ * subscriber is on the current master, with the router's credentials and TLS), connected
+ * before use and never reconnected: when it drops it is replaced through the router.
+ */
+export function routedSubscriber(
+  execute: <T>(intent: 'write', fn: (client: Redis) => Promise<T>) => Promise<T>,
+): ConnectSubscriber {
+  return () =>
+    execute('write', async (client) => {
+      const subscriber = client.duplicate({
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        autoResubscribe: false,
+        enableAutoPipelining: false,
+      });
+      subscriber.on('error', () => {}); // it is dropped on 'end' and reopened on the next wait
+      try {
+        await subscriber.connect();
+      } catch (error) {
+        subscriber.disconnect();
+        throw error;
+      }
+      return subscriber;
+    });
+}
+
 /** Longest a SUBSCRIBE may take before the waiter goes on with timers only. */
 const SUBSCRIBE_BUDGET_MS = 1_000;
 
@@ -106,6 +135,14 @@ export class FillChannel {
     return listener;
   }
 
+  /**
+   * The topology changed (a failover): the subscriber may sit on a node that no longer hears
+   * the master's messages. Drop it and wake every waiter to look at Redis and listen again.
+   */
+  reset(): void {
+    this.#drop();
+  }
+
   /** Close the subscriber connection; waiters fall back to their timers. */
   close(): void {
     this.#closed = true;
@@ -122,7 +159,7 @@ export class FillChannel {
   #client(): Promise<Redis> {
     if (this.#subscriber !== undefined) return this.#subscriber;
     const subscriber = this.connect().then((client) => {
-      client.on('error', () => {}); // reported by the router's own connections; here: drop and reopen
+      client.on('error', () => {}); // the router's own connections report failures; here: drop and reopen
       client.on('end', () => {
         if (this.#subscriber === subscriber) this.#drop();
       });

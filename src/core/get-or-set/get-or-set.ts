@@ -101,6 +101,11 @@ class RedisFailure extends Error {
 
 /** How long a waiter sleeps when the lock vanished between two looks (PTTL -2). */
 const RECHECK_MS = 20;
+/**
+ * The longest a waiter relies on pub/sub alone before looking at Redis again: a lost message
+ * (a subscriber on a node that was resyncing in a failover) costs at most this, not lockTimeout.
+ */
+const MAX_WAIT_SLICE_MS = 500;
 /** Pause between a waiter's looks while Redis fails (a failover in progress). */
 const RETRY_MS = 100;
 
@@ -301,7 +306,9 @@ async function produce(
         // The holder did not deliver within lockTimeout: call the factory ourselves.
         return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
       }
-      const message = await listener.next(Math.min(remaining, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS));
+      const message = await listener.next(
+        Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
+      );
       if (message !== undefined && message.length > 0) {
         return { value: ctx.codec.decode(message, key) };
       }
