@@ -137,6 +137,30 @@ describe('grace', () => {
     expect(seen.filter((e) => e.reason === 'refreshing').length).toBe(20);
   });
 
+  it('another process refreshing (it holds the fill lock): stale at once, no second factory call', async () => {
+    await writeStale('g-other', 'old');
+    const other = createCache({ router: routers.standalone({ url: server.url }), keyPrefix: prefix });
+    try {
+      let calls = 0;
+      const slow = async () => {
+        calls++;
+        await sleep(1_500);
+        return 'new';
+      };
+      const refreshing = cache.getOrSet('g-other', slow, { grace: '1m' });
+      await sleep(100);
+      const seen = staleEvents(other);
+      const started = Date.now();
+      expect(await other.getOrSet('g-other', slow, { grace: '1m' })).toBe('old');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(seen).toEqual([{ key: 'g-other', reason: 'refreshing' }]);
+      expect(await refreshing).toBe('new');
+      expect(calls).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ctx.setTtl / ctx.setTags shape the stored entry', async () => {
     await cache.getOrSet(
       'g-adapt',
@@ -168,6 +192,7 @@ describe('timeouts', () => {
       { grace: '1m', timeout: 100 },
     );
     const ms = Date.now() - started;
+    console.log(`soft timeout 100 ms: stale returned after ${ms} ms`);
     expect(v).toBe('old');
     expect(ms).toBeLessThan(1_500); // timeout 100 ms; factory 2 s
     expect(seen).toContainEqual({ key: 't-soft', reason: 'timeout' });
