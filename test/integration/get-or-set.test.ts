@@ -310,6 +310,21 @@ describe('bad options → ConfigError naming the option, nothing written', () =>
     expect(await raw.exists(`${prefix}:1:bad-undefined`)).toBe(0);
   });
 
+  it('a value the codec refuses: the error, nothing stored, the fill lock released', async () => {
+    const small = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: prefix,
+      maxValueBytes: 1024,
+    });
+    try {
+      await expect(small.getOrSet('bad-big', () => 'x'.repeat(10_000))).rejects.toThrow(/maxValueBytes/);
+      expect(await raw.exists(`${prefix}:1:bad-big`)).toBe(0);
+      expect(await raw.exists(`${prefix}:__lock__:${prefix}:1:bad-big`)).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('set with non-string tags or negative grace', async () => {
     await expect(cache.set('bad-set', 1, { tags: 'x' as never })).rejects.toThrow(/'tags'/);
     await expect(cache.set('bad-set', 1, { grace: -5 })).rejects.toThrow(/'grace'/);
