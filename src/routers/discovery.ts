@@ -1,11 +1,5 @@
 import type { Redis } from 'ioredis';
 import { CacheClosedError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
-import { isConnectionError, isReadOnlyError, isTimeoutError, translateError } from './errors.js';
-import { connectVerified, type NodeRole, queryRole, wrongRoleError } from './node-clients.js';
-import { addressKey } from './sentinel/address.js';
-import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
-import { FreshQuery } from './sentinel/fresh-query.js';
-import { isUsable } from './sentinel/sentinel-client.js';
 import type {
   Intent,
   NodeAddress,
@@ -13,8 +7,14 @@ import type {
   RouterEvent,
   RouterEventMap,
   RouterStats,
-  SentinelRouterOptions,
-} from './types.js';
+} from '../core/router.js';
+import { isConnectionError, isReadOnlyError, isTimeoutError, translateError } from './errors.js';
+import { connectVerified, type NodeRole, queryRole, wrongRoleError } from './node-clients.js';
+import { addressKey } from './sentinel/address.js';
+import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
+import { FreshQuery } from './sentinel/fresh-query.js';
+import { isUsable } from './sentinel/sentinel-client.js';
+import type { SentinelRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 /**

@@ -4,71 +4,17 @@ import {
   CommandTimeoutError,
   ConnectionInterruptedError,
 } from '../core/errors.js';
-import type { NodeAddress } from './types.js';
+import { isAuthError, isConnectionError, isTimeoutError, isTlsError } from '../core/redis-errors.js';
+import type { NodeAddress } from '../core/router.js';
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-]);
-
-const CONNECTION_MESSAGES = [
-  'Connection is closed',
-  "Stream isn't writeable",
-  'Reached the max retries per request limit',
-  'connect ETIMEDOUT',
-  'Connection lost',
-  'Socket closed unexpectedly',
-  // ioredis rejects commands still queued (a pipeline in flight) when the socket closes.
-  'Command aborted due to connection close',
-];
-
-/** Reply errors that mean the node we reached is not (or no longer) what we wanted. */
-export function isReadOnlyError(err: unknown): boolean {
-  return err instanceof Error && /^READONLY\b/.test(err.message);
-}
-
-export function isAuthError(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (/^(WRONGPASS|NOAUTH)\b/.test(err.message) ||
-      /^ERR (invalid password|AUTH <password> called without|Client sent AUTH)/.test(err.message))
-  );
-}
-
-export function isTimeoutError(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Command timed out';
-}
-
-/**
- * TLS handshake failures (node:tls / OpenSSL codes): an untrusted or mismatched certificate,
- * a wrong CA, a plain-text server on the other end.
- */
-export function isTlsError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return (
-    typeof code === 'string' &&
-    /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS_|ERR_SSL_|^EPROTO$/.test(code)
-  );
-}
-
-/** True for failures of the transport (as opposed to Redis replying with an error). */
-export function isConnectionError(err: unknown): boolean {
-  if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
-  if (!(err instanceof Error)) return false;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
-  if (isTlsError(err)) return true;
-  // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
-  if (err.name === 'ParserError') return true;
-  return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
-}
+// The classification of ioredis failures lives in core (the cache's ignoreErrors needs it too).
+export {
+  isAuthError,
+  isConnectionError,
+  isReadOnlyError,
+  isTimeoutError,
+  isTlsError,
+} from '../core/redis-errors.js';
 
 /**
  * ioredis attaches the failed command to a reply error (`err.command = { name, args }`); for

@@ -6,6 +6,14 @@ import {
   MasterNotFoundError,
   ReplicaNotFoundError,
 } from '../core/errors.js';
+import type {
+  Intent,
+  NodeAddress,
+  Router,
+  RouterEvent,
+  RouterEventMap,
+  RouterStats,
+} from '../core/router.js';
 import { type BreakerRole, RoleBreaker } from './breaker.js';
 import {
   formatAddress,
@@ -18,15 +26,7 @@ import { addressKey, sameAddress } from './sentinel/address.js';
 import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
 import { isUsable } from './sentinel/sentinel-client.js';
-import type {
-  Intent,
-  NodeAddress,
-  PooledRouterOptions,
-  Router,
-  RouterEvent,
-  RouterEventMap,
-  RouterStats,
-} from './types.js';
+import type { PooledRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };

@@ -95,3 +95,17 @@ describe('waitWithTimeouts', () => {
     await expect(waitWithTimeouts(Promise.reject(boom), 1_000, 2_000)).rejects.toBe(boom);
   });
 });
+
+describe('getOrSet option names', () => {
+  it('refuses a typo with a suggestion', () => {
+    const error = thrown(() => resolveGetOrSetOptions({ graec: '1h' } as never, null));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(
+      /unknown option 'graec' for getOrSet \(did you mean 'grace'\?\)/,
+    );
+  });
+
+  it('refuses options that are not an object', () => {
+    expect(thrown(() => resolveGetOrSetOptions('5m' as never, null))).toBeInstanceOf(ConfigError);
+  });
+});

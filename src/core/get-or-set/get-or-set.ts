@@ -20,7 +20,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { Codec } from '../codec.js';
+import type { ValueCodec } from '../codec.js';
+import { assertEnvelopeSupport, decodeEntry, encodeEntry } from '../entries.js';
 import type { EntryMeta } from '../envelope.js';
 import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
@@ -53,7 +54,7 @@ export type StaleReason = 'refreshing' | 'factory-error' | 'timeout' | 'redis-er
 
 /** What getOrSet needs from the cache; every Redis call goes through `run` (router + policy). */
 export interface GetOrSetContext {
-  readonly codec: Codec;
+  readonly codec: ValueCodec;
   readonly events: TypedEmitter<CacheEventMap>;
   readonly prefix: string;
   readonly defaultTtl: number | null;
@@ -117,6 +118,8 @@ export async function getOrSet<T>(
   options: GetOrSetOptions | undefined,
 ): Promise<T> {
   const opts = resolveGetOrSetOptions(options, ctx.defaultTtl);
+  if (opts.grace > 0 || opts.tags.length > 0)
+    assertEnvelopeSupport(ctx.codec, "getOrSet options 'grace' and 'tags'");
   if (typeof factory !== 'function') throw new ConfigError("getOrSet: option 'factory' must be a function");
   const existing = ctx.flights.get(redisKey);
   const leader = existing === undefined;
@@ -216,7 +219,7 @@ async function readForGetOrSet(
     ctx.miss(key);
     return { state: 'gone' };
   }
-  const { value, meta } = ctx.codec.decodeEntry(raw, key);
+  const { value, meta } = decodeEntry(ctx.codec, raw, key);
   const stamps = new Map<string, number>();
   opts.tags.forEach((tag, i) => {
     stamps.set(tag, Number(optionStamps[i] ?? 0));
@@ -324,7 +327,7 @@ async function usable(
   key: string,
   raw: Buffer,
 ): Promise<{ value: unknown } | undefined> {
-  const { value, meta } = ctx.codec.decodeEntry(raw, key);
+  const { value, meta } = decodeEntry(ctx.codec, raw, key);
   const tags = (meta?.tags ?? []).map(({ tag }) => tag);
   const stamps =
     tags.length === 0
@@ -384,7 +387,7 @@ async function compute(
       opts.grace > 0 || tags.length > 0
         ? { staleAt: ttl === null ? 0 : now + ttl, tags: tagVersions(tags, stamps ?? new Map()) }
         : undefined;
-    encoded = ctx.codec.encode(value, meta);
+    encoded = encodeEntry(ctx.codec, value, meta);
   } catch (error) {
     if (lock !== undefined) {
       await ctx.run('write', 'getOrSet', key, (client) => abandonFill(client, lock)).catch(() => {});

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { parseTtl, type Ttl } from '../ttl.js';
+import { type Schema, validateOptions } from '../validate.js';
 
 /** How getOrSet keeps concurrent callers from all running the factory. */
 export type LockMode = 'distributed' | 'local';
@@ -36,6 +37,18 @@ export interface ResolvedGetOrSetOptions {
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
+/** Names (typos are refused with a suggestion); values are checked below with getOrSet's own messages. */
+const SCHEMA: Schema = {
+  version: 'integer',
+  ttl: 'any',
+  grace: 'any',
+  timeout: 'any',
+  hardTimeout: 'any',
+  lock: 'any',
+  lockTimeout: 'any',
+  tags: 'any',
+};
+
 /**
  * Validate getOrSet's options before anything is read or written: every refusal is a
  * ConfigError naming the option.
@@ -44,9 +57,7 @@ export function resolveGetOrSetOptions(
   options: GetOrSetOptions | undefined,
   defaultTtl: number | null,
 ): ResolvedGetOrSetOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new ConfigError('getOrSet: options must be an object');
-  }
+  if (options !== undefined) validateOptions('getOrSet', options, SCHEMA);
   const ttl = options?.ttl === undefined ? defaultTtl : parseTtl(options.ttl, "getOrSet option 'ttl'");
   const grace = duration(options?.grace, 'grace') ?? 0;
   const timeout = duration(options?.timeout, 'timeout');

@@ -5,15 +5,10 @@ import {
   MasterNotFoundError,
   SentinelUnavailableError,
 } from '../../core/errors.js';
+import type { Intent, NodeAddress, ReadFrom } from '../../core/router.js';
 import { isConnectionError } from '../errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
-import type {
-  Intent,
-  NodeAddress,
-  NodeConnectionOptions,
-  ReadFrom,
-  SentinelRouterOptions,
-} from '../types.js';
+import type { NodeConnectionOptions, SentinelRouterOptions } from '../types.js';
 import { type AddressMapper, addressKey, createAddressMapper } from './address.js';
 import { FailoverFence } from './failover-fence.js';
 import { NodeStats, RouterEvents } from './router-events.js';

@@ -1,9 +1,10 @@
 import genericPool from 'generic-pool';
 import type { Redis } from 'ioredis';
 import { CommandTimeoutError, ConnectionInterruptedError } from '../../core/errors.js';
+import type { NodeAddress } from '../../core/router.js';
 import { formatAddress } from '../errors.js';
 import { connectVerified } from '../node-clients.js';
-import type { NodeAddress, NodeConnectionOptions } from '../types.js';
+import type { NodeConnectionOptions } from '../types.js';
 import { addressKey } from './address.js';
 
 export interface NodePoolOptions {

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { AuthenticationError, CacheClosedError, SentinelUnavailableError } from '../../core/errors.js';
+import type { NodeAddress } from '../../core/router.js';
 import {
   formatAddress,
   isAuthError,
@@ -9,7 +10,6 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
-import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';
 
