@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
 import { Codec, HEADER_BYTES } from '../../src/core/codec.js';
 import { ENVELOPE_FLAG, type EntryMeta, readEnvelope, writeEnvelope } from '../../src/core/envelope.js';
-import { DecodeError, SerializationError } from '../../src/core/errors.js';
-import { serializers } from '../../src/serializers/index.js';
+import { ConfigError, DecodeError, SerializationError } from '../../src/core/errors.js';
+import { createCache, type Router, serializers } from '../../src/index.js';
 import { thrown } from '../fixtures/thrown.js';
 
 const json = () => new Codec({ serializer: serializers.json() });
@@ -73,5 +73,32 @@ describe('entry envelope (codec flag 0x1)', () => {
       json().encode('x', { staleAt: 0, tags: [{ tag: 'a'.repeat(70_000), version: 0 }] }),
     );
     expect(error).toBeInstanceOf(SerializationError);
+  });
+});
+
+describe("a cache with compat: 'django-redis' (another library's bytes: no room for an envelope)", () => {
+  let executed = 0;
+  const router = {
+    kind: 'counting',
+    execute: async () => {
+      executed++;
+      return null;
+    },
+    close: async () => {},
+    on: () => {},
+    off: () => {},
+    stats: () => ({ kind: 'counting', nodes: {}, failovers: 0 }),
+  } as unknown as Router;
+
+  it('refuses grace and tags with ConfigError before sending anything; plain calls still work', async () => {
+    const cache = createCache({ router, compat: 'django-redis', serializer: serializers.json() });
+    executed = 0;
+    await expect(cache.set('k', 1, { tags: ['t'] })).rejects.toThrow(ConfigError);
+    await expect(cache.set('k', 1, { grace: '1m' })).rejects.toThrow(/'grace' and 'tags'.*compat/);
+    await expect(cache.getOrSet('k', () => 1, { grace: '1m' })).rejects.toThrow(ConfigError);
+    await expect(cache.getOrSet('k', () => 1, { tags: ['t'] })).rejects.toThrow(ConfigError);
+    expect(executed).toBe(0);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(executed).toBe(1);
   });
 });
