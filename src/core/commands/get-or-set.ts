@@ -45,5 +45,9 @@ export function fillContext(options: {
     },
     hit: (key) => executor.hit(key),
     miss: (key) => executor.miss(key),
+    // TODO(near-cache): when the near cache lands, pass its last known value here
+    // (`staleOnRedisError: (redisKey) => near.peekStale(redisKey)`) so that getOrSet serves it,
+    // with `stale-served` reason 'redis-error', when Redis cannot be read. Its entries must then
+    // be checked like Redis ones (logical expiry within grace, tag stamps), see tagged.ts.
   };
 }
