@@ -4,7 +4,7 @@
  * factory calls (fewer is better; the floor is about duration / (ttl + factory)), operations,
  * and caller latency (p50 / p99 / max, all processes together).
  *
- *   node --import tsx bench/stampede.ts [--processes 8] [--callers 50] [--seconds 10]
+ *   npm run bench:stampede -- [--processes 8] [--callers 50] [--seconds 10]
  *        [--ttl 1000] [--factory 100] [--deps /path/with/node_modules]
  *
  * Clients: ours with `lock: 'local'` and `'distributed'`, each with and without grace; and, when

@@ -3,6 +3,7 @@ import { compressors } from '../../src/compressors/index.js';
 import { Codec, HEADER_BYTES } from '../../src/core/codec.js';
 import { ENVELOPE_FLAG, type EntryMeta, readEnvelope, writeEnvelope } from '../../src/core/envelope.js';
 import { ConfigError, DecodeError, SerializationError } from '../../src/core/errors.js';
+import { entryState } from '../../src/core/tags.js';
 import { createCache, type Router, serializers } from '../../src/index.js';
 import { thrown } from '../fixtures/thrown.js';
 
@@ -100,5 +101,29 @@ describe("a cache with compat: 'django-redis' (another library's bytes: no room 
     expect(executed).toBe(0);
     expect(await cache.get('k')).toBeUndefined();
     expect(executed).toBe(1);
+  });
+});
+
+describe('entryState (what a read entry is worth to getOrSet)', () => {
+  const now = 1_000_000;
+  const stamps = new Map([['t', 3]]);
+  it('fresh before its logical expiry, with current tags; no envelope is always fresh', () => {
+    expect(entryState({ staleAt: now + 1, tags: [{ tag: 't', version: 3 }] }, stamps, now, 0)).toBe('fresh');
+    expect(entryState({ staleAt: 0, tags: [] }, stamps, now, 0)).toBe('fresh');
+    expect(entryState(undefined, stamps, now, 0)).toBe('fresh');
+  });
+  it('stale past its expiry only within the caller’s grace', () => {
+    const meta = { staleAt: now - 10, tags: [] };
+    expect(entryState(meta, stamps, now, 60_000)).toBe('stale');
+    expect(entryState(meta, stamps, now, 5)).toBe('gone');
+    expect(entryState(meta, stamps, now, 0)).toBe('gone');
+  });
+  it('gone once a tag was invalidated (stamp changed; a missing stamp counts as 0), stale or not', () => {
+    expect(entryState({ staleAt: 0, tags: [{ tag: 't', version: 2 }] }, stamps, now, 0)).toBe('gone');
+    expect(entryState({ staleAt: now - 1, tags: [{ tag: 't', version: 2 }] }, stamps, now, 60_000)).toBe(
+      'gone',
+    );
+    expect(entryState({ staleAt: 0, tags: [{ tag: 'new', version: 0 }] }, stamps, now, 0)).toBe('fresh');
+    expect(entryState({ staleAt: 0, tags: [{ tag: 'new', version: 1 }] }, stamps, now, 0)).toBe('gone');
   });
 });
