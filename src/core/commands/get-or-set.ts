@@ -9,12 +9,13 @@ import { type CommandContext, redisKeyOf } from './context.js';
  * getOrSet: the cached value, or the factory's — grace, timeouts, cross-process single flight
  * and tags live in core/get-or-set/ (see get-or-set.ts there); this is its command entry.
  */
-export function getOrSet<T>(
+export async function getOrSet<T>(
   ctx: CommandContext,
   key: string,
   factory: Factory<T>,
   options?: GetOrSetOptions,
 ): Promise<T> {
+  // async: a bad key is a rejected promise like every other method's, never a synchronous throw.
   return runGetOrSet(ctx.fills, key, redisKeyOf(ctx, key, options), factory, options);
 }
 
