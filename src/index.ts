@@ -11,9 +11,9 @@ export type {
 export { compressors } from './compressors/index.js';
 export {
   Cache,
-  createCache,
   type IncrOptions,
   type KeyOptions,
+  type NearCacheControl,
   type ScanOptions,
   type ScoreBound,
   type SetManyOptions,
@@ -32,13 +32,12 @@ export type { Factory, FactoryContext, StaleReason } from './core/get-or-set/get
 export type { GetOrSetOptions, LockMode } from './core/get-or-set/options.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
 export { Lock, type LockOptions } from './core/lock.js';
+export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
 export { parseTtl, type Ttl } from './core/ttl.js';
+export { createCache } from './create-cache.js';
 export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';
-
-// Registers `compat: 'django-redis'` with createCache.
-import './adapters/django-redis.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
 import { serializers } from '../serializers/index.js';
-import { Codec, compatCodec, type ValueCodec } from './codec.js';
+import { Codec, type CompatCodecFactory, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
@@ -27,6 +27,7 @@ import type { Factory } from './get-or-set/get-or-set.js';
 import type { GetOrSetOptions } from './get-or-set/options.js';
 import { checkVersion, KeyBuilder } from './keys.js';
 import type { Lock, LockOptions } from './lock.js';
+import type { NearCacheStats, NearLayer, NearLayerFactory } from './near.js';
 import { type CacheOptions, resolveOptions } from './options.js';
 import type { Intent, Router, RouterEventMap } from './router.js';
 import { type CacheStats, Counters } from './stats.js';
@@ -39,6 +40,22 @@ export type { SetManyOptions } from './commands/many.js';
 export type { SScanOptions } from './commands/sets.js';
 export type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } from './commands/sorted-sets.js';
 export type { SetOptions } from './commands/strings.js';
+
+/** `cache.nearCache`: the near cache's controls (present whether or not it is on). */
+export interface NearCacheControl {
+  /** False when `nearCache` is off, or the server refused CLIENT TRACKING. */
+  readonly enabled: boolean;
+  /** Drop every entry held in this process (emits `near-flush` with reason 'manual'). */
+  clear(): Promise<void>;
+  stats(): NearCacheStats | undefined;
+}
+
+/** Implementations core calls but does not import; the package entry (src/create-cache.ts) supplies them. */
+export interface CacheLayers {
+  nearCache?: NearLayerFactory;
+  /** Codecs selectable with the `compat` option, by name (src/adapters/django-redis.ts). */
+  compatCodecs?: Readonly<Record<string, CompatCodecFactory>>;
+}
 
 /**
  * The cache: django-redis's API over a Router, as a facade. Each method delegates to its
@@ -406,7 +423,22 @@ export class Cache {
   // ---------------------------------------------------------------- observability and lifecycle
 
   stats(): CacheStats {
-    return this.#ctx.executor.counters.snapshot(this.#ctx.executor.router.stats());
+    const executor = this.#ctx.executor;
+    const stats = executor.counters.snapshot(executor.router.stats());
+    if (executor.near !== undefined) stats.nearCache = executor.near.stats();
+    return stats;
+  }
+
+  /** The near cache's controls: `await cache.nearCache.clear()`. */
+  get nearCache(): NearCacheControl {
+    const near: NearLayer | undefined = this.#ctx.executor.near;
+    return {
+      get enabled() {
+        return near?.enabled === true;
+      },
+      clear: async () => near?.flush('manual'),
+      stats: () => near?.stats(),
+    };
   }
 
   on<E extends CacheEvent>(event: E, fn: Listener<CacheEventMap[E]>): this {
@@ -439,6 +471,19 @@ export class Cache {
   }
 }
 
+/** The factory of `compat: name`; ConfigError naming the known ones when there is none. */
+function compatCodec(layers: CacheLayers, name: string): CompatCodecFactory {
+  const factory = layers.compatCodecs?.[name];
+  if (factory === undefined) {
+    const known =
+      Object.keys(layers.compatCodecs ?? {})
+        .map((k) => `'${k}'`)
+        .join(', ') || 'none';
+    throw new ConfigError(`createCache: option 'compat' must be one of ${known}; got '${name}'`);
+  }
+  return factory;
+}
+
 /** Router events the cache re-emits to its own listeners. */
 const FORWARDED = [
   'failover',
@@ -448,8 +493,13 @@ const FORWARDED = [
   'breaker-close',
 ] as const;
 
-/** Create a cache. Options are validated here: a bad option throws ConfigError naming it. */
-export function createCache(options: CacheOptions): Cache {
+/**
+ * Create a cache. Options are validated here: a bad option throws ConfigError naming it.
+ * `layers` are the implementations of core's optional contracts (the near cache, compat
+ * codecs); the
+ * package's `createCache` passes them, so users never do.
+ */
+export function createCache(options: CacheOptions, layers: CacheLayers = {}): Cache {
   const resolved = resolveOptions(options);
   const serializer = resolved.serializer ?? serializers.msgpack();
   const compressor = resolved.compressor ?? compressors.none();
@@ -457,7 +507,7 @@ export function createCache(options: CacheOptions): Cache {
   const codec: ValueCodec =
     compat === undefined
       ? new Codec({ serializer, compressor, maxValueBytes })
-      : compatCodec(compat, { serializer, compressor, maxValueBytes });
+      : compatCodec(layers, compat)({ serializer, compressor, maxValueBytes });
   const stats = new Counters();
   const events = new TypedEmitter<CacheEventMap>();
   const router = resolved.router;
@@ -470,7 +520,32 @@ export function createCache(options: CacheOptions): Cache {
   }
   router.on('error', ({ error }) => events.emit('error', { error }));
 
-  const executor = new Executor({ router, counters: stats, events, ignoreErrors: resolved.ignoreErrors });
+  let near: NearLayer | undefined;
+  if (resolved.nearCache !== undefined) {
+    if (layers.nearCache === undefined) {
+      throw new ConfigError(
+        "Option 'nearCache' needs the near cache implementation: use createCache from 'sentinel-cache'",
+      );
+    }
+    near = layers.nearCache(resolved.nearCache, {
+      router,
+      // Broadcast mode watches the keys this cache writes: `prefix:` with the default key
+      // format; every key with a custom keyFunction (its format is unknown).
+      broadcastPrefix: resolved.keyFunction === undefined ? `${resolved.keyPrefix}:` : '',
+      sink: {
+        flushed: (reason) => events.emit('near-flush', { reason }),
+        error: (error) => events.emit('error', { error }),
+      },
+    });
+  }
+
+  const executor = new Executor({
+    router,
+    counters: stats,
+    events,
+    ignoreErrors: resolved.ignoreErrors,
+    near,
+  });
   const fills = fillContext({
     executor,
     codec,

@@ -38,6 +38,8 @@ export function fillContext(options: {
     flights: new Map(),
     channel: new FillChannel(routedSubscriber((intent, fn) => router.execute(intent, fn))),
     run: (intent, operation, key, fn) => executor.run(intent, operation, key, null, fn),
+    write: (operation, key, touched, fn) => executor.write(operation, key, null, touched, fn),
+    near: executor.near,
     isIgnorable,
     ignored: (error, key) => {
       executor.counters.ignoredErrors++;
@@ -46,9 +48,5 @@ export function fillContext(options: {
     },
     hit: (key) => executor.hit(key),
     miss: (key) => executor.miss(key),
-    // TODO(near-cache): when the near cache lands, pass its last known value here
-    // (`staleOnRedisError: (redisKey) => near.peekStale(redisKey)`) so that getOrSet serves it,
-    // with `stale-served` reason 'redis-error', when Redis cannot be read. Its entries must then
-    // be checked like Redis ones (logical expiry within grace, tag stamps), see tagged.ts.
   };
 }

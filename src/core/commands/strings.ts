@@ -1,6 +1,8 @@
+import type { DecodedEntry } from '../codec.js';
 import { decodeEntry, encodeEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { NULL, ZERO } from '../executor.js';
+import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
 import { currentEntries, type EnvelopeOptions, envelopeFor, graceOf } from './tagged.js';
@@ -18,19 +20,52 @@ export interface SetOptions extends KeyOptions, EnvelopeOptions {
 
 export async function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<T | undefined> {
   const redisKey = redisKeyOf(ctx, key, options);
+  const near = ctx.executor.near;
+  if (near !== undefined) return nearGet<T>(ctx, near, key, redisKey);
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
-  if (raw === null) {
-    ctx.executor.miss(key);
-    return undefined;
-  }
-  const { value, meta } = decodeEntry(ctx.codec, raw, key);
-  // An entry with an envelope counts only while fresh and while none of its tags was invalidated.
-  if (meta !== undefined && !(await currentEntries(ctx, [meta], 'get', key))[0]) {
-    ctx.executor.miss(key);
-    return undefined;
-  }
+  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
+}
+
+function missed(ctx: CommandContext, key: string): undefined {
+  ctx.executor.miss(key);
+  return undefined;
+}
+
+/** A stored value as `get` answers it: an entry with an envelope only while fresh and its tags current. */
+async function checked<T>(ctx: CommandContext, key: string, entry: DecodedEntry): Promise<T | undefined> {
+  const { value, meta } = entry;
+  if (meta !== undefined && !(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key);
   ctx.executor.hit(key);
   return value as T;
+}
+
+/** get through the near cache: a held entry answers from memory, else GET + PTTL through it. */
+async function nearGet<T>(
+  ctx: CommandContext,
+  near: NearLayer,
+  key: string,
+  redisKey: string,
+): Promise<T | undefined> {
+  const held = near.lookup(redisKey);
+  if (held !== undefined) {
+    if (held.value === null) return missed(ctx, key);
+    if (held.decoded !== undefined) {
+      ctx.executor.hit(key);
+      return held.decoded as T;
+    }
+    const entry = decodeEntry(ctx.codec, held.value, key);
+    // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
+    // may be invalidated without its own key changing), so its decoded value is never kept.
+    if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
+    const value = entry.value;
+    ctx.executor.hit(key);
+    // Immutable values are decoded once; objects are decoded per hit so no caller can
+    // change what another one gets.
+    if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
+    return value as T;
+  }
+  const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => near.read(client, redisKey));
+  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
 
 export async function set(
@@ -52,10 +87,10 @@ export async function set(
   if (ttl !== null && ttl <= 0) {
     // Expire now. With nx an existing key must survive (django-redis semantics); a missing
     // one would be expired at once: nothing to do either way.
-    if (!nx) await ctx.executor.run('write', 'set', key, ZERO, (client) => client.del(redisKey));
+    if (!nx) await ctx.executor.write('set', key, ZERO, redisKey, (client) => client.del(redisKey));
     return false;
   }
-  const reply = await ctx.executor.run('write', 'set', key, NULL, (client) => {
+  const reply = await ctx.executor.write('set', key, NULL, redisKey, (client) => {
     if (px === null) {
       if (nx) return client.set(redisKey, encoded, 'NX');
       if (xx) return client.set(redisKey, encoded, 'XX');

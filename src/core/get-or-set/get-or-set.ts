@@ -25,6 +25,7 @@ import { assertEnvelopeSupport, decodeEntry, encodeEntry } from '../entries.js';
 import type { EntryMeta } from '../envelope.js';
 import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
+import type { NearLayer } from '../near.js';
 import { entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
@@ -68,17 +69,16 @@ export interface GetOrSetContext {
     key: string,
     fn: (client: Redis) => Promise<R>,
   ): Promise<R>;
+  /** As run('write'), for a write that changes the Redis key `touched` (the near cache drops it). */
+  write<R>(operation: string, key: string, touched: string, fn: (client: Redis) => Promise<R>): Promise<R>;
+  /** The near cache, when on: getOrSet's read is answered from it like `get`'s. */
+  readonly near: NearLayer | undefined;
   /** Failures ignoreErrors may turn into a miss (connection-level). */
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
   ignored(error: unknown, key: string): void;
   hit(key: string): void;
   miss(key: string): void;
-  /**
-   * When Redis cannot be read: a stale copy held in process, if any.
-   * TODO(near-cache): wire to the near cache's last known value for `redisKey` when one is on.
-   */
-  staleOnRedisError?(redisKey: string): { value: unknown } | undefined;
 }
 
 /** A production outcome: the fresh value, or "someone else is refreshing" (serve stale). */
@@ -179,9 +179,10 @@ function startFlight(
       }
       known = read.state === 'stale' ? { value: read.value } : undefined;
     } catch (error) {
-      known = ctx.staleOnRedisError?.(redisKey);
-      setStale(known);
-      if (known !== undefined) throw new RedisFailure(error);
+      // No stale value to fall back on: it lives in Redis. (With the near cache on, a held entry
+      // is read without Redis above; a held stale one is then served on a Redis error during
+      // production, reason 'redis-error'.)
+      setStale(undefined);
       if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
       ctx.ignored(error, key);
     }
@@ -212,9 +213,21 @@ async function readForGetOrSet(
   opts: ResolvedGetOrSetOptions,
 ): Promise<{ state: 'fresh' | 'stale' | 'gone'; value?: unknown }> {
   const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
-  const [raw, optionStamps] = await ctx.run('read', 'getOrSet', key, (client) =>
-    Promise.all([client.getBuffer(redisKey), stampKeys.length === 0 ? [] : client.mget(...stampKeys)]),
-  );
+  const near = ctx.near;
+  const held = near?.lookup(redisKey);
+  const [raw, optionStamps] =
+    held !== undefined && stampKeys.length === 0
+      ? [held.value, []]
+      : await ctx.run('read', 'getOrSet', key, (client) =>
+          Promise.all([
+            held !== undefined
+              ? held.value
+              : near !== undefined
+                ? near.read(client, redisKey)
+                : client.getBuffer(redisKey),
+            stampKeys.length === 0 ? [] : client.mget(...stampKeys),
+          ]),
+        );
   if (raw === null) {
     ctx.miss(key);
     return { state: 'gone' };
@@ -403,7 +416,7 @@ async function compute(
   }
   const px = ttl === null ? null : ttl + opts.grace;
   try {
-    await ctx.run('write', 'getOrSet', key, (client) =>
+    await ctx.write('getOrSet', key, redisKey, (client) =>
       storeFill(client, { value: redisKey, lock }, encoded, px),
     );
   } catch (error) {
