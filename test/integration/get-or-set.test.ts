@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../src/core/cache.js';
 import { ConfigError, FactoryTimeoutError } from '../../src/core/errors.js';
 import type { CacheEventMap } from '../../src/core/events.js';
+import { createCache as createPackageCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
@@ -365,6 +366,35 @@ describe('lock: local', () => {
       expect(await strings.getOrSet('str-graced', () => 'text', { grace: '1m' })).toBe('text');
     } finally {
       await strings.close();
+    }
+  });
+});
+
+describe('with the near cache on', () => {
+  it('a held tagged entry is checked on every hit: invalidateTags elsewhere makes it a miss here', async () => {
+    const near = createPackageCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: prefix,
+      nearCache: true,
+    });
+    try {
+      await cache.set('near-tagged', 'v1', { tags: ['near'] });
+      expect(await near.get('near-tagged')).toBe('v1');
+      let held = false;
+      for (let i = 0; i < 50 && !held; i++) {
+        const before = near.stats().nearCache?.hits ?? 0;
+        expect(await near.get('near-tagged')).toBe('v1');
+        held = (near.stats().nearCache?.hits ?? 0) > before;
+        if (!held) await sleep(20);
+      }
+      expect(held, 'the entry to be served from memory').toBe(true);
+      await cache.invalidateTags(['near']); // another cache: the entry's own key does not change
+      expect(await near.get('near-tagged')).toBeUndefined();
+      let calls = 0;
+      expect(await near.getOrSet('near-tagged', () => `v${++calls + 1}`, { tags: ['near'] })).toBe('v2');
+      expect(await near.get('near-tagged')).toBe('v2');
+    } finally {
+      await near.close();
     }
   });
 });
