@@ -1,3 +1,4 @@
+import { chunks, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
@@ -25,14 +26,14 @@ export async function sadd(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.run('write', 'sadd', key, ZERO, (client) => client.sadd(redisKey, ...encoded));
+  return sumOverChunks(ctx.executor, 'sadd', key, encoded, (client, chunk) => client.sadd(redisKey, chunk));
 }
 
 export async function srem(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.run('write', 'srem', key, ZERO, (client) => client.srem(redisKey, ...encoded));
+  return sumOverChunks(ctx.executor, 'srem', key, encoded, (client, chunk) => client.srem(redisKey, chunk));
 }
 
 export async function smembers<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<Set<T>> {
@@ -61,14 +62,19 @@ export async function smismember(ctx: CommandContext, key: string, members: unkn
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return [];
   const encoded = encodeAll(ctx, members);
-  const replies = await ctx.executor.run(
-    'read',
-    'smismember',
-    key,
-    () => encoded.map(() => 0),
-    (client) => client.smismember(redisKey, ...encoded),
-  );
-  return replies.map((r) => r === 1);
+  const out: boolean[] = [];
+  // A chunk that failed under ignoreErrors answers "not a member" for its members, as a miss would.
+  for (const chunk of chunks(encoded)) {
+    const replies = await ctx.executor.run(
+      'read',
+      'smismember',
+      key,
+      () => chunk.map(() => 0),
+      (client) => client.smismember(redisKey, chunk),
+    );
+    for (const reply of replies) out.push(reply === 1);
+  }
+  return out;
 }
 
 export async function scard(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {
