@@ -51,6 +51,22 @@ redis.call('PERSIST', KEYS[1])
 return 1
 `);
 
+/**
+ * Lock acquire: SET NX PX, except that a key already holding our own token counts as acquired
+ * (its TTL reset): an earlier attempt whose reply was lost (timeout, failover) may have set it.
+ * ARGV[1] = token, ARGV[2] = ms or '' for no expiry. Returns 1 when the lock is ours, else 0.
+ */
+export const LOCK_ACQUIRE = new LuaScript(`
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return 1
+end
+if held then return 0 end
+if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+`);
+
 /** Lock release: delete only if we still own it (value == our token). */
 export const LOCK_RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
