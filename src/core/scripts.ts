@@ -24,10 +24,20 @@ export class LuaScript {
   }
 }
 
-/** INCRBY only if the key exists (nil reply otherwise); INCRBY keeps the TTL. */
-export const INCR_EXISTING = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('INCRBY', KEYS[1], ARGV[1])
+/**
+ * INCRBY that keeps the result an exact JavaScript integer: if the key must exist (ARGV[2] =
+ * '1') and does not, nil; if the result leaves ±(2^53 − 1), the increment is undone and the
+ * script fails with UNSAFE_INTEGER (the value is left as it was). INCRBY keeps the TTL.
+ * A Lua number is a double: any result past 2^53 − 1 compares greater than it.
+ */
+export const INCR_SAFE = new LuaScript(`
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return redis.error_reply('UNSAFE_INTEGER the result would not be an exact JavaScript integer')
+end
+return n
 `);
 
 /**

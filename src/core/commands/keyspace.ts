@@ -62,8 +62,12 @@ export async function expireAt(
 ): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
   const at = when instanceof Date ? when.getTime() : when;
-  if (typeof at !== 'number' || !Number.isFinite(at)) {
-    throw new ConfigError('expireAt: when must be a Date or epoch milliseconds');
+  // PEXPIREAT takes a 64-bit integer; stay where a JS number is exact (1e21 would be sent as
+  // '1e+21' and refused by Redis with a bare reply error).
+  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > Number.MAX_SAFE_INTEGER) {
+    throw new ConfigError(
+      `expireAt: when must be a valid Date or epoch milliseconds within ±${Number.MAX_SAFE_INTEGER}; got ${String(when)}`,
+    );
   }
   const ms = Math.ceil(at);
   return (
