@@ -143,10 +143,11 @@ export async function setAlgebra<T>(
 ): Promise<Set<T>> {
   if (keys.length === 0) return new Set();
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  // The key list is passed as an array (ioredis flattens it), never spread: no RangeError.
   const raws = await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
-    if (op === 'sdiff') return client.sdiffBuffer(...redisKeys);
-    if (op === 'sinter') return client.sinterBuffer(...redisKeys);
-    return client.sunionBuffer(...redisKeys);
+    if (op === 'sdiff') return client.sdiffBuffer(redisKeys);
+    if (op === 'sinter') return client.sinterBuffer(redisKeys);
+    return client.sunionBuffer(redisKeys);
   });
   return decodeSet<T>(ctx, raws, keys[0] as string);
 }
@@ -161,7 +162,7 @@ export async function setStore(
   const dest = ctx.keys.build(destination, ctx.version);
   if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
-  return ctx.executor.run('write', op, destination, ZERO, (client) => client[op](dest, ...redisKeys));
+  return ctx.executor.run('write', op, destination, ZERO, (client) => client[op](dest, redisKeys));
 }
 
 /** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */
