@@ -53,7 +53,7 @@ export function failedPart<F>(
 /**
  * A write of many items as one command per chunk (SADD, SREM, ZREM, HDEL, DEL, ...), chunks
  * sent one after the other; returns the sum of the replies (what the single command would
- * have answered). Not atomic across chunks: another client may see the first chunks applied
+ * have answered). `touched` names the Redis keys a chunk changes (for the near cache). Not atomic across chunks: another client may see the first chunks applied
  * before the last ones.
  */
 export async function sumOverChunks<T>(
@@ -61,12 +61,15 @@ export async function sumOverChunks<T>(
   operation: string,
   key: string | undefined,
   items: readonly T[],
+  touched: (chunk: T[]) => string | readonly string[],
   send: (client: Redis, chunk: T[]) => Promise<number>,
 ): Promise<number> {
   const done = progress();
   try {
     for (const chunk of chunks(items)) {
-      done.completed += await executor.run('write', operation, key, null, (client) => send(client, chunk));
+      done.completed += await executor.write(operation, key, null, touched(chunk), (client) =>
+        send(client, chunk),
+      );
       done.steps++;
     }
     return done.completed;

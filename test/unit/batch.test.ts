@@ -43,16 +43,19 @@ describe('chunks', () => {
 describe('sumOverChunks and failedPart', () => {
   const items = Array.from({ length: 3 * BATCH_SIZE }, (_, i) => i);
   const send = async (_c: Redis, chunk: number[]) => chunk.length;
+  const touched = () => 'k';
 
   it('sums the chunk replies', async () => {
-    expect(await sumOverChunks(executor(flakyRouter([]), false), 'op', 'k', items, send)).toBe(items.length);
+    expect(await sumOverChunks(executor(flakyRouter([]), false), 'op', 'k', items, touched, send)).toBe(
+      items.length,
+    );
   });
 
   it('first chunk failing: the error (or, with ignoreErrors, the harmless answer)', async () => {
     await expect(
-      sumOverChunks(executor(flakyRouter([1]), false), 'op', 'k', items, send),
+      sumOverChunks(executor(flakyRouter([1]), false), 'op', 'k', items, touched, send),
     ).rejects.toBeInstanceOf(CommandTimeoutError);
-    expect(await sumOverChunks(executor(flakyRouter([1]), true), 'op', 'k', items, send)).toBe(0);
+    expect(await sumOverChunks(executor(flakyRouter([1]), true), 'op', 'k', items, touched, send)).toBe(0);
   });
 
   it('a later chunk failing: IncompleteError with what was done, also with ignoreErrors', async () => {
@@ -62,6 +65,7 @@ describe('sumOverChunks and failedPart', () => {
         'op',
         'k',
         items,
+        touched,
         send,
       ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(IncompleteError);

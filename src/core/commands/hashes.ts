@@ -20,7 +20,7 @@ export async function hset(
   const redisKey = redisKeyOf(ctx, key, options);
   const f = field(name);
   const encoded = ctx.codec.encode(value);
-  return ctx.executor.run('write', 'hset', key, ZERO, (client) => client.hset(redisKey, f, encoded));
+  return ctx.executor.write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, f, encoded));
 }
 
 export async function hget<T>(
@@ -58,7 +58,14 @@ export async function hdel(
   const redisKey = redisKeyOf(ctx, key, options);
   const list = typeof fields === 'string' ? [fields] : fields.map(field);
   if (list.length === 0) return 0;
-  return sumOverChunks(ctx.executor, 'hdel', key, list, (client, chunk) => client.hdel(redisKey, ...chunk));
+  return sumOverChunks(
+    ctx.executor,
+    'hdel',
+    key,
+    list,
+    () => redisKey,
+    (client, chunk) => client.hdel(redisKey, ...chunk),
+  );
 }
 
 export async function hlen(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {

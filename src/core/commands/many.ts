@@ -2,6 +2,7 @@ import { BATCH_SIZE, failedPart, progress, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
+import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
 
@@ -39,11 +40,15 @@ export async function getMany<T>(
   const result = new Map<string, T>();
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
+  const near = ctx.executor.near;
   for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
     const chunk = redisKeys.slice(from, from + BATCH_SIZE);
-    const raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-      client.mgetBuffer(chunk),
-    );
+    const raws =
+      near === undefined
+        ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+            client.mgetBuffer(chunk),
+          )
+        : await nearMany(ctx, near, chunk);
     for (let i = 0; i < chunk.length; i++) {
       const key = userKeys[from + i] as string;
       const raw = raws[i];
@@ -56,6 +61,32 @@ export async function getMany<T>(
     }
   }
   return result;
+}
+
+/** One chunk of getMany through the near cache: held keys from memory, the others in one MGET. */
+async function nearMany(
+  ctx: CommandContext,
+  near: NearLayer,
+  redisKeys: string[],
+): Promise<Array<Buffer | null>> {
+  const raws: Array<Buffer | null> = new Array(redisKeys.length).fill(null);
+  const missing: number[] = [];
+  for (let i = 0; i < redisKeys.length; i++) {
+    const held = near.lookup(redisKeys[i] as string);
+    if (held === undefined) missing.push(i);
+    else raws[i] = held.value;
+  }
+  if (missing.length === 0) return raws;
+  const fetched = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+    near.readMany(
+      client,
+      missing.map((i) => redisKeys[i] as string),
+    ),
+  );
+  // ignoreErrors turned a failure into []: every key of the chunk reads as a miss.
+  if (fetched.length === 0) return [];
+  for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
+  return raws;
 }
 
 /**
@@ -85,7 +116,7 @@ export async function setMany(
   try {
     for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
       const to = Math.min(redisKeys.length, from + BATCH_SIZE);
-      await ctx.executor.run('write', 'setMany', undefined, null, async (client) => {
+      await ctx.executor.write('setMany', undefined, null, redisKeys.slice(from, to), async (client) => {
         const pipeline = client.pipeline();
         for (let i = from; i < to; i++) {
           if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
@@ -104,7 +135,14 @@ export async function setMany(
 
 /** DEL in chunks of BATCH_SIZE keys; the number deleted (IncompleteError if it stops half-way). */
 function deleteChunks(ctx: CommandContext, operation: string, redisKeys: string[]): Promise<number> {
-  return sumOverChunks(ctx.executor, operation, undefined, redisKeys, (client, chunk) => client.del(chunk));
+  return sumOverChunks(
+    ctx.executor,
+    operation,
+    undefined,
+    redisKeys,
+    (chunk) => chunk,
+    (client, chunk) => client.del(chunk),
+  );
 }
 
 export async function deleteMany(

@@ -71,8 +71,13 @@ export async function zadd(
   }
   if (pairs.length === 0) return 0;
   // Every flag is per member, so the sum over chunks is what one ZADD would answer.
-  return sumOverChunks(ctx.executor, 'zadd', key, pairs, async (client, chunk) =>
-    Number(await loose(client).zadd!(redisKey, ...flags, ...chunk.flat())),
+  return sumOverChunks(
+    ctx.executor,
+    'zadd',
+    key,
+    pairs,
+    () => redisKey,
+    async (client, chunk) => Number(await loose(client).zadd!(redisKey, ...flags, ...chunk.flat())),
   );
 }
 
@@ -153,7 +158,14 @@ export async function zrem(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return sumOverChunks(ctx.executor, 'zrem', key, encoded, (client, chunk) => client.zrem(redisKey, chunk));
+  return sumOverChunks(
+    ctx.executor,
+    'zrem',
+    key,
+    encoded,
+    () => redisKey,
+    (client, chunk) => client.zrem(redisKey, chunk),
+  );
 }
 
 /** ZINCRBY key increment member: Redis', ioredis' and django-redis' argument order. */
@@ -169,7 +181,7 @@ export async function zincrby(
     throw new ConfigError('zincrby: amount must be a number');
   const encoded = ctx.codec.encode(member);
   return parseScore(
-    await ctx.executor.run('write', 'zincrby', key, null, (client) =>
+    await ctx.executor.write('zincrby', key, null, redisKey, (client) =>
       client.zincrby(redisKey, amount, encoded),
     ),
   );
@@ -201,7 +213,7 @@ export async function zpop<T>(
 ): Promise<Array<[T, number]>> {
   const redisKey = redisKeyOf(ctx, key, options);
   const method = which === 'min' ? 'zpopminBuffer' : 'zpopmaxBuffer';
-  const raws = (await ctx.executor.run('write', method.slice(0, -6), key, EMPTY_ARRAY, (client) =>
+  const raws = (await ctx.executor.write(method.slice(0, -6), key, EMPTY_ARRAY, redisKey, (client) =>
     loose(client)[method]!(redisKey, count),
   )) as Buffer[];
   return decodePairs<T>(ctx, raws, key);
