@@ -119,7 +119,8 @@ export class Executor {
     try {
       return await this.router.execute(intent, fn);
     } catch (err) {
-      return this.#failed(err, operation, key, fallback);
+      this.counters.errors++;
+      return this.recover(err, operation, key, fallback);
     }
   }
 
@@ -153,7 +154,8 @@ export class Executor {
       if (this.router.eachMaster !== undefined) return await this.router.eachMaster(fn);
       return [await this.router.execute('write', fn)];
     } catch (err) {
-      return this.#failed(err, operation, key, fallback);
+      this.counters.errors++;
+      return this.recover(err, operation, key, fallback);
     }
   }
 
@@ -167,8 +169,12 @@ export class Executor {
     return this.router.canCombine?.(keys) ?? true;
   }
 
-  #failed<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
-    this.counters.errors++;
+  /**
+   * ignoreErrors for a failure `run` already counted: the operation's harmless answer
+   * (reported as an 'error' event) when allowed, else rethrow. Multi-step operations call it
+   * themselves when their first step fails (see batch.ts).
+   */
+  recover<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
     if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
       this.counters.ignoredErrors++;
       const error = err instanceof Error ? err : new Error(String(err));

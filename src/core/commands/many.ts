@@ -1,14 +1,18 @@
 import type { Redis } from 'ioredis';
+import { BATCH_SIZE, chunks, failedPart, type Progress, progress } from '../batch.js';
+import { decodeEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
 import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
-import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
+import { type CommandContext, type KeyOptions, ttlOf } from './context.js';
+import { currentEntries } from './tagged.js';
 
 /**
- * Many keys in one round trip: MGET, a pipeline of SET PX, DEL. On a router with several
- * masters (`groupKeys`), one pipeline of single-key commands per node, all nodes in parallel.
+ * Many keys at once: MGET, pipelines of SET PX, DEL — in chunks of BATCH_SIZE (batch.ts). On a
+ * router with several masters (`groupKeys`), each chunk is one pipeline of single-key commands
+ * per node, the nodes in parallel.
  */
 
 export interface SetManyOptions extends KeyOptions {
@@ -29,6 +33,10 @@ function entriesOf(entries: Entries): Iterable<readonly [string, unknown]> {
   return Object.entries(entries as Record<string, unknown>);
 }
 
+/**
+ * MGET in chunks of BATCH_SIZE keys. With ignoreErrors, the keys of a chunk that failed are
+ * misses (a miss is always an honest answer for a read); without, the failure is thrown.
+ */
 export async function getMany<T>(
   ctx: CommandContext,
   keys: Iterable<string>,
@@ -40,27 +48,38 @@ export async function getMany<T>(
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
   const near = ctx.executor.near;
-  const groups = ctx.executor.groupKeys(redisKeys);
-  let raws: Array<Buffer | null>;
-  if (near !== undefined) raws = await nearMany(ctx, near, redisKeys);
-  else if (groups !== undefined) raws = await getGrouped(ctx, redisKeys, groups);
-  else {
-    raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-      client.mgetBuffer(...redisKeys),
-    );
-  }
-  if (raws.length === 0) {
-    for (const key of userKeys) ctx.executor.miss(key);
-    return result;
-  }
-  for (let i = 0; i < userKeys.length; i++) {
-    const key = userKeys[i] as string;
-    const raw = raws[i];
-    if (raw === null || raw === undefined) {
-      ctx.executor.miss(key);
-    } else {
-      ctx.executor.hit(key);
-      result.set(key, decode<T>(ctx, raw, key));
+  for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
+    const chunk = redisKeys.slice(from, from + BATCH_SIZE);
+    const groups = ctx.executor.groupKeys(chunk);
+    let raws: Array<Buffer | null>;
+    if (near !== undefined) raws = await nearMany(ctx, near, chunk);
+    else if (groups !== undefined) raws = await getGrouped(ctx, chunk, groups);
+    else {
+      raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+        client.mgetBuffer(chunk),
+      );
+    }
+    const entries = chunk.map((_, i) => {
+      const raw = raws[i];
+      return raw === null || raw === undefined
+        ? undefined
+        : decodeEntry(ctx.codec, raw, userKeys[from + i] as string);
+    });
+    // Entries with an envelope count only while fresh and untouched by invalidateTags (one
+    // MGET of their tags' stamps per chunk).
+    const metas = entries.map((entry) => entry?.meta);
+    const current = metas.some((meta) => meta !== undefined)
+      ? await currentEntries(ctx, metas, 'getMany')
+      : undefined;
+    for (let i = 0; i < chunk.length; i++) {
+      const key = userKeys[from + i] as string;
+      const entry = entries[i];
+      if (entry === undefined || (current !== undefined && !current[i])) {
+        ctx.executor.miss(key);
+      } else {
+        ctx.executor.hit(key);
+        result.set(key, entry.value as T);
+      }
     }
   }
   return result;
@@ -101,36 +120,10 @@ function repliesOf<T>(results: [error: Error | null, reply: unknown][] | null): 
   return replies;
 }
 
-/** Keys of `redisKeys` at `indexes` (all when omitted). */
-function pick(redisKeys: readonly string[], indexes: readonly number[] | undefined): string[] {
-  return indexes === undefined ? [...redisKeys] : indexes.map((i) => redisKeys[i] as string);
-}
-
 /**
- * Run `fn` on each group of keys (the router's groups, in parallel; one group of all keys on a
- * single-node router) and return the results.
- */
-function perGroup<T>(
-  ctx: CommandContext,
-  redisKeys: readonly string[],
-  run: (keys: string[], indexes: readonly number[] | undefined) => Promise<T>,
-): Promise<T[]> {
-  const groups = ctx.executor.groupKeys(redisKeys);
-  if (groups === undefined) return Promise.all([run(pick(redisKeys, undefined), undefined)]);
-  return Promise.all(groups.map((group) => run(pick(redisKeys, group), group)));
-}
-
-/** DEL of `keys` on one node: one command when they can be combined, else one pipeline of DELs. */
-async function delOnNode(ctx: CommandContext, client: Redis, keys: string[]): Promise<number> {
-  if (ctx.executor.canCombine(keys)) return client.del(...keys);
-  const pipeline = client.pipeline();
-  for (const key of keys) pipeline.del(key);
-  return repliesOf<number>(await pipeline.exec()).reduce((a, b) => a + b, 0);
-}
-
-/**
- * getMany through the near cache: held keys from memory, the others in one MGET (on a router with
- * several masters, one read per key in the same tick: keys of several slots cannot share an MGET).
+ * One chunk of getMany through the near cache: held keys from memory, the others in one MGET (on
+ * a router with several masters, one read per key in the same tick: keys of several slots cannot
+ * share an MGET).
  */
 async function nearMany(
   ctx: CommandContext,
@@ -150,13 +143,17 @@ async function nearMany(
   const fetched = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
     perKey ? Promise.all(keys.map((key) => near.read(client, key))) : near.readMany(client, keys),
   );
-  // ignoreErrors turned a failure into []: every key reads as a miss.
+  // ignoreErrors turned a failure into []: every key of the chunk reads as a miss.
   if (fetched.length === 0) return [];
   for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
   return raws;
 }
 
-/** One pipeline of SET PX; every value is encoded before anything is sent. */
+/**
+ * Pipelines of at most BATCH_SIZE `SET PX`, one after the other; every value is encoded
+ * before anything is sent. A failure after a chunk was written is an IncompleteError (with
+ * how many keys were written), also under ignoreErrors.
+ */
 export async function setMany(
   ctx: CommandContext,
   entries: Entries,
@@ -172,21 +169,84 @@ export async function setMany(
   }
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
-    await perGroup(ctx, redisKeys, (keys) =>
-      ctx.executor.write('setMany', undefined, ZERO, keys, (client) => delOnNode(ctx, client, keys)),
-    );
+    await deleteChunks(ctx, 'setMany', redisKeys);
     return;
   }
-  await perGroup(ctx, redisKeys, (keys, indexes) =>
-    ctx.executor.write('setMany', undefined, UNDEFINED, keys, async (client) => {
-      const pipeline = client.pipeline();
-      for (const i of indexes ?? redisKeys.keys()) {
-        if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
-        else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
-      }
-      repliesOf(await pipeline.exec());
-    }),
+  const done = progress();
+  try {
+    for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
+      const to = Math.min(redisKeys.length, from + BATCH_SIZE);
+      await inGroups(ctx, redisKeys.slice(from, to), done, (keys, indexes) =>
+        ctx.executor.write('setMany', undefined, null, keys, async (client) => {
+          const pipeline = client.pipeline();
+          for (const j of indexes) {
+            const i = from + j;
+            if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
+            else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
+          }
+          repliesOf(await pipeline.exec());
+          return keys.length;
+        }),
+      );
+    }
+  } catch (err) {
+    failedPart(ctx.executor, err, 'setMany', undefined, done, UNDEFINED);
+  }
+}
+
+/**
+ * `send` for the keys of one chunk: once with all of them on a single-node router, else once per
+ * node group, in parallel. Adds to `done` what succeeded (replies summed, one step per group), and
+ * throws the first failure after every group settled, so a failed group next to written ones is
+ * reported as partial (IncompleteError), never as nothing done.
+ */
+async function inGroups(
+  ctx: CommandContext,
+  chunk: string[],
+  done: Progress,
+  send: (keys: string[], indexes: number[]) => Promise<number>,
+): Promise<void> {
+  const groups = ctx.executor.groupKeys(chunk) ?? [chunk.map((_, i) => i)];
+  const outcomes = await Promise.allSettled(
+    groups.map((group) =>
+      send(
+        group.map((i) => chunk[i] as string),
+        group,
+      ),
+    ),
   );
+  let failure: { reason: unknown } | undefined;
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') failure ??= outcome;
+    else {
+      done.completed += outcome.value;
+      done.steps++;
+    }
+  }
+  if (failure !== undefined) throw failure.reason;
+}
+
+/** DEL of `keys` on one node: one command when they can be combined, else one pipeline of DELs. */
+async function delOnNode(ctx: CommandContext, client: Redis, keys: string[]): Promise<number> {
+  if (ctx.executor.canCombine(keys)) return client.del(keys);
+  const pipeline = client.pipeline();
+  for (const key of keys) pipeline.del(key);
+  return repliesOf<number>(await pipeline.exec()).reduce((a, b) => a + b, 0);
+}
+
+/** DEL in chunks of BATCH_SIZE keys; the number deleted (IncompleteError if it stops half-way). */
+async function deleteChunks(ctx: CommandContext, operation: string, redisKeys: string[]): Promise<number> {
+  const done = progress();
+  try {
+    for (const chunk of chunks(redisKeys)) {
+      await inGroups(ctx, chunk, done, (keys) =>
+        ctx.executor.write(operation, undefined, null, keys, (client) => delOnNode(ctx, client, keys)),
+      );
+    }
+    return done.completed;
+  } catch (err) {
+    return failedPart(ctx.executor, err, operation, undefined, done, ZERO);
+  }
 }
 
 export async function deleteMany(
@@ -196,8 +256,5 @@ export async function deleteMany(
 ): Promise<number> {
   const redisKeys = ctx.keys.buildAll(keys, versionOf(options, ctx.version));
   if (redisKeys.length === 0) return 0;
-  const counts = await perGroup(ctx, redisKeys, (keys) =>
-    ctx.executor.write('deleteMany', undefined, ZERO, keys, (client) => delOnNode(ctx, client, keys)),
-  );
-  return counts.reduce((a, b) => a + b, 0);
+  return deleteChunks(ctx, 'deleteMany', redisKeys);
 }
