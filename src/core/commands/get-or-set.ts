@@ -40,6 +40,7 @@ export function fillContext(options: {
     run: (intent, operation, key, fn) => executor.run(intent, operation, key, null, fn),
     write: (operation, key, touched, fn) => executor.write(operation, key, null, touched, fn),
     near: executor.near,
+    canCombine: (keys) => executor.canCombine(keys),
     isIgnorable,
     ignored: (error, key) => {
       executor.counters.ignoredErrors++;

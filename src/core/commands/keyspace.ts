@@ -129,7 +129,9 @@ async function unlinkMatching(
     done.steps++;
     const batch = keep === undefined ? found : found.filter(keep);
     for (const chunk of chunks(batch)) {
-      done.completed += await unlinkOnNode(ctx, client, chunk);
+      // Read `done.completed` only after the await: the runs on other masters add to it meanwhile.
+      const deleted = await unlinkOnNode(ctx, client, chunk);
+      done.completed += deleted;
       done.steps++;
     }
   }

@@ -54,6 +54,20 @@ export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
 export type StaleReason = 'refreshing' | 'factory-error' | 'timeout' | 'redis-error';
 
 /** What getOrSet needs from the cache; every Redis call goes through `run` (router + policy). */
+/**
+ * The fill lock's key. The acquire script takes the value key and the lock key together, so on a
+ * cluster the lock must live in the value key's hash slot: it then carries the value key's hash
+ * tag (its own `{...}`, or the whole key in braces).
+ */
+function fillLockKey(ctx: GetOrSetContext, redisKey: string): string {
+  const plain = `${ctx.prefix}:__lock__:${redisKey}`;
+  if (ctx.canCombine([redisKey, plain])) return plain;
+  const open = redisKey.indexOf('{');
+  const close = open < 0 ? -1 : redisKey.indexOf('}', open + 1);
+  const tag = close > open + 1 ? redisKey.slice(open, close + 1) : `{${redisKey}}`;
+  return `${ctx.prefix}:__lock__:${tag}:${redisKey}`;
+}
+
 export interface GetOrSetContext {
   readonly codec: ValueCodec;
   readonly events: TypedEmitter<CacheEventMap>;
@@ -73,6 +87,8 @@ export interface GetOrSetContext {
   write<R>(operation: string, key: string, touched: string, fn: (client: Redis) => Promise<R>): Promise<R>;
   /** The near cache, when on: getOrSet's read is answered from it like `get`'s. */
   readonly near: NearLayer | undefined;
+  /** Whether one script can take all of `keys` (one hash slot on a cluster). */
+  canCombine(keys: readonly string[]): boolean;
   /** Failures ignoreErrors may turn into a miss (connection-level). */
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
@@ -261,7 +277,7 @@ async function produce(
 ): Promise<Produced> {
   if (opts.lock === 'local') return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
 
-  const lockKey = `${ctx.prefix}:__lock__:${redisKey}`;
+  const lockKey = fillLockKey(ctx, redisKey);
   const channel = `${ctx.prefix}:__fill__:${redisKey}`;
   const token = randomBytes(16).toString('hex');
   const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
