@@ -29,7 +29,7 @@ export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/ke
 export { Lock, type LockOptions } from './core/lock.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
-export { parseTtl, type Ttl } from './core/ttl.js';
+export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
 export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';

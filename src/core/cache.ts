@@ -122,17 +122,20 @@ export class Cache {
     return keyspace.has(this.#ctx, key, options);
   }
 
-  /** Remaining ms; null = no expiry; undefined = no such key. */
+  /** Remaining time to live in **milliseconds** (PTTL); null = no expiry; undefined = no such key. */
   ttl(key: string, options?: KeyOptions): Promise<number | null | undefined> {
     return keyspace.ttl(this.#ctx, key, options);
   }
 
-  /** Set a new TTL (0 or less deletes, null persists, omitted = defaultTtl). False if no such key. */
+  /**
+   * Set a new TTL in **milliseconds** (`expire(k, 3600)` is 3.6 s; write '1h' for an hour) or a
+   * duration string. 0 or less deletes, null persists, omitted = defaultTtl. False if no such key.
+   */
   expire(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
     return keyspace.expire(this.#ctx, key, ttl, options);
   }
 
-  /** Expire at a moment (Date or epoch ms); a past moment deletes. False if no such key. */
+  /** Expire at a moment (Date or epoch milliseconds); a past moment deletes. False if no such key. */
   expireAt(key: string, when: Date | number, options?: KeyOptions): Promise<boolean> {
     return keyspace.expireAt(this.#ctx, key, when, options);
   }
@@ -142,7 +145,7 @@ export class Cache {
     return keyspace.persist(this.#ctx, key, options);
   }
 
-  /** Reset the TTL (default: defaultTtl). False if no such key. */
+  /** Reset the TTL, in milliseconds or a duration string (default: defaultTtl). False if no such key. */
   touch(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
     return keyspace.expire(this.#ctx, key, ttl, options);
   }

@@ -7,6 +7,7 @@ import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.j
 /** Many keys in one round trip: MGET, a pipeline of SET PX, DEL. */
 
 export interface SetManyOptions extends KeyOptions {
+  /** Milliseconds (not seconds), or '30s', '5m', ..., or null for no expiry; default: `defaultTtl`. */
   ttl?: Ttl;
 }
 

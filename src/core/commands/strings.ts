@@ -6,7 +6,10 @@ import { type CommandContext, decode, type KeyOptions, redisKeyOf, ttlOf } from 
 /** Single values: GET, SET (with NX/XX/PX), and getOrSet on top of them. */
 
 export interface SetOptions extends KeyOptions {
-  /** ms, '30s', '5m', ... or null for no expiry; default: `defaultTtl`. 0 or less deletes the key. */
+  /**
+   * Milliseconds (`60` is 60 ms, not a minute), or '30s', '5m', ..., or null for no expiry;
+   * default: `defaultTtl`. 0 or less deletes the key.
+   */
   ttl?: Ttl;
   /** Only write if the key does not exist. */
   nx?: boolean;
