@@ -10,6 +10,7 @@ export { compressors } from './compressors/index.js';
 export {
   Cache,
   createCache,
+  type HashFields,
   type IncrOptions,
   type KeyOptions,
   type ScanOptions,

@@ -5,6 +5,7 @@ import { Codec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
+import type { HashFields } from './commands/hashes.js';
 import * as hashes from './commands/hashes.js';
 import type { ScanOptions } from './commands/keyspace.js';
 import * as keyspace from './commands/keyspace.js';
@@ -30,6 +31,7 @@ import type { Ttl } from './ttl.js';
 
 export type { KeyOptions } from './commands/context.js';
 export type { IncrOptions } from './commands/counters.js';
+export type { HashFields } from './commands/hashes.js';
 export type { ScanOptions } from './commands/keyspace.js';
 export type { SetManyOptions } from './commands/many.js';
 export type { SScanOptions } from './commands/sets.js';
@@ -284,9 +286,22 @@ export class Cache {
 
   // ---------------------------------------------------------------- hashes (fields are strings, values through the codec)
 
-  /** Set one field; returns 1 if the field is new, 0 if it was updated. */
-  hset(key: string, field: string, value: unknown, options?: KeyOptions): Promise<number> {
-    return hashes.hset(this.#ctx, key, field, value, options);
+  /**
+   * Set fields, as Redis' HSET: `hset(key, field, value)` or many at once with
+   * `hset(key, { a: 1, b: 2 })` / a Map. Returns how many fields were new (0 if all were updated).
+   */
+  hset(key: string, field: string, value: unknown, options?: KeyOptions): Promise<number>;
+  hset(key: string, fields: HashFields, options?: KeyOptions): Promise<number>;
+  hset(
+    key: string,
+    fieldOrFields: string | HashFields,
+    valueOrOptions?: unknown,
+    options?: KeyOptions,
+  ): Promise<number> {
+    if (typeof fieldOrFields === 'string') {
+      return hashes.hset(this.#ctx, key, new Map([[fieldOrFields, valueOrOptions]]), options);
+    }
+    return hashes.hset(this.#ctx, key, fieldOrFields, valueOrOptions as KeyOptions | undefined);
   }
 
   hget<T = unknown>(key: string, field: string, options?: KeyOptions): Promise<T | undefined> {
