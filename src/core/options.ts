@@ -100,6 +100,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   validateOptions(WHERE, options, SCHEMA);
 
   const router = options.router;
+  if (router === undefined) {
+    throw new ConfigError(
+      "createCache needs a router: routers.pooled({ sentinels, service }) for Sentinel (the production default), routers.discovery(...), or routers.standalone({ url: 'redis://127.0.0.1:6379' }) for one Redis",
+    );
+  }
   if (!isObject(router) || typeof router.execute !== 'function' || typeof router.close !== 'function') {
     throw optionError(
       WHERE,
