@@ -25,7 +25,15 @@ export {
 export type { CodecOptions } from './core/codec.js';
 export { Codec } from './core/codec.js';
 export * from './core/errors.js';
-export type { CacheEvent, CacheEventMap } from './core/events.js';
+export type {
+  BreakerEvent,
+  CacheEvent,
+  CacheEventMap,
+  ErrorEvent,
+  FailoverEvent,
+  KeyEvent,
+  TopologyChangeEvent,
+} from './core/events.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
 export { Lock, type LockOptions } from './core/lock.js';
 export type { CacheOptions } from './core/options.js';

@@ -24,6 +24,7 @@ import { Executor } from './executor.js';
 import { checkVersion, KeyBuilder } from './keys.js';
 import type { Lock, LockOptions } from './lock.js';
 import { type CacheOptions, resolveOptions } from './options.js';
+import { toNamedError } from './redis-errors.js';
 import type { Intent, Router, RouterEventMap } from './router.js';
 import { SingleFlight } from './single-flight.js';
 import { type CacheStats, Counters } from './stats.js';
@@ -468,7 +469,8 @@ export function createCache(options: CacheOptions): Cache {
       events.emit(event, payload as never);
     });
   }
-  router.on('error', ({ error }) => events.emit('error', { error }));
+  // Routers report what ioredis said; listeners get named errors (the original is the cause).
+  router.on('error', ({ error }) => events.emit('error', { error: toNamedError(error) }));
 
   return new Cache({
     executor: new Executor({ router, counters: stats, events, ignoreErrors: resolved.ignoreErrors }),

@@ -1,22 +1,48 @@
+import type { CacheError } from './errors.js';
 import type { RouterEventMap } from './router.js';
 
 export { type Listener, TypedEmitter } from './emitter.js';
 
-/** Events a Cache emits. Router events (failover, breaker-*, topology-change, error) are forwarded. */
+/** `hit` / `miss`: a read found (or did not find) `key` (the user key, without prefix/version). */
+export interface KeyEvent {
+  key: string;
+}
+
+/**
+ * `error`: a failure the caller did not see as a rejection, always a named error (a
+ * `CacheError` with a `code`; what ioredis said is its `cause`):
+ * - with `ignoreErrors`, an operation's connection-level failure that became a miss / no-op
+ *   (`operation` is the method, e.g. 'get', and `key` the user key when it has one);
+ * - a connection problem the router noticed (`operation` and `key` unset).
+ */
+export interface ErrorEvent {
+  error: CacheError;
+  operation?: string;
+  key?: string;
+}
+
+/** `failover` `{ service, from?, to }`: Sentinel announced a new master (`+switch-master`) or the router noticed one. */
+export type FailoverEvent = RouterEventMap['failover'];
+
+/**
+ * `topology-change`: the set of nodes the router uses changed. `reason` says why (e.g. a pool
+ * evicted, the replica set or the sentinel list changed); `nodes` lists the new set when known.
+ */
+export type TopologyChangeEvent = RouterEventMap['topology-change'];
+
+/** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
+export type BreakerEvent = RouterEventMap['breaker-open'];
+
+/** Events a Cache emits, by name, with their payloads (`cache.on(name, (payload) => ...)`). Router events are forwarded. */
 export interface CacheEventMap {
-  hit: { key: string };
-  miss: { key: string };
-  /**
-   * A failure the caller did not see as a rejection: with `ignoreErrors`, an operation's
-   * connection-level failure that became a miss/no-op (`operation` and `key` set); or a
-   * connection problem reported by the router (`operation` unset).
-   */
-  error: { error: Error; operation?: string; key?: string };
-  failover: RouterEventMap['failover'];
-  'topology-change': RouterEventMap['topology-change'];
-  'breaker-open': RouterEventMap['breaker-open'];
-  'breaker-half-open': RouterEventMap['breaker-half-open'];
-  'breaker-close': RouterEventMap['breaker-close'];
+  hit: KeyEvent;
+  miss: KeyEvent;
+  error: ErrorEvent;
+  failover: FailoverEvent;
+  'topology-change': TopologyChangeEvent;
+  'breaker-open': BreakerEvent;
+  'breaker-half-open': BreakerEvent;
+  'breaker-close': BreakerEvent;
 }
 
 export type CacheEvent = keyof CacheEventMap;

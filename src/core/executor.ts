@@ -8,7 +8,7 @@ import {
   SentinelUnavailableError,
 } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
-import { isConnectionError } from './redis-errors.js';
+import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router } from './router.js';
 import type { Counters } from './stats.js';
 
@@ -79,8 +79,7 @@ export class Executor {
       this.counters.errors++;
       if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
         this.counters.ignoredErrors++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.events.emit('error', { error, operation, key });
+        this.events.emit('error', { error: toNamedError(err), operation, key });
         return fallback();
       }
       throw err;
