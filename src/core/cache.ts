@@ -416,6 +416,17 @@ export class Cache {
 
   // ---------------------------------------------------------------- observability and lifecycle
 
+  /**
+   * Connect now instead of on the first operation: resolves once the master answers a PING
+   * (through the router, so Sentinel routers also open their subscriptions); rejects with the
+   * named error of the failure (SentinelUnavailableError, ConnectionInterruptedError, ...).
+   */
+  async ready(): Promise<void> {
+    await this.#ctx.executor.run('write', 'ready', undefined, null, (client) => client.ping());
+    // Sentinel routers also report when their +switch-master subscriptions are up.
+    await (this.#ctx.executor.router as Router & { ready?: () => Promise<void> }).ready?.();
+  }
+
   stats(): CacheStats {
     return this.#ctx.executor.counters.snapshot(this.#ctx.executor.router.stats());
   }
@@ -453,9 +464,34 @@ const FORWARDED = [
   'breaker-close',
 ] as const;
 
-/** Create a cache. Options are validated here: a bad option throws ConfigError naming it. */
+/**
+ * createCache threw: the router it was given belongs to nobody now (the caller never got a
+ * cache to close), so close it here — its sockets and timers would keep the process alive.
+ */
+function closeGivenRouter(options: unknown): void {
+  const router = (options as { router?: unknown } | null | undefined)?.router as
+    | { close?: unknown }
+    | undefined;
+  if (typeof router?.close !== 'function') return;
+  try {
+    Promise.resolve(router.close()).catch(() => {});
+  } catch {
+    // A broken router's close() must not replace the ConfigError the caller needs to see.
+  }
+}
+
+/**
+ * Create a cache. Options are validated here: a bad option throws ConfigError naming it (and
+ * the router given is closed). Nothing connects until the first operation or `ready()`.
+ */
 export function createCache(options: CacheOptions): Cache {
-  const resolved = resolveOptions(options);
+  let resolved: ReturnType<typeof resolveOptions>;
+  try {
+    resolved = resolveOptions(options);
+  } catch (err) {
+    closeGivenRouter(options);
+    throw err;
+  }
   const serializer = resolved.serializer ?? serializers.msgpack();
   const compressor = resolved.compressor ?? compressors.none();
   const codec = new Codec({ serializer, compressor, maxValueBytes: resolved.maxValueBytes });

@@ -99,6 +99,7 @@ export class PooledRouter implements Router {
 
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    this.ctx.start();
     if (intent === 'write' || this.ctx.readFrom === 'master') {
       const pool = this.master;
       if (pool?.alive && !this.ctx.fence.up) {
@@ -147,6 +148,7 @@ export class PooledRouter implements Router {
 
   /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
   async ready(): Promise<void> {
+    this.ctx.start();
     await this.ctx.watcher.ready();
   }
 

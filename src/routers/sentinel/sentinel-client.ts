@@ -15,6 +15,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
+import { unrefClient } from '../node-clients.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';
 
@@ -24,6 +25,8 @@ export interface SentinelAccess {
   tls?: ConnectionOptions | true;
   /** Bound on one sentinel query (connect included) before the next sentinel is tried. */
   timeoutMs: number;
+  /** The router's `unref` option: sentinel sockets do not keep the process alive. */
+  unref?: boolean;
 }
 
 /** One entry of `SENTINEL replicas` / `SENTINEL sentinels`, flags split. */
@@ -258,6 +261,7 @@ export class SentinelClient {
       retryStrategy: () => null,
     });
     trackSocketErrors(client); // failures surface through the commands we issue
+    if (this.access.unref) unrefClient(client);
     this.clients.set(key, client);
     return client;
   }
