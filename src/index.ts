@@ -4,6 +4,8 @@ export type {
   GzipOptions,
   Lz4Options,
   ZlibOptions,
+  ZstdCompressor,
+  ZstdImplementation,
   ZstdOptions,
 } from './compressors/index.js';
 export { compressors } from './compressors/index.js';
@@ -43,3 +45,6 @@ export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';
+
+// Registers `compat: 'django-redis'` with createCache.
+import './adapters/django-redis.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
 import { serializers } from '../serializers/index.js';
-import { Codec } from './codec.js';
+import { Codec, compatCodec, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
@@ -18,6 +18,7 @@ import type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } fro
 import * as zsets from './commands/sorted-sets.js';
 import type { SetOptions } from './commands/strings.js';
 import * as strings from './commands/strings.js';
+import { CACHE_ID } from './diagnostics.js';
 import { ConfigError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
 import { Executor } from './executor.js';
@@ -446,6 +447,11 @@ export class Cache {
     return this.#ctx.executor.close();
   }
 
+  /** The id this cache's operations carry on the `sentinel-cache:command` channel (telemetry). */
+  get [CACHE_ID](): number {
+    return this.#ctx.executor.cacheId;
+  }
+
   get closed(): boolean {
     return this.#ctx.executor.closed;
   }
@@ -494,7 +500,11 @@ export function createCache(options: CacheOptions): Cache {
   }
   const serializer = resolved.serializer ?? serializers.msgpack();
   const compressor = resolved.compressor ?? compressors.none();
-  const codec = new Codec({ serializer, compressor, maxValueBytes: resolved.maxValueBytes });
+  const { maxValueBytes, compat } = resolved;
+  const codec: ValueCodec =
+    compat === undefined
+      ? new Codec({ serializer, compressor, maxValueBytes })
+      : compatCodec(compat, { serializer, compressor, maxValueBytes });
   const stats = new Counters();
   const events = new TypedEmitter<CacheEventMap>();
   const router = resolved.router;

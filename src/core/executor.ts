@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { commandChannel, newCacheId } from './diagnostics.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -54,6 +55,8 @@ export class Executor {
   readonly router: Router;
   readonly counters: Counters;
   readonly events: TypedEmitter<CacheEventMap>;
+  /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
+  readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
   #closing: Promise<void> | undefined;
 
@@ -64,8 +67,27 @@ export class Executor {
     this.#ignoreErrors = options.ignoreErrors;
   }
 
-  /** Run `fn` through the router; apply ignoreErrors; count errors. */
-  async run<T, F = T>(
+  /**
+   * Run `fn` through the router; apply ignoreErrors; count errors. Published on the
+   * `sentinel-cache:command` TracingChannel when it has subscribers (else one property read).
+   */
+  run<T, F = T>(
+    intent: Intent,
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    if (!commandChannel.hasSubscribers) return this.#run(intent, operation, key, fallback, fn);
+    return commandChannel.tracePromise(() => this.#run(intent, operation, key, fallback, fn), {
+      operation,
+      intent,
+      key,
+      cacheId: this.cacheId,
+    });
+  }
+
+  async #run<T, F>(
     intent: Intent,
     operation: string,
     key: string | undefined,

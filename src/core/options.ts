@@ -30,6 +30,12 @@ export interface CacheOptions {
   ignoreErrors?: boolean;
   /** Largest value accepted on write and produced by decompression on read. Default 64 MiB. */
   maxValueBytes?: number;
+  /**
+   * Store values in another library's format instead of sentinel-cache's header + payload:
+   * 'django-redis' (django-redis 5, with the json or msgpack serializer and the none, zlib,
+   * gzip, lz4 or zstd compressor). Default: none.
+   */
+  compat?: 'django-redis';
 }
 
 /** Options after validation, with defaults applied (serializer/compressor resolved by the cache). */
@@ -44,6 +50,7 @@ export interface ResolvedOptions {
   reverseKeyFunction: ReverseKeyFunction | undefined;
   ignoreErrors: boolean;
   maxValueBytes: number;
+  compat: string | undefined;
 }
 
 export const DEFAULT_TTL_MS = 300_000;
@@ -83,6 +90,7 @@ const SCHEMA: Schema = {
   reverseKeyFunction: 'function',
   ignoreErrors: 'boolean',
   maxValueBytes: 'positive integer',
+  compat: 'string',
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -184,5 +192,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reverseKeyFunction: reverseKeyFunction as ReverseKeyFunction | undefined,
     ignoreErrors,
     maxValueBytes,
+    compat: options.compat as string | undefined,
   };
 }
