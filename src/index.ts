@@ -11,10 +11,10 @@ export type {
 export { compressors } from './compressors/index.js';
 export {
   Cache,
-  createCache,
   type HashFields,
   type IncrOptions,
   type KeyOptions,
+  type NearCacheControl,
   type ScanOptions,
   type ScoreBound,
   type SetManyOptions,
@@ -34,17 +34,17 @@ export type {
   ErrorEvent,
   FailoverEvent,
   KeyEvent,
+  NearFlushEvent,
   TopologyChangeEvent,
 } from './core/events.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
 export { Lock, type LockOptions } from './core/lock.js';
+export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
 export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
+export { createCache } from './create-cache.js';
 export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';
-
-// Registers `compat: 'django-redis'` with createCache.
-import './adapters/django-redis.js';

@@ -20,7 +20,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { corrupt, tooLarge } from '../compressors/limits.js';
 import { boundedDecompress } from '../compressors/node-zlib.js';
 import { zstd } from '../compressors/zstd.js';
-import { registerCompatCodec, type ValueCodec } from '../core/codec.js';
+import type { CompatCodecFactory, ValueCodec } from '../core/codec.js';
 import {
   CacheError,
   ConfigError,
@@ -368,7 +368,7 @@ const COMPRESSOR_NAMES: readonly string[] = ['none', 'zlib', 'gzip', 'lz4', 'zst
 
 // `compat: 'django-redis'`: the cache's serializer and compressor options say which of
 // django-redis's to speak (by name); levels are django-redis's own.
-registerCompatCodec('django-redis', ({ serializer, compressor, maxValueBytes }) => {
+export const djangoRedisCodec: CompatCodecFactory = ({ serializer, compressor, maxValueBytes }) => {
   if (!SERIALIZER_NAMES.includes(serializer.name)) {
     throw new ConfigError(
       `createCache: compat 'django-redis' needs serializers.json() or serializers.msgpack() (django-redis's JSONSerializer / MSGPackSerializer); got serializer '${serializer.name}'`,
@@ -384,4 +384,4 @@ registerCompatCodec('django-redis', ({ serializer, compressor, maxValueBytes }) 
     compressor: compressor.name as DjangoRedisCompressor,
     maxValueBytes,
   });
-});
+};

@@ -71,7 +71,7 @@ export interface CodecOptions {
 /**
  * What the cache needs from a codec: values to the bytes stored in Redis and back. `Codec`
  * (this file: header + serializer + compressor) is the default; a `compat` option selects
- * another one, registered by the module that implements it (src/adapters/django-redis.ts).
+ * another one, whose factory the package's createCache passes in (see CacheLayers).
  */
 export interface ValueCodec {
   /** A safe integer as its decimal string (so INCR works); anything else as bytes. */
@@ -87,24 +87,8 @@ export interface CompatCodecOptions {
   maxValueBytes: number;
 }
 
+/** Builds a compat codec (`compat: name`) from the cache's serializer, compressor and limit. */
 export type CompatCodecFactory = (options: CompatCodecOptions) => ValueCodec;
-
-const compatCodecs = new Map<string, CompatCodecFactory>();
-
-/** Makes `compat: name` available to createCache (called by the module implementing it). */
-export function registerCompatCodec(name: string, factory: CompatCodecFactory): void {
-  compatCodecs.set(name, factory);
-}
-
-/** Builds the codec of `compat: name`; ConfigError naming the known ones when there is none. */
-export function compatCodec(name: string, options: CompatCodecOptions): ValueCodec {
-  const factory = compatCodecs.get(name);
-  if (factory === undefined) {
-    const known = [...compatCodecs.keys()].map((k) => `'${k}'`).join(', ') || 'none registered';
-    throw new ConfigError(`createCache: option 'compat' must be one of ${known}; got '${name}'`);
-  }
-  return factory(options);
-}
 
 export class Codec implements ValueCodec {
   readonly serializer: Serializer;

@@ -1,4 +1,5 @@
 import type { CacheError } from './errors.js';
+import type { FlushReason } from './near.js';
 import type { RouterEventMap } from './router.js';
 
 export { type Listener, TypedEmitter } from './emitter.js';
@@ -33,6 +34,11 @@ export type TopologyChangeEvent = RouterEventMap['topology-change'];
 /** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
 export type BreakerEvent = RouterEventMap['breaker-open'];
 
+/** `near-flush`: the near cache dropped everything it held, and why. */
+export interface NearFlushEvent {
+  reason: FlushReason;
+}
+
 /** Events a Cache emits, by name, with their payloads (`cache.on(name, (payload) => ...)`). Router events are forwarded. */
 export interface CacheEventMap {
   hit: KeyEvent;
@@ -43,6 +49,7 @@ export interface CacheEventMap {
   'breaker-open': BreakerEvent;
   'breaker-half-open': BreakerEvent;
   'breaker-close': BreakerEvent;
+  'near-flush': NearFlushEvent;
 }
 
 export type CacheEvent = keyof CacheEventMap;

@@ -9,6 +9,7 @@ import {
   SentinelUnavailableError,
 } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
+import type { NearLayer } from './near.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router } from './router.js';
 import type { Counters } from './stats.js';
@@ -48,6 +49,8 @@ export interface ExecutorOptions {
   counters: Counters;
   events: TypedEmitter<CacheEventMap>;
   ignoreErrors: boolean;
+  /** The near cache, when the `nearCache` option is on. */
+  near?: NearLayer | undefined;
 }
 
 /** Shared by a cache and its `withVersion()` views, so closing one closes all. */
@@ -55,6 +58,7 @@ export class Executor {
   readonly router: Router;
   readonly counters: Counters;
   readonly events: TypedEmitter<CacheEventMap>;
+  readonly near: NearLayer | undefined;
   /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
   readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
@@ -65,6 +69,23 @@ export class Executor {
     this.counters = options.counters;
     this.events = options.events;
     this.#ignoreErrors = options.ignoreErrors;
+    this.near = options.near;
+  }
+
+  /**
+   * A write that changes the keys `touched` (Redis keys): with the near cache on, their local
+   * entries are dropped before the command is sent and again when it is answered, and reads
+   * of them in flight keep nothing (read-your-writes in the process).
+   */
+  write<T, F = T>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    touched: string | readonly string[],
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    const near = this.near;
+    return this.run('write', operation, key, fallback, near === undefined ? fn : near.ownWrite(touched, fn));
   }
 
   /**
@@ -120,7 +141,10 @@ export class Executor {
 
   /** Close the router once; every later operation throws CacheClosedError. */
   close(): Promise<void> {
-    if (this.#closing === undefined) this.#closing = this.router.close();
+    if (this.#closing === undefined) {
+      this.near?.close();
+      this.#closing = this.router.close();
+    }
     return this.#closing;
   }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../core/connection-hook.js';
 import { CacheClosedError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import type {
   Intent,
@@ -83,6 +84,10 @@ export class DiscoveryRouter implements Router {
 
   stats(): RouterStats {
     return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
+  }
+
+  onDataConnection(hook: DataConnectionHook): () => void {
+    return this.ctx.node.hooks.add(hook);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { DataConnectionHooks } from '../core/connection-hook.js';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
@@ -13,10 +14,13 @@ export type NodeRole = 'master' | 'slave' | 'sentinel' | 'unknown';
 /** What the caller needs the node to be; 'any' accepts masters and replicas. */
 export type ExpectedRole = 'master' | 'replica' | 'any';
 
+/** What every data connection of one router shares, derived once from its options. */
 export interface NodeClientSettings {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   unref: boolean;
+  /** Run on each new connection before it is lent out (router.onDataConnection registers them). */
+  hooks: DataConnectionHooks;
 }
 
 export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSettings {
@@ -24,6 +28,7 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     unref: opts.unref === true,
+    hooks: new DataConnectionHooks(),
   };
 }
 
@@ -116,8 +121,9 @@ export function wrongRoleError(address: NodeAddress, role: NodeRole, expected: E
 }
 
 /**
- * Connect to `address`, then verify with `ROLE` that the node is what we need. The whole
- * handshake (TCP, TLS, AUTH, SELECT, ROLE) is bounded by connectTimeoutMs +
+ * Connect to `address`, then verify with `ROLE` that the node is what we need, then run the
+ * router's data connection hooks (`opts.hooks`). The whole
+ * handshake (TCP, TLS, AUTH, SELECT, ROLE, hooks) is bounded by connectTimeoutMs +
  * commandTimeoutMs: a paused node accepts TCP connections (the kernel does) but never
  * answers. Failures come back translated (ConnectionInterruptedError, CommandTimeoutError,
  * AuthenticationError, MasterNotFoundError / ReplicaNotFoundError for a wrong role); the
@@ -125,7 +131,7 @@ export function wrongRoleError(address: NodeAddress, role: NodeRole, expected: E
  */
 export async function connectVerified(
   address: NodeAddress,
-  opts: NodeConnectionOptions,
+  opts: NodeConnectionOptions & { hooks?: DataConnectionHooks },
   expected: ExpectedRole,
   tuning: NodeClientTuning = {},
 ): Promise<{ client: Redis; role: NodeRole }> {
@@ -149,7 +155,10 @@ export async function connectVerified(
     const role = await Promise.race([
       (async () => {
         await client.connect();
-        return queryRole(client);
+        const role = await queryRole(client);
+        // Before anyone uses the connection (the near cache turns on CLIENT TRACKING here).
+        if (opts.hooks !== undefined && !opts.hooks.empty) await opts.hooks.run(client, address);
+        return role;
       })(),
       deadline,
     ]);

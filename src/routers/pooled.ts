@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../core/connection-hook.js';
 import {
   CacheClosedError,
   ConfigError,
@@ -131,6 +132,10 @@ export class PooledRouter implements Router {
       failovers: this.ctx.failovers,
       breaker: { master: this.breakers.master.state, replica: this.breakers.replica.state },
     };
+  }
+
+  onDataConnection(hook: DataConnectionHook): () => void {
+    return this.ctx.node.hooks.add(hook);
   }
 
   async close(): Promise<void> {

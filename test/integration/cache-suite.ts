@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
 import type { Compressor } from '../../src/compressors/types.js';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   ConfigError,
   KeyNotFoundError,
@@ -27,6 +27,8 @@ import {
   NotAnIntegerError,
   SerializationError,
 } from '../../src/core/errors.js';
+import type { CacheOptions } from '../../src/core/options.js';
+import { createCache } from '../../src/create-cache.js';
 import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Serializer } from '../../src/serializers/types.js';
@@ -80,6 +82,8 @@ export function defineCacheSuite(
   name: string,
   makeRouter: () => Promise<SuiteRouter>,
   matrix: readonly CodecCase[] = CODEC_MATRIX,
+  /** Extra createCache options for the suite's main cache (e.g. `{ nearCache: true }`). */
+  extra: Partial<CacheOptions> = {},
 ): void {
   for (const codec of matrix) {
     describe(`${name}: django-redis backend suite [${codec.serializer}/${codec.compressor}]`, () => {
@@ -96,6 +100,7 @@ export function defineCacheSuite(
           serializer: makeSerializer(codec.serializer),
           compressor: makeCompressor(codec.compressor),
           keyPrefix: prefix,
+          ...extra,
         });
       });
 

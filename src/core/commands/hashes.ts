@@ -40,7 +40,7 @@ export async function hset(
   for (const [name, value] of entries) args.push(field(name), ctx.codec.encode(value));
   if (args.length === 0) throw new ConfigError('hset(key, fields): give at least one field');
   const redisKey = redisKeyOf(ctx, key, options);
-  return ctx.executor.run('write', 'hset', key, ZERO, (client) => client.hset(redisKey, ...args));
+  return ctx.executor.write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, ...args));
 }
 
 function describe(value: unknown): string {
@@ -85,7 +85,7 @@ export async function hdel(
   const redisKey = redisKeyOf(ctx, key, options);
   const list = typeof fields === 'string' ? [fields] : fields.map(field);
   if (list.length === 0) return 0;
-  return ctx.executor.run('write', 'hdel', key, ZERO, (client) => client.hdel(redisKey, ...list));
+  return ctx.executor.write('hdel', key, ZERO, redisKey, (client) => client.hdel(redisKey, ...list));
 }
 
 export async function hlen(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {
