@@ -20,7 +20,8 @@ export type CacheErrorCode =
   | 'CONFIG'
   | 'LOCK'
   | 'INCOMPLETE'
-  | 'CACHE_CLOSED';
+  | 'CACHE_CLOSED'
+  | 'FACTORY_TIMEOUT';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
@@ -173,5 +174,18 @@ export class IncompleteError extends CacheError {
 export class CacheClosedError extends CacheError {
   constructor(message = 'Cache is closed') {
     super('CACHE_CLOSED', message);
+  }
+}
+
+/** getOrSet's factory did not finish within `hardTimeout` and no stale value was within grace. */
+export class FactoryTimeoutError extends CacheError {
+  constructor(
+    message: string,
+    /** The user key whose factory was too slow. */
+    readonly key: string,
+    /** The hardTimeout that passed, in ms. */
+    readonly timeoutMs: number,
+  ) {
+    super('FACTORY_TIMEOUT', message);
   }
 }

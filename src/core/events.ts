@@ -10,14 +10,16 @@ export interface KeyEvent {
 }
 
 /**
- * `error`: a failure the caller did not see as a rejection, always a named error (a
- * `CacheError` with a `code`; what ioredis said is its `cause`):
+ * `error`: a failure the caller did not see as a rejection. Every failure of Redis or of the
+ * cache is a named `CacheError` with a `code` (what ioredis said is its `cause`); the one
+ * exception is a getOrSet factory's own error when a stale value was served instead
+ * (`operation` 'getOrSet'), which is reported as the factory threw it.
  * - with `ignoreErrors`, an operation's connection-level failure that became a miss / no-op
  *   (`operation` is the method, e.g. 'get', and `key` the user key when it has one);
  * - a connection problem the router noticed (`operation` and `key` unset).
  */
 export interface ErrorEvent {
-  error: CacheError;
+  error: CacheError | Error;
   operation?: string;
   key?: string;
 }
@@ -34,6 +36,12 @@ export type TopologyChangeEvent = RouterEventMap['topology-change'];
 /** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
 export type BreakerEvent = RouterEventMap['breaker-open'];
 
+/** `stale-served`: getOrSet served a value past its ttl (within grace) instead of a fresh one, and why. */
+export interface StaleServedEvent {
+  key: string;
+  reason: 'refreshing' | 'factory-error' | 'timeout' | 'redis-error';
+}
+
 /** `near-flush`: the near cache dropped everything it held, and why. */
 export interface NearFlushEvent {
   reason: FlushReason;
@@ -44,6 +52,7 @@ export interface CacheEventMap {
   hit: KeyEvent;
   miss: KeyEvent;
   error: ErrorEvent;
+  'stale-served': StaleServedEvent;
   failover: FailoverEvent;
   'topology-change': TopologyChangeEvent;
   'breaker-open': BreakerEvent;

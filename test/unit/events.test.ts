@@ -70,7 +70,10 @@ describe('the error event carries named errors only', () => {
     emit('error', { error: new Error(STREAM) });
     const named = new ConnectionInterruptedError('already named');
     emit('error', { error: named });
-    expect(seen.map((e) => e.error.code)).toEqual(['CONNECTION_INTERRUPTED', 'CONNECTION_INTERRUPTED']);
+    expect(seen.map((e) => (e.error as CacheError).code)).toEqual([
+      'CONNECTION_INTERRUPTED',
+      'CONNECTION_INTERRUPTED',
+    ]);
     expect(seen[0]?.error.message).not.toContain('Stream');
     expect(seen[1]?.error).toBe(named);
     expect(seen[0]?.operation).toBeUndefined();
