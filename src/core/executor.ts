@@ -10,7 +10,7 @@ import {
 } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
-import { isConnectionError } from './redis-errors.js';
+import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router } from './router.js';
 import type { Counters } from './stats.js';
 
@@ -177,8 +177,7 @@ export class Executor {
   recover<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
     if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
       this.counters.ignoredErrors++;
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.events.emit('error', { error, operation, key });
+      this.events.emit('error', { error: toNamedError(err), operation, key });
       return fallback();
     }
     throw err;

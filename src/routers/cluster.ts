@@ -97,6 +97,8 @@ export class ClusterRouter implements Router {
       maxRedirections: 8,
       enableOfflineQueue: true,
       enableReadyCheck: true,
+      // Like every router: no socket until the first operation (or cache.ready()).
+      lazyConnect: true,
       clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 10), 1000),
       redisOptions: {
         commandTimeout: o.commandTimeoutMs,
@@ -285,6 +287,8 @@ export class ClusterRouter implements Router {
   /** One wait shared by every operation issued before the first 'ready'. */
   #waitForFirstReady(): Promise<void> {
     const cluster = this.#cluster;
+    // Lazy: the first operation starts the connection (its failures arrive as 'error' events).
+    if (cluster.status === 'wait') cluster.connect().catch(() => {});
     const budget = this.#options.connectTimeoutMs + this.#options.commandTimeoutMs;
     return new Promise<void>((resolve, reject) => {
       const done = () => {

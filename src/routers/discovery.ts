@@ -69,6 +69,7 @@ export class DiscoveryRouter implements Router {
 
   async execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) throw new CacheClosedError('Router is closed');
+    this.ctx.start();
     if (intent === 'write' || this.ctx.readFrom === 'master') return this.onMaster(intent, fn, true);
     return this.onReplica(fn);
   }
@@ -103,6 +104,7 @@ export class DiscoveryRouter implements Router {
 
   /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
   async ready(): Promise<void> {
+    this.ctx.start();
     await this.ctx.watcher.ready();
   }
 

@@ -19,6 +19,7 @@ const NODE: Schema = {
   tls: TLS,
   commandTimeoutMs: 'positive number',
   connectTimeoutMs: 'positive number',
+  unref: 'boolean',
 };
 
 const STANDALONE: Schema = {

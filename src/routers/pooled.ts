@@ -58,6 +58,16 @@ export function pooled(opts: PooledRouterOptions): Router {
   return new PooledRouter(opts);
 }
 
+/**
+ * What commands still waiting on a role's old sockets fail with when its breaker half-opens
+ * (the sockets are dropped so the trial operation resolves the node afresh): why, and what to do.
+ */
+export function halfOpenInterruption(role: BreakerRole): ConnectionInterruptedError {
+  return new ConnectionInterruptedError(
+    `Reconnecting to the ${role}: after repeated failures its connections were dropped to be resolved afresh (circuit breaker half-open); this operation was still waiting on one, retry it`,
+  );
+}
+
 export class PooledRouter implements Router {
   readonly kind = 'pooled';
   private readonly ctx: SentinelContext;
@@ -80,7 +90,7 @@ export class PooledRouter implements Router {
         open: () => this.ctx.events.emit('breaker-open', { role }),
         halfOpen: () => {
           // Half-open means "try again": the trial operation resolves the node afresh.
-          this.evictRole(role, new ConnectionInterruptedError(`Breaker for the ${role} half-opened`));
+          this.evictRole(role, halfOpenInterruption(role));
           this.ctx.events.emit('breaker-half-open', { role });
         },
         close: () => this.ctx.events.emit('breaker-close', { role }),
@@ -90,6 +100,7 @@ export class PooledRouter implements Router {
 
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    this.ctx.start();
     if (intent === 'write' || this.ctx.readFrom === 'master') {
       const pool = this.master;
       if (pool?.alive && !this.ctx.fence.up) {
@@ -142,6 +153,7 @@ export class PooledRouter implements Router {
 
   /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
   async ready(): Promise<void> {
+    this.ctx.start();
     await this.ctx.watcher.ready();
   }
 

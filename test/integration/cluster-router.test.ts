@@ -90,6 +90,8 @@ describe('routers.cluster on a healthy cluster', () => {
   it('works right after construction (commands wait for the first slot map)', async () => {
     const fresh = routers.cluster({ nodes: [topo.nodes[0]!] });
     try {
+      // Lazy, like every router: no connection before the first operation.
+      expect(fresh.cluster.status).toBe('wait');
       expect(await fresh.execute('write', (c) => c.set('fresh-key', 'x'))).toBe('OK');
       expect(await fresh.execute('read', (c) => c.get('fresh-key'))).toBe('x');
     } finally {

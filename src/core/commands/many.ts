@@ -16,6 +16,7 @@ import { currentEntries } from './tagged.js';
  */
 
 export interface SetManyOptions extends KeyOptions {
+  /** Milliseconds (not seconds), or '30s', '5m', ..., or null for no expiry; default: `defaultTtl`. */
   ttl?: Ttl;
 }
 
