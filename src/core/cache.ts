@@ -1,20 +1,9 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
-import { isConnectionError } from '../routers/errors.js';
 import type { Intent, Router, RouterEventMap } from '../routers/types.js';
 import { serializers } from '../serializers/index.js';
 import { Codec } from './codec.js';
-import {
-  CacheClosedError,
-  CircuitOpenError,
-  CommandTimeoutError,
-  ConfigError,
-  KeyNotFoundError,
-  MasterNotFoundError,
-  NotAnIntegerError,
-  ReplicaNotFoundError,
-  SentinelUnavailableError,
-} from './errors.js';
+import { CacheClosedError, ConfigError, isTransient, KeyNotFoundError, NotAnIntegerError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
 import { defaultKeyFunction, escapeGlob, type KeyFunction, type ReverseKeyFunction } from './keys.js';
 import { Lock, type LockOptions } from './lock.js';
@@ -107,16 +96,12 @@ const EMPTY_OBJECT = (): Record<string, never> => ({});
 
 const DEFAULT_SCAN_COUNT = 1000;
 
-/** Connection-level failures that ignoreErrors may turn into a miss / no-op. */
+/**
+ * What ignoreErrors turns into a miss / no-op: the transient failures (a node down or
+ * refusing for now: timeouts, failovers, OOM, MISCONF, LOADING, ...), see core/errors.ts.
+ */
 function isIgnorable(err: unknown): boolean {
-  return (
-    isConnectionError(err) ||
-    err instanceof CommandTimeoutError ||
-    err instanceof CircuitOpenError ||
-    err instanceof MasterNotFoundError ||
-    err instanceof ReplicaNotFoundError ||
-    err instanceof SentinelUnavailableError
-  );
+  return isTransient(err);
 }
 
 function isNotAnInteger(err: unknown): boolean {

@@ -1,8 +1,21 @@
+/**
+ * The one place that knows how ioredis and Redis word their failures: socket error codes,
+ * ioredis' own messages and the server's reply prefixes become the named errors of
+ * core/errors.ts (whose classes carry the transient / node-failure classification). Every
+ * other module decides on those classes, never on message text.
+ */
 import {
   AuthenticationError,
+  BusyError,
   CacheError,
   CommandTimeoutError,
   ConnectionInterruptedError,
+  LoadingError,
+  MasterDownError,
+  NoReplicasError,
+  OutOfMemoryError,
+  ServerError,
+  WritesRefusedError,
 } from '../core/errors.js';
 import type { NodeAddress } from './types.js';
 
@@ -42,7 +55,7 @@ export function isAuthError(err: unknown): boolean {
   );
 }
 
-export function isTimeoutError(err: unknown): boolean {
+function isTimeoutError(err: unknown): boolean {
   return err instanceof Error && err.message === 'Command timed out';
 }
 
@@ -59,7 +72,7 @@ export function isTlsError(err: unknown): boolean {
 }
 
 /** True for failures of the transport (as opposed to Redis replying with an error). */
-export function isConnectionError(err: unknown): boolean {
+function isConnectionError(err: unknown): boolean {
   if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
@@ -122,11 +135,38 @@ function describeSocketError(err: Error): string {
   return code ?? err.message;
 }
 
+type ServerStateError = new (message: string, options?: { cause?: unknown }) => CacheError;
+
+/** Reply prefixes of the server's own refusals (BUSY, not BUSYKEY: `\b` ends the word). */
+const SERVER_STATES: ReadonlyArray<[RegExp, ServerStateError]> = [
+  [/^OOM\b/, OutOfMemoryError],
+  [/^MISCONF\b/, WritesRefusedError],
+  [/^LOADING\b/, LoadingError],
+  [/^MASTERDOWN\b/, MasterDownError],
+  [/^BUSY\b/, BusyError],
+  [/^NOREPLICAS\b/, NoReplicasError],
+];
+
+/** An error reply of the server (ioredis' ReplyError, also when it comes back from a pipeline). */
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 /**
- * Map an ioredis failure on `address` to the package's named errors. Reply errors that are
- * not about the connection (WRONGTYPE, a Lua error, READONLY, ...) come back unchanged so
- * callers can react to them. The message names the address, never credentials. With
- * `client` (tracked by `trackSocketErrors`), a generic "connection closed" names its cause.
+ * `LOADING` and `MASTERDOWN` from a replica: the read may go to another node, and the
+ * router skips this one until it answers again.
+ */
+export function isUnreadyNodeError(err: unknown): boolean {
+  return err instanceof LoadingError || err instanceof MasterDownError;
+}
+
+/**
+ * Map an ioredis failure on `address` to the package's named errors: connection problems,
+ * timeouts and bad credentials, the server's state refusals (OOM, MISCONF, LOADING, ...),
+ * and every other error reply as ServerError with the server's own message. READONLY is
+ * left to the routers (they evict and retry) and is returned unchanged. The message names
+ * the address, never credentials. With `client` (tracked by `trackSocketErrors`), a generic
+ * "connection closed" names its cause.
  */
 export function translateError(
   err: unknown,
@@ -152,6 +192,12 @@ export function translateError(
     return new ConnectionInterruptedError(`Connection failed${where}: ${describeSocketError(reason)}`, {
       cause: reason,
     });
+  }
+  if (isReplyError(err) && !isReadOnlyError(err)) {
+    for (const [prefix, State] of SERVER_STATES) {
+      if (prefix.test(err.message)) return new State(`${err.message}${where}`, { cause: err });
+    }
+    return new ServerError(err.message, { cause: err });
   }
   return err;
 }

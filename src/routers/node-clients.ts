@@ -33,16 +33,7 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
  *   command is never resent to a node that may have changed role in between. A broken
  *   client is thrown away; the routers connect again (and check ROLE again).
  */
-export interface NodeClientTuning {
-  /** Batch commands issued in the same tick into one write (for clients shared by many operations). */
-  autoPipelining?: boolean;
-}
-
-export function createNodeClient(
-  address: NodeAddress,
-  opts: NodeConnectionOptions,
-  tuning: NodeClientTuning = {},
-): Redis {
+export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptions): Redis {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
   const client = new Redis({
     host: address.host,
@@ -62,7 +53,8 @@ export function createNodeClient(
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
-    enableAutoPipelining: tuning.autoPipelining ?? false,
+    // The routers coalesce writes themselves (write-coalescing.ts).
+    enableAutoPipelining: false,
   });
   // Errors reach callers through the commands they issue (an 'error' event with no listener
   // would crash the process); the last one is kept to say why a connection closed.
@@ -72,9 +64,23 @@ export function createNodeClient(
 
 /** Parse the first element of a `ROLE` reply. */
 export function parseRole(reply: unknown): NodeRole {
-  const first = Array.isArray(reply) ? reply[0] : undefined;
-  const role = Buffer.isBuffer(first) ? first.toString() : first;
-  return role === 'master' || role === 'slave' || role === 'sentinel' ? role : 'unknown';
+  return parseRoleReply(reply).role;
+}
+
+/** What `ROLE` says: the role, and for a replica whether its link to the master is up. */
+export interface RoleInfo {
+  role: NodeRole;
+  /** A replica's replication state is `connected` (masters: always true). */
+  linkUp: boolean;
+}
+
+/** `ROLE` → master: `[master, offset, replicas]`; replica: `[slave, host, port, state, offset]`. */
+export function parseRoleReply(reply: unknown): RoleInfo {
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
+  const parts = Array.isArray(reply) ? reply : [];
+  const first = text(parts[0]);
+  const role: NodeRole = first === 'master' || first === 'slave' || first === 'sentinel' ? first : 'unknown';
+  return { role, linkUp: role !== 'slave' || text(parts[3]) === 'connected' };
 }
 
 export function roleMatches(role: NodeRole, expected: ExpectedRole): boolean {
@@ -85,7 +91,11 @@ export function roleMatches(role: NodeRole, expected: ExpectedRole): boolean {
 
 /** Ask a connected client for its node's role (one round trip, bounded by commandTimeout). */
 export async function queryRole(client: Redis): Promise<NodeRole> {
-  return parseRole(await client.call('ROLE'));
+  return (await queryRoleInfo(client)).role;
+}
+
+export async function queryRoleInfo(client: Redis): Promise<RoleInfo> {
+  return parseRoleReply(await client.call('ROLE'));
 }
 
 export function wrongRoleError(address: NodeAddress, role: NodeRole, expected: ExpectedRole): Error {
@@ -105,10 +115,9 @@ export async function connectVerified(
   address: NodeAddress,
   opts: NodeConnectionOptions,
   expected: ExpectedRole,
-  tuning: NodeClientTuning = {},
-): Promise<{ client: Redis; role: NodeRole }> {
+): Promise<{ client: Redis; role: NodeRole; linkUp: boolean }> {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
-  const client = createNodeClient(address, opts, tuning);
+  const client = createNodeClient(address, opts);
   const budget = connectTimeoutMs + commandTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -124,15 +133,15 @@ export async function connectVerified(
     );
   });
   try {
-    const role = await Promise.race([
+    const { role, linkUp } = await Promise.race([
       (async () => {
         await client.connect();
-        return queryRole(client);
+        return queryRoleInfo(client);
       })(),
       deadline,
     ]);
     if (!roleMatches(role, expected)) throw wrongRoleError(address, role, expected);
-    return { client, role };
+    return { client, role, linkUp };
   } catch (err) {
     client.disconnect();
     throw translateError(err, address, commandTimeoutMs, client);

@@ -1,11 +1,4 @@
-import {
-  CacheClosedError,
-  CacheError,
-  ConfigError,
-  MasterNotFoundError,
-  SentinelUnavailableError,
-} from '../../core/errors.js';
-import { isConnectionError } from '../errors.js';
+import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
 import type {
   Intent,
@@ -72,7 +65,13 @@ export class SentinelContext {
       if (news.type === 'switch') {
         // Every sentinel publishes the same +switch-master: act on the first one only.
         if (!this.noteSwitch(news.from, news.to, news.sentinel)) return;
-      } else if (news.type === 'failover-start') this.fence.raise();
+        // The router switches first; only then do listeners hear of it. A write issued from
+        // a 'failover' listener must find the old master's connections already gone.
+        onNews(news);
+        this.events.emit('failover', { service: this.service, from: news.from, to: news.to });
+        return;
+      }
+      if (news.type === 'failover-start') this.fence.raise();
       else if (news.type === 'failover-abort') this.fence.lower();
       onNews(news);
     });
@@ -138,15 +137,8 @@ export class SentinelContext {
     // The sentinel that announced the switch knows the new master; others may lag.
     this.sentinel.prefer(sentinel);
     this.fence.lower();
-    this.events.emit('failover', { service: this.service, from, to });
     return true;
   }
-}
-
-/** Errors after which a replica-preferred read may go to the master instead. */
-export function canFallBack(err: unknown): boolean {
-  if (err instanceof SentinelUnavailableError || err instanceof CacheClosedError) return false;
-  return err instanceof CacheError || isConnectionError(err);
 }
 
 function validate(opts: SentinelRouterOptions): void {

@@ -42,6 +42,15 @@ export function isUsable(info: SentinelNodeInfo): boolean {
   return !info.flags.some((f) => DOWN_FLAGS.includes(f));
 }
 
+/**
+ * A replica a read may use: usable (not down per the flags) and, per the sentinel's last
+ * INFO of it, with its link to the master up (`master-link-status: ok`). A replica whose
+ * link is down serves data that grows staler by the second; it is left out.
+ */
+export function isReadableReplica(info: SentinelNodeInfo): boolean {
+  return isUsable(info) && info.fields['master-link-status'] !== 'err';
+}
+
 /** `SENTINEL replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */
 export function parseNodeList(reply: unknown, mapAddress: AddressMapper): SentinelNodeInfo[] {
   if (!Array.isArray(reply)) return [];

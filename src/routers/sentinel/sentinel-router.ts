@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis';
+import { RoutePipeline, routerClosed } from '../pipeline.js';
+import type {
+  Intent,
+  Router,
+  RouterEvent,
+  RouterEventMap,
+  RouterStats,
+  SentinelRouterOptions,
+} from '../types.js';
+import { SentinelContext, type SentinelNews } from './context.js';
+
+/**
+ * What the two Sentinel strategies share around their own node handling: the context
+ * (sentinels, watcher, fence, events, stats), the failure-sorting pipeline, intent
+ * dispatch, events, `ready()` and the close sequence. A strategy says how it reaches the
+ * master and the replicas, and what it does on sentinel news.
+ */
+export abstract class SentinelRouter implements Router {
+  abstract readonly kind: string;
+  protected readonly ctx: SentinelContext;
+  protected readonly pipeline: RoutePipeline;
+  protected closed = false;
+
+  constructor(opts: SentinelRouterOptions) {
+    this.ctx = new SentinelContext(opts, (news) => {
+      if (!this.closed) this.onNews(news);
+    });
+    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs);
+  }
+
+  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(routerClosed());
+    if (intent === 'write' || this.ctx.readFrom === 'master') return this.onMaster(intent, fn);
+    return this.onReplica(fn);
+  }
+
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.ctx.events.on(event, fn);
+  }
+
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.ctx.events.off(event, fn);
+  }
+
+  stats(): RouterStats {
+    return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
+  }
+
+  /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
+  async ready(): Promise<void> {
+    await this.ctx.watcher.ready();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.closeNodes();
+    await this.ctx.close();
+    this.ctx.events.clear();
+  }
+
+  /** A write, or a read with `readFrom: 'master'`. */
+  protected abstract onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** A read with `readFrom: 'replica' | 'replica-preferred'`. */
+  protected abstract onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** Close every connection the strategy opened (in-flight ones included). */
+  protected abstract closeNodes(): Promise<void>;
+  /** Sentinel news (already de-duplicated by the context); not called after close(). */
+  protected abstract onNews(news: SentinelNews): void;
+}
