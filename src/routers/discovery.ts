@@ -1,12 +1,18 @@
 import type { Redis } from 'ioredis';
-import { MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
+import { MasterNotFoundError } from '../core/errors.js';
 import { formatAddress, translateError } from './errors.js';
-import { connectVerified, type NodeRole, queryRoleInfo, wrongRoleError } from './node-clients.js';
+import {
+  connectVerified,
+  type NodeRole,
+  queryRoleInfo,
+  replicaLinkDownError,
+  wrongRoleError,
+} from './node-clients.js';
 import { type NodeHandle, type NodeRoleNeed, routerClosed } from './pipeline.js';
 import { addressKey } from './sentinel/address.js';
 import type { SentinelNews } from './sentinel/context.js';
 import { FreshQuery } from './sentinel/fresh-query.js';
-import { isReadableReplica } from './sentinel/sentinel-client.js';
+import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
 import type { Intent, NodeAddress, Router, SentinelRouterOptions } from './types.js';
 
@@ -16,6 +22,8 @@ import type { Intent, NodeAddress, Router, SentinelRouterOptions } from './types
  * sentinel answers get-master-addr-by-name in microseconds, so more overlap is cheap.
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
+/** A replica reported with its link down is asked ROLE again at most this often. */
+const LINK_RECHECK_MS = 1000;
 
 /** A connection to one node, shared by every operation routed to that address. */
 interface NodeConnection {
@@ -28,6 +36,8 @@ interface NodeConnection {
   linkUp: boolean;
   /** The topology epoch of that check: a newer epoch means "ask ROLE again before use". */
   epoch: number;
+  /** When that check was made (performance.now()). */
+  checkedAt: number;
   dropped?: boolean;
 }
 
@@ -58,6 +68,8 @@ export class DiscoveryRouter extends SentinelRouter {
   private readonly replicaQuery: FreshQuery<NodeAddress[]>;
   /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
   private epoch = 0;
+  /** Replicas the sentinels last reported with `master-link-status: err`. */
+  private readonly linkDown = new Set<string>();
 
   constructor(opts: SentinelRouterOptions) {
     super(opts);
@@ -124,7 +136,7 @@ export class DiscoveryRouter extends SentinelRouter {
         acquire: () => {
           const conn = this.conns.get(key);
           // Fast path: a live connection checked in this epoch, in the role we need.
-          if (conn && conn.epoch === this.epoch && conn.client.status === 'ready' && fits(conn, need)) {
+          if (conn && conn.client.status === 'ready' && this.checkIsCurrent(conn, need) && fits(conn, need)) {
             return this.notDemoted(conn, need).client;
           }
           return this.connection(address, need).then((c) => this.notDemoted(c, need).client);
@@ -157,15 +169,17 @@ export class DiscoveryRouter extends SentinelRouter {
       conn = undefined;
     }
     if (!conn) conn = await this.connect(address, key);
-    if (conn.epoch !== this.epoch || !fits(conn, need)) {
-      // Checked before the last topology change, or in another role: ask again (a replica
-      // may have been promoted, a deposed master may not have been demoted yet).
+    if (!this.checkIsCurrent(conn, need) || !fits(conn, need)) {
+      // Checked before the last topology change, or in another role, or a sentinel reports
+      // the replica's link down: ask again (a replica may have been promoted, a deposed
+      // master may not have been demoted yet, a link may have broken or recovered).
       const epoch = this.epoch;
       try {
         const info = await queryRoleInfo(conn.client);
         conn.role = info.role;
         conn.linkUp = info.linkUp;
         conn.epoch = epoch;
+        conn.checkedAt = performance.now();
       } catch (err) {
         this.drop(conn);
         throw translateError(err, address, this.ctx.node.commandTimeoutMs);
@@ -174,7 +188,7 @@ export class DiscoveryRouter extends SentinelRouter {
     }
     if (!fits(conn, need)) {
       if (need === 'replica' && conn.role === 'slave') {
-        throw new ReplicaNotFoundError(`${formatAddress(address)} has no link to its master`);
+        throw replicaLinkDownError(address);
       }
       throw wrongRoleError(address, conn.role, need);
     }
@@ -192,7 +206,15 @@ export class DiscoveryRouter extends SentinelRouter {
           client.disconnect();
           throw routerClosed();
         }
-        const conn: NodeConnection = { address, key, client, role, linkUp, epoch };
+        const conn: NodeConnection = {
+          address,
+          key,
+          client,
+          role,
+          linkUp,
+          epoch,
+          checkedAt: performance.now(),
+        };
         this.conns.set(key, conn);
         this.ctx.stats.setRole(key, role === 'master' ? 'master' : 'replica');
         return conn;
@@ -220,7 +242,21 @@ export class DiscoveryRouter extends SentinelRouter {
     if (!res.found) {
       throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
     }
-    return res.value.filter((r) => isReadableReplica(r)).map((r) => r.address);
+    const usable = res.value.filter(isUsable);
+    this.linkDown.clear();
+    for (const r of usable) if (linkReportedDown(r)) this.linkDown.add(addressKey(r.address));
+    return usable.map((r) => r.address);
+  }
+
+  /**
+   * The connection's last ROLE check still stands: made in this topology epoch, and for a
+   * replica the sentinels report with its link down, less than LINK_RECHECK_MS ago (their
+   * report may be up to 10 s old; ROLE is the node's own word).
+   */
+  private checkIsCurrent(conn: NodeConnection, need: NodeRoleNeed): boolean {
+    if (conn.epoch !== this.epoch) return false;
+    if (need !== 'replica' || !this.linkDown.has(conn.key)) return true;
+    return performance.now() - conn.checkedAt < LINK_RECHECK_MS;
   }
 
   protected onNews(news: SentinelNews): void {

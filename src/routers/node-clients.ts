@@ -98,9 +98,22 @@ export async function queryRoleInfo(client: Redis): Promise<RoleInfo> {
   return parseRoleReply(await client.call('ROLE'));
 }
 
+const wrongRoles = new WeakMap<Error, NodeAddress>();
+
 export function wrongRoleError(address: NodeAddress, role: NodeRole, expected: ExpectedRole): Error {
   const msg = `${formatAddress(address)} is not a ${expected === 'master' ? 'master' : 'replica'} (ROLE says ${role})`;
-  return expected === 'master' ? new MasterNotFoundError(msg) : new ReplicaNotFoundError(msg);
+  const err = expected === 'master' ? new MasterNotFoundError(msg) : new ReplicaNotFoundError(msg);
+  wrongRoles.set(err, address);
+  return err;
+}
+
+export function replicaLinkDownError(address: NodeAddress): Error {
+  return new ReplicaNotFoundError(`${formatAddress(address)} has no link to its master (ROLE)`);
+}
+
+/** The address whose ROLE did not match, when `err` came from wrongRoleError(). */
+export function wrongRoleAddress(err: unknown): NodeAddress | undefined {
+  return err instanceof Error ? wrongRoles.get(err) : undefined;
 }
 
 /**
@@ -141,6 +154,8 @@ export async function connectVerified(
       deadline,
     ]);
     if (!roleMatches(role, expected)) throw wrongRoleError(address, role, expected);
+    // A replica without its master link serves data that grows staler by the second.
+    if (expected === 'replica' && !linkUp) throw replicaLinkDownError(address);
     return { client, role, linkUp };
   } catch (err) {
     client.disconnect();

@@ -9,6 +9,7 @@ import {
   SentinelUnavailableError,
 } from '../core/errors.js';
 import { formatAddress, isReadOnlyError, isUnreadyNodeError, translateError } from './errors.js';
+import { wrongRoleAddress } from './node-clients.js';
 import type { NodeStats, RouterEvents } from './sentinel/router-events.js';
 import type { NodeAddress } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -76,6 +77,8 @@ export class RoutePipeline {
     private readonly events: RouterEvents,
     private readonly stats: NodeStats,
     private readonly commandTimeoutMs: number,
+    /** A node we were told is master answered ROLE with something else. */
+    private readonly onNotMaster: (address: NodeAddress) => void = () => {},
   ) {}
 
   /** Run `fn` on `node`; `retry` (if any) re-routes the operation after a READONLY reply. */
@@ -92,6 +95,12 @@ export class RoutePipeline {
     } catch (err) {
       this.stats.error(node.key);
       const translated = translateError(err, node.address, this.commandTimeoutMs) as Error;
+      if (role === 'master' && wrongRoleAddress(translated) !== undefined) {
+        // Whoever named this node master was wrong or behind: remember it, and ask again
+        // (the strategy's retry re-resolves, skipping this address).
+        this.onNotMaster(node.address);
+        if (retry) return retry();
+      }
       // Only a connection that failed is thrown away; a node in the wrong role (a deposed
       // master listed as replica) may still be right for other operations.
       if (isBrokenConnection(translated)) node.evict(translated);

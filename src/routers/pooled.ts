@@ -12,7 +12,7 @@ import { routerClosed } from './pipeline.js';
 import { addressKey, sameAddress } from './sentinel/address.js';
 import type { SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
-import { isReadableReplica } from './sentinel/sentinel-client.js';
+import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
 import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from './types.js';
 
@@ -191,12 +191,18 @@ export class PooledRouter extends SentinelRouter {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
     if (this.closed) throw routerClosed();
-    const wanted = res.value.filter((r) => isReadableReplica(r)).map((r) => r.address);
+    const usable = res.value.filter(isUsable);
+    const wanted = usable.map((r) => r.address);
     const previous = this.replicas?.pools ?? [];
     const pools: NodePool[] = [];
-    for (const address of wanted) {
+    for (const info of usable) {
+      const address = info.address;
       if (this.master?.alive && sameAddress(this.master.address, address)) continue;
-      const keep = previous.find((p) => p.alive && sameAddress(p.address, address));
+      // A pool is kept unless the sentinels report the replica's link down: then a new pool
+      // checks ROLE (a replica without its link is refused) — the report may be stale.
+      const keep = linkReportedDown(info)
+        ? undefined
+        : previous.find((p) => p.alive && sameAddress(p.address, address));
       pools.push(keep ?? this.openPool(address, 'replica'));
       this.ctx.stats.setRole(addressKey(address), 'replica');
     }

@@ -72,6 +72,13 @@ export interface SentinelRouterOptions extends NodeConnectionOptions {
   /** Timeout of one sentinel query before trying the next one. Default 250. */
   sentinelTimeoutMs?: number;
   readFrom?: ReadFrom;
+  /**
+   * Read-your-writes for replica reads: for this long after a write of this router settles
+   * (and while any is in flight), reads go to the master instead of a replica, so a process
+   * reads back what it just wrote despite replication lag. `true` = 1000 ms. The router does
+   * not see keys, so the window covers every key, not only the ones written. Default off.
+   */
+  readYourWrites?: boolean | number;
   /** Rewrite addresses announced by sentinels (NAT, Docker port mapping). */
   natMap?: Record<string, NodeAddress> | ((address: NodeAddress) => NodeAddress);
 }

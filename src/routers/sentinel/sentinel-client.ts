@@ -43,12 +43,12 @@ export function isUsable(info: SentinelNodeInfo): boolean {
 }
 
 /**
- * A replica a read may use: usable (not down per the flags) and, per the sentinel's last
- * INFO of it, with its link to the master up (`master-link-status: ok`). A replica whose
- * link is down serves data that grows staler by the second; it is left out.
+ * The sentinel's last INFO of this replica said its link to the master was down
+ * (`master-link-status: err`). Sentinel refreshes that every 10 s, so the report may be
+ * stale either way: routers take it as "check ROLE before reading from it", not as truth.
  */
-export function isReadableReplica(info: SentinelNodeInfo): boolean {
-  return isUsable(info) && info.fields['master-link-status'] !== 'err';
+export function linkReportedDown(info: SentinelNodeInfo): boolean {
+  return info.fields['master-link-status'] === 'err';
 }
 
 /** `SENTINEL replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */

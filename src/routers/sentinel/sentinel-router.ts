@@ -26,13 +26,37 @@ export abstract class SentinelRouter implements Router {
     this.ctx = new SentinelContext(opts, (news) => {
       if (!this.closed) this.onNews(news);
     });
-    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs);
+    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
+      this.ctx.noteNotMaster(a),
+    );
   }
 
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(routerClosed());
-    if (intent === 'write' || this.ctx.readFrom === 'master') return this.onMaster(intent, fn);
+    if (intent === 'write') {
+      return this.ctx.readYourWritesMs > 0
+        ? this.trackWrite(this.onMaster(intent, fn))
+        : this.onMaster(intent, fn);
+    }
+    if (this.ctx.readFrom === 'master' || this.readsOwnWrite()) return this.onMaster(intent, fn);
     return this.onReplica(fn);
+  }
+
+  private writesInFlight = 0;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+
+  /** readYourWrites: a write is in flight or settled within the window. */
+  private readsOwnWrite(): boolean {
+    const window = this.ctx.readYourWritesMs;
+    return window > 0 && (this.writesInFlight > 0 || performance.now() - this.lastWriteAt < window);
+  }
+
+  private trackWrite<T>(p: Promise<T>): Promise<T> {
+    this.writesInFlight++;
+    return p.finally(() => {
+      this.writesInFlight--;
+      this.lastWriteAt = performance.now();
+    });
   }
 
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
