@@ -1,13 +1,9 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import {
-  AuthenticationError,
-  CacheClosedError,
-  ConfigError,
-  ConnectionInterruptedError,
-} from '../core/errors.js';
+import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
+import { routerClosed } from './pipeline.js';
 import type {
   Intent,
   NodeAddress,
@@ -152,7 +148,7 @@ class StandaloneRouter implements Router {
   }
 
   execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    if (this.#closed) return Promise.reject(routerClosed());
     const down = this.#lastConnectionError;
     if (down !== undefined && this.#client.status !== 'ready') {
       this.#errors++;

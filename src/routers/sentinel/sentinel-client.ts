@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import { AuthenticationError, CacheClosedError, SentinelUnavailableError } from '../../core/errors.js';
+import { AuthenticationError, SentinelUnavailableError } from '../../core/errors.js';
 import {
   formatAddress,
   isAuthError,
@@ -9,6 +9,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
+import { routerClosed } from '../pipeline.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';
@@ -174,7 +175,7 @@ export class SentinelClient {
   ): Promise<SentinelQueryResult<T>> {
     // Closed means the router was closed: operations still in flight get CacheClosedError,
     // like every operation started after close().
-    if (this.closed) throw new CacheClosedError('Router is closed');
+    if (this.closed) throw routerClosed();
     const order = this.list.snapshot();
     let answered = 0;
     let lastError: unknown;
@@ -198,7 +199,7 @@ export class SentinelClient {
         if (isReplyError(err) && !isAuthError(err)) answered++;
         else this.dropClient(sentinel);
       }
-      if (this.closed) throw new CacheClosedError('Router is closed');
+      if (this.closed) throw routerClosed();
     }
     if (answered > 0) return { found: false, answered };
     if (authError !== undefined) {
