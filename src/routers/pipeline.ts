@@ -64,6 +64,9 @@ export interface ReadPlan<T> {
  * Failure sorting (one place for all strategies):
  * - `READONLY`: the node was demoted under us; nothing was written, so the node is evicted
  *   and the operation retried once (on whatever is master now), else MasterNotFoundError.
+ * - the connection's ROLE check says a supposed master is not one: nothing was sent; the
+ *   address is reported (the sentinel that named it is passed over) and the operation
+ *   retried once.
  * - a broken connection or a timeout: the node's connection is evicted (the next operation
  *   connects again and checks ROLE again: a paused master may come back demoted), the error
  *   is translated and reported as an 'error' event.
@@ -81,7 +84,7 @@ export class RoutePipeline {
     private readonly onNotMaster: (address: NodeAddress) => void = () => {},
   ) {}
 
-  /** Run `fn` on `node`; `retry` (if any) re-routes the operation after a READONLY reply. */
+  /** Run `fn` on `node`; `retry` (if any) re-routes the operation after READONLY or a ROLE mismatch. */
   async run<T>(
     node: NodeHandle,
     role: NodeRoleNeed,
