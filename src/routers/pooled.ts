@@ -33,8 +33,10 @@ interface ReplicaSet {
  * - `+switch-master` from any sentinel: the old master's pool dies at once (borrowed
  *   clients included) and the new master's pool is opened from the announcement itself;
  * - a `READONLY` reply: the pool dies and the write is retried once on a re-resolved master;
- * - MasterNotFound / ReplicaNotFound, a connection error or a command timeout.
- * One opossum breaker per role makes callers fail fast while no master answers.
+ * - a connection error or a command timeout (RoutePipeline evicts);
+ * - a replica the sentinels report with its link down (replaced by a pool that checks ROLE).
+ * Operations run through the shared RoutePipeline (failure sorting, replica reads and their
+ * fallbacks); one opossum breaker per role makes callers fail fast while no master answers.
  *
  * While every sentinel is down, existing pools keep serving (a running master does not
  * need sentinels); only a resolution (first use, or after an eviction) fails, with
