@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Load tests start thousands of operations at once: they run alone, after everything else,
+ * so other files cannot starve them (and they cannot starve other files' sentinels).
+ */
+const LOAD_TESTS = ['test/integration/reliability-load.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Integration files each start their own Redis topology; two at a time fits 2 cores
     // without starving sentinels (down-after-milliseconds is 1000 in tests).
     pool: 'forks',
@@ -11,5 +16,15 @@ export default defineConfig({
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'], exclude: LOAD_TESTS },
+      },
+      {
+        extends: true,
+        test: { name: 'load', include: LOAD_TESTS, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -15,14 +15,19 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
+import { Command } from 'commander';
 import { compressors } from '../src/compressors/index.js';
 import type { Compressor } from '../src/compressors/types.js';
 import { Codec } from '../src/core/codec.js';
 import { serializers } from '../src/serializers/index.js';
 import type { Serializer } from '../src/serializers/types.js';
 
-const quick = process.argv.includes('--quick');
-const long = process.argv.includes('--long');
+// commander, like the CLI and the bench runner.
+const { quick, long } = new Command('bench:codecs')
+  .option('--quick', 'a few milliseconds per cell, to check it runs', false)
+  .option('--long', 'one row per measurement instead of per pair', false)
+  .parse(process.argv)
+  .opts<{ quick: boolean; long: boolean }>();
 /** Time spent measuring each of encode and decode, per cell. */
 const phaseMs = quick ? 10 : 150;
 const warmupMs = quick ? 2 : 25;

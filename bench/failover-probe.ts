@@ -13,25 +13,32 @@
  *    after the old master is back and the topology healthy, every acknowledged key that
  *    is missing from the current master (acknowledged writes lost).
  */
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { routers } from '../src/routers/index.js';
 import type { Router } from '../src/routers/types.js';
 import { startTopology } from '../src/topology/index.js';
 import type { NodeAddress, Topology } from '../src/topology/types.js';
 
-const { values: args } = parseArgs({
-  options: {
-    scenario: { type: 'string', default: 'pause' },
-    router: { type: 'string', default: 'all' },
-    writers: { type: 'string', default: '20' },
-    'steady-ms': { type: 'string', default: '2000' },
-    rounds: { type: 'string', default: '3' },
-    'skip-steady': { type: 'boolean', default: false },
-  },
-});
+// commander, like the CLI and the bench runner.
+const args = new Command('failover-probe')
+  .option('--scenario <name>', 'pause, kill, ...', 'pause')
+  .option('--router <kind>', 'pooled, discovery or all', 'all')
+  .option('--writers <n>', 'concurrent writers', '20')
+  .option('--steady-ms <ms>', 'steady-state phase length', '2000')
+  .option('--rounds <n>', 'rounds per router', '3')
+  .option('--skip-steady', 'skip the steady-state phase', false)
+  .parse(process.argv)
+  .opts<{
+    scenario: string;
+    router: string;
+    writers: string;
+    steadyMs: string;
+    rounds: string;
+    skipSteady: boolean;
+  }>();
 const WRITERS = Number(args.writers);
-const STEADY_MS = Number(args['steady-ms']);
+const STEADY_MS = Number(args.steadyMs);
 const ROUNDS = Number(args.rounds);
 const COMMAND_TIMEOUT_MS = 500;
 
@@ -212,7 +219,7 @@ function fmt(a: NodeAddress): string {
 
 const topo = await startTopology({ provider: 'process', replicas: 2, sentinels: 3, downAfterMs: 1000 });
 try {
-  if (!args['skip-steady']) await steady(topo);
+  if (!args.skipSteady) await steady(topo);
   for (const kind of kinds) {
     await topo.waitForHealthy(30_000);
     await failover(topo, kind, String(args.scenario));

@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
+import { parseTtl } from '../../src/core/ttl.js';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
 export const SCENARIOS = ['steady', 'failover', 'soak'] as const;
@@ -94,14 +95,15 @@ Options:
   --quiet                 no progress bar, no report on stdout
   -h, --help              this text`;
 
-/** '500ms' '30s' '10m' '1h'; a plain number is seconds (CLI convenience). */
+/**
+ * '500ms' '30s' '10m' '1h', through the library's own duration parser (core/ttl.ts); a plain
+ * number is seconds here (CLI convenience), where a TTL's plain number is milliseconds.
+ */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new Error(`invalid duration '${text}' (use e.g. 500ms, 30s, 10m, 1h)`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(value * factor);
+  const trimmed = text.trim();
+  const ms = parseTtl(/^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed, `duration '${text}'`);
+  if (ms === null || ms <= 0) throw new Error(`invalid duration '${text}' (use e.g. 500ms, 30s, 10m, 1h)`);
+  return ms;
 }
 
 function list(text: string | undefined): string[] | undefined {
@@ -189,22 +191,33 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
 /** Parse `bench` arguments. Accepts argv with or without a leading 'bench' word. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const args = argv[0] === 'bench' ? argv.slice(1) : [...argv];
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      scenario: { type: 'string' },
-      fault: { type: 'string' },
-      duration: { type: 'string' },
-      cell: { type: 'string' },
-      out: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  // commander, like the CLI: unknown options and stray arguments are errors; USAGE is the help.
+  const program = new Command('bench')
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .helpOption(false)
+    .allowExcessArguments(false)
+    .option('--quick', 'quick run', false)
+    .option('--only <list>')
+    .option('--scenario <list>')
+    .option('--fault <list>')
+    .option('--duration <dur>')
+    .option('--cell <dur>')
+    .option('--out <dir>')
+    .option('--quiet', 'no progress', false)
+    .option('-h, --help', 'usage', false);
+  program.parse(args, { from: 'user' });
+  const values = program.opts<{
+    quick: boolean;
+    only?: string;
+    scenario?: string;
+    fault?: string;
+    duration?: string;
+    cell?: string;
+    out?: string;
+    quiet: boolean;
+    help: boolean;
+  }>();
 
   const base = values.quick ? quickDefaults() : fullDefaults();
   const scenarios = list(values.scenario);

@@ -1,10 +1,11 @@
 import type { Compressor } from '../compressors/types.js';
-import type { Router } from '../routers/types.js';
 import type { Serializer } from '../serializers/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
 import { ConfigError } from './errors.js';
 import type { KeyFunction, ReverseKeyFunction } from './keys.js';
+import type { Router } from './router.js';
 import { parseTtl, type Ttl } from './ttl.js';
+import { optionError, type Schema, validateOptions } from './validate.js';
 
 export interface CacheOptions {
   /** Where commands go: routers.standalone(...), routers.discovery(...), routers.pooled(...). */
@@ -45,31 +46,24 @@ export const DEFAULT_TTL_MS = 300_000;
 /** One default, owned by the codec that enforces it. */
 export { DEFAULT_MAX_VALUE_BYTES };
 
-const ALLOWED = [
-  'router',
-  'serializer',
-  'compressor',
-  'keyPrefix',
-  'version',
-  'defaultTtl',
-  'keyFunction',
-  'reverseKeyFunction',
-  'ignoreErrors',
-  'maxValueBytes',
-] as const;
+const WHERE = 'createCache';
 
-const ALLOWED_SET: ReadonlySet<string> = new Set(ALLOWED);
+/** Names and plain types; router, serializer, compressor and defaultTtl are checked below. */
+const SCHEMA: Schema = {
+  router: 'any',
+  serializer: 'any',
+  compressor: 'any',
+  keyPrefix: 'string',
+  version: 'integer',
+  defaultTtl: 'any',
+  keyFunction: 'function',
+  reverseKeyFunction: 'function',
+  ignoreErrors: 'boolean',
+  maxValueBytes: 'positive integer',
+};
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
 }
 
 /**
@@ -80,16 +74,15 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (!isObject(options)) {
     throw new ConfigError('createCache(options): options must be an object with at least a `router`');
   }
-  for (const name of Object.keys(options)) {
-    if (!ALLOWED_SET.has(name)) {
-      throw new ConfigError(`Unknown option '${name}'; allowed options: ${ALLOWED.join(', ')}`);
-    }
-  }
+  validateOptions(WHERE, options, SCHEMA);
 
   const router = options.router;
   if (!isObject(router) || typeof router.execute !== 'function' || typeof router.close !== 'function') {
-    throw new ConfigError(
-      `Option 'router' must be a Router (routers.standalone(...), routers.discovery(...) or routers.pooled(...)); got ${describe(router)}`,
+    throw optionError(
+      WHERE,
+      'router',
+      'a Router (routers.standalone(...), routers.discovery(...) or routers.pooled(...))',
+      router,
     );
   }
 
@@ -100,8 +93,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       typeof serializer.serialize !== 'function' ||
       typeof serializer.deserialize !== 'function')
   ) {
-    throw new ConfigError(
-      `Option 'serializer' must be a Serializer (serializers.json(), msgpack(), v8(), string() or your own); got ${describe(serializer)}`,
+    throw optionError(
+      WHERE,
+      'serializer',
+      'a Serializer (serializers.json(), msgpack(), v8(), string() or your own)',
+      serializer,
     );
   }
 
@@ -112,54 +108,39 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       typeof compressor.compress !== 'function' ||
       typeof compressor.decompress !== 'function')
   ) {
-    throw new ConfigError(
-      `Option 'compressor' must be a Compressor (compressors.none(), lz4(), zlib(), gzip(), brotli(), zstd() or your own); got ${describe(compressor)}`,
+    throw optionError(
+      WHERE,
+      'compressor',
+      'a Compressor (compressors.none(), lz4(), zlib(), gzip(), brotli(), zstd() or your own)',
+      compressor,
     );
   }
 
-  const keyPrefix = options.keyPrefix ?? '';
-  if (typeof keyPrefix !== 'string') {
-    throw new ConfigError(`Option 'keyPrefix' must be a string; got ${describe(keyPrefix)}`);
-  }
-
-  const version = options.version ?? 1;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
-    throw new ConfigError(`Option 'version' must be an integer; got ${describe(version)}`);
-  }
+  // Types below were checked by the schema; what remains are rules between values.
+  const keyPrefix = (options.keyPrefix as string | undefined) ?? '';
+  const version = (options.version as number | undefined) ?? 1;
 
   const defaultTtl =
     options.defaultTtl === undefined ? DEFAULT_TTL_MS : parseTtl(options.defaultTtl, "Option 'defaultTtl'");
   if (defaultTtl !== null && defaultTtl <= 0) {
-    throw new ConfigError(
-      `Option 'defaultTtl' must be positive (ms or '30s', '5m', ...) or null for no expiry; got ${describe(options.defaultTtl)}`,
+    throw optionError(
+      WHERE,
+      'defaultTtl',
+      "positive (ms or '30s', '5m', ...) or null for no expiry",
+      options.defaultTtl,
     );
   }
 
   const keyFunction = options.keyFunction;
   const reverseKeyFunction = options.reverseKeyFunction;
-  if (keyFunction !== undefined && typeof keyFunction !== 'function') {
-    throw new ConfigError(`Option 'keyFunction' must be a function (key, prefix, version) => string`);
-  }
-  if (reverseKeyFunction !== undefined && typeof reverseKeyFunction !== 'function') {
-    throw new ConfigError(`Option 'reverseKeyFunction' must be a function (redisKey) => key`);
-  }
   if ((keyFunction === undefined) !== (reverseKeyFunction === undefined)) {
     throw new ConfigError(
-      `Options 'keyFunction' and 'reverseKeyFunction' go together: give both (keys() needs the reverse) or neither`,
+      `options 'keyFunction' and 'reverseKeyFunction' go together (${WHERE}): give both (keys() needs the reverse) or neither`,
     );
   }
 
-  const ignoreErrors = options.ignoreErrors ?? false;
-  if (typeof ignoreErrors !== 'boolean') {
-    throw new ConfigError(`Option 'ignoreErrors' must be true or false; got ${describe(ignoreErrors)}`);
-  }
-
-  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  if (typeof maxValueBytes !== 'number' || !Number.isSafeInteger(maxValueBytes) || maxValueBytes <= 0) {
-    throw new ConfigError(
-      `Option 'maxValueBytes' must be a positive integer (bytes); got ${describe(maxValueBytes)}`,
-    );
-  }
+  const ignoreErrors = (options.ignoreErrors as boolean | undefined) ?? false;
+  const maxValueBytes = (options.maxValueBytes as number | undefined) ?? DEFAULT_MAX_VALUE_BYTES;
 
   return {
     router: router as unknown as Router,

@@ -1,4 +1,4 @@
-import type { RouterStats } from '../routers/types.js';
+import type { RouterStats } from './router.js';
 
 /** What `cache.stats()` returns. */
 export interface CacheStats {

@@ -1,87 +1,32 @@
 /**
- * The one place that knows how ioredis and Redis word their failures: socket error codes,
- * ioredis' own messages and the server's reply prefixes become the named errors of
- * core/errors.ts (whose classes carry the transient / node-failure classification). Every
- * other module decides on those classes, never on message text.
+ * Translation: every failure of ioredis becomes one of the named errors of core/errors.ts
+ * (whose classes carry the transient / node-failure classification). The wording it reads
+ * (socket error codes, ioredis' messages, the server's reply prefixes) is matched in one
+ * module, core/redis-errors.ts; every other module decides on the error classes.
  */
 import {
   AuthenticationError,
-  BusyError,
   CacheError,
   CommandTimeoutError,
   ConnectionInterruptedError,
   LoadingError,
   MasterDownError,
-  NoReplicasError,
-  OutOfMemoryError,
   ServerError,
-  WritesRefusedError,
 } from '../core/errors.js';
-import type { NodeAddress } from './types.js';
+import {
+  isAuthError,
+  isConnectionError,
+  isReadOnlyError,
+  isReplyError,
+  isTimeoutError,
+  isTlsError,
+  serverStateOf,
+} from '../core/redis-errors.js';
+import type { NodeAddress } from '../core/router.js';
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-]);
-
-const CONNECTION_MESSAGES = [
-  'Connection is closed',
-  "Stream isn't writeable",
-  'Reached the max retries per request limit',
-  'connect ETIMEDOUT',
-  'Connection lost',
-  'Socket closed unexpectedly',
-  // ioredis rejects commands still queued (a pipeline in flight) when the socket closes.
-  'Command aborted due to connection close',
-];
-
-/** Reply errors that mean the node we reached is not (or no longer) what we wanted. */
-export function isReadOnlyError(err: unknown): boolean {
-  return err instanceof Error && /^READONLY\b/.test(err.message);
-}
-
-export function isAuthError(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (/^(WRONGPASS|NOAUTH)\b/.test(err.message) ||
-      /^ERR (invalid password|AUTH <password> called without|Client sent AUTH)/.test(err.message))
-  );
-}
-
-function isTimeoutError(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Command timed out';
-}
-
-/**
- * TLS handshake failures (node:tls / OpenSSL codes): an untrusted or mismatched certificate,
- * a wrong CA, a plain-text server on the other end.
- */
-export function isTlsError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return (
-    typeof code === 'string' &&
-    /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS_|ERR_SSL_|^EPROTO$/.test(code)
-  );
-}
-
-/** True for failures of the transport (as opposed to Redis replying with an error). */
-function isConnectionError(err: unknown): boolean {
-  if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
-  if (!(err instanceof Error)) return false;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
-  if (isTlsError(err)) return true;
-  // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
-  if (err.name === 'ParserError') return true;
-  return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
-}
+// The wording of ioredis and Redis failures lives in core/redis-errors.ts; this module
+// turns it into the named errors. Re-exported for the routers' own checks.
+export { isAuthError, isReadOnlyError, isTlsError } from '../core/redis-errors.js';
 
 /**
  * ioredis attaches the failed command to a reply error (`err.command = { name, args }`); for
@@ -135,23 +80,6 @@ function describeSocketError(err: Error): string {
   return code ?? err.message;
 }
 
-type ServerStateError = new (message: string, options?: { cause?: unknown }) => CacheError;
-
-/** Reply prefixes of the server's own refusals (BUSY, not BUSYKEY: `\b` ends the word). */
-const SERVER_STATES: ReadonlyArray<[RegExp, ServerStateError]> = [
-  [/^OOM\b/, OutOfMemoryError],
-  [/^MISCONF\b/, WritesRefusedError],
-  [/^LOADING\b/, LoadingError],
-  [/^MASTERDOWN\b/, MasterDownError],
-  [/^BUSY\b/, BusyError],
-  [/^NOREPLICAS\b/, NoReplicasError],
-];
-
-/** An error reply of the server (ioredis' ReplyError, also when it comes back from a pipeline). */
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && err.name === 'ReplyError';
-}
-
 /**
  * `LOADING` and `MASTERDOWN` from a replica: the read may go to another node, and the
  * router skips this one until it answers again.
@@ -194,9 +122,8 @@ export function translateError(
     });
   }
   if (isReplyError(err) && !isReadOnlyError(err)) {
-    for (const [prefix, State] of SERVER_STATES) {
-      if (prefix.test(err.message)) return new State(`${err.message}${where}`, { cause: err });
-    }
+    const State = serverStateOf(err);
+    if (State) return new State(`${err.message}${where}`, { cause: err });
     return new ServerError(err.message, { cause: err });
   }
   return err;

@@ -1,12 +1,72 @@
+import type { Router } from '../core/router.js';
+import { type Rule, type Schema, validateOptions } from '../core/validate.js';
 import { discovery } from './discovery.js';
 import { pooled } from './pooled.js';
-import { standalone } from './standalone.js';
+import { type StandaloneOptions, standalone } from './standalone.js';
+import type { PooledRouterOptions, SentinelRouterOptions } from './types.js';
+
+// Names and types of every router option, checked before a router is built (core/validate.ts:
+// unknown names with a "did you mean", wrong types naming the option). Rules between options
+// (pool.min <= pool.max, url vs host/port) stay with each router.
+
+const TLS: Rule = { anyOf: ['object'], oneOf: [true], describe: 'node:tls options or true' };
+
+const NODE: Schema = {
+  db: 'non-negative integer',
+  username: 'string',
+  password: { anyOf: ['string'], secret: true },
+  tls: TLS,
+  commandTimeoutMs: 'positive number',
+  connectTimeoutMs: 'positive number',
+};
+
+const STANDALONE: Schema = {
+  ...NODE,
+  url: { anyOf: ['string'], secret: true },
+  host: 'non-empty string',
+  port: 'port',
+  coalesceWrites: 'boolean',
+};
+
+const SENTINEL: Schema = {
+  ...NODE,
+  sentinels: 'array',
+  service: 'non-empty string',
+  sentinelUsername: 'string',
+  sentinelPassword: { anyOf: ['string'], secret: true },
+  sentinelTls: TLS,
+  sentinelTimeoutMs: 'positive number',
+  readFrom: { oneOf: ['master', 'replica', 'replica-preferred'] },
+  natMap: { anyOf: ['object', 'function'] },
+  readYourWrites: {
+    anyOf: ['boolean', 'non-negative integer'],
+    describe: 'true/false or whole milliseconds',
+  },
+};
+
+const POOLED: Schema = {
+  ...SENTINEL,
+  pool: {
+    shape: { min: 'non-negative integer', max: 'positive integer', acquireTimeoutMs: 'positive number' },
+  },
+  breaker: {
+    shape: {
+      errorThresholdPercentage: 'percentage',
+      resetTimeoutMs: 'positive number',
+      rollingCountTimeoutMs: 'positive number',
+      volumeThreshold: 'non-negative integer',
+    },
+  },
+};
 
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
-  standalone,
-  discovery,
-  pooled,
+  standalone: (options: StandaloneOptions): Router =>
+    standalone(validateOptions('routers.standalone', options, STANDALONE)),
+  discovery: (options: SentinelRouterOptions): Router =>
+    discovery(validateOptions('routers.discovery', options, SENTINEL)),
+  pooled: (options: PooledRouterOptions): Router =>
+    pooled(validateOptions('routers.pooled', options, POOLED)),
 };
 
 export type { StandaloneOptions } from './standalone.js';

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
+import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import type { NodeAddress, NodeConnectionOptions } from './types.js';
+import type { NodeConnectionOptions } from './types.js';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;

@@ -1,9 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
-import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
-import { routerClosed } from './pipeline.js';
 import type {
   Intent,
   NodeAddress,
@@ -11,8 +8,11 @@ import type {
   RouterEvent,
   RouterEventMap,
   RouterStats,
-  StandaloneRouterOptions,
-} from './types.js';
+} from '../core/router.js';
+import { formatAddress, trackSocketErrors, translateError } from './errors.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
+import { routerClosed } from './pipeline.js';
+import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export interface StandaloneOptions extends StandaloneRouterOptions {
@@ -22,7 +22,7 @@ export interface StandaloneOptions extends StandaloneRouterOptions {
    * cost a quarter of the throughput of a sequential caller and caused multi-ms p99.9
    * stalls). Default true; a lone sequential caller is written at once either way.
    */
-  autoPipelining?: boolean;
+  coalesceWrites?: boolean;
 }
 
 /** Reconnect backoff: 50 ms doubling, capped so a recovered server is picked up within ~1 s. */
@@ -99,7 +99,7 @@ class StandaloneRouter implements Router {
     }
     this.#address = addressOf(options);
     this.#nodeName = formatAddress(this.#address);
-    this.#coalesce = options.autoPipelining ?? true;
+    this.#coalesce = options.coalesceWrites ?? true;
     this.#timeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS);
     const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     if (options.db !== undefined && (!Number.isInteger(options.db) || options.db < 0)) {
@@ -188,7 +188,7 @@ class StandaloneRouter implements Router {
       ]);
     }
     client.disconnect();
-    this.#events.removeAll();
+    this.#events.clear();
   }
 
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {

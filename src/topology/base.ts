@@ -1,13 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
-import type { NodeAddress } from '../routers/types.js';
-import {
-  type Credentials,
-  firstAnswer,
-  nodeRole,
-  sameAddress,
-  sentinelMasterAddr,
-  withConnection,
-} from './control.js';
+import { sameAddress } from '../core/address.js';
+import type { NodeAddress } from '../core/router.js';
+import { type Credentials, firstAnswer, nodeRole, sentinelMasterAddr, withConnection } from './control.js';
 import { TopologyControlUnsupportedError } from './errors.js';
 import { waitForHealthy, waitForNewMaster } from './health.js';
 import type {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import type { NodeAddress } from '../routers/types.js';
+import { addressKey, type NodeAddress } from '../core/address.js';
 
 /**
  * Short-lived ioredis connections for control and health queries. Every call opens a
@@ -14,14 +14,6 @@ export interface Credentials {
   username?: string;
   password?: string;
   tls?: ConnectionOptions;
-}
-
-export function addressKey(a: NodeAddress): string {
-  return `${a.host}:${a.port}`;
-}
-
-export function sameAddress(a: NodeAddress | undefined, b: NodeAddress | undefined): boolean {
-  return !!a && !!b && a.host === b.host && a.port === b.port;
 }
 
 export function controlClient(address: NodeAddress, creds: Credentials, timeoutMs: number): Redis {

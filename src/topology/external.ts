@@ -1,7 +1,7 @@
-import type { NodeAddress } from '../routers/types.js';
+import { addressKey } from '../core/address.js';
+import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import {
-  addressKey,
   type Credentials,
   firstAnswer,
   pairsToRecord,

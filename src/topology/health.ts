@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeAddress } from '../routers/types.js';
+import { addressKey, sameAddress } from '../core/address.js';
+import type { NodeAddress } from '../core/router.js';
 import {
-  addressKey,
   type Credentials,
   controlClient,
   nodeRole,
   replicationInfo,
-  sameAddress,
   sentinelMasterAddr,
   sentinelView,
 } from './control.js';

@@ -1,4 +1,39 @@
-import type { TopologyAuth, TopologyOptions } from './types.js';
+import { type Schema, validateOptions } from '../core/validate.js';
+import type { StandaloneOptions, TopologyAuth, TopologyOptions } from './types.js';
+
+const AUTH: Schema = {
+  password: { anyOf: ['string'], secret: true },
+  username: 'string',
+  sentinelPassword: { anyOf: ['string'], secret: true },
+  sentinelUsername: 'string',
+};
+
+const TOPOLOGY: Schema = {
+  provider: { oneOf: ['auto', 'process', 'testcontainers', 'external'] },
+  replicas: 'non-negative integer',
+  sentinels: 'positive integer',
+  service: 'non-empty string',
+  quorum: 'positive integer',
+  downAfterMs: 'positive integer',
+  failoverTimeoutMs: 'positive integer',
+  auth: { shape: AUTH },
+  tls: 'boolean',
+  redisServerPath: 'non-empty string',
+  log: 'function',
+};
+
+const STANDALONE: Schema = {
+  password: { anyOf: ['string'], secret: true },
+  username: 'string',
+  tls: 'boolean',
+  redisServerPath: 'non-empty string',
+  log: 'function',
+};
+
+/** Names and types of startStandalone() options (ConfigError, as everywhere). */
+export function validateStandaloneOptions(options: StandaloneOptions): StandaloneOptions {
+  return validateOptions('startStandalone', options, STANDALONE);
+}
 
 /** TopologyOptions with every default filled in. */
 export interface ResolvedTopologyOptions {
@@ -14,6 +49,7 @@ export interface ResolvedTopologyOptions {
 }
 
 export function resolveOptions(options: TopologyOptions): ResolvedTopologyOptions {
+  validateOptions('startTopology', options, TOPOLOGY);
   const sentinels = options.sentinels ?? 3;
   const resolved: ResolvedTopologyOptions = {
     replicas: options.replicas ?? 2,

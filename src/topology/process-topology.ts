@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeAddress } from '../routers/types.js';
+import { addressKey, sameAddress } from '../core/address.js';
+import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
-import { addressKey, sameAddress } from './control.js';
 import type { ResolvedTopologyOptions } from './options.js';
 import { freePort } from './ports.js';
 import { dataNodeConf, type RedisVersion, sentinelConf, type TlsFiles } from './redis-conf.js';

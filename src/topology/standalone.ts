@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerCleanup, startWatchdog } from './cleanup.js';
 import { INSTALL_HINT, TopologyUnavailableError } from './errors.js';
+import { validateStandaloneOptions } from './options.js';
 import { freePort } from './ports.js';
 import { findExecutable, redisServerVersion } from './redis-binary.js';
 import { dataNodeConf } from './redis-conf.js';
@@ -12,6 +13,7 @@ import type { Standalone, StandaloneOptions } from './types.js';
 
 /** One plain redis-server on a free 127.0.0.1 port, in its own temp dir (for the standalone router's tests). */
 export async function startStandalone(options: StandaloneOptions = {}): Promise<Standalone> {
+  validateStandaloneOptions(options);
   const binary = findExecutable(options.redisServerPath ?? 'redis-server');
   if (!binary) {
     throw new TopologyUnavailableError(`startStandalone needs redis-server on PATH: ${INSTALL_HINT}`);

@@ -1,12 +1,6 @@
-import type { NodeAddress } from '../routers/types.js';
-import {
-  addressKey,
-  type Credentials,
-  pairsToRecord,
-  parseInfo,
-  sameAddress,
-  withConnection,
-} from './control.js';
+import { addressKey, sameAddress } from '../core/address.js';
+import type { NodeAddress } from '../core/router.js';
+import { type Credentials, pairsToRecord, parseInfo, withConnection } from './control.js';
 
 export interface DataNodeStatus {
   address: NodeAddress;

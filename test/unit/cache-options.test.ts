@@ -46,22 +46,28 @@ describe('cache options', () => {
   it.each([
     [undefined, /options must be an object/],
     [{}, /'router'/],
-    [{ router: {} }, /'router' must be a Router/],
+    [{ router: {} }, /'router' for createCache must be a Router/],
     [{ router, serializer: 'json' }, /'serializer'.*json\(\), msgpack\(\)/],
     [{ router, compressor: { compress: 1 } }, /'compressor'.*lz4\(\)/],
-    [{ router, keyPrefix: 5 }, /'keyPrefix' must be a string/],
-    [{ router, version: 1.5 }, /'version' must be an integer/],
-    [{ router, version: '1' }, /'version' must be an integer/],
+    [{ router, keyPrefix: 5 }, /'keyPrefix' for createCache must be a string/],
+    [{ router, version: 1.5 }, /'version' for createCache must be an integer/],
+    [{ router, version: '1' }, /'version' for createCache must be an integer/],
     [{ router, defaultTtl: '5 minutes' }, /defaultTtl.*'30s'/],
-    [{ router, defaultTtl: 0 }, /'defaultTtl' must be positive/],
-    [{ router, defaultTtl: -1 }, /'defaultTtl' must be positive/],
-    [{ router, ignoreErrors: 'yes' }, /'ignoreErrors' must be true or false/],
-    [{ router, maxValueBytes: 0 }, /'maxValueBytes' must be a positive integer/],
+    [{ router, defaultTtl: 0 }, /'defaultTtl' for createCache must be positive/],
+    [{ router, defaultTtl: -1 }, /'defaultTtl' for createCache must be positive/],
+    [{ router, ignoreErrors: 'yes' }, /'ignoreErrors' for createCache must be true or false/],
+    [{ router, maxValueBytes: 0 }, /'maxValueBytes' for createCache must be a positive integer/],
     [{ router, maxValueBytes: 1.5 }, /'maxValueBytes'/],
     [{ router, keyFunction: (k: string) => k }, /'keyFunction' and 'reverseKeyFunction' go together/],
     [{ router, reverseKeyFunction: (k: string) => k }, /go together/],
-    [{ router, keyFunction: 'x', reverseKeyFunction: (k: string) => k }, /'keyFunction' must be a function/],
-    [{ router, defaultTTL: '5m' }, /Unknown option 'defaultTTL'; allowed options: router, .*defaultTtl/],
+    [
+      { router, keyFunction: 'x', reverseKeyFunction: (k: string) => k },
+      /'keyFunction' for createCache must be a function/,
+    ],
+    [
+      { router, defaultTTL: '5m' },
+      /unknown option 'defaultTTL' for createCache \(did you mean 'defaultTtl'\?\)/,
+    ],
   ])('refuses %o', (options, message) => {
     expect(configError(() => resolveOptions(options)).message).toMatch(message);
   });
@@ -70,12 +76,12 @@ describe('cache options', () => {
 describe('routers.standalone options', () => {
   it.each([
     [{ url: 'http://localhost:6379' }, /'url' must be a redis:\/\/ or rediss:\/\/ URL/],
-    [{ port: 0 }, /'port' must be an integer 1\.\.65535/],
+    [{ port: 0 }, /'port' for routers.standalone must be an integer 1\.\.65535/],
     [{ port: 70000 }, /'port'/],
     [{ host: '' }, /'host'/],
-    [{ commandTimeoutMs: 0 }, /'commandTimeoutMs' must be a positive number/],
+    [{ commandTimeoutMs: 0 }, /'commandTimeoutMs' for routers.standalone must be a positive number/],
     [{ connectTimeoutMs: -5 }, /'connectTimeoutMs'/],
-    [{ db: -1 }, /'db' must be a non-negative integer/],
+    [{ db: -1 }, /'db' for routers.standalone must be a non-negative integer/],
   ])('refuses %o before connecting', (options, message) => {
     expect(configError(() => routers.standalone(options)).message).toMatch(message);
   });

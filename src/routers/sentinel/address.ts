@@ -1,13 +1,7 @@
-import type { NodeAddress, SentinelRouterOptions } from '../types.js';
+import { addressKey, type NodeAddress } from '../../core/address.js';
+import type { SentinelRouterOptions } from '../types.js';
 
-/** `host:port`, the key every map of nodes in the routers uses. */
-export function addressKey(address: NodeAddress): string {
-  return `${address.host}:${address.port}`;
-}
-
-export function sameAddress(a: NodeAddress | undefined, b: NodeAddress | undefined): boolean {
-  return a !== undefined && b !== undefined && a.host === b.host && a.port === b.port;
-}
+export { addressKey, sameAddress } from '../../core/address.js';
 
 /**
  * Sentinels announce addresses as they see them (container IPs, private networks). The

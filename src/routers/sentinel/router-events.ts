@@ -1,44 +1,11 @@
-import type { RouterEvent, RouterEventMap, RouterStats } from '../types.js';
-
-type Listener<E extends RouterEvent> = (payload: RouterEventMap[E]) => void;
+import { TypedEmitter } from '../../core/emitter.js';
+import type { RouterEventMap, RouterStats } from '../../core/router.js';
 
 /**
- * The routers' event hub. Unlike node's EventEmitter, an 'error' with no listener is not
- * thrown (routers report handled problems as events; nobody has to listen), and a
- * listener that throws cannot break the router.
+ * The routers' event hub: core's typed emitter over the router events (an 'error' with no
+ * listener is not thrown, and a listener that throws cannot break the router).
  */
-export class RouterEvents {
-  private readonly listeners = new Map<RouterEvent, Set<Listener<RouterEvent>>>();
-
-  on<E extends RouterEvent>(event: E, fn: Listener<E>): void {
-    let set = this.listeners.get(event);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(event, set);
-    }
-    set.add(fn as Listener<RouterEvent>);
-  }
-
-  off<E extends RouterEvent>(event: E, fn: Listener<E>): void {
-    this.listeners.get(event)?.delete(fn as Listener<RouterEvent>);
-  }
-
-  emit<E extends RouterEvent>(event: E, payload: RouterEventMap[E]): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const fn of [...set]) {
-      try {
-        fn(payload);
-      } catch {
-        // a listener's bug must not break routing
-      }
-    }
-  }
-
-  clear(): void {
-    this.listeners.clear();
-  }
-}
+export class RouterEvents extends TypedEmitter<RouterEventMap> {}
 
 /** Per-node counters behind `stats().nodes`. */
 export class NodeStats {

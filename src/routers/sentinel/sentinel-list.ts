@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../types.js';
+import type { NodeAddress } from '../../core/router.js';
 import { addressKey } from './address.js';
 
 /**

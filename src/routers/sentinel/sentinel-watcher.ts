@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { NodeAddress } from '../types.js';
+import type { NodeAddress } from '../../core/router.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { type SentinelAccess, sentinelClientOptions } from './sentinel-client.js';
 

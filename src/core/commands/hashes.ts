@@ -1,0 +1,84 @@
+import { ConfigError } from '../errors.js';
+import { EMPTY_ARRAY, EMPTY_OBJECT, NULL, ZERO } from '../executor.js';
+import { type CommandContext, decode, type KeyOptions, redisKeyOf } from './context.js';
+
+/** Hashes: fields are plain strings, values go through the codec. */
+
+function field(name: unknown): string {
+  if (typeof name !== 'string') throw new ConfigError('hash field must be a string');
+  return name;
+}
+
+export async function hset(
+  ctx: CommandContext,
+  key: string,
+  name: string,
+  value: unknown,
+  options?: KeyOptions,
+): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const f = field(name);
+  const encoded = ctx.codec.encode(value);
+  return ctx.executor.run('write', 'hset', key, ZERO, (client) => client.hset(redisKey, f, encoded));
+}
+
+export async function hget<T>(
+  ctx: CommandContext,
+  key: string,
+  name: string,
+  options?: KeyOptions,
+): Promise<T | undefined> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const f = field(name);
+  const raw = await ctx.executor.run('read', 'hget', key, NULL, (client) => client.hgetBuffer(redisKey, f));
+  return raw === null ? undefined : decode<T>(ctx, raw, key);
+}
+
+export async function hgetall<T>(
+  ctx: CommandContext,
+  key: string,
+  options?: KeyOptions,
+): Promise<Map<string, T>> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const raw = await ctx.executor.run('read', 'hgetall', key, EMPTY_OBJECT, (client) =>
+    client.hgetallBuffer(redisKey),
+  );
+  const out = new Map<string, T>();
+  for (const [f, value] of Object.entries(raw)) out.set(f, decode<T>(ctx, value, key));
+  return out;
+}
+
+export async function hdel(
+  ctx: CommandContext,
+  key: string,
+  fields: string | string[],
+  options?: KeyOptions,
+): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const list = typeof fields === 'string' ? [fields] : fields.map(field);
+  if (list.length === 0) return 0;
+  return ctx.executor.run('write', 'hdel', key, ZERO, (client) => client.hdel(redisKey, ...list));
+}
+
+export async function hlen(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  return ctx.executor.run('read', 'hlen', key, ZERO, (client) => client.hlen(redisKey));
+}
+
+export async function hkeys(ctx: CommandContext, key: string, options?: KeyOptions): Promise<string[]> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  return ctx.executor.run('read', 'hkeys', key, EMPTY_ARRAY, (client) => client.hkeys(redisKey));
+}
+
+export async function hexists(
+  ctx: CommandContext,
+  key: string,
+  name: string,
+  options?: KeyOptions,
+): Promise<boolean> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const f = field(name);
+  return (
+    (await ctx.executor.run('read', 'hexists', key, ZERO, (client) => client.hexists(redisKey, f))) === 1
+  );
+}

@@ -1,0 +1,170 @@
+import { ConfigError } from '../errors.js';
+import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
+import { versionOf } from '../keys.js';
+import { scanAll, scanArgs, scanCount } from '../scan.js';
+import {
+  type CommandContext,
+  decode,
+  decodeSet,
+  encodeAll,
+  type KeyOptions,
+  loose,
+  redisKeyOf,
+} from './context.js';
+
+/** Sets: members go through the codec, so any value the serializer takes can be a member. */
+
+export interface SScanOptions extends KeyOptions {
+  /** Glob applied by Redis to the stored (encoded) member bytes. */
+  match?: string;
+  /** SSCAN COUNT hint per round trip (not a limit on results). Default 1000. */
+  scanCount?: number;
+}
+
+export async function sadd(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, undefined);
+  if (members.length === 0) return 0;
+  const encoded = encodeAll(ctx, members);
+  return ctx.executor.run('write', 'sadd', key, ZERO, (client) => client.sadd(redisKey, ...encoded));
+}
+
+export async function srem(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, undefined);
+  if (members.length === 0) return 0;
+  const encoded = encodeAll(ctx, members);
+  return ctx.executor.run('write', 'srem', key, ZERO, (client) => client.srem(redisKey, ...encoded));
+}
+
+export async function smembers<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<Set<T>> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const raws = await ctx.executor.run('read', 'smembers', key, EMPTY_ARRAY, (client) =>
+    client.smembersBuffer(redisKey),
+  );
+  return decodeSet<T>(ctx, raws, key);
+}
+
+export async function sismember(
+  ctx: CommandContext,
+  key: string,
+  member: unknown,
+  options?: KeyOptions,
+): Promise<boolean> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const encoded = ctx.codec.encode(member);
+  const reply = await ctx.executor.run('read', 'sismember', key, ZERO, (client) =>
+    client.sismember(redisKey, encoded),
+  );
+  return reply === 1;
+}
+
+export async function smismember(ctx: CommandContext, key: string, members: unknown[]): Promise<boolean[]> {
+  const redisKey = redisKeyOf(ctx, key, undefined);
+  if (members.length === 0) return [];
+  const encoded = encodeAll(ctx, members);
+  const replies = await ctx.executor.run(
+    'read',
+    'smismember',
+    key,
+    () => encoded.map(() => 0),
+    (client) => client.smismember(redisKey, ...encoded),
+  );
+  return replies.map((r) => r === 1);
+}
+
+export async function scard(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  return ctx.executor.run('read', 'scard', key, ZERO, (client) => client.scard(redisKey));
+}
+
+export async function spop<T>(
+  ctx: CommandContext,
+  key: string,
+  count: number | undefined,
+  options?: KeyOptions,
+): Promise<T | undefined | Set<T>> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  if (count === undefined) {
+    const raw = await ctx.executor.run('write', 'spop', key, NULL, (client) => client.spopBuffer(redisKey));
+    return raw === null ? undefined : decode<T>(ctx, raw, key);
+  }
+  const raws = await ctx.executor.run('write', 'spop', key, EMPTY_ARRAY, (client) =>
+    client.spopBuffer(redisKey, count),
+  );
+  return decodeSet<T>(ctx, raws, key);
+}
+
+export async function srandmember<T>(
+  ctx: CommandContext,
+  key: string,
+  count: number | undefined,
+  options?: KeyOptions,
+): Promise<T | undefined | T[]> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  if (count === undefined) {
+    const raw = await ctx.executor.run('read', 'srandmember', key, NULL, (client) =>
+      client.srandmemberBuffer(redisKey),
+    );
+    return raw === null ? undefined : decode<T>(ctx, raw, key);
+  }
+  const raws = await ctx.executor.run('read', 'srandmember', key, EMPTY_ARRAY, (client) =>
+    client.srandmemberBuffer(redisKey, count),
+  );
+  return raws.map((raw) => decode<T>(ctx, raw, key));
+}
+
+export async function smove(
+  ctx: CommandContext,
+  source: string,
+  destination: string,
+  member: unknown,
+  options?: KeyOptions,
+): Promise<boolean> {
+  const version = versionOf(options, ctx.version);
+  const from = ctx.keys.build(source, version);
+  const to = ctx.keys.build(destination, version);
+  const encoded = ctx.codec.encode(member);
+  return (
+    (await ctx.executor.run('write', 'smove', source, ZERO, (client) => client.smove(from, to, encoded))) ===
+    1
+  );
+}
+
+/** SDIFF / SINTER / SUNION of the keys, at the view's version. */
+export async function setAlgebra<T>(
+  ctx: CommandContext,
+  op: 'sdiff' | 'sinter' | 'sunion',
+  keys: string[],
+): Promise<Set<T>> {
+  if (keys.length === 0) return new Set();
+  const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  const raws = await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
+    if (op === 'sdiff') return client.sdiffBuffer(...redisKeys);
+    if (op === 'sinter') return client.sinterBuffer(...redisKeys);
+    return client.sunionBuffer(...redisKeys);
+  });
+  return decodeSet<T>(ctx, raws, keys[0] as string);
+}
+
+/** SDIFFSTORE / SINTERSTORE / SUNIONSTORE into `destination`; returns the result's size. */
+export async function setStore(
+  ctx: CommandContext,
+  op: 'sdiffstore' | 'sinterstore' | 'sunionstore',
+  destination: string,
+  keys: string[],
+): Promise<number> {
+  const dest = ctx.keys.build(destination, ctx.version);
+  if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
+  const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  return ctx.executor.run('write', op, destination, ZERO, (client) => client[op](dest, ...redisKeys));
+}
+
+/** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */
+export async function sscan<T>(ctx: CommandContext, key: string, options?: SScanOptions): Promise<Set<T>> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const count = scanCount(options?.scanCount, 'scanCount');
+  const tail = scanArgs(options?.match, count);
+  const raws = await ctx.executor.run('read', 'sscan', key, EMPTY_ARRAY, (client) =>
+    scanAll((cursor) => loose(client).sscanBuffer!(redisKey, cursor, ...tail) as Promise<[Buffer, Buffer[]]>),
+  );
+  return decodeSet<T>(ctx, raws, key);
+}

@@ -1,0 +1,104 @@
+import {
+  BusyError,
+  type CacheError,
+  CommandTimeoutError,
+  ConnectionInterruptedError,
+  LoadingError,
+  MasterDownError,
+  NoReplicasError,
+  OutOfMemoryError,
+  WritesRefusedError,
+} from './errors.js';
+
+/**
+ * Classification of the failures ioredis reports (reply errors, socket errors, its own
+ * messages). Pure functions over an error value: the routers use them to translate errors,
+ * the executor to decide what ignoreErrors may swallow.
+ */
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
+
+const CONNECTION_MESSAGES = [
+  'Connection is closed',
+  "Stream isn't writeable",
+  'Reached the max retries per request limit',
+  'connect ETIMEDOUT',
+  'Connection lost',
+  'Socket closed unexpectedly',
+  // ioredis rejects commands still queued (a pipeline in flight) when the socket closes.
+  'Command aborted due to connection close',
+];
+
+/** Reply errors that mean the node we reached is not (or no longer) what we wanted. */
+export function isReadOnlyError(err: unknown): boolean {
+  return err instanceof Error && /^READONLY\b/.test(err.message);
+}
+
+export function isAuthError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (/^(WRONGPASS|NOAUTH)\b/.test(err.message) ||
+      /^ERR (invalid password|AUTH <password> called without|Client sent AUTH)/.test(err.message))
+  );
+}
+
+export function isTimeoutError(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+/**
+ * TLS handshake failures (node:tls / OpenSSL codes): an untrusted or mismatched certificate,
+ * a wrong CA, a plain-text server on the other end.
+ */
+export function isTlsError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    typeof code === 'string' &&
+    /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS_|ERR_SSL_|^EPROTO$/.test(code)
+  );
+}
+
+/** True for failures of the transport (as opposed to Redis replying with an error). */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
+  if (isTlsError(err)) return true;
+  // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
+  if (err.name === 'ParserError') return true;
+  return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
+}
+
+/** An error reply of the server (ioredis' ReplyError, also when it comes back from a pipeline). */
+export function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+type ServerStateError = new (message: string, options?: { cause?: unknown }) => CacheError;
+
+/** Reply prefixes of the server's own refusals (BUSY, not BUSYKEY: `\b` ends the word). */
+const SERVER_STATES: ReadonlyArray<[RegExp, ServerStateError]> = [
+  [/^OOM\b/, OutOfMemoryError],
+  [/^MISCONF\b/, WritesRefusedError],
+  [/^LOADING\b/, LoadingError],
+  [/^MASTERDOWN\b/, MasterDownError],
+  [/^BUSY\b/, BusyError],
+  [/^NOREPLICAS\b/, NoReplicasError],
+];
+
+/** The named error class of a server-state reply (OOM, MISCONF, LOADING, ...), if it is one. */
+export function serverStateOf(reply: Error): ServerStateError | undefined {
+  for (const [prefix, State] of SERVER_STATES) if (prefix.test(reply.message)) return State;
+  return undefined;
+}

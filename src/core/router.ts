@@ -1,0 +1,52 @@
+import type { Redis } from 'ioredis';
+import type { NodeAddress } from './address.js';
+
+/**
+ * The contract between the cache and its routers. It lives in core because core owns it:
+ * routers implement it, the cache only calls it, and nothing here knows any router.
+ */
+
+export type { NodeAddress } from './address.js';
+
+/** What an operation does to data: writes go to the master, reads may go to a replica. */
+export type Intent = 'read' | 'write';
+
+export type ReadFrom = 'master' | 'replica' | 'replica-preferred';
+
+/** Events a router emits; the Cache re-emits them to its own listeners. */
+export interface RouterEventMap {
+  /** Sentinel announced a new master (`+switch-master`) or the router noticed one. */
+  failover: { service: string; from?: NodeAddress; to: NodeAddress };
+  /** The set of nodes the router uses changed (pool evicted, replica set changed, sentinel list refreshed). */
+  'topology-change': { reason: string; nodes?: NodeAddress[] };
+  'breaker-open': { role: 'master' | 'replica' };
+  'breaker-half-open': { role: 'master' | 'replica' };
+  'breaker-close': { role: 'master' | 'replica' };
+  /** A connection-level problem the router handled or is about to rethrow. */
+  error: { error: Error };
+}
+
+export type RouterEvent = keyof RouterEventMap;
+
+/** Per-node counters for `cache.stats()`. Key is `host:port`. */
+export interface RouterStats {
+  kind: string;
+  nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
+  failovers: number;
+  breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
+}
+
+export interface Router {
+  readonly kind: string;
+  /**
+   * Run `fn` on a client connected to the node this strategy chose for `intent`.
+   * Errors are translated into the named errors of `core/errors` (CommandTimeoutError,
+   * ConnectionInterruptedError, MasterNotFoundError, ...). Redis reply errors that are not
+   * connection-level (WRONGTYPE, ...) are passed through unchanged.
+   */
+  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  stats(): RouterStats;
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import { closest, validateOptions } from '../../src/core/validate.js';
+import { routers } from '../../src/routers/index.js';
+import { resolveOptions as resolveTopologyOptions } from '../../src/topology/options.js';
+import { startStandalone } from '../../src/topology/standalone.js';
+
+const sentinelOptions = { sentinels: [{ host: '127.0.0.1', port: 1 }], service: 'mymaster' };
+
+function refusal(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('validateOptions', () => {
+  const schema = {
+    commandTimeoutMs: 'positive number',
+    pool: { shape: { max: 'positive integer' } },
+  } as const;
+
+  it('names an unknown option and suggests the closest known one', () => {
+    expect(refusal(() => validateOptions('x', { comandTimeoutMs: 5 }, schema)).message).toBe(
+      "unknown option 'comandTimeoutMs' for x (did you mean 'commandTimeoutMs'?)",
+    );
+  });
+
+  it('lists the known options when nothing is close', () => {
+    expect(refusal(() => validateOptions('x', { zzz: 1 }, schema)).message).toBe(
+      "unknown option 'zzz' for x; known options: commandTimeoutMs, pool",
+    );
+  });
+
+  it('names the option, what it accepts and what it got', () => {
+    expect(refusal(() => validateOptions('x', { commandTimeoutMs: '5' }, schema)).message).toBe(
+      `option 'commandTimeoutMs' for x must be a positive number; got string "5"`,
+    );
+  });
+
+  it('checks nested objects with dotted names', () => {
+    expect(refusal(() => validateOptions('x', { pool: { maxx: 1 } }, schema)).message).toBe(
+      "unknown option 'pool.maxx' for x (did you mean 'pool.max'?)",
+    );
+    expect(refusal(() => validateOptions('x', { pool: { max: 0 } }, schema)).message).toMatch(
+      /option 'pool.max' for x must be a positive integer; got number 0/,
+    );
+    expect(refusal(() => validateOptions('x', { pool: 3 }, schema)).message).toMatch(/'pool'.*an object/);
+  });
+
+  it('never echoes a secret value', () => {
+    const message = refusal(() =>
+      validateOptions('x', { password: 42 }, { password: { anyOf: ['string'], secret: true } }),
+    ).message;
+    expect(message).toMatch(/'password'/);
+    expect(message).not.toContain('42');
+  });
+
+  it('accepts what the schema allows, including left-out options', () => {
+    const options = { commandTimeoutMs: 5, pool: { max: 2 } };
+    expect(validateOptions('x', options, schema)).toBe(options);
+    expect(validateOptions('x', {}, schema)).toEqual({});
+  });
+
+  it('closest() ignores names too far away to be typos', () => {
+    expect(closest('ttl', ['commandTimeoutMs'])).toBeUndefined();
+    expect(closest('readfrom', ['readFrom', 'natMap'])).toBe('readFrom');
+  });
+});
+
+describe('every options object goes through it', () => {
+  it.each([
+    [
+      'routers.standalone',
+      () => routers.standalone({ comandTimeoutMs: 5 } as never),
+      /unknown option 'comandTimeoutMs' for routers.standalone \(did you mean 'commandTimeoutMs'\?\)/,
+    ],
+    [
+      'routers.standalone',
+      () => routers.standalone({ coalesceWrites: 'yes' } as never),
+      /option 'coalesceWrites' for routers.standalone must be true or false/,
+    ],
+    [
+      'routers.standalone',
+      () => routers.standalone({ autoPipelining: false } as never),
+      /unknown option 'autoPipelining' for routers.standalone/,
+    ],
+    [
+      'routers.discovery',
+      () => routers.discovery({ ...sentinelOptions, readfrom: 'replica' } as never),
+      /unknown option 'readfrom' for routers.discovery \(did you mean 'readFrom'\?\)/,
+    ],
+    [
+      'routers.discovery',
+      () => routers.discovery({ ...sentinelOptions, readFrom: 'slave' } as never),
+      /option 'readFrom' for routers.discovery must be one of "master", "replica", "replica-preferred"/,
+    ],
+    [
+      'routers.discovery',
+      () => routers.discovery({ ...sentinelOptions, sentinelTimeoutMs: '1s' } as never),
+      /'sentinelTimeoutMs' for routers.discovery must be a positive number/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, comandTimeoutMs: 5 } as never),
+      /unknown option 'comandTimeoutMs' for routers.pooled \(did you mean 'commandTimeoutMs'\?\)/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, pool: { maxSize: 4 } } as never),
+      /unknown option 'pool.maxSize' for routers.pooled/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, pool: { max: 1.5 } }),
+      /option 'pool.max' for routers.pooled must be a positive integer/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, breaker: { resetTimeout: 5 } } as never),
+      /unknown option 'breaker.resetTimeout' for routers.pooled \(did you mean 'breaker.resetTimeoutMs'\?\)/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, breaker: { errorThresholdPercentage: 150 } }),
+      /option 'breaker.errorThresholdPercentage' for routers.pooled must be a number from 0 to 100/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, tls: 'yes' } as never),
+      /option 'tls' for routers.pooled must be node:tls options or true/,
+    ],
+    [
+      'startTopology',
+      () => resolveTopologyOptions({ replica: 1 } as never),
+      /unknown option 'replica' for startTopology \(did you mean 'replicas'\?\)/,
+    ],
+    [
+      'startTopology',
+      () => resolveTopologyOptions({ downAfterMs: '1s' } as never),
+      /option 'downAfterMs' for startTopology must be a positive integer/,
+    ],
+    [
+      'startTopology',
+      () => resolveTopologyOptions({ auth: { pasword: 'x' } } as never),
+      /unknown option 'auth.pasword' for startTopology/,
+    ],
+  ])('%s: %s', (_where, fn, message) => {
+    expect(refusal(fn).message).toMatch(message);
+  });
+
+  it('startStandalone refuses a typo before starting anything', async () => {
+    await expect(startStandalone({ pasword: 'x' } as never)).rejects.toThrow(
+      /unknown option 'pasword' for startStandalone \(did you mean 'password'\?\)/,
+    );
+  });
+});
