@@ -94,7 +94,10 @@ export class DiscoveryRouter extends SentinelRouter {
       {
         preferred: this.ctx.readFrom === 'replica-preferred',
         service: this.ctx.service,
-        replicas: async () => (await this.replicaQuery.get()).map((a) => this.handle(a, 'replica')),
+        replicas: async () =>
+          (await this.replicaQuery.get())
+            .filter((a) => this.withinLag(a))
+            .map((a) => this.handle(a, 'replica')),
         onMaster: () => this.masterOperation('read', fn, false),
       },
       fn,

@@ -42,6 +42,7 @@ const SENTINEL: Schema = {
     anyOf: ['boolean', 'non-negative integer'],
     describe: 'true/false or whole milliseconds',
   },
+  maxReplicaLagMs: 'positive number',
 };
 
 const POOLED: Schema = {

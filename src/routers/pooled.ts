@@ -182,7 +182,7 @@ export class PooledRouter extends SentinelRouter {
       set = await this.resolveReplicas();
       alive = set.pools.filter((p) => p.alive);
     }
-    return alive;
+    return alive.filter((p) => this.withinLag(p.address));
   }
 
   private resolveReplicas(): Promise<ReplicaSet> {

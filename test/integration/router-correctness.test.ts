@@ -186,6 +186,57 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     expect(values.filter((v) => v !== 'new')).toEqual([]);
   });
 
+  it('maxReplicaLagMs: a replica that fell behind is not read once it is past the bound', async () => {
+    const master = await topo.currentMaster();
+    const [behind] = await replicasOf(master);
+    if (!behind) throw new Error('a replica needed');
+    const admin = nodeClient(topo, master);
+    const replica = nodeClient(topo, behind);
+    const key = `lag:${kind}:${Date.now()}`;
+    // The key always holds the time of its last write (one every 20 ms).
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await admin.set(key, String(Date.now()));
+        await sleep(20);
+      }
+    })();
+    cleanup = async () => {
+      writing = false;
+      await writer;
+      await replica.client('UNPAUSE').catch(() => {});
+      replica.disconnect();
+      admin.disconnect();
+    };
+    await sleep(300);
+    // Writes (the replication stream included) wait on the replica; reads are served: it
+    // falls behind while its link stays up.
+    await replica.client('PAUSE', 6000, 'WRITE');
+    await sleep(2500);
+    async function worstStaleness(r: TestRouter): Promise<number> {
+      let worst = 0;
+      for (let i = 0; i < 40; i++) {
+        const t0 = Date.now();
+        const v = await r.execute('read', (c) => c.get(key));
+        worst = Math.max(worst, t0 - Number(v));
+      }
+      return worst;
+    }
+    // Control: without the bound, replica reads are that stale.
+    const plain = makeRouter(kind, topo, { readFrom: 'replica-preferred' });
+    try {
+      await plain.ready();
+      expect(await worstStaleness(plain)).toBeGreaterThan(2000);
+    } finally {
+      await plain.close();
+    }
+    const r = makeRouter(kind, topo, { readFrom: 'replica-preferred', maxReplicaLagMs: 1500 });
+    router = r;
+    await r.ready();
+    // The bound plus one write period and scheduling slack.
+    expect(await worstStaleness(r)).toBeLessThan(1500 + 500);
+  });
+
   it('readYourWrites: set then get with replica-preferred reads back the own write every time', async () => {
     // Replication lag on demand: the master drops its replica links every 300 ms; a replica
     // reconnects within ~1 s and serves its (stale) data meanwhile.

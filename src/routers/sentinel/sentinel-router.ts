@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RoutePipeline, routerClosed } from '../pipeline.js';
 import type {
   Intent,
+  NodeAddress,
   Router,
   RouterEvent,
   RouterEventMap,
@@ -9,6 +10,7 @@ import type {
   SentinelRouterOptions,
 } from '../types.js';
 import { SentinelContext, type SentinelNews } from './context.js';
+import { ReplicaLagMonitor } from './replica-lag.js';
 
 /**
  * What the two Sentinel strategies share around their own node handling: the context
@@ -21,11 +23,18 @@ export abstract class SentinelRouter implements Router {
   protected readonly ctx: SentinelContext;
   protected readonly pipeline: RoutePipeline;
   protected closed = false;
+  /** `maxReplicaLagMs`: the bound, and what measures replicas against it. */
+  private readonly maxReplicaLagMs: number | undefined;
+  private readonly lag: ReplicaLagMonitor | undefined;
 
   constructor(opts: SentinelRouterOptions) {
     this.ctx = new SentinelContext(opts, (news) => {
       if (!this.closed) this.onNews(news);
     });
+    this.maxReplicaLagMs = opts.maxReplicaLagMs;
+    if (opts.maxReplicaLagMs !== undefined && this.ctx.readFrom !== 'master') {
+      this.lag = new ReplicaLagMonitor(this.ctx.node, () => this.ctx.askMaster(), this.ctx.mapAddress);
+    }
     this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
       this.ctx.noteNotMaster(a),
     );
@@ -71,14 +80,25 @@ export abstract class SentinelRouter implements Router {
     return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
   }
 
-  /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
+  /**
+   * Resolves once the +switch-master subscriptions are up (and, with maxReplicaLagMs, the
+   * first replication figures are in). Tests and benchmarks use it.
+   */
   async ready(): Promise<void> {
-    await this.ctx.watcher.ready();
+    await Promise.all([this.ctx.watcher.ready(), this.lag?.poll()]);
+  }
+
+  /** With maxReplicaLagMs: `address` is known to be within the bound. Without: always true. */
+  protected withinLag(address: NodeAddress): boolean {
+    if (this.lag === undefined || this.maxReplicaLagMs === undefined) return true;
+    const staleness = this.lag.stalenessMs(address);
+    return staleness !== undefined && staleness <= this.maxReplicaLagMs;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lag?.close();
     await this.closeNodes();
     await this.ctx.close();
     this.ctx.events.clear();
