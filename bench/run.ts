@@ -17,6 +17,7 @@ import {
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
+import { type NearResult, runNear } from './lib/near.js';
 import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
 import { Progress } from './lib/progress.js';
 import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/report.js';
@@ -52,12 +53,14 @@ export async function runBenchCli(argv: string[]): Promise<void> {
   const failover: FailoverResult[] = [];
   const soak: SoakResult[] = [];
   const skipped: SkippedClient[] = [];
+  let near: NearResult | undefined;
 
   try {
     const wantsSteady = options.scenarios.includes('steady');
     const soakAdapters = adapters.filter((a) => SOAK_CLIENTS.includes(a.name));
     const wantsSoak = options.scenarios.includes('soak') && soakAdapters.length > 0;
-    if (wantsSteady || wantsSoak) {
+    const wantsNear = options.scenarios.includes('near');
+    if (wantsSteady || wantsSoak || wantsNear) {
       progress.log('starting topology (2 replicas, 3 sentinels)');
       // No fault is injected here: a production-like down-after keeps sentinels calm under load.
       const topology = await startBenchTopology({ downAfterMs: 5000 });
@@ -67,6 +70,11 @@ export async function runBenchCli(argv: string[]): Promise<void> {
           steady.push(...(await runSteadyScenario(adapters, topology, options, progress, skipped)));
         if (wantsSoak)
           soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
+        if (wantsNear) {
+          progress.phase('near cache', 1, 'parts');
+          near = await runNear(topology, options.near, (line) => progress.update(0, line));
+          progress.update(1, 'done');
+        }
       } finally {
         await topology.stop();
       }
@@ -124,6 +132,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
     steady,
     failover,
     soak,
+    ...(near !== undefined ? { near } : {}),
     skipped,
     charts: Object.keys(svgs),
   };

@@ -132,10 +132,25 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
   console.log(formatStatus(status));
 }
 
-/** The bench module is written separately; load it at run time so the CLI builds without it. */
+/**
+ * The benchmark suite lives in the repository, not in the published package (it needs charting
+ * and histogram libraries a cache client should not install). It is loaded at run time: from a
+ * clone (`npm run bench`) it is there; in an installed package the import fails and we say why.
+ */
 async function runBench(argv: string[]): Promise<void> {
   const modulePath = '../bench/run.js';
-  const bench = (await import(modulePath)) as { runBenchCli: (argv: string[]) => Promise<void> };
+  let bench: { runBenchCli: (argv: string[]) => Promise<void> };
+  try {
+    bench = (await import(modulePath)) as typeof bench;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const missing = code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('bench');
+    if (!missing) throw error;
+    throw new Error(
+      'the benchmark suite is not part of the installed package; run it from a clone of the ' +
+        'repository: npm install && npm run bench',
+    );
+  }
   await bench.runBenchCli(argv);
 }
 

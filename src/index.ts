@@ -4,14 +4,16 @@ export type {
   GzipOptions,
   Lz4Options,
   ZlibOptions,
+  ZstdCompressor,
+  ZstdImplementation,
   ZstdOptions,
 } from './compressors/index.js';
 export { compressors } from './compressors/index.js';
 export {
   Cache,
-  createCache,
   type IncrOptions,
   type KeyOptions,
+  type NearCacheControl,
   type ScanOptions,
   type ScoreBound,
   type SetManyOptions,
@@ -27,9 +29,11 @@ export * from './core/errors.js';
 export type { CacheEvent, CacheEventMap } from './core/events.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
 export { Lock, type LockOptions } from './core/lock.js';
+export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
 export { parseTtl, type Ttl } from './core/ttl.js';
+export { createCache } from './create-cache.js';
 export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
 import { parseTtl } from '../../src/core/ttl.js';
+import type { NearScenarioOptions } from './near.js';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
-export const SCENARIOS = ['steady', 'failover', 'soak'] as const;
+export const SCENARIOS = ['steady', 'failover', 'soak', 'near'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What runs without `--scenario` ('near' only when asked for). */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['steady', 'failover', 'soak'];
 
 export const FAULTS = ['pause', 'kill', 'failover'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -68,6 +71,7 @@ export interface BenchOptions {
   steady: SteadyOptions;
   failover: FailoverOptions;
   soak: SoakOptions;
+  near: NearScenarioOptions;
   /** Output directory; default bench/results/<timestamp>. */
   outDir: string | undefined;
   /** No progress bar and no report on stdout (the files are still written). */
@@ -86,7 +90,9 @@ Options:
                           one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
-  --scenario <s[,s]>      steady | failover | soak (default: steady,failover,soak)
+  --scenario <s[,s]>      steady | failover | soak | near (default: steady,failover,soak); near:
+                          hot-key gets with/without the near cache and node-redis clientSideCache,
+                          invalidation delay, stale reads through a SENTINEL FAILOVER
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
   --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
                           after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
@@ -117,7 +123,7 @@ function list(text: string | undefined): string[] | undefined {
 function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
   return {
     quick: false,
-    scenarios: [...SCENARIOS],
+    scenarios: [...DEFAULT_SCENARIOS],
     steady: {
       readRatios: [0.9, 0.5],
       concurrency: [1, 16, 64, 256],
@@ -148,13 +154,14 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       readRatio: 0.9,
       valueSize: 100,
     },
+    near: { cellMs: 2000, writes: 500, failover: true },
   };
 }
 
 function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'> {
   return {
     quick: true,
-    scenarios: [...SCENARIOS],
+    scenarios: [...DEFAULT_SCENARIOS],
     steady: {
       readRatios: [0.9],
       concurrency: [1, 16],
@@ -185,6 +192,7 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       readRatio: 0.9,
       valueSize: 100,
     },
+    near: { cellMs: 300, writes: 20, failover: false },
   };
 }
 

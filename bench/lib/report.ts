@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BASELINE_CLIENT, type ClientFamily, type SkippedClient } from './clients.js';
 import type { FailoverResult } from './failover.js';
 import type { MachineInfo } from './machine.js';
+import type { NearResult } from './near.js';
 import type { BenchOptions } from './options.js';
 import type { SoakResult } from './soak.js';
 import type { SteadyRow } from './steady.js';
@@ -26,6 +27,8 @@ export interface BenchResults {
   steady: SteadyRow[];
   failover: FailoverResult[];
   soak: SoakResult[];
+  /** `--scenario near` (absent when it did not run). */
+  near?: NearResult;
   skipped: SkippedClient[];
   /** File names (in the output directory) of the SVG charts. */
   charts: string[];
@@ -153,6 +156,7 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.steady.length > 0) out.push(...steadySection(results));
   for (const f of results.failover) out.push(...failoverSection(f));
   if (results.soak.length > 0) out.push(...soakSection(results.soak));
+  if (results.near !== undefined) out.push(...nearSection(results.near));
 
   out.push('## Method', '');
   for (const note of meta.method) out.push(`- ${note}`);
@@ -336,6 +340,52 @@ function soakSection(soak: SoakResult[]): string[] {
 const sec = (ms: number) => (ms / 1000).toFixed(1);
 
 /** Write results.json, report.md and the given SVGs into `dir`. */
+function nearSection(near: NearResult): string[] {
+  const out: string[] = ['## Near cache', ''];
+  const network = (r: NearResult['hot'][number]) =>
+    near.hot.find(
+      (n) => n.client === 'pooled' && n.valueBytes === r.valueBytes && n.concurrency === r.concurrency,
+    );
+  out.push(
+    table(
+      ['value', 'concurrency', 'client', 'GET ops/s', 'vs network path', 'hit rate'],
+      near.hot.map((r) => [
+        sizeLabel(r.valueBytes),
+        String(r.concurrency),
+        `\`${r.client}\``,
+        fmt(r.opsPerSec, 0),
+        ratio((network(r)?.opsPerSec ?? 0) > 0 ? r.opsPerSec / (network(r)?.opsPerSec as number) : null),
+        r.hitRate === null ? '–' : `${fmt(r.hitRate * 100, 1)} %`,
+      ]),
+    ),
+    '',
+    'Invalidation delay: a third client (raw ioredis) SETs a new value; time from its reply until the client returns it.',
+    '',
+    table(
+      ['client', 'writes seen', 'p50', 'p99', 'max', 'still stale 1 s after the write'],
+      near.delay.map((d) => [
+        `\`${d.client}\``,
+        String(d.samples),
+        `${fmt(d.p50Ms, 3)} ms`,
+        `${fmt(d.p99Ms, 3)} ms`,
+        `${fmt(d.maxMs, 3)} ms`,
+        String(d.staleAfterOneSecond),
+      ]),
+    ),
+    '',
+  );
+  if (near.failover !== null) {
+    const f = near.failover;
+    out.push(
+      `SENTINEL FAILOVER with the near cache on (pooled): ${f.staleReadsAfterWrite} stale reads among ${f.readsAfterWrite} reads started after a write on the new master was acknowledged; near-flush reasons: ${f.flushReasons.join(', ') || 'none'}.`,
+      '',
+    );
+  }
+  for (const s of near.skipped) out.push(`- skipped \`${s.client}\`: ${s.reason}`);
+  if (near.skipped.length > 0) out.push('');
+  return out;
+}
+
 export async function writeReport(
   dir: string,
   results: BenchResults,

@@ -5,17 +5,17 @@ import { none } from './none.js';
 import { CompressorRegistry } from './registry.js';
 import type { Compressor } from './types.js';
 import { type ZlibOptions, zlib } from './zlib.js';
-import { type ZstdOptions, zstd } from './zstd.js';
+import { lazyZstd, type ZstdCompressor, type ZstdOptions, zstd, zstdImplementations } from './zstd.js';
 
 export type { BrotliOptions } from './brotli.js';
 export type { GzipOptions } from './gzip.js';
 export type { Lz4Options } from './lz4.js';
 export type { Compressor } from './types.js';
 export type { ZlibOptions } from './zlib.js';
-export type { ZstdOptions } from './zstd.js';
+export type { ZstdCompressor, ZstdImplementation, ZstdOptions } from './zstd.js';
 
 const registry = new CompressorRegistry();
-for (const builtIn of [none(), lz4(), zlib(), gzip(), brotli(), zstd()]) registry.addBuiltIn(builtIn);
+for (const builtIn of [none(), lz4(), zlib(), gzip(), brotli(), lazyZstd()]) registry.addBuiltIn(builtIn);
 
 /**
  * Compressor factories plus the process-wide registry the codec decodes with.
@@ -27,7 +27,9 @@ export const compressors = {
   zlib: (options?: ZlibOptions): Compressor => zlib(options),
   gzip: (options?: GzipOptions): Compressor => gzip(options),
   brotli: (options?: BrotliOptions): Compressor => brotli(options),
-  zstd: (options?: ZstdOptions): Compressor => zstd(options),
+  zstd: (options?: ZstdOptions): ZstdCompressor => zstd(options),
+  /** The zstd implementations available in this process, preferred first (see ZstdOptions). */
+  zstdImplementations,
   /** Makes a compressor of your own (id 128..255) decodable by every cache in the process. */
   register: (compressor: Compressor): void => registry.register(compressor),
   byId: (id: number): Compressor | undefined => registry.byId(id),

@@ -1,118 +1,114 @@
-import binding from 'zstd-napi/binding.js';
-import { DecodeError, ValueTooLargeError } from '../core/errors.js';
-import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
+import { ConfigError } from '../core/errors.js';
+import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
 import type { Compressor } from './types.js';
+import type { ZstdBackend, ZstdImplementation } from './zstd-backend.js';
+import { loadZstdNapi, zstdNapiBackend } from './zstd-napi.js';
+import { loadNodeZstd, nodeZstdBackend } from './zstd-node.js';
+
+export type { ZstdImplementation } from './zstd-backend.js';
 
 export const ZSTD_ID = 5;
+
+// zstd's "fast" levels go far below -7 but buy nothing for cache values; 22 is libzstd's maximum.
+const MIN_LEVEL = -7;
+const MAX_LEVEL = 22;
 
 export interface ZstdOptions {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;
-  /** Compression level, zstd's negative "fast" levels up to 22. Default 3, zstd's own default. */
+  /** Compression level, zstd's "fast" levels from -7 up to 22. Default 3, zstd's own default. */
   level?: number;
+  /**
+   * Which zstd does the work. 'auto' (default): node:zlib's where the running Node has it
+   * (>= 22.15 / 23.8), else the optional dependency zstd-napi. Both write the same frames and
+   * read each other's.
+   */
+  implementation?: 'auto' | ZstdImplementation;
+  /**
+   * Write an XXH64 content checksum in each frame, so corruption is detected on read. Default
+   * true. (django-redis's zstd writes none: its compat codec turns it off to match.)
+   */
+  checksum?: boolean;
 }
 
-const windowLogBounds = binding.dParamGetBounds(binding.DParameter.windowLogMax);
-const streamChunk = binding.dStreamOutSize();
+/** A zstd compressor, telling which implementation it runs on. */
+export interface ZstdCompressor extends Compressor {
+  readonly implementation: ZstdImplementation;
+}
+
+/** The zstd implementations this process can use, preferred first. */
+export function zstdImplementations(): ZstdImplementation[] {
+  const found: ZstdImplementation[] = [];
+  if (loadNodeZstd() !== undefined) found.push('node:zlib');
+  if (loadZstdNapi() !== undefined) found.push('zstd-napi');
+  return found;
+}
+
+function backend(implementation: 'auto' | ZstdImplementation, level: number, checksum: boolean): ZstdBackend {
+  if (implementation !== 'zstd-napi') {
+    const node = loadNodeZstd();
+    if (node !== undefined) return nodeZstdBackend(node, level, checksum);
+  }
+  if (implementation !== 'node:zlib') {
+    const napi = loadZstdNapi();
+    if (napi !== undefined) return zstdNapiBackend(napi, level, checksum);
+  }
+  const nodeHint = `node:zlib has zstd from Node 22.15 / 23.8 (this is Node ${process.versions.node})`;
+  const napiHint =
+    "the optional dependency 'zstd-napi' is not installed or did not build (npm install zstd-napi)";
+  const why =
+    implementation === 'node:zlib'
+      ? nodeHint
+      : implementation === 'zstd-napi'
+        ? napiHint
+        : `${nodeHint}, and ${napiHint}`;
+  throw new ConfigError(`zstd: no zstd implementation available: ${why}`);
+}
 
 /**
- * Zstandard via zstd-napi (native libzstd, Node-API 8, builds on Node 20).
- *
- * Written frames always carry the content size (single-shot compression records it) and an
- * XXH64 content checksum, so corruption is detected rather than decoded into wrong bytes.
- *
- * Reading never allocates past `maxBytes`:
- * - a frame that states its content size is refused if that size is above the limit, else
- *   decoded in one call into a buffer of exactly that size (libzstd fails if the data would
- *   produce more);
- * - a frame without a content size (another writer's streaming output, or a crafted one) is
- *   decoded in chunks, stopping as soon as the total passes the limit; its window is capped
- *   at the limit too (`windowLogMax`), so libzstd's own window buffer stays bounded (a frame
- *   whose window alone exceeds the limit is refused as too large).
- * Trailing bytes after the frame, a truncated frame and a decoder that stops making progress
- * are all corrupt data, so the loop cannot spin.
+ * Zstandard. Throws ConfigError when neither node:zlib's zstd nor zstd-napi is available (or
+ * not the one asked for with `implementation`).
  */
-export function zstd(options: ZstdOptions = {}): Compressor {
+export function zstd(options: ZstdOptions = {}): ZstdCompressor {
   const minLength = intOption('zstd', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);
-  const level = intOption(
-    'zstd',
-    'level',
-    options.level,
-    3,
-    Math.max(binding.minCLevel(), -7),
-    binding.maxCLevel(),
-  );
-  const cctx = new binding.CCtx();
-  cctx.setParameter(binding.CParameter.compressionLevel, level);
-  cctx.setParameter(binding.CParameter.checksumFlag, 1);
-  cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
-  const dctx = new binding.DCtx();
-
+  const level = intOption('zstd', 'level', options.level, 3, MIN_LEVEL, MAX_LEVEL);
+  const implementation = options.implementation ?? 'auto';
+  if (!['auto', 'node:zlib', 'zstd-napi'].includes(implementation)) {
+    throw new ConfigError(
+      `zstd: option 'implementation' must be 'auto', 'node:zlib' or 'zstd-napi'; got ${String(implementation)}`,
+    );
+  }
+  const checksum = options.checksum ?? true;
+  if (typeof checksum !== 'boolean') {
+    throw new ConfigError(`zstd: option 'checksum' must be true or false; got ${String(checksum)}`);
+  }
+  const chosen = backend(implementation, level, checksum);
   return {
     name: 'zstd',
     id: ZSTD_ID,
     minLength,
-    compress(bytes) {
-      const out = Buffer.allocUnsafe(binding.compressBound(bytes.length));
-      const written = cctx.compress2(out, bytes);
-      return out.subarray(0, written);
-    },
-    decompress(bytes, maxBytes) {
-      let declared: number | null;
-      try {
-        declared = binding.getFrameContentSize(bytes);
-      } catch (error) {
-        throw corrupt('zstd', 'not a zstd frame', error);
-      }
-      if (declared === null) return decompressStreaming(dctx, bytes, maxBytes);
-      if (declared > maxBytes) throw tooLarge('zstd', maxBytes, declared);
-      const out = Buffer.allocUnsafe(declared);
-      let written: number;
-      try {
-        written = dctx.decompress(out, bytes);
-      } catch (error) {
-        throw corrupt('zstd', 'invalid frame', error);
-      }
-      if (written !== declared) {
-        throw corrupt('zstd', `frame decoded to ${written} bytes but its header says ${declared}`);
-      }
-      return out;
-    },
+    implementation: chosen.implementation,
+    compress: (bytes) => chosen.compress(bytes),
+    decompress: (bytes, maxBytes) => chosen.decompress(bytes, maxBytes),
   };
 }
 
-function decompressStreaming(dctx: binding.DCtx, bytes: Buffer, maxBytes: number): Buffer {
-  const windowLog = Math.min(
-    windowLogBounds.upperBound,
-    Math.max(windowLogBounds.lowerBound, Math.ceil(Math.log2(Math.max(2, maxBytes)))),
-  );
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let input = bytes;
-  try {
-    dctx.reset(binding.ResetDirective.sessionAndParameters);
-    dctx.setParameter(binding.DParameter.windowLogMax, windowLog);
-    for (;;) {
-      // One byte more than the remaining budget, so overshooting the limit is observable.
-      const chunk = Buffer.allocUnsafe(Math.min(streamChunk, maxBytes - total + 1));
-      const [remaining, produced, consumed] = dctx.decompressStream(chunk, input);
-      total += produced;
-      if (total > maxBytes) throw tooLarge('zstd', maxBytes);
-      if (produced > 0) chunks.push(chunk.subarray(0, produced));
-      input = input.subarray(consumed);
-      if (remaining === 0) {
-        if (input.length > 0) throw corrupt('zstd', `${input.length} trailing bytes after the frame`);
-        return Buffer.concat(chunks, total);
-      }
-      if (produced === 0 && consumed === 0) throw corrupt('zstd', 'truncated frame');
-    }
-  } catch (error) {
-    dctx.reset(binding.ResetDirective.sessionOnly);
-    if (error instanceof DecodeError || error instanceof ValueTooLargeError) throw error;
-    if (error instanceof Error && /too much memory/i.test(error.message)) {
-      // The frame's window alone is larger than the limit: decoding it would allocate past it.
-      throw tooLarge('zstd', maxBytes);
-    }
-    throw corrupt('zstd', 'invalid frame', error);
-  }
+/**
+ * The registry's built-in zstd entry, which decodes zstd values for every cache. It picks its
+ * implementation on first use, so importing the package never fails on a machine without one:
+ * only reading or writing zstd data does, with the ConfigError above.
+ */
+export function lazyZstd(): Compressor {
+  let resolved: ZstdCompressor | undefined;
+  const get = (): ZstdCompressor => {
+    resolved ??= zstd();
+    return resolved;
+  };
+  return {
+    name: 'zstd',
+    id: ZSTD_ID,
+    minLength: DEFAULT_MIN_LENGTH,
+    compress: (bytes) => get().compress(bytes),
+    decompress: (bytes, maxBytes) => get().decompress(bytes, maxBytes),
+  };
 }

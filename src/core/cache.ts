@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { compressors } from '../compressors/index.js';
 import { serializers } from '../serializers/index.js';
-import { Codec } from './codec.js';
+import { Codec, type CompatCodecFactory, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
@@ -17,11 +17,13 @@ import type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } fro
 import * as zsets from './commands/sorted-sets.js';
 import type { SetOptions } from './commands/strings.js';
 import * as strings from './commands/strings.js';
+import { CACHE_ID } from './diagnostics.js';
 import { ConfigError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
 import { Executor } from './executor.js';
 import { checkVersion, KeyBuilder } from './keys.js';
 import type { Lock, LockOptions } from './lock.js';
+import type { NearCacheStats, NearLayer, NearLayerFactory } from './near.js';
 import { type CacheOptions, resolveOptions } from './options.js';
 import type { Intent, Router, RouterEventMap } from './router.js';
 import { SingleFlight } from './single-flight.js';
@@ -35,6 +37,22 @@ export type { SetManyOptions } from './commands/many.js';
 export type { SScanOptions } from './commands/sets.js';
 export type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } from './commands/sorted-sets.js';
 export type { SetOptions } from './commands/strings.js';
+
+/** `cache.nearCache`: the near cache's controls (present whether or not it is on). */
+export interface NearCacheControl {
+  /** False when `nearCache` is off, or the server refused CLIENT TRACKING. */
+  readonly enabled: boolean;
+  /** Drop every entry held in this process (emits `near-flush` with reason 'manual'). */
+  clear(): Promise<void>;
+  stats(): NearCacheStats | undefined;
+}
+
+/** Implementations core calls but does not import; the package entry (src/create-cache.ts) supplies them. */
+export interface CacheLayers {
+  nearCache?: NearLayerFactory;
+  /** Codecs selectable with the `compat` option, by name (src/adapters/django-redis.ts). */
+  compatCodecs?: Readonly<Record<string, CompatCodecFactory>>;
+}
 
 /**
  * The cache: django-redis's API over a Router, as a facade. Each method delegates to its
@@ -398,7 +416,22 @@ export class Cache {
   // ---------------------------------------------------------------- observability and lifecycle
 
   stats(): CacheStats {
-    return this.#ctx.executor.counters.snapshot(this.#ctx.executor.router.stats());
+    const executor = this.#ctx.executor;
+    const stats = executor.counters.snapshot(executor.router.stats());
+    if (executor.near !== undefined) stats.nearCache = executor.near.stats();
+    return stats;
+  }
+
+  /** The near cache's controls: `await cache.nearCache.clear()`. */
+  get nearCache(): NearCacheControl {
+    const near: NearLayer | undefined = this.#ctx.executor.near;
+    return {
+      get enabled() {
+        return near?.enabled === true;
+      },
+      clear: async () => near?.flush('manual'),
+      stats: () => near?.stats(),
+    };
   }
 
   on<E extends CacheEvent>(event: E, fn: Listener<CacheEventMap[E]>): this {
@@ -416,6 +449,11 @@ export class Cache {
     return this.#ctx.executor.close();
   }
 
+  /** The id this cache's operations carry on the `sentinel-cache:command` channel (telemetry). */
+  get [CACHE_ID](): number {
+    return this.#ctx.executor.cacheId;
+  }
+
   get closed(): boolean {
     return this.#ctx.executor.closed;
   }
@@ -423,6 +461,19 @@ export class Cache {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The factory of `compat: name`; ConfigError naming the known ones when there is none. */
+function compatCodec(layers: CacheLayers, name: string): CompatCodecFactory {
+  const factory = layers.compatCodecs?.[name];
+  if (factory === undefined) {
+    const known =
+      Object.keys(layers.compatCodecs ?? {})
+        .map((k) => `'${k}'`)
+        .join(', ') || 'none';
+    throw new ConfigError(`createCache: option 'compat' must be one of ${known}; got '${name}'`);
+  }
+  return factory;
 }
 
 /** Router events the cache re-emits to its own listeners. */
@@ -434,12 +485,21 @@ const FORWARDED = [
   'breaker-close',
 ] as const;
 
-/** Create a cache. Options are validated here: a bad option throws ConfigError naming it. */
-export function createCache(options: CacheOptions): Cache {
+/**
+ * Create a cache. Options are validated here: a bad option throws ConfigError naming it.
+ * `layers` are the implementations of core's optional contracts (the near cache, compat
+ * codecs); the
+ * package's `createCache` passes them, so users never do.
+ */
+export function createCache(options: CacheOptions, layers: CacheLayers = {}): Cache {
   const resolved = resolveOptions(options);
   const serializer = resolved.serializer ?? serializers.msgpack();
   const compressor = resolved.compressor ?? compressors.none();
-  const codec = new Codec({ serializer, compressor, maxValueBytes: resolved.maxValueBytes });
+  const { maxValueBytes, compat } = resolved;
+  const codec: ValueCodec =
+    compat === undefined
+      ? new Codec({ serializer, compressor, maxValueBytes })
+      : compatCodec(layers, compat)({ serializer, compressor, maxValueBytes });
   const stats = new Counters();
   const events = new TypedEmitter<CacheEventMap>();
   const router = resolved.router;
@@ -452,8 +512,27 @@ export function createCache(options: CacheOptions): Cache {
   }
   router.on('error', ({ error }) => events.emit('error', { error }));
 
+  let near: NearLayer | undefined;
+  if (resolved.nearCache !== undefined) {
+    if (layers.nearCache === undefined) {
+      throw new ConfigError(
+        "Option 'nearCache' needs the near cache implementation: use createCache from 'sentinel-cache'",
+      );
+    }
+    near = layers.nearCache(resolved.nearCache, {
+      router,
+      // Broadcast mode watches the keys this cache writes: `prefix:` with the default key
+      // format; every key with a custom keyFunction (its format is unknown).
+      broadcastPrefix: resolved.keyFunction === undefined ? `${resolved.keyPrefix}:` : '',
+      sink: {
+        flushed: (reason) => events.emit('near-flush', { reason }),
+        error: (error) => events.emit('error', { error }),
+      },
+    });
+  }
+
   return new Cache({
-    executor: new Executor({ router, counters: stats, events, ignoreErrors: resolved.ignoreErrors }),
+    executor: new Executor({ router, counters: stats, events, ignoreErrors: resolved.ignoreErrors, near }),
     keys: new KeyBuilder(resolved.keyPrefix, resolved.keyFunction, resolved.reverseKeyFunction),
     codec,
     flights: new SingleFlight(),

@@ -68,7 +68,29 @@ export interface CodecOptions {
   maxValueBytes?: number;
 }
 
-export class Codec {
+/**
+ * What the cache needs from a codec: values to the bytes stored in Redis and back. `Codec`
+ * (this file: header + serializer + compressor) is the default; a `compat` option selects
+ * another one, whose factory the package's createCache passes in (see CacheLayers).
+ */
+export interface ValueCodec {
+  /** A safe integer as its decimal string (so INCR works); anything else as bytes. */
+  encode(value: unknown): Buffer | string;
+  /** `raw` as read with getBuffer; DecodeError naming `key` for bytes it cannot read. */
+  decode(raw: Buffer, key: string): unknown;
+}
+
+/** What a compat codec is built from: the cache's own serializer, compressor and limit. */
+export interface CompatCodecOptions {
+  serializer: Serializer;
+  compressor: Compressor;
+  maxValueBytes: number;
+}
+
+/** Builds a compat codec (`compat: name`) from the cache's serializer, compressor and limit. */
+export type CompatCodecFactory = (options: CompatCodecOptions) => ValueCodec;
+
+export class Codec implements ValueCodec {
   readonly serializer: Serializer;
   readonly compressor: Compressor;
   readonly maxValueBytes: number;

@@ -1,3 +1,4 @@
+import type { FlushReason } from './near.js';
 import type { RouterEventMap } from './router.js';
 
 export { type Listener, TypedEmitter } from './emitter.js';
@@ -17,6 +18,8 @@ export interface CacheEventMap {
   'breaker-open': RouterEventMap['breaker-open'];
   'breaker-half-open': RouterEventMap['breaker-half-open'];
   'breaker-close': RouterEventMap['breaker-close'];
+  /** The near cache dropped everything it held, and why. */
+  'near-flush': { reason: FlushReason };
 }
 
 export type CacheEvent = keyof CacheEventMap;

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
+import { commandChannel, newCacheId } from './diagnostics.js';
 import { CacheClosedError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
+import type { NearLayer } from './near.js';
 import type { Intent, Router } from './router.js';
 import type { Counters } from './stats.js';
 
@@ -36,6 +38,8 @@ export interface ExecutorOptions {
   counters: Counters;
   events: TypedEmitter<CacheEventMap>;
   ignoreErrors: boolean;
+  /** The near cache, when the `nearCache` option is on. */
+  near?: NearLayer | undefined;
 }
 
 /** Shared by a cache and its `withVersion()` views, so closing one closes all. */
@@ -43,6 +47,9 @@ export class Executor {
   readonly router: Router;
   readonly counters: Counters;
   readonly events: TypedEmitter<CacheEventMap>;
+  readonly near: NearLayer | undefined;
+  /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
+  readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
   #closing: Promise<void> | undefined;
 
@@ -51,10 +58,46 @@ export class Executor {
     this.counters = options.counters;
     this.events = options.events;
     this.#ignoreErrors = options.ignoreErrors;
+    this.near = options.near;
   }
 
-  /** Run `fn` through the router; apply ignoreErrors; count errors. */
-  async run<T, F = T>(
+  /**
+   * A write that changes the keys `touched` (Redis keys): with the near cache on, their local
+   * entries are dropped before the command is sent and again when it is answered, and reads
+   * of them in flight keep nothing (read-your-writes in the process).
+   */
+  write<T, F = T>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    touched: string | readonly string[],
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    const near = this.near;
+    return this.run('write', operation, key, fallback, near === undefined ? fn : near.ownWrite(touched, fn));
+  }
+
+  /**
+   * Run `fn` through the router; apply ignoreErrors; count errors. Published on the
+   * `sentinel-cache:command` TracingChannel when it has subscribers (else one property read).
+   */
+  run<T, F = T>(
+    intent: Intent,
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T | F> {
+    if (!commandChannel.hasSubscribers) return this.#run(intent, operation, key, fallback, fn);
+    return commandChannel.tracePromise(() => this.#run(intent, operation, key, fallback, fn), {
+      operation,
+      intent,
+      key,
+      cacheId: this.cacheId,
+    });
+  }
+
+  async #run<T, F>(
     intent: Intent,
     operation: string,
     key: string | undefined,
@@ -88,7 +131,10 @@ export class Executor {
 
   /** Close the router once; every later operation throws CacheClosedError. */
   close(): Promise<void> {
-    if (this.#closing === undefined) this.#closing = this.router.close();
+    if (this.#closing === undefined) {
+      this.near?.close();
+      this.#closing = this.router.close();
+    }
     return this.#closing;
   }
 

@@ -3,6 +3,7 @@ import type { Serializer } from '../serializers/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
 import { ConfigError } from './errors.js';
 import type { KeyFunction, ReverseKeyFunction } from './keys.js';
+import type { NearCacheOptions } from './near.js';
 import type { Router } from './router.js';
 import { parseTtl, type Ttl } from './ttl.js';
 import { optionError, type Schema, validateOptions } from './validate.js';
@@ -26,6 +27,17 @@ export interface CacheOptions {
   ignoreErrors?: boolean;
   /** Largest value accepted on write and produced by decompression on read. Default 64 MiB. */
   maxValueBytes?: number;
+  /**
+   * Keep recently read values in this process, kept true by Redis CLIENT TRACKING
+   * (README "Near cache"). `true` for the defaults. Default off.
+   */
+  nearCache?: boolean | NearCacheOptions;
+  /**
+   * Store values in another library's format instead of sentinel-cache's header + payload:
+   * 'django-redis' (django-redis 5, with the json or msgpack serializer and the none, zlib,
+   * gzip, lz4 or zstd compressor). Default: none.
+   */
+  compat?: 'django-redis';
 }
 
 /** Options after validation, with defaults applied (serializer/compressor resolved by the cache). */
@@ -40,6 +52,9 @@ export interface ResolvedOptions {
   reverseKeyFunction: ReverseKeyFunction | undefined;
   ignoreErrors: boolean;
   maxValueBytes: number;
+  /** Checked in detail by the near cache when the cache is built. */
+  nearCache: true | NearCacheOptions | undefined;
+  compat: string | undefined;
 }
 
 export const DEFAULT_TTL_MS = 300_000;
@@ -60,6 +75,8 @@ const SCHEMA: Schema = {
   reverseKeyFunction: 'function',
   ignoreErrors: 'boolean',
   maxValueBytes: 'positive integer',
+  nearCache: { anyOf: ['boolean', 'object'], describe: 'true, false or { maxEntries, maxBytes, ttl, mode }' },
+  compat: 'string',
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -153,5 +170,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     reverseKeyFunction: reverseKeyFunction as ReverseKeyFunction | undefined,
     ignoreErrors,
     maxValueBytes,
+    nearCache:
+      options.nearCache === undefined || options.nearCache === false
+        ? undefined
+        : (options.nearCache as true | NearCacheOptions),
+    compat: options.compat as string | undefined,
   };
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NodeAddress } from './address.js';
+import type { DataConnectionHook } from './connection-hook.js';
 
 /**
  * The contract between the cache and its routers. It lives in core because core owns it:
@@ -49,4 +50,10 @@ export interface Router {
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   stats(): RouterStats;
+  /**
+   * Run `hook` on every data connection this router opens, each time it becomes ready,
+   * before it carries an operation (see DataConnectionHook). Returns the function that
+   * removes the hook. Optional: the near cache needs it and runs without one otherwise.
+   */
+  onDataConnection?(hook: DataConnectionHook): () => void;
 }

@@ -1,3 +1,4 @@
+import type { NearCacheStats } from './near.js';
 import type { RouterStats } from './router.js';
 
 /** What `cache.stats()` returns. */
@@ -14,6 +15,8 @@ export interface CacheStats {
   breaker: RouterStats['breaker'];
   /** Per node (`host:port`): operations and errors as counted by the router. */
   nodes: RouterStats['nodes'];
+  /** Present when the `nearCache` option is on. */
+  nearCache?: NearCacheStats;
 }
 
 /** Counters the cache bumps on its hot path: plain fields, no allocation per operation. */

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { DataConnectionHooks } from '../core/connection-hook.js';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
@@ -13,15 +14,19 @@ export type NodeRole = 'master' | 'slave' | 'sentinel' | 'unknown';
 /** What the caller needs the node to be; 'any' accepts masters and replicas. */
 export type ExpectedRole = 'master' | 'replica' | 'any';
 
+/** What every data connection of one router shares, derived once from its options. */
 export interface NodeClientSettings {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Run on each new connection before it is lent out (router.onDataConnection registers them). */
+  hooks: DataConnectionHooks;
 }
 
 export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSettings {
   return {
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    hooks: new DataConnectionHooks(),
   };
 }
 
@@ -118,8 +123,9 @@ export function wrongRoleAddress(err: unknown): NodeAddress | undefined {
 }
 
 /**
- * Connect to `address`, then verify with `ROLE` that the node is what we need. The whole
- * handshake (TCP, TLS, AUTH, SELECT, ROLE) is bounded by connectTimeoutMs +
+ * Connect to `address`, then verify with `ROLE` that the node is what we need, then run the
+ * router's data connection hooks (`opts.hooks`). The whole
+ * handshake (TCP, TLS, AUTH, SELECT, ROLE, hooks) is bounded by connectTimeoutMs +
  * commandTimeoutMs: a paused node accepts TCP connections (the kernel does) but never
  * answers. Failures come back translated (ConnectionInterruptedError, CommandTimeoutError,
  * AuthenticationError, MasterNotFoundError / ReplicaNotFoundError for a wrong role); the
@@ -127,7 +133,7 @@ export function wrongRoleAddress(err: unknown): NodeAddress | undefined {
  */
 export async function connectVerified(
   address: NodeAddress,
-  opts: NodeConnectionOptions,
+  opts: NodeConnectionOptions & { hooks?: DataConnectionHooks },
   expected: ExpectedRole,
 ): Promise<{ client: Redis; role: NodeRole; linkUp: boolean }> {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
@@ -150,13 +156,17 @@ export async function connectVerified(
     const { role, linkUp } = await Promise.race([
       (async () => {
         await client.connect();
-        return queryRoleInfo(client);
+        const info = await queryRoleInfo(client);
+        if (!roleMatches(info.role, expected)) throw wrongRoleError(address, info.role, expected);
+        // A replica without its master link serves data that grows staler by the second.
+        if (expected === 'replica' && !info.linkUp) throw replicaLinkDownError(address);
+        // Before anyone uses the connection (the near cache turns on CLIENT TRACKING here),
+        // and only on one that is kept.
+        if (opts.hooks !== undefined && !opts.hooks.empty) await opts.hooks.run(client, address);
+        return info;
       })(),
       deadline,
     ]);
-    if (!roleMatches(role, expected)) throw wrongRoleError(address, role, expected);
-    // A replica without its master link serves data that grows staler by the second.
-    if (expected === 'replica' && !linkUp) throw replicaLinkDownError(address);
     return { client, role, linkUp };
   } catch (err) {
     client.disconnect();

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { type DataConnectionHook, DataConnectionHooks } from '../core/connection-hook.js';
 import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import type {
@@ -85,6 +86,7 @@ class StandaloneRouter implements Router {
   readonly #timeoutMs: number;
   readonly #coalesce: boolean;
   readonly #events = new TypedEmitter<RouterEventMap>();
+  readonly #hooks = new DataConnectionHooks();
   #ops = 0;
   #errors = 0;
   #closed = false;
@@ -144,7 +146,33 @@ class StandaloneRouter implements Router {
     });
     this.#client.on('ready', () => {
       this.#lastConnectionError = undefined;
+      if (!this.#hooks.empty) this.#runHooks();
     });
+  }
+
+  /**
+   * Data connection hooks, on every (re)connection. Commands waiting in the offline queue may
+   * reach the server before the hooks' commands do (ioredis sends them on ready): a hook
+   * must not assume its setup precedes every command (the near cache keeps no reply from a
+   * read sent before its CLIENT TRACKING was confirmed). One connection to keep: a failing
+   * hook is reported as an 'error' event, not by closing it.
+   */
+  #runHooks(): void {
+    this.#hooks.run(this.#client, this.#address).catch((err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.#events.emit('error', { error });
+    });
+  }
+
+  onDataConnection(hook: DataConnectionHook): () => void {
+    const remove = this.#hooks.add(hook);
+    // Registered after the connection came up: run it on the live connection now.
+    if (this.#client.status === 'ready') {
+      hook(this.#client, this.#address).catch((err: unknown) => {
+        this.#events.emit('error', { error: err instanceof Error ? err : new Error(String(err)) });
+      });
+    }
+    return remove;
   }
 
   execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {

@@ -19,8 +19,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
 import type { Compressor } from '../../src/compressors/types.js';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { ConfigError, KeyNotFoundError, LockError, NotAnIntegerError } from '../../src/core/errors.js';
+import type { CacheOptions } from '../../src/core/options.js';
+import { createCache } from '../../src/create-cache.js';
 import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Serializer } from '../../src/serializers/types.js';
@@ -74,6 +76,8 @@ export function defineCacheSuite(
   name: string,
   makeRouter: () => Promise<SuiteRouter>,
   matrix: readonly CodecCase[] = CODEC_MATRIX,
+  /** Extra createCache options for the suite's main cache (e.g. `{ nearCache: true }`). */
+  extra: Partial<CacheOptions> = {},
 ): void {
   for (const codec of matrix) {
     describe(`${name}: django-redis backend suite [${codec.serializer}/${codec.compressor}]`, () => {
@@ -90,6 +94,7 @@ export function defineCacheSuite(
           serializer: makeSerializer(codec.serializer),
           compressor: makeCompressor(codec.compressor),
           keyPrefix: prefix,
+          ...extra,
         });
       });
 

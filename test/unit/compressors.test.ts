@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transform } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CompressStream } from 'zstd-napi';
 import { compressors } from '../../src/compressors/index.js';
 import type { Compressor } from '../../src/compressors/types.js';
@@ -131,58 +131,131 @@ async function zstdStreamingFrame(input: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('zstd frames without a content size', () => {
-  const zstd = compressors.zstd();
+describe.each(compressors.zstdImplementations())(
+  'zstd (%s) frames without a content size',
+  (implementation) => {
+    const zstd = compressors.zstd({ implementation });
 
-  // Level 3 streams use a 2 MiB window; maxBytes must allow it (a smaller limit refuses the frame).
-  const limit = 4 * MiB;
+    // Level 3 streams use a 2 MiB window; maxBytes must allow it (a smaller limit refuses the frame).
+    const limit = 4 * MiB;
 
-  it('decode in bounded chunks', async () => {
-    const frame = await zstdStreamingFrame(text);
-    expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
-    const big = randomBytes(3 * MiB);
-    expect(zstd.decompress(await zstdStreamingFrame(big), limit).equals(big)).toBe(true);
-  });
+    it('decode in bounded chunks', async () => {
+      const frame = await zstdStreamingFrame(text);
+      expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
+      const big = randomBytes(3 * MiB);
+      expect(zstd.decompress(await zstdStreamingFrame(big), limit).equals(big)).toBe(true);
+    });
 
-  it('refuse a frame whose window alone is larger than maxBytes', async () => {
-    const frame = await zstdStreamingFrame(text);
-    expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
-  });
+    it('refuse a frame whose window alone is larger than maxBytes', async () => {
+      const frame = await zstdStreamingFrame(text);
+      expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
+    });
 
-  it('stop a 100 MB bomb at maxBytes', async () => {
-    const frame = await zstdStreamingFrame(Buffer.alloc(100_000_000));
-    const before = process.memoryUsage().arrayBuffers;
-    expect(thrown(() => zstd.decompress(frame, limit))).toBeInstanceOf(ValueTooLargeError);
-    expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * MiB);
-  });
+    it('stop a 100 MB bomb at maxBytes', async () => {
+      const frame = await zstdStreamingFrame(Buffer.alloc(100_000_000));
+      const before = process.memoryUsage().arrayBuffers;
+      expect(thrown(() => zstd.decompress(frame, limit))).toBeInstanceOf(ValueTooLargeError);
+      expect(thrown(() => zstd.decompress(frame, 1 * MiB))).toBeInstanceOf(ValueTooLargeError);
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * MiB);
+    });
 
-  it('reject trailing bytes and truncation with DecodeError', async () => {
-    const frame = await zstdStreamingFrame(text);
-    const trailing = Buffer.concat([frame, Buffer.from([1, 2, 3])]);
-    expect(thrown(() => zstd.decompress(trailing, limit))).toBeInstanceOf(DecodeError);
-    expect(thrown(() => zstd.decompress(frame.subarray(0, frame.length - 4), limit))).toBeInstanceOf(
-      DecodeError,
-    );
-    // The decompression context recovers after an error.
-    expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
-  });
+    it('reject trailing bytes and truncation with DecodeError', async () => {
+      const frame = await zstdStreamingFrame(text);
+      const trailing = Buffer.concat([frame, Buffer.from([1, 2, 3])]);
+      expect(thrown(() => zstd.decompress(trailing, limit))).toBeInstanceOf(DecodeError);
+      expect(thrown(() => zstd.decompress(frame.subarray(0, frame.length - 4), limit))).toBeInstanceOf(
+        DecodeError,
+      );
+      // The decompression context recovers after an error.
+      expect(zstd.decompress(frame, limit).equals(text)).toBe(true);
+    });
 
-  it('detects a corrupted payload through the content checksum', () => {
-    const packed = zstd.compress(text);
-    let detected = 0;
-    for (let i = 6; i < packed.length; i += 7) {
-      const flipped = Buffer.from(packed);
-      flipped[i]! ^= 0x10;
-      try {
-        const out = zstd.decompress(flipped, 1 * MiB);
-        if (!out.equals(text)) throw new Error(`silently decoded a corrupted frame (byte ${i})`);
-      } catch (error) {
-        expect(error).toBeInstanceOf(DecodeError);
-        detected++;
+    it('detects a corrupted payload through the content checksum', () => {
+      const packed = zstd.compress(text);
+      let detected = 0;
+      for (let i = 6; i < packed.length; i += 7) {
+        const flipped = Buffer.from(packed);
+        flipped[i]! ^= 0x10;
+        try {
+          const out = zstd.decompress(flipped, 1 * MiB);
+          if (!out.equals(text)) throw new Error(`silently decoded a corrupted frame (byte ${i})`);
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError);
+          detected++;
+        }
       }
+      expect(detected).toBeGreaterThan(0);
+    });
+  },
+);
+
+describe('zstd implementations', () => {
+  const available = compressors.zstdImplementations();
+
+  it('has at least one here (zstd-napi is an optional dependency of the package)', () => {
+    expect(available.length).toBeGreaterThan(0);
+    expect(compressors.zstd().implementation).toBe(available[0]);
+  });
+
+  // Node >= 22.15 brings node:zlib's zstd; the CI runs of this suite on Node 22 and 24 cover this.
+  it.runIf(available.length === 2)('write the same bytes and decode each other', () => {
+    const node = compressors.zstd({ implementation: 'node:zlib' });
+    const napi = compressors.zstd({ implementation: 'zstd-napi' });
+    for (const input of [text, randomBytes(5_000), Buffer.alloc(300_000), Buffer.from('x'.repeat(300))]) {
+      const fromNode = node.compress(input);
+      const fromNapi = napi.compress(input);
+      expect(fromNode.equals(fromNapi)).toBe(true);
+      expect(napi.decompress(fromNode, 1 * MiB).equals(input)).toBe(true);
+      expect(node.decompress(fromNapi, 1 * MiB).equals(input)).toBe(true);
     }
-    expect(detected).toBeGreaterThan(0);
+  });
+
+  it.runIf(available.length === 2)('read each other’s streaming frames (no content size)', async () => {
+    const node = compressors.zstd({ implementation: 'node:zlib' });
+    const frame = await zstdStreamingFrame(text);
+    expect(node.decompress(frame, 4 * MiB).equals(text)).toBe(true);
+  });
+
+  it('refuses an unknown implementation name', () => {
+    expect(thrown(() => compressors.zstd({ implementation: 'pyzstd' as never }))).toBeInstanceOf(ConfigError);
+  });
+
+  it.runIf(!available.includes('node:zlib'))(
+    'names the Node version needed when node:zlib is asked for but absent',
+    () => {
+      const error = thrown(() => compressors.zstd({ implementation: 'node:zlib' }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/22\.15/);
+    },
+  );
+
+  it('without either: ConfigError naming both, and importing the package still works', async () => {
+    vi.resetModules();
+    vi.doMock('../../src/compressors/zstd-napi.js', async (original) => ({
+      ...(await original<object>()),
+      loadZstdNapi: () => undefined,
+    }));
+    vi.doMock('../../src/compressors/zstd-node.js', async (original) => ({
+      ...(await original<object>()),
+      loadNodeZstd: () => undefined,
+    }));
+    try {
+      const fresh = await import('../../src/index.js');
+      expect(fresh.compressors.zstdImplementations()).toEqual([]);
+      const error = thrown(() => fresh.compressors.zstd());
+      expect(error).toBeInstanceOf(fresh.ConfigError);
+      expect((error as Error).message).toMatch(/node:zlib/);
+      expect((error as Error).message).toMatch(/zstd-napi/);
+      // The registry's built-in entry only fails when zstd data is actually met.
+      expect(thrown(() => fresh.compressors.byId(5)!.decompress(Buffer.from([1]), 10))).toBeInstanceOf(
+        fresh.ConfigError,
+      );
+      expect(fresh.compressors.lz4().compress(text).length).toBeLessThan(text.length);
+    } finally {
+      vi.doUnmock('../../src/compressors/zstd-napi.js');
+      vi.doUnmock('../../src/compressors/zstd-node.js');
+      vi.resetModules();
+    }
   });
 });
 

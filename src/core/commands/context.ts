@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Codec } from '../codec.js';
+import type { ValueCodec } from '../codec.js';
 import type { Executor } from '../executor.js';
 import { type KeyBuilder, versionOf } from '../keys.js';
 import type { SingleFlight } from '../single-flight.js';
@@ -13,7 +13,7 @@ import { parseTtl, type Ttl } from '../ttl.js';
 export interface CommandContext {
   readonly executor: Executor;
   readonly keys: KeyBuilder;
-  readonly codec: Codec;
+  readonly codec: ValueCodec;
   readonly flights: SingleFlight;
   readonly defaultTtl: number | null;
   /** The default version of this cache view (`withVersion()` makes another view). */

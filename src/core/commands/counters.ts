@@ -31,7 +31,7 @@ export async function incr(
   const ignoreKeyCheck = options?.ignoreKeyCheck === true;
   let reply: unknown;
   try {
-    reply = await ctx.executor.run('write', 'incr', key, null, (client) =>
+    reply = await ctx.executor.write('incr', key, null, redisKey, (client) =>
       ignoreKeyCheck ? client.incrby(redisKey, delta) : INCR_EXISTING.run(client, [redisKey], [delta]),
     );
   } catch (err) {
@@ -54,7 +54,7 @@ export async function incrVersion(
   const to = from + delta;
   const fromKey = ctx.keys.build(key, from);
   const toKey = ctx.keys.build(key, to);
-  const moved = await ctx.executor.run('write', 'incrVersion', key, null, (client) =>
+  const moved = await ctx.executor.write('incrVersion', key, null, [fromKey, toKey], (client) =>
     MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
   );
   if (moved !== 1) throw new KeyNotFoundError(key);

@@ -19,7 +19,7 @@ export async function hset(
   const redisKey = redisKeyOf(ctx, key, options);
   const f = field(name);
   const encoded = ctx.codec.encode(value);
-  return ctx.executor.run('write', 'hset', key, ZERO, (client) => client.hset(redisKey, f, encoded));
+  return ctx.executor.write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, f, encoded));
 }
 
 export async function hget<T>(
@@ -57,7 +57,7 @@ export async function hdel(
   const redisKey = redisKeyOf(ctx, key, options);
   const list = typeof fields === 'string' ? [fields] : fields.map(field);
   if (list.length === 0) return 0;
-  return ctx.executor.run('write', 'hdel', key, ZERO, (client) => client.hdel(redisKey, ...list));
+  return ctx.executor.write('hdel', key, ZERO, redisKey, (client) => client.hdel(redisKey, ...list));
 }
 
 export async function hlen(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {

@@ -16,11 +16,14 @@ export interface ScanOptions extends KeyOptions {
 
 export async function del(ctx: CommandContext, key: string, options?: KeyOptions): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
-  return (await ctx.executor.run('write', 'delete', key, ZERO, (client) => client.del(redisKey))) === 1;
+  return (await ctx.executor.write('delete', key, ZERO, redisKey, (client) => client.del(redisKey))) === 1;
 }
 
 export async function has(ctx: CommandContext, key: string, options?: KeyOptions): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
+  // A near-cache entry answers; otherwise EXISTS (not kept: it does not say what GET would).
+  const held = ctx.executor.near?.lookup(redisKey);
+  if (held !== undefined) return held.value !== null;
   return (await ctx.executor.run('read', 'has', key, ZERO, (client) => client.exists(redisKey))) === 1;
 }
 
@@ -47,7 +50,7 @@ export async function expire(
 ): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
   const ms = ttlOf(ctx, ttl);
-  const reply = await ctx.executor.run('write', 'expire', key, ZERO, (client) =>
+  const reply = await ctx.executor.write('expire', key, ZERO, redisKey, (client) =>
     ms === null ? PERSIST_EXISTING.run(client, [redisKey], []) : client.pexpire(redisKey, ms),
   );
   return reply === 1;
@@ -66,14 +69,16 @@ export async function expireAt(
   }
   const ms = Math.ceil(at);
   return (
-    (await ctx.executor.run('write', 'expireAt', key, ZERO, (client) => client.pexpireat(redisKey, ms))) === 1
+    (await ctx.executor.write('expireAt', key, ZERO, redisKey, (client) =>
+      client.pexpireat(redisKey, ms),
+    )) === 1
   );
 }
 
 export async function persist(ctx: CommandContext, key: string, options?: KeyOptions): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
   return (
-    (await ctx.executor.run('write', 'persist', key, ZERO, (c) =>
+    (await ctx.executor.write('persist', key, ZERO, redisKey, (c) =>
       PERSIST_EXISTING.run(c, [redisKey], []),
     )) === 1
   );
@@ -146,20 +151,32 @@ export async function deletePattern(
 ): Promise<number> {
   const pattern = ctx.keys.pattern(glob, versionOf(options, ctx.version));
   const count = scanCount(options?.scanCount, 'scanCount');
-  return ctx.executor.run('write', 'deletePattern', glob, ZERO, (client) =>
-    unlinkMatching(client, pattern, count),
-  );
+  try {
+    return await ctx.executor.run('write', 'deletePattern', glob, ZERO, (client) =>
+      unlinkMatching(client, pattern, count),
+    );
+  } finally {
+    ctx.executor.near?.flush('manual');
+  }
 }
 
 /** Delete every key of this cache's prefix (all versions); returns how many. */
 export async function clear(ctx: CommandContext): Promise<number> {
   const pattern = ctx.keys.everyVersionPattern();
   const own = ctx.keys.ownKeyTest();
-  return ctx.executor.run('write', 'clear', undefined, ZERO, (client) =>
-    unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
-  );
+  try {
+    return await ctx.executor.run('write', 'clear', undefined, ZERO, (client) =>
+      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
+    );
+  } finally {
+    ctx.executor.near?.flush('manual');
+  }
 }
 
 export async function flushDb(ctx: CommandContext): Promise<void> {
-  await ctx.executor.run('write', 'flushDb', undefined, null, (client) => client.flushdb());
+  try {
+    await ctx.executor.run('write', 'flushDb', undefined, null, (client) => client.flushdb());
+  } finally {
+    ctx.executor.near?.flush('flushdb');
+  }
 }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
+import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
 
@@ -34,9 +35,13 @@ export async function getMany<T>(
   const result = new Map<string, T>();
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
-  const raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-    client.mgetBuffer(...redisKeys),
-  );
+  const near = ctx.executor.near;
+  const raws =
+    near === undefined
+      ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+          client.mgetBuffer(...redisKeys),
+        )
+      : await nearMany(ctx, near, redisKeys);
   if (raws.length === 0) {
     for (const key of userKeys) ctx.executor.miss(key);
     return result;
@@ -52,6 +57,32 @@ export async function getMany<T>(
     }
   }
   return result;
+}
+
+/** getMany through the near cache: held keys from memory, the others in one MGET. */
+async function nearMany(
+  ctx: CommandContext,
+  near: NearLayer,
+  redisKeys: string[],
+): Promise<Array<Buffer | null>> {
+  const raws: Array<Buffer | null> = new Array(redisKeys.length).fill(null);
+  const missing: number[] = [];
+  for (let i = 0; i < redisKeys.length; i++) {
+    const held = near.lookup(redisKeys[i] as string);
+    if (held === undefined) missing.push(i);
+    else raws[i] = held.value;
+  }
+  if (missing.length === 0) return raws;
+  const fetched = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+    near.readMany(
+      client,
+      missing.map((i) => redisKeys[i] as string),
+    ),
+  );
+  // ignoreErrors turned a failure into []: every key reads as a miss.
+  if (fetched.length === 0) return [];
+  for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
+  return raws;
 }
 
 /** One pipeline of SET PX; every value is encoded before anything is sent. */
@@ -70,10 +101,10 @@ export async function setMany(
   }
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
-    await ctx.executor.run('write', 'setMany', undefined, ZERO, (client) => client.del(...redisKeys));
+    await ctx.executor.write('setMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
     return;
   }
-  await ctx.executor.run('write', 'setMany', undefined, UNDEFINED, async (client) => {
+  await ctx.executor.write('setMany', undefined, UNDEFINED, redisKeys, async (client) => {
     const pipeline = client.pipeline();
     for (let i = 0; i < redisKeys.length; i++) {
       if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
@@ -91,5 +122,5 @@ export async function deleteMany(
 ): Promise<number> {
   const redisKeys = ctx.keys.buildAll(keys, versionOf(options, ctx.version));
   if (redisKeys.length === 0) return 0;
-  return ctx.executor.run('write', 'deleteMany', undefined, ZERO, (client) => client.del(...redisKeys));
+  return ctx.executor.write('deleteMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
 }

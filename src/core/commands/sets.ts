@@ -25,14 +25,14 @@ export async function sadd(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.run('write', 'sadd', key, ZERO, (client) => client.sadd(redisKey, ...encoded));
+  return ctx.executor.write('sadd', key, ZERO, redisKey, (client) => client.sadd(redisKey, ...encoded));
 }
 
 export async function srem(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.run('write', 'srem', key, ZERO, (client) => client.srem(redisKey, ...encoded));
+  return ctx.executor.write('srem', key, ZERO, redisKey, (client) => client.srem(redisKey, ...encoded));
 }
 
 export async function smembers<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<Set<T>> {
@@ -84,10 +84,12 @@ export async function spop<T>(
 ): Promise<T | undefined | Set<T>> {
   const redisKey = redisKeyOf(ctx, key, options);
   if (count === undefined) {
-    const raw = await ctx.executor.run('write', 'spop', key, NULL, (client) => client.spopBuffer(redisKey));
+    const raw = await ctx.executor.write('spop', key, NULL, redisKey, (client) =>
+      client.spopBuffer(redisKey),
+    );
     return raw === null ? undefined : decode<T>(ctx, raw, key);
   }
-  const raws = await ctx.executor.run('write', 'spop', key, EMPTY_ARRAY, (client) =>
+  const raws = await ctx.executor.write('spop', key, EMPTY_ARRAY, redisKey, (client) =>
     client.spopBuffer(redisKey, count),
   );
   return decodeSet<T>(ctx, raws, key);
@@ -124,8 +126,9 @@ export async function smove(
   const to = ctx.keys.build(destination, version);
   const encoded = ctx.codec.encode(member);
   return (
-    (await ctx.executor.run('write', 'smove', source, ZERO, (client) => client.smove(from, to, encoded))) ===
-    1
+    (await ctx.executor.write('smove', source, ZERO, [from, to], (client) =>
+      client.smove(from, to, encoded),
+    )) === 1
   );
 }
 
@@ -155,7 +158,7 @@ export async function setStore(
   const dest = ctx.keys.build(destination, ctx.version);
   if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
-  return ctx.executor.run('write', op, destination, ZERO, (client) => client[op](dest, ...redisKeys));
+  return ctx.executor.write(op, destination, ZERO, dest, (client) => client[op](dest, ...redisKeys));
 }
 
 /** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */

@@ -72,7 +72,7 @@ export async function zadd(
   }
   if (n === 0) return 0;
   return Number(
-    await ctx.executor.run('write', 'zadd', key, ZERO, (client) => loose(client).zadd!(redisKey, ...args)),
+    await ctx.executor.write('zadd', key, ZERO, redisKey, (client) => loose(client).zadd!(redisKey, ...args)),
   );
 }
 
@@ -153,7 +153,7 @@ export async function zrem(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.run('write', 'zrem', key, ZERO, (client) => client.zrem(redisKey, ...encoded));
+  return ctx.executor.write('zrem', key, ZERO, redisKey, (client) => client.zrem(redisKey, ...encoded));
 }
 
 /** ZINCRBY key increment member: Redis', ioredis' and django-redis' argument order. */
@@ -169,7 +169,7 @@ export async function zincrby(
     throw new ConfigError('zincrby: amount must be a number');
   const encoded = ctx.codec.encode(member);
   return parseScore(
-    await ctx.executor.run('write', 'zincrby', key, null, (client) =>
+    await ctx.executor.write('zincrby', key, null, redisKey, (client) =>
       client.zincrby(redisKey, amount, encoded),
     ),
   );
@@ -201,7 +201,7 @@ export async function zpop<T>(
 ): Promise<Array<[T, number]>> {
   const redisKey = redisKeyOf(ctx, key, options);
   const method = which === 'min' ? 'zpopminBuffer' : 'zpopmaxBuffer';
-  const raws = (await ctx.executor.run('write', method.slice(0, -6), key, EMPTY_ARRAY, (client) =>
+  const raws = (await ctx.executor.write(method.slice(0, -6), key, EMPTY_ARRAY, redisKey, (client) =>
     loose(client)[method]!(redisKey, count),
   )) as Buffer[];
   return decodePairs<T>(ctx, raws, key);

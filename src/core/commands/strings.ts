@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { NULL, ZERO } from '../executor.js';
+import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
 
@@ -16,7 +17,39 @@ export interface SetOptions extends KeyOptions {
 
 export async function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<T | undefined> {
   const redisKey = redisKeyOf(ctx, key, options);
+  const near = ctx.executor.near;
+  if (near !== undefined) return nearGet<T>(ctx, near, key, redisKey);
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
+  if (raw === null) {
+    ctx.executor.miss(key);
+    return undefined;
+  }
+  ctx.executor.hit(key);
+  return decode<T>(ctx, raw, key);
+}
+
+/** get through the near cache: a held entry answers from memory, else GET + PTTL through it. */
+async function nearGet<T>(
+  ctx: CommandContext,
+  near: NearLayer,
+  key: string,
+  redisKey: string,
+): Promise<T | undefined> {
+  const held = near.lookup(redisKey);
+  if (held !== undefined) {
+    if (held.value === null) {
+      ctx.executor.miss(key);
+      return undefined;
+    }
+    ctx.executor.hit(key);
+    if (held.decoded !== undefined) return held.decoded as T;
+    const value = decode<T>(ctx, held.value, key);
+    // Immutable values are decoded once; objects are decoded per hit so no caller can
+    // change what another one gets.
+    if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
+    return value;
+  }
+  const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => near.read(client, redisKey));
   if (raw === null) {
     ctx.executor.miss(key);
     return undefined;
@@ -41,10 +74,10 @@ export async function set(
   if (ttl !== null && ttl <= 0) {
     // Expire now. With nx an existing key must survive (django-redis semantics); a missing
     // one would be expired at once: nothing to do either way.
-    if (!nx) await ctx.executor.run('write', 'set', key, ZERO, (client) => client.del(redisKey));
+    if (!nx) await ctx.executor.write('set', key, ZERO, redisKey, (client) => client.del(redisKey));
     return false;
   }
-  const reply = await ctx.executor.run('write', 'set', key, NULL, (client) => {
+  const reply = await ctx.executor.write('set', key, NULL, redisKey, (client) => {
     if (ttl === null) {
       if (nx) return client.set(redisKey, encoded, 'NX');
       if (xx) return client.set(redisKey, encoded, 'XX');

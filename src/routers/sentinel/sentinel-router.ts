@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../../core/connection-hook.js';
 import { RoutePipeline, routerClosed } from '../pipeline.js';
 import type {
   Intent,
@@ -33,7 +34,9 @@ export abstract class SentinelRouter implements Router {
     });
     this.maxReplicaLagMs = opts.maxReplicaLagMs;
     if (opts.maxReplicaLagMs !== undefined && this.ctx.readFrom !== 'master') {
-      this.lag = new ReplicaLagMonitor(this.ctx.node, () => this.ctx.askMaster(), this.ctx.mapAddress);
+      // Its own connection to the master, without the data connection hooks: it reads no keys.
+      const { hooks: _dataConnectionHooks, ...plain } = this.ctx.node;
+      this.lag = new ReplicaLagMonitor(plain, () => this.ctx.askMaster(), this.ctx.mapAddress);
     }
     this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
       this.ctx.noteNotMaster(a),
@@ -78,6 +81,11 @@ export abstract class SentinelRouter implements Router {
 
   stats(): RouterStats {
     return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
+  }
+
+  /** Run `hook` on every data connection before it carries an operation (the near cache uses it). */
+  onDataConnection(hook: DataConnectionHook): () => void {
+    return this.ctx.node.hooks.add(hook);
   }
 
   /**

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// Checks the package as a user gets it: `npm pack`, install the tarball into an empty project,
+// then load every entry point from ESM and from CommonJS (require(esm), Node >= 20.19), compile
+// a TypeScript consumer under moduleResolution node16, nodenext and bundler, and print the
+// install's size and package count (the numbers the README quotes).
+//
+// Usage: node scripts/check-package.mjs   (after `npm run build`; needs the npm registry for
+// the package's own dependencies). Exits non-zero on the first failure.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const work = mkdtempSync(join(tmpdir(), 'sentinel-cache-package-'));
+const run = (cmd, args, cwd, env = {}) =>
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+const step = (name) => console.log(`check-package: ${name}`);
+
+try {
+  step('npm pack');
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repo))[0];
+  const tarball = join(work, packed.filename);
+  const shipped = packed.files.map((f) => f.path);
+  const leaked = shipped.filter((path) => path.startsWith('dist/bench') || path.startsWith('test/'));
+  if (leaked.length > 0) throw new Error(`the tarball ships ${leaked.slice(0, 5).join(', ')}`);
+  if (!shipped.includes('dist/src/cli.js'))
+    throw new Error('the tarball has no dist/src/cli.js: run npm run build');
+
+  step('install the tarball into an empty project');
+  const app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', tarball], app);
+  const lock = JSON.parse(readFileSync(join(app, 'node_modules', '.package-lock.json'), 'utf8'));
+  const packages = Object.keys(lock.packages).filter((path) => path !== '');
+  const size = run('du', ['-sh', 'node_modules'], app).split('\t')[0];
+  const tarballKb = Math.round(packed.size / 1024);
+  console.log(
+    `check-package: installed ${packages.length} packages (sentinel-cache included), ${size} in node_modules; tarball ${tarballKb} kB`,
+  );
+  const runtime = packages.filter((path) => /node_modules\/(vega|d3-|cli-progress|hdr-histogram)/.test(path));
+  if (runtime.length > 0) throw new Error(`bench-only packages installed: ${runtime.join(', ')}`);
+
+  // Optional peers the keyv and telemetry entry points need, as a user of those would add them.
+  run('npm', ['install', '--no-audit', '--no-fund', 'keyv@5', '@opentelemetry/api@1'], app);
+
+  step('ESM import and CommonJS require of every entry point');
+  const entries = {
+    'sentinel-cache': ['createCache', 'compressors', 'routers', 'CacheError'],
+    'sentinel-cache/topology': ['startTopology', 'startStandalone'],
+    'sentinel-cache/keyv': ['KeyvSentinelStore'],
+    'sentinel-cache/telemetry': ['instrument', 'COMMAND_CHANNEL'],
+  };
+  const checks = Object.entries(entries).map(
+    ([spec, names]) => `[${JSON.stringify(spec)}, ${JSON.stringify(names)}]`,
+  );
+  const body = (load) => `
+const assert = (ok, what) => { if (!ok) { console.error('missing: ' + what); process.exit(1); } };
+for (const [spec, names] of [${checks.join(', ')}]) {
+  const mod = ${load};
+  for (const name of names) assert(mod[name] !== undefined, spec + ' ' + name);
+}
+`;
+  writeFileSync(join(app, 'esm.mjs'), body('await import(spec)'));
+  writeFileSync(join(app, 'cjs.cjs'), body('require(spec)'));
+  run(process.execPath, ['esm.mjs'], app);
+  run(process.execPath, ['cjs.cjs'], app);
+
+  step('the CLI runs, and its bench command explains where the bench is');
+  const bin = join(app, 'node_modules', '.bin', 'sentinel-cache');
+  if (!run(bin, ['--help'], app).includes('topology'))
+    throw new Error('sentinel-cache --help has no topology');
+  let benchMessage = '';
+  try {
+    run(bin, ['bench', '--quick'], app);
+  } catch (error) {
+    benchMessage = String(error.stderr);
+  }
+  if (!benchMessage.includes('npm run bench')) {
+    throw new Error(
+      `sentinel-cache bench in an install should point to the repository; said: ${benchMessage}`,
+    );
+  }
+
+  step('TypeScript consumers: moduleResolution node16, nodenext, bundler');
+  const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+  const consumer = `
+import { type CacheOptions, compressors, createCache, routers } from 'sentinel-cache';
+import { startStandalone, type Topology } from 'sentinel-cache/topology';
+import { KeyvSentinelStore } from 'sentinel-cache/keyv';
+import { instrument } from 'sentinel-cache/telemetry';
+const options: CacheOptions = { router: routers.standalone({ host: '127.0.0.1', port: 1 }), compressor: compressors.lz4() };
+const cache = createCache(options);
+const store: KeyvSentinelStore = new KeyvSentinelStore(cache);
+const stop: () => void = instrument(cache).stop;
+const start: () => Promise<unknown> = startStandalone;
+const x: Topology | undefined = undefined;
+export { store, stop, start, x };
+`;
+  writeFileSync(join(app, 'consumer.ts'), consumer);
+  writeFileSync(
+    join(app, 'consumer-cjs.cts'),
+    `import { createCache } from 'sentinel-cache';\nimport { KeyvSentinelStore } from 'sentinel-cache/keyv';\nexport const f: typeof createCache = createCache;\nexport type S = KeyvSentinelStore;\n`,
+  );
+  const typeRoots = join(repo, 'node_modules', '@types');
+  const settings = [
+    { module: 'node16', moduleResolution: 'node16', files: ['consumer.ts'] },
+    { module: 'nodenext', moduleResolution: 'nodenext', files: ['consumer.ts', 'consumer-cjs.cts'] },
+    { module: 'esnext', moduleResolution: 'bundler', files: ['consumer.ts'] },
+  ];
+  for (const { module, moduleResolution, files } of settings) {
+    const config = {
+      compilerOptions: {
+        module,
+        moduleResolution,
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [typeRoots],
+      },
+      files,
+    };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(config));
+    try {
+      run(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
+    } catch (error) {
+      throw new Error(
+        `tsc with moduleResolution ${moduleResolution} failed:\n${error.stdout}${error.stderr}`,
+      );
+    }
+    step(`  ${moduleResolution}: ok`);
+  }
+  console.log('check-package: all checks passed');
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

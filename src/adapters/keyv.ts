@@ -1,0 +1,119 @@
+/**
+ * `sentinel-cache/keyv`: a Keyv storage adapter over a Cache, so Keyv, cache-manager 7 and
+ * cacheable use sentinel-cache (Sentinel failover, codecs, near cache) as their Redis tier.
+ *
+ * It implements keyv 5's `KeyvStoreAdapter` (the major cache-manager 7, cacheable 2 and
+ * @keyv/test-suite are built on). Keyv hands the store keys already prefixed with its
+ * namespace (`namespace:key`) and values it already serialized (a string, unless Keyv was told
+ * not to serialize); the store keeps them as they come, through the cache's own codec.
+ */
+import { EventEmitter } from 'node:events';
+import type { Cache } from '../core/cache.js';
+import { escapeGlob } from '../core/keys.js';
+
+/** What Keyv reads from a store's `opts`: `dialect` 'redis' makes it use the store's iterator. */
+export interface KeyvSentinelStoreOpts {
+  dialect: 'redis';
+  url: string;
+  [option: string]: unknown;
+}
+
+/** One entry of `setMany`, as Keyv passes it (ttl in milliseconds). */
+export interface KeyvSetManyEntry {
+  key: string;
+  value: unknown;
+  ttl?: number;
+}
+
+export class KeyvSentinelStore extends EventEmitter {
+  /** Keyv sets this to its namespace (default 'keyv'); `clear` and `iterator` stay within it. */
+  namespace?: string | undefined;
+  readonly opts: KeyvSentinelStoreOpts = { dialect: 'redis', url: 'redis+sentinel://sentinel-cache' };
+  readonly #cache: Cache;
+
+  /**
+   * `cache` stays yours: the store reads and writes through it with its prefix, version, codec
+   * and TTL rules (a Keyv write without a ttl gets the cache's `defaultTtl`). `disconnect()`
+   * closes it.
+   */
+  constructor(cache: Cache) {
+    super();
+    this.#cache = cache;
+  }
+
+  /** The cache this store writes to. */
+  get cache(): Cache {
+    return this.#cache;
+  }
+
+  async get<Value>(key: string): Promise<Value | undefined> {
+    return this.#cache.get<Value>(key);
+  }
+
+  async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
+    const found = await this.#cache.getMany<Value>(keys);
+    return keys.map((key) => found.get(key));
+  }
+
+  /** `ttl` in milliseconds, as Keyv gives it; none (or 0) means the cache's `defaultTtl`. */
+  async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    return this.#cache.set(key, value, ttlOption(ttl));
+  }
+
+  async setMany(entries: KeyvSetManyEntry[]): Promise<void> {
+    // One pipeline per distinct ttl: usually one (Keyv gives every entry of a call the same).
+    const byTtl = new Map<number | undefined, Array<[string, unknown]>>();
+    for (const { key, value, ttl } of entries) {
+      const group = ttl !== undefined && ttl > 0 ? ttl : undefined;
+      const batch = byTtl.get(group) ?? [];
+      if (batch.length === 0) byTtl.set(group, batch);
+      batch.push([key, value]);
+    }
+    await Promise.all([...byTtl].map(([ttl, batch]) => this.#cache.setMany(batch, ttlOption(ttl))));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#cache.delete(key);
+  }
+
+  /** True if at least one of the keys existed (Keyv's contract). */
+  async deleteMany(keys: string[]): Promise<boolean> {
+    return (await this.#cache.deleteMany(keys)) > 0;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.#cache.has(key);
+  }
+
+  async hasMany(keys: string[]): Promise<boolean[]> {
+    return Promise.all(keys.map((key) => this.#cache.has(key)));
+  }
+
+  /**
+   * Deletes this namespace's keys (SCAN + UNLINK of `namespace:*` under the cache's prefix);
+   * without a namespace, every key of the cache (`cache.clear()`), never the whole database.
+   */
+  async clear(): Promise<void> {
+    if (this.namespace) await this.#cache.deletePattern(`${escapeGlob(this.namespace)}:*`);
+    else await this.#cache.clear();
+  }
+
+  /** `[key, value]` for every key of `namespace` (Keyv passes its own), one SCAN batch at a time. */
+  async *iterator<Value>(namespace?: string): AsyncGenerator<[string, Value | undefined], void> {
+    const glob = namespace ? `${escapeGlob(namespace)}:*` : '*';
+    for await (const key of this.#cache.iterKeys(glob)) {
+      const value = await this.#cache.get<Value>(key);
+      // A key deleted or expired between SCAN and GET is skipped, not reported as undefined.
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  /** Closes the cache (Keyv's `disconnect()` ends the store's connections). */
+  async disconnect(): Promise<void> {
+    await this.#cache.close();
+  }
+}
+
+function ttlOption(ttl: number | undefined): { ttl: number } | undefined {
+  return ttl !== undefined && ttl > 0 ? { ttl } : undefined;
+}

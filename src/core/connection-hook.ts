@@ -1,0 +1,42 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The one way for something above the routers (the near cache) to prepare the data
+ * connections a router opens, without knowing which router it is.
+ */
+
+/** Which node a data connection reaches, as the router knows it. */
+export interface DataConnectionInfo {
+  host: string;
+  port: number;
+}
+
+/**
+ * Runs on every data connection a router opens, each time it becomes ready (a router that
+ * reconnects a client runs it again), before the router lends the connection to an
+ * operation — except where a router documents otherwise (standalone: commands queued while
+ * connecting may go first). A rejection fails the connection like a failed handshake.
+ * Whoever registers a hook watches the client's own 'close' event to learn of its loss.
+ */
+export type DataConnectionHook = (client: Redis, info: DataConnectionInfo) => Promise<void>;
+
+/** The hooks registered on one router, run in registration order. */
+export class DataConnectionHooks {
+  readonly #hooks = new Set<DataConnectionHook>();
+
+  /** Register `hook`; returns the function that removes it. */
+  add(hook: DataConnectionHook): () => void {
+    this.#hooks.add(hook);
+    return () => {
+      this.#hooks.delete(hook);
+    };
+  }
+
+  get empty(): boolean {
+    return this.#hooks.size === 0;
+  }
+
+  async run(client: Redis, info: DataConnectionInfo): Promise<void> {
+    for (const hook of this.#hooks) await hook(client, info);
+  }
+}

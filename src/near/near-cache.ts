@@ -1,0 +1,242 @@
+import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../core/connection-hook.js';
+import { ConfigError } from '../core/errors.js';
+import type {
+  FlushReason,
+  NearCacheSink,
+  NearCacheStats,
+  NearEntry,
+  NearLayer,
+  NearLayerFactory,
+} from '../core/near.js';
+import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
+import { ReadGuard } from './read-guard.js';
+import { NearStore } from './store.js';
+import { Tracking } from './tracking.js';
+
+/** A router that lets the near cache prepare its data connections. */
+export interface TrackableRouter {
+  onDataConnection?(hook: DataConnectionHook): () => void;
+  on(event: 'failover' | 'topology-change', fn: () => void): void;
+  off(event: 'failover' | 'topology-change', fn: () => void): void;
+}
+
+/** PTTL replies: -2 no such key, -1 no expiry. */
+const NO_KEY = -2;
+const NO_EXPIRY = -1;
+
+/**
+ * The near cache: recently read values held in memory (NearStore), trusted only while Redis
+ * promises to tell us when they change (Tracking), and never stored from a read that raced
+ * with a change (ReadGuard).
+ *
+ * The cache calls `lookup` before a read and, on a miss, runs `read`/`readMany` on the client
+ * the router chose; its own writes run through `ownWrite`, which drops the local entries before
+ * the command is sent and again when it is answered. Values are held encoded; only immutable
+ * decoded values (strings, numbers) are kept next to them (NearEntry.decoded), so a caller can
+ * never change what another caller gets.
+ */
+export class NearCache implements NearLayer {
+  readonly #options: ResolvedNearCacheOptions;
+  readonly #store: NearStore;
+  readonly #guard = new ReadGuard();
+  readonly #tracking: Tracking;
+  readonly #sink: NearCacheSink;
+  #detach: (() => void) | undefined;
+  #enabled = true;
+  #hits = 0;
+  #misses = 0;
+  #invalidations = 0;
+  #flushes = 0;
+
+  constructor(options: ResolvedNearCacheOptions, broadcastPrefix: string, sink: NearCacheSink) {
+    this.#options = options;
+    this.#sink = sink;
+    this.#store = new NearStore(options);
+    this.#tracking = new Tracking(
+      { mode: options.mode, prefix: broadcastPrefix },
+      {
+        keys: (keys) => {
+          for (const key of keys) this.#invalidate(key.toString());
+        },
+        flush: (reason) => this.flush(reason),
+        error: (error) => sink.error(error),
+        unsupported: (error) => this.#disable(error),
+      },
+    );
+  }
+
+  /** Hook into `router`'s data connections and failover signals. */
+  attach(router: TrackableRouter): void {
+    if (typeof router.onDataConnection !== 'function') {
+      this.#disable(
+        new ConfigError(
+          'Near cache disabled: this router cannot prepare its connections for CLIENT TRACKING (it has no onDataConnection); the cache runs without a near cache',
+        ),
+      );
+      return;
+    }
+    const removeHook = router.onDataConnection(this.#tracking.hook);
+    const onFailover = () => this.flush('failover');
+    const onTopology = () => this.flush('topology-change');
+    router.on('failover', onFailover);
+    router.on('topology-change', onTopology);
+    this.#detach = () => {
+      removeHook();
+      router.off('failover', onFailover);
+      router.off('topology-change', onTopology);
+    };
+  }
+
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** The held entry for `key` (counted as a hit), or undefined (counted as a miss). */
+  lookup(key: string): NearEntry | undefined {
+    if (!this.#enabled) return undefined;
+    const entry = this.#store.get(key, performance.now());
+    if (entry === undefined) this.#misses++;
+    else this.#hits++;
+    return entry;
+  }
+
+  /** GET (with PTTL in the same round trip) on `client`; keeps the reply when it is safe to. */
+  async read(client: Redis, key: string): Promise<Buffer | null> {
+    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    if (ticket < 0) return client.getBuffer(key);
+    const pending = this.#guard.begin(key);
+    const sentAt = performance.now();
+    let value: Buffer | null;
+    let pttl: number;
+    try {
+      [value, pttl] = await Promise.all([client.getBuffer(key), client.pttl(key)]);
+    } finally {
+      // Always end the pending read, even on failure; whether to keep is decided below.
+      pending.spoiled ||= !this.#guard.end(pending);
+    }
+    if (!pending.spoiled && this.#tracking.stillValid(client, ticket)) this.#keep(key, value, pttl, sentAt);
+    return value;
+  }
+
+  /** MGET (with a PTTL per key in the same round trip) on `client`; keeps what is safe to. */
+  async readMany(client: Redis, keys: string[]): Promise<Array<Buffer | null>> {
+    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    if (ticket < 0) return client.mgetBuffer(...keys);
+    const pendings = keys.map((key) => this.#guard.begin(key));
+    const sentAt = performance.now();
+    let values: Array<Buffer | null>;
+    let pttls: number[];
+    try {
+      const [v, ...t] = await Promise.all([
+        client.mgetBuffer(...keys),
+        ...keys.map((key) => client.pttl(key)),
+      ]);
+      values = v;
+      pttls = t;
+    } finally {
+      for (const p of pendings) p.spoiled ||= !this.#guard.end(p);
+    }
+    if (this.#tracking.stillValid(client, ticket)) {
+      for (let i = 0; i < keys.length; i++) {
+        if (!(pendings[i] as { spoiled: boolean }).spoiled) {
+          this.#keep(keys[i] as string, values[i] ?? null, pttls[i] as number, sentAt);
+        }
+      }
+    }
+    return values;
+  }
+
+  /** `fn` (a write of ours to `keys`) wrapped so it drops their entries before it is sent and once answered. */
+  ownWrite<T>(
+    keys: string | readonly string[],
+    fn: (client: Redis) => Promise<T>,
+  ): (client: Redis) => Promise<T> {
+    return async (client) => {
+      if (typeof keys === 'string') this.beginWrite(keys);
+      else for (const key of keys) this.beginWrite(key);
+      try {
+        return await fn(client);
+      } finally {
+        if (typeof keys === 'string') this.endWrite(keys);
+        else for (const key of keys) this.endWrite(key);
+      }
+    };
+  }
+
+  /** One of our writes to `key` is about to be sent. */
+  beginWrite(key: string): void {
+    if (!this.#enabled) return;
+    this.#guard.beginWrite(key);
+    if (this.#store.delete(key)) this.#invalidations++;
+  }
+
+  /** One of our writes to `key` was answered (or failed): the next read goes to Redis. */
+  endWrite(key: string): void {
+    if (!this.#enabled) return;
+    this.#guard.endWrite(key);
+    if (this.#store.delete(key)) this.#invalidations++;
+  }
+
+  /** Drop everything held; reads in flight keep nothing. */
+  flush(reason: FlushReason): void {
+    this.#guard.flush();
+    this.#store.clear();
+    if (!this.#enabled) return;
+    this.#flushes++;
+    this.#sink.flushed(reason);
+  }
+
+  stats(): NearCacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      entries: this.#store.entries,
+      bytes: this.#store.bytes,
+      invalidations: this.#invalidations,
+      flushes: this.#flushes,
+      enabled: this.#enabled,
+    };
+  }
+
+  close(): void {
+    this.#detach?.();
+    this.#detach = undefined;
+    this.#tracking.close();
+    this.#guard.flush();
+    this.#store.clear();
+  }
+
+  #invalidate(key: string): void {
+    this.#guard.invalidate(key);
+    if (this.#store.delete(key)) this.#invalidations++;
+  }
+
+  #keep(key: string, value: Buffer | null, pttl: number, sentAt: number): void {
+    // A reply that contradicts itself (the key vanished or appeared between GET and PTTL,
+    // or expires now) is not worth keeping: an invalidation is on its way anyway.
+    if (pttl === NO_KEY ? value !== null : value === null || (pttl !== NO_EXPIRY && pttl <= 0)) return;
+    // Counted from when the read was sent, not when it came back: the key's expiry on the
+    // server is at least that far away, so the entry never outlives it.
+    const ttl = pttl >= 0 ? Math.min(pttl, this.#options.ttlMs) : this.#options.ttlMs;
+    this.#store.set(key, { value, expiresAt: sentAt + ttl });
+  }
+
+  #disable(error: Error): void {
+    if (!this.#enabled) return;
+    this.#enabled = false;
+    this.#guard.flush();
+    this.#store.clear();
+    this.#tracking.close();
+    this.#sink.error(error);
+  }
+}
+
+/** The NearLayerFactory the package entry gives to core's createCache. */
+export const createNearLayer: NearLayerFactory = (options, { router, broadcastPrefix, sink }) => {
+  const resolved = resolveNearCacheOptions(options);
+  if (resolved === undefined) throw new ConfigError("Option 'nearCache' is off: nothing to build");
+  const near = new NearCache(resolved, broadcastPrefix, sink);
+  near.attach(router);
+  return near;
+};

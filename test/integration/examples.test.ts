@@ -1,0 +1,61 @@
+/**
+ * The README's examples (examples/*.ts) run as users would run them, against a real
+ * redis-server; the Django one is then read back by the real django-redis.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Standalone, startStandalone } from '../../src/topology/index.js';
+
+const exec = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+
+let server: Standalone;
+beforeAll(async () => {
+  server = await startStandalone();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function example(name: string): Promise<string> {
+  const env = { ...process.env, REDIS_HOST: server.host, REDIS_PORT: String(server.port) };
+  const { stdout } = await exec(process.execPath, ['--import', 'tsx', join('examples', name)], {
+    cwd: ROOT,
+    env,
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+describe('examples', () => {
+  it('keyv-cache-manager.ts: wrap() loads once, cacheable reads through to Redis', async () => {
+    const out = await example('keyv-cache-manager.ts');
+    expect(out).toContain('cache-manager: user 42, user 42, loaded 1 time(s)');
+    expect(out).toContain('cacheable: hello');
+  });
+
+  it('metrics.ts: prints the operations it made', async () => {
+    const out = await example('metrics.ts');
+    expect(out).toMatch(/sentinel_cache\.operations .*"cache\.method":"get".*"cache\.outcome":"ok".* 2/);
+    expect(out).toMatch(/sentinel_cache\.hits .*"cache\.tier":"remote".* 1/);
+  });
+
+  it('django.ts: what Node wrote, Django reads', async () => {
+    const out = await example('django.ts');
+    expect(out).toContain('orders: 101');
+    const env = {
+      ...process.env,
+      DJANGO_REDIS_URL: `redis://${server.host}:${server.port}/0`,
+      DJANGO_REDIS_SERIALIZER: 'json',
+      DJANGO_REDIS_COMPRESSOR: 'zlib',
+      DJANGO_KEY_PREFIX: 'shop',
+    };
+    const bridge = join(ROOT, 'test', 'fixtures', 'django', 'bridge.py');
+    const cart = await exec('/usr/bin/python3', [bridge, 'get', 'cart:7'], { env });
+    expect(JSON.parse(cart.stdout)).toEqual({ items: [{ sku: 'A-1', qty: 2 }], total: 59.9 });
+    const orders = await exec('/usr/bin/python3', [bridge, 'incr', 'orders', '1'], { env });
+    expect(orders.stdout.trim()).toBe('102');
+  });
+});

@@ -1,0 +1,461 @@
+/**
+ * The near cache on one real redis-server (standalone router): every correctness rule of
+ * README "Near cache" that does not need a failover (those are in near-cache-sentinel.test.ts).
+ * Values are integers: the codec stores them as decimal strings, so a raw ioredis client
+ * writes exactly what the cache would.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cache } from '../../src/core/cache.js';
+import { CacheError, ConfigError } from '../../src/core/errors.js';
+import type { CacheOptions } from '../../src/core/options.js';
+import { createCache } from '../../src/create-cache.js';
+import { routers } from '../../src/routers/index.js';
+import { startStandalone } from '../../src/topology/index.js';
+import type { Standalone } from '../../src/topology/types.js';
+import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
+
+/** Generous bound for "seen within a few ms" on a loaded machine; the real delay is measured by the bench script. */
+const SEEN_WITHIN_MS = 1000;
+
+let server: Standalone;
+let raw: Redis;
+const caches: Cache[] = [];
+
+function nearCache(options: Partial<CacheOptions> = {}): Cache {
+  const cache = createCache({
+    router: routers.standalone({ url: server.url }),
+    keyPrefix: uniquePrefix('near'),
+    nearCache: true,
+    ...options,
+  });
+  caches.push(cache);
+  return cache;
+}
+
+/** Wait until `cache.get(key)` answers from memory (its connection is tracking). */
+async function warm(cache: Cache, key: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const before = cache.stats().nearCache?.hits ?? 0;
+    await cache.get(key);
+    await cache.get(key);
+    if ((cache.stats().nearCache?.hits ?? 0) > before) return;
+    await sleep(20);
+  }
+  throw new Error(`near cache never served ${key} from memory`);
+}
+
+/** Polls until `get(key)` returns `expected`; returns how long it took. */
+async function seen(
+  cache: Cache,
+  key: string,
+  expected: unknown,
+  budgetMs = SEEN_WITHIN_MS,
+): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const value = await cache.get(key);
+    const elapsed = performance.now() - start;
+    if (value === expected) return elapsed;
+    if (elapsed > budgetMs) throw new Error(`${key}: still ${String(value)} after ${Math.round(elapsed)} ms`);
+    await sleep(1);
+  }
+}
+
+/** A near-cached cache on a prefix of its own, and its keys as Redis sees them (default key function). */
+function tracked(options: Partial<CacheOptions> = {}): {
+  cache: Cache;
+  prefix: string;
+  key: (k: string) => string;
+} {
+  const prefix = uniquePrefix('near');
+  const cache = nearCache({ keyPrefix: prefix, ...options });
+  return { cache, prefix, key: (k) => `${prefix}:1:${k}` };
+}
+
+beforeAll(async () => {
+  server = await startStandalone();
+  raw = new Redis(server.url);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(caches.map((c) => c.close()));
+  raw?.disconnect();
+  await server?.stop();
+});
+
+// Every Cache method behaves the same with the near cache on (two codec cases of the matrix).
+defineCacheSuite(
+  'standalone + near cache',
+  async () => ({ router: routers.standalone({ url: server.url }), cleanup: async () => {} }),
+  CODEC_MATRIX.slice(0, 2),
+  { nearCache: true },
+);
+
+describe('near cache on standalone', () => {
+  it('serves repeated reads from memory and counts them', async () => {
+    const { cache } = tracked();
+    await cache.set('hot', 1);
+    await warm(cache, 'hot');
+    const before = cache.stats().nearCache;
+    for (let i = 0; i < 100; i++) expect(await cache.get('hot')).toBe(1);
+    const after = cache.stats().nearCache;
+    expect(after?.hits).toBe((before?.hits ?? 0) + 100);
+    expect(after?.entries).toBeGreaterThanOrEqual(1);
+    expect(after?.enabled).toBe(true);
+    expect(cache.nearCache.enabled).toBe(true);
+  });
+
+  it('a write by a raw ioredis client is seen within a bound, in every process (two caches)', async () => {
+    const a = tracked();
+    const b = nearCache({ keyPrefix: a.prefix });
+    await a.cache.set('shared', 1);
+    await warm(a.cache, 'shared');
+    await warm(b, 'shared');
+    for (let v = 2; v < 12; v++) {
+      await raw.set(a.key('shared'), String(v));
+      const [ta, tb] = await Promise.all([seen(a.cache, 'shared', v), seen(b, 'shared', v)]);
+      expect(ta).toBeLessThan(SEEN_WITHIN_MS);
+      expect(tb).toBeLessThan(SEEN_WITHIN_MS);
+      // Served from memory again afterwards (re-read and re-tracked).
+      await warm(a.cache, 'shared');
+    }
+    expect(a.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(10);
+  });
+
+  it('a held "no such key" is dropped when another client creates the key', async () => {
+    const { cache, key } = tracked();
+    await warm(cache, 'absent');
+    expect(await cache.has('absent')).toBe(false);
+    await raw.set(key('absent'), '4');
+    expect(await seen(cache, 'absent', 4)).toBeLessThan(SEEN_WITHIN_MS);
+  });
+
+  it('an idle near cache keeps its entries: the invalidation connection answers its pings', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('idle', 1);
+    await warm(cache, 'idle');
+    await sleep(3500);
+    expect(reasons).toEqual([]);
+    const hits = cache.stats().nearCache?.hits ?? 0;
+    expect(await cache.get('idle')).toBe(1);
+    expect(cache.stats().nearCache?.hits).toBe(hits + 1);
+  });
+
+  it('a raw DEL and a raw EXPIRE are seen too', async () => {
+    const { cache, key } = tracked();
+    await cache.set('gone', 5, { ttl: null });
+    await warm(cache, 'gone');
+    await raw.del(key('gone'));
+    await seen(cache, 'gone', undefined);
+    expect(await cache.has('gone')).toBe(false);
+    await cache.set('short-lived', 6, { ttl: null });
+    await warm(cache, 'short-lived');
+    await raw.pexpire(key('short-lived'), 1);
+    await seen(cache, 'short-lived', undefined);
+  });
+
+  it('our own writes are visible to our next read at once (set, delete, incr, expire, setMany)', async () => {
+    const { cache } = tracked();
+    await cache.set('own', 1);
+    await warm(cache, 'own');
+    await cache.set('own', 2);
+    expect(await cache.get('own')).toBe(2);
+    await warm(cache, 'own');
+    expect(await cache.incr('own', 5)).toBe(7);
+    expect(await cache.get('own')).toBe(7);
+    await warm(cache, 'own');
+    await cache.setMany({ own: 8, other: 9 });
+    expect(await cache.get('own')).toBe(8);
+    await warm(cache, 'own');
+    expect(await cache.expire('own', 0)).toBe(true);
+    expect(await cache.get('own')).toBeUndefined();
+    // A held "no such key" is dropped by our own write as well.
+    await warm(cache, 'own');
+    expect(await cache.has('own')).toBe(false);
+    await cache.add('own', 10);
+    expect(await cache.has('own')).toBe(true);
+    expect(await cache.get('own')).toBe(10);
+    await warm(cache, 'own');
+    expect(await cache.delete('own')).toBe(true);
+    expect(await cache.get('own')).toBeUndefined();
+    const many = await cache.getMany(['own', 'other']);
+    expect([...many]).toEqual([['other', 9]]);
+  });
+
+  it("an entry is never served past its key's Redis TTL (PTTL read with the value)", async () => {
+    const { cache } = tracked({ nearCache: { ttl: '1m' } });
+    await cache.set('short', 1, { ttl: 1500 });
+    const writtenAt = performance.now();
+    await warm(cache, 'short');
+    const hitsBefore = cache.stats().nearCache?.hits ?? 0;
+    // Poll until the value disappears. A read that starts after the write resolved + TTL must
+    // miss: the key has expired in Redis by then, whatever the near cache held.
+    let servedLate = 0;
+    for (;;) {
+      const startedAt = performance.now();
+      const value = await cache.get('short');
+      if (value !== undefined && startedAt > writtenAt + 1500) servedLate++;
+      if (value === undefined) break;
+      if (startedAt - writtenAt > 10_000) throw new Error('value never expired');
+      await sleep(5);
+    }
+    expect(servedLate).toBe(0);
+    expect(cache.stats().nearCache?.hits ?? 0).toBeGreaterThan(hitsBefore);
+  });
+
+  it("an entry is not served past the near cache's own ttl", async () => {
+    const { cache } = tracked({ nearCache: { ttl: '1s' } });
+    await cache.set('own-ttl', 1, { ttl: null });
+    await warm(cache, 'own-ttl');
+    await sleep(1300);
+    const misses = cache.stats().nearCache?.misses ?? 0;
+    expect(await cache.get('own-ttl')).toBe(1);
+    expect(cache.stats().nearCache?.misses).toBe(misses + 1);
+  });
+
+  it('FLUSHDB by another client flushes everything, with a near-flush event', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('f1', 1);
+    await warm(cache, 'f1');
+    await raw.flushdb();
+    await seen(cache, 'f1', undefined);
+    expect(reasons).toContain('flushdb');
+    expect(cache.stats().nearCache?.flushes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('cache.nearCache.clear() drops every entry (reason manual)', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('c1', 1);
+    await warm(cache, 'c1');
+    expect(cache.stats().nearCache?.entries).toBeGreaterThan(0);
+    await cache.nearCache.clear();
+    expect(cache.stats().nearCache?.entries).toBe(0);
+    expect(reasons).toEqual(['manual']);
+  });
+
+  it('losing the invalidation connection flushes (disconnect) and tracking comes back on a new one', async () => {
+    const { cache, key } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('k', 1);
+    await warm(cache, 'k');
+    // Kill every pub/sub connection: the invalidation channels (ours and other caches').
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const deadline = Date.now() + 5000;
+    while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(10);
+    expect(reasons).toContain('disconnect');
+    expect(cache.stats().nearCache?.entries).toBe(0);
+    // Re-tracked into a new channel: served from memory again, and invalidated again.
+    await warm(cache, 'k');
+    await raw.set(key('k'), '2');
+    await seen(cache, 'k', 2);
+  });
+
+  it('losing the tracking data connection flushes (disconnect); reads work again after the reconnect', async () => {
+    const { cache, key } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('d', 1);
+    await warm(cache, 'd');
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    const deadline = Date.now() + 5000;
+    while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(10);
+    expect(reasons).toContain('disconnect');
+    await raw.set(key('d'), '3');
+    // The standalone router reconnects; the value read afterwards is the new one.
+    const until = Date.now() + 10_000;
+    let value: unknown;
+    while (Date.now() < until) {
+      value = await cache.get('d').catch(() => undefined);
+      if (value === 3) break;
+      await sleep(20);
+    }
+    expect(value).toBe(3);
+    await warm(cache, 'd');
+  });
+
+  it('a read in flight while its key is invalidated never stores the old value (tight writer/reader race)', async () => {
+    const { cache, key } = tracked();
+    await cache.set('race', 0);
+    await warm(cache, 'race');
+    let stop = false;
+    let regressions = 0;
+    // Readers hammer the key while it changes; each checks that values never go backwards.
+    const readers = Array.from({ length: 8 }, async () => {
+      let last = -1;
+      while (!stop) {
+        const v = (await cache.get<number>('race')) ?? -1;
+        if (v < last) regressions++;
+        last = Math.max(last, v);
+        // A hit resolves without I/O: yield, or the readers starve the sockets they race with.
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+    const iterations = 300;
+    let maxSeenDelay = 0;
+    try {
+      for (let i = 1; i <= iterations; i++) {
+        await raw.set(key('race'), String(i));
+        // Every write is eventually seen: a stored stale value would stay until the next write.
+        maxSeenDelay = Math.max(maxSeenDelay, await seen(cache, 'race', i, 2000));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(readers);
+    }
+    expect(regressions).toBe(0);
+    expect(maxSeenDelay).toBeLessThan(2000);
+    // It was a race with the near cache in play, not a network-only run.
+    expect(cache.stats().nearCache?.hits).toBeGreaterThan(iterations);
+  });
+
+  it('memory stays under maxEntries with 1M distinct keys read', async () => {
+    // A batch is one MGET and a PTTL per key: give it room on a loaded machine.
+    const { cache } = tracked({
+      router: routers.standalone({ url: server.url, commandTimeoutMs: 10_000 }),
+      nearCache: { maxEntries: 5000 },
+    });
+    const batch = 2000;
+    let maxEntries = 0;
+    for (let start = 0; start < 1_000_000; start += batch) {
+      const keys = Array.from({ length: batch }, (_, i) => `m${start + i}`);
+      await cache.getMany(keys);
+      maxEntries = Math.max(maxEntries, cache.stats().nearCache?.entries ?? 0);
+    }
+    expect(maxEntries).toBeLessThanOrEqual(5000);
+    expect(maxEntries).toBeGreaterThan(1000);
+  }, 240_000);
+
+  it('memory stays under maxBytes with 1 KB values', async () => {
+    const maxBytes = 256 * 1024;
+    const { cache } = tracked({ nearCache: { maxBytes, maxEntries: 1_000_000 } });
+    const value = 'x'.repeat(1024);
+    const entries = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) entries.set(`b${i}`, value);
+    await cache.setMany(entries);
+    let maxBytesSeen = 0;
+    for (let start = 0; start < 3000; start += 500) {
+      const got = await cache.getMany([...entries.keys()].slice(start, start + 500));
+      expect(got.size).toBe(500);
+      maxBytesSeen = Math.max(maxBytesSeen, cache.stats().nearCache?.bytes ?? 0);
+    }
+    expect(maxBytesSeen).toBeLessThanOrEqual(maxBytes);
+    expect(maxBytesSeen).toBeGreaterThan(maxBytes / 2);
+  });
+
+  it("broadcast mode: invalidated for every key under the cache's prefix", async () => {
+    const { cache, key } = tracked({ nearCache: { mode: 'broadcast' } });
+    await cache.set('bc', 1);
+    await warm(cache, 'bc');
+    await raw.set(key('bc'), '2');
+    await seen(cache, 'bc', 2);
+    // getMany through the near cache too.
+    await warm(cache, 'bc');
+    await raw.set(key('bc'), '3');
+    const start = performance.now();
+    while ((await cache.getMany(['bc'])).get('bc') !== 3) {
+      if (performance.now() - start > SEEN_WITHIN_MS) throw new Error('getMany kept the old value');
+      await sleep(1);
+    }
+  });
+
+  it('a server that refuses CLIENT (ACL) → ConfigError event; the cache works without a near cache', async () => {
+    const user = `nocli${Date.now()}`;
+    await raw.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client');
+    try {
+      const url = new URL(server.url);
+      url.username = user;
+      url.password = 'pw';
+      const errors: Error[] = [];
+      const prefix = uniquePrefix('nocli');
+      const cache = createCache({
+        router: routers.standalone({ url: url.toString() }),
+        keyPrefix: prefix,
+        nearCache: true,
+      });
+      caches.push(cache);
+      cache.on('error', ({ error }) => errors.push(error));
+      await cache.set('k', 1);
+      const deadline = Date.now() + 5000;
+      while (errors.length === 0 && Date.now() < deadline) {
+        await cache.get('k');
+        await sleep(10);
+      }
+      expect(errors[0]).toBeInstanceOf(ConfigError);
+      expect(errors[0]?.message).toMatch(/CLIENT TRACKING/);
+      expect(cache.nearCache.enabled).toBe(false);
+      expect(cache.stats().nearCache?.enabled).toBe(false);
+      // Works, and every read goes to Redis (a raw write is seen at once, no memory involved).
+      await raw.set(`${prefix}:1:k`, '2');
+      expect(await cache.get('k')).toBe(2);
+      expect(cache.stats().nearCache?.hits).toBe(0);
+    } finally {
+      await raw.call('ACL', 'DELUSER', user);
+    }
+  });
+
+  it('a paused server: a read fails fast with a named error, and held entries are dropped once pings fail', async () => {
+    const { cache } = tracked();
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await cache.set('p', 1);
+    await warm(cache, 'p');
+    await server.pause();
+    try {
+      const started = performance.now();
+      const err = await cache.get('not-held').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CacheError);
+      expect(performance.now() - started).toBeLessThan(5000);
+      // Nobody can write to a paused server, but it may be failed over: its invalidation
+      // connection stops answering pings and everything held goes.
+      const deadline = Date.now() + 10_000;
+      while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(50);
+      expect(reasons).toContain('disconnect');
+      expect(cache.stats().nearCache?.entries).toBe(0);
+    } finally {
+      await server.resume();
+    }
+    // Back: reads work and are held again.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (await cache.get('p').catch(() => undefined)) !== 1) await sleep(50);
+    await warm(cache, 'p');
+  });
+
+  it('without the option: no near cache, nearCache.clear() is a no-op, no stats', async () => {
+    const cache = createCache({
+      router: routers.standalone({ url: server.url }),
+      keyPrefix: uniquePrefix('off'),
+    });
+    caches.push(cache);
+    const flushes: string[] = [];
+    cache.on('near-flush', ({ reason }) => flushes.push(reason));
+    await cache.set('k', 1);
+    expect(await cache.get('k')).toBe(1);
+    expect(cache.nearCache.enabled).toBe(false);
+    expect(cache.stats().nearCache).toBeUndefined();
+    await cache.nearCache.clear();
+    expect(flushes).toEqual([]);
+  });
+
+  it('nearCache options are validated', () => {
+    const router = routers.standalone({ url: server.url });
+    try {
+      expect(() => createCache({ router, nearCache: { maxEntries: 0 } })).toThrow(ConfigError);
+      expect(() => createCache({ router, nearCache: { ttl: null } })).toThrow(/nearCache.ttl/);
+      expect(() => createCache({ router, nearCache: { mode: 'x' as 'default' } })).toThrow(/nearCache.mode/);
+      expect(() => createCache({ router, nearCache: { size: 1 } as never })).toThrow(/nearCache.size/);
+      expect(() => createCache({ router, nearCache: 'yes' as never })).toThrow(ConfigError);
+    } finally {
+      void router.close();
+    }
+  });
+});

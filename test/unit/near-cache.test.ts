@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import { NearCache } from '../../src/near/near-cache.js';
+import { NEAR_CACHE_DEFAULTS, resolveNearCacheOptions } from '../../src/near/options.js';
+import { ReadGuard } from '../../src/near/read-guard.js';
+import { NearStore } from '../../src/near/store.js';
+
+describe('resolveNearCacheOptions', () => {
+  it('off by default, defaults with true, values checked', () => {
+    expect(resolveNearCacheOptions(undefined)).toBeUndefined();
+    expect(resolveNearCacheOptions(false)).toBeUndefined();
+    expect(resolveNearCacheOptions(true)).toEqual(NEAR_CACHE_DEFAULTS);
+    expect(resolveNearCacheOptions({ maxEntries: 5, maxBytes: 100, ttl: '2s', mode: 'broadcast' })).toEqual({
+      maxEntries: 5,
+      maxBytes: 100,
+      ttlMs: 2000,
+      mode: 'broadcast',
+    });
+    for (const bad of [
+      { maxEntries: 1.5 },
+      { maxBytes: -1 },
+      { ttl: 0 },
+      { ttl: null },
+      { mode: 'x' },
+      'on',
+      [],
+    ]) {
+      expect(() => resolveNearCacheOptions(bad)).toThrow(ConfigError);
+    }
+    expect(() => resolveNearCacheOptions({ max: 1 })).toThrow(/nearCache.max/);
+  });
+});
+
+describe('NearStore', () => {
+  it('never returns an entry past its deadline', () => {
+    const store = new NearStore({ maxEntries: 10, maxBytes: 1000 });
+    store.set('a', { value: Buffer.from('x'), expiresAt: 100 });
+    expect(store.get('a', 99)?.value?.toString()).toBe('x');
+    expect(store.get('a', 100)).toBeUndefined();
+    expect(store.entries).toBe(0);
+  });
+
+  it('is bounded by entries and by bytes (value + key)', () => {
+    const byEntries = new NearStore({ maxEntries: 3, maxBytes: 1e9 });
+    for (let i = 0; i < 10; i++) byEntries.set(`k${i}`, { value: null, expiresAt: Infinity });
+    expect(byEntries.entries).toBe(3);
+    const byBytes = new NearStore({ maxEntries: 1000, maxBytes: 1000 });
+    for (let i = 0; i < 100; i++) byBytes.set(`k${i}`, { value: Buffer.alloc(96), expiresAt: Infinity });
+    expect(byBytes.bytes).toBeLessThanOrEqual(1000);
+    expect(byBytes.entries).toBe(Math.floor(1000 / (96 + 2 * 3)));
+    // An entry larger than the whole budget is not kept.
+    byBytes.set('huge', { value: Buffer.alloc(2000), expiresAt: Infinity });
+    expect(byBytes.get('huge', 0)).toBeUndefined();
+  });
+});
+
+describe('ReadGuard', () => {
+  it('an invalidation while a read is in flight spoils that read only', () => {
+    const guard = new ReadGuard();
+    const a = guard.begin('a');
+    const b = guard.begin('b');
+    guard.invalidate('a');
+    expect(guard.end(a)).toBe(false);
+    expect(guard.end(b)).toBe(true);
+    expect(guard.inFlight).toBe(0);
+  });
+
+  it('a flush spoils every read in flight; later reads are fine', () => {
+    const guard = new ReadGuard();
+    const a = guard.begin('a');
+    guard.flush();
+    expect(guard.end(a)).toBe(false);
+    expect(guard.end(guard.begin('a'))).toBe(true);
+  });
+
+  it('our own write spoils reads in flight and reads that start before it is answered', () => {
+    const guard = new ReadGuard();
+    const before = guard.begin('k');
+    guard.beginWrite('k');
+    const during = guard.begin('k');
+    guard.endWrite('k');
+    const after = guard.begin('k');
+    expect(guard.end(before)).toBe(false);
+    expect(guard.end(during)).toBe(false);
+    expect(guard.end(after)).toBe(true);
+  });
+});
+
+describe('NearCache without a router hook', () => {
+  it('turns itself off with a ConfigError when the router cannot prepare connections', () => {
+    const errors: Error[] = [];
+    const near = new NearCache(NEAR_CACHE_DEFAULTS, '', { flushed: () => {}, error: (e) => errors.push(e) });
+    near.attach({ on: () => {}, off: () => {} });
+    expect(near.enabled).toBe(false);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect(near.lookup('k')).toBeUndefined();
+    expect(near.stats()).toMatchObject({ enabled: false, hits: 0, misses: 0 });
+  });
+});
