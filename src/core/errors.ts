@@ -31,6 +31,7 @@ export type CacheErrorCode =
   | 'NOT_AN_INTEGER'
   | 'CONFIG'
   | 'LOCK'
+  | 'INCOMPLETE'
   | 'CACHE_CLOSED'
   | 'OOM'
   | 'MISCONF'
@@ -161,11 +162,18 @@ export class KeyNotFoundError extends CacheError {
   }
 }
 
-/** `incr`/`decr` on a value that is not an integer. */
+/**
+ * `incr`/`decr` on a value that is not an integer, or whose result would leave the range
+ * of exact JavaScript integers (±(2^53 − 1)); the stored value is then left unchanged.
+ */
 export class NotAnIntegerError extends CacheError {
   readonly key: string;
-  constructor(key: string, options?: { cause?: unknown }) {
-    super('NOT_AN_INTEGER', `Value of key ${JSON.stringify(key)} is not an integer`, options);
+  constructor(key: string, options?: { cause?: unknown; reason?: string }) {
+    super(
+      'NOT_AN_INTEGER',
+      `Value of key ${JSON.stringify(key)} ${options?.reason ?? 'is not an integer'}`,
+      options,
+    );
     this.key = key;
   }
 }
@@ -177,10 +185,31 @@ export class ConfigError extends CacheError {
   }
 }
 
-/** A lock could not be acquired in time, or was released/extended by a non-owner. */
+/**
+ * A lock could not be acquired in time (a blocking acquire past its `blockingTimeout`; `cause`
+ * is the last transient failure, if any), not acknowledged by `waitReplicas` replicas, or was
+ * released/extended by a non-owner.
+ */
 export class LockError extends CacheError {
-  constructor(message: string) {
-    super('LOCK', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LOCK', message, options);
+  }
+}
+
+/**
+ * A multi-step operation (deletePattern, clear, keys, iterKeys, a batch split into chunks)
+ * failed after part of its work was done. `completed` says how much was done (keys deleted,
+ * listed, yielded or written); `cause` is the failure. Thrown even with ignoreErrors: a
+ * partial result must never pass for a complete one.
+ */
+export class IncompleteError extends CacheError {
+  readonly operation: string;
+  readonly completed: number;
+  constructor(operation: string, completed: number, options: { cause: unknown }) {
+    const why = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('INCOMPLETE', `${operation} failed after ${completed} keys were done${why}`, options);
+    this.operation = operation;
+    this.completed = completed;
   }
 }
 

@@ -109,14 +109,23 @@ export class Executor {
       return await this.router.execute(intent, fn);
     } catch (err) {
       this.counters.errors++;
-      if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
-        this.counters.ignoredErrors++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.events.emit('error', { error, operation, key });
-        return fallback();
-      }
-      throw err;
+      return this.recover(err, operation, key, fallback);
     }
+  }
+
+  /**
+   * ignoreErrors for a failure `run` already counted: the operation's harmless answer
+   * (reported as an 'error' event) when allowed, else rethrow. Multi-step operations call it
+   * themselves when their first step fails (see batch.ts).
+   */
+  recover<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
+    if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
+      this.counters.ignoredErrors++;
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.events.emit('error', { error, operation, key });
+      return fallback();
+    }
+    throw err;
   }
 
   hit(key: string): void {

@@ -156,6 +156,17 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
 
+  if (keyFunction === undefined) {
+    const collision = prefixLookingVersioned(keyPrefix);
+    if (collision !== undefined) {
+      throw new ConfigError(
+        `option 'keyPrefix' (${WHERE}) must not contain a ':<integer>' segment: the keys of prefix ${JSON.stringify(keyPrefix)} ` +
+          `('${keyPrefix}:1:k') are also version ${collision.version} keys of prefix ${JSON.stringify(collision.prefix)}, ` +
+          `so that cache's clear()/deletePattern()/keys() would reach them; use a non-numeric segment (e.g. ${JSON.stringify(collision.suggestion)})`,
+      );
+    }
+  }
+
   const ignoreErrors = (options.ignoreErrors as boolean | undefined) ?? false;
   const maxValueBytes = (options.maxValueBytes as number | undefined) ?? DEFAULT_MAX_VALUE_BYTES;
 
@@ -176,4 +187,25 @@ export function resolveOptions(options: unknown): ResolvedOptions {
         : (options.nearCache as true | NearCacheOptions),
     compat: options.compat as string | undefined,
   };
+}
+
+/**
+ * With the default key layout `${prefix}:${version}:${key}`, a prefix with an integer segment
+ * after a colon ('e:2', 'tenant:42:cache') makes keys that are also keys of a shorter prefix
+ * at some version ('e:2:1:k' is version 2, key '1:k' of prefix 'e'): the two caches would share
+ * Redis keys, and the shorter one's clear()/deletePattern()/keys() would reach the other's.
+ * Returns the first such collision, or undefined.
+ */
+export function prefixLookingVersioned(
+  prefix: string,
+): { prefix: string; version: string; suggestion: string } | undefined {
+  const segments = prefix.split(':');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    if (/^-?\d+$/.test(segment)) {
+      const suggestion = [...segments.slice(0, i), `v${segment}`, ...segments.slice(i + 1)].join(':');
+      return { prefix: segments.slice(0, i).join(':'), version: segment, suggestion };
+    }
+  }
+  return undefined;
 }

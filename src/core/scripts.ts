@@ -24,10 +24,20 @@ export class LuaScript {
   }
 }
 
-/** INCRBY only if the key exists (nil reply otherwise); INCRBY keeps the TTL. */
-export const INCR_EXISTING = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('INCRBY', KEYS[1], ARGV[1])
+/**
+ * INCRBY that keeps the result an exact JavaScript integer: if the key must exist (ARGV[2] =
+ * '1') and does not, nil; if the result leaves ±(2^53 − 1), the increment is undone and the
+ * script fails with UNSAFE_INTEGER (the value is left as it was). INCRBY keeps the TTL.
+ * A Lua number is a double: any result past 2^53 − 1 compares greater than it.
+ */
+export const INCR_SAFE = new LuaScript(`
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return redis.error_reply('UNSAFE_INTEGER the result would not be an exact JavaScript integer')
+end
+return n
 `);
 
 /**
@@ -48,6 +58,22 @@ return 1
 export const PERSIST_EXISTING = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('PERSIST', KEYS[1])
+return 1
+`);
+
+/**
+ * Lock acquire: SET NX PX, except that a key already holding our own token counts as acquired
+ * (its TTL reset): an earlier attempt whose reply was lost (timeout, failover) may have set it.
+ * ARGV[1] = token, ARGV[2] = ms or '' for no expiry. Returns 1 when the lock is ours, else 0.
+ */
+export const LOCK_ACQUIRE = new LuaScript(`
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return 1
+end
+if held then return 0 end
+if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return 1
 `);
 

@@ -1,6 +1,6 @@
 import { ConfigError, KeyNotFoundError, NotAnIntegerError } from '../errors.js';
 import { versionOf } from '../keys.js';
-import { INCR_EXISTING, MOVE_KEEP_TTL } from '../scripts.js';
+import { INCR_SAFE, MOVE_KEEP_TTL } from '../scripts.js';
 import { type CommandContext, type KeyOptions, redisKeyOf } from './context.js';
 
 /** Integer counters (INCRBY, keeping the TTL) and key versions (moving a key to another version). */
@@ -15,11 +15,22 @@ export function checkDelta(delta: unknown): number {
   return delta as number;
 }
 
-function isNotAnInteger(err: unknown): boolean {
-  return err instanceof Error && /not an integer|out of range/.test(err.message);
+/** The reason a reply error means "no integer result", or undefined for any other error. */
+function notAnIntegerReason(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (/UNSAFE_INTEGER/.test(err.message)) {
+    return 'would leave the range of exact JavaScript integers (±(2^53 − 1)); left unchanged';
+  }
+  if (/would overflow/.test(err.message)) return 'would overflow a 64-bit integer; left unchanged';
+  if (/not an integer|out of range/.test(err.message)) return 'is not an integer';
+  return undefined;
 }
 
-/** Atomically add `delta`; keeps the TTL. KeyNotFoundError if missing (unless ignoreKeyCheck). */
+/**
+ * Atomically add `delta`; keeps the TTL. KeyNotFoundError if missing (unless ignoreKeyCheck).
+ * NotAnIntegerError, value unchanged, when the stored value is not an integer or the result
+ * would not be an exact JavaScript number (beyond ±(2^53 − 1)): never a silently rounded one.
+ */
 export async function incr(
   ctx: CommandContext,
   key: string,
@@ -32,10 +43,11 @@ export async function incr(
   let reply: unknown;
   try {
     reply = await ctx.executor.write('incr', key, null, redisKey, (client) =>
-      ignoreKeyCheck ? client.incrby(redisKey, delta) : INCR_EXISTING.run(client, [redisKey], [delta]),
+      INCR_SAFE.run(client, [redisKey], [delta, ignoreKeyCheck ? '0' : '1']),
     );
   } catch (err) {
-    if (isNotAnInteger(err)) throw new NotAnIntegerError(key, { cause: err });
+    const reason = notAnIntegerReason(err);
+    if (reason !== undefined) throw new NotAnIntegerError(key, { cause: err, reason });
     throw err;
   }
   if (reply === null) throw new KeyNotFoundError(key);

@@ -1,3 +1,4 @@
+import { sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, EMPTY_OBJECT, NULL, ZERO } from '../executor.js';
 import { type CommandContext, decode, type KeyOptions, redisKeyOf } from './context.js';
@@ -57,7 +58,14 @@ export async function hdel(
   const redisKey = redisKeyOf(ctx, key, options);
   const list = typeof fields === 'string' ? [fields] : fields.map(field);
   if (list.length === 0) return 0;
-  return ctx.executor.write('hdel', key, ZERO, redisKey, (client) => client.hdel(redisKey, ...list));
+  return sumOverChunks(
+    ctx.executor,
+    'hdel',
+    key,
+    list,
+    () => redisKey,
+    (client, chunk) => client.hdel(redisKey, ...chunk),
+  );
 }
 
 export async function hlen(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
+import { chunks, failedPart, type Progress, progress } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
-import { DEFAULT_SCAN_COUNT, scanAll, scanBatches, scanCount } from '../scan.js';
+import { DEFAULT_SCAN_COUNT, scanBatches, scanCount } from '../scan.js';
 import { PERSIST_EXISTING } from '../scripts.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
@@ -64,8 +65,12 @@ export async function expireAt(
 ): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
   const at = when instanceof Date ? when.getTime() : when;
-  if (typeof at !== 'number' || !Number.isFinite(at)) {
-    throw new ConfigError('expireAt: when must be a Date or epoch milliseconds');
+  // PEXPIREAT takes a 64-bit integer; stay where a JS number is exact (1e21 would be sent as
+  // '1e+21' and refused by Redis with a bare reply error).
+  if (typeof at !== 'number' || !Number.isFinite(at) || Math.abs(at) > Number.MAX_SAFE_INTEGER) {
+    throw new ConfigError(
+      `expireAt: when must be a valid Date or epoch milliseconds within ±${Number.MAX_SAFE_INTEGER}; got ${String(when)}`,
+    );
   }
   const ms = Math.ceil(at);
   return (
@@ -90,38 +95,60 @@ function scanStep(client: Redis, pattern: string, count: number) {
   return (cursor: string) => client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', count);
 }
 
-/** SCAN MATCH `pattern` and UNLINK what it finds (and `keep` accepts), batch by batch, on one client. */
+/**
+ * SCAN MATCH `pattern` and UNLINK what it finds (and `keep` accepts), batch by batch, on one
+ * client; UNLINK in chunks of BATCH_SIZE (a huge scanCount returns huge batches). `done`
+ * records each round trip and each key deleted, for the caller's report if it fails.
+ */
 async function unlinkMatching(
   client: Redis,
   pattern: string,
   count: number,
+  done: Progress,
   keep?: (redisKey: Buffer) => boolean,
 ): Promise<number> {
-  let deleted = 0;
   for await (const found of scanBatches(scanStep(client, pattern, count))) {
+    done.steps++;
     const batch = keep === undefined ? found : found.filter(keep);
-    if (batch.length > 0) deleted += await client.unlink(...batch);
+    for (const chunk of chunks(batch)) {
+      done.completed += await client.unlink(chunk);
+      done.steps++;
+    }
   }
-  return deleted;
+  return done.completed;
 }
 
-/** User keys matching `glob` (prefix and version stripped). One SCAN loop on one node. */
+/**
+ * User keys matching `glob` (prefix and version stripped). One SCAN loop on one node. A loop
+ * that fails after its first round trip is an IncompleteError (also under ignoreErrors).
+ */
 export async function keys(ctx: CommandContext, glob: string, options?: ScanOptions): Promise<string[]> {
   const version = versionOf(options, ctx.version);
   const pattern = ctx.keys.pattern(glob, version);
   const count = scanCount(options?.scanCount, 'scanCount');
-  const redisKeys = await ctx.executor.run('read', 'keys', glob, EMPTY_ARRAY, (client) =>
-    scanAll(scanStep(client, pattern, count)),
-  );
   // SCAN may return a key twice (rehashing); report each once.
-  const unique = new Set(redisKeys.map((k) => k.toString()));
+  const unique = new Set<string>();
+  const done = progress();
+  try {
+    await ctx.executor.run('read', 'keys', glob, null, async (client) => {
+      for await (const batch of scanBatches(scanStep(client, pattern, count))) {
+        done.steps++;
+        for (const k of batch) unique.add(k.toString());
+        done.completed = unique.size;
+      }
+    });
+  } catch (err) {
+    return failedPart(ctx.executor, err, 'keys', glob, done, EMPTY_ARRAY);
+  }
   return [...unique].map((k) => ctx.keys.userKey(k, version));
 }
 
 /**
  * User keys matching `glob`, fetched one SCAN batch at a time. Each batch runs on the master
  * ('write' intent): a SCAN cursor is only meaningful on the node that issued it, and a read
- * could be routed to a different replica for each batch.
+ * could be routed to a different replica for each batch. A failure before the first batch
+ * ends the iteration under ignoreErrors; a failure after it throws IncompleteError (with the
+ * number of keys yielded), so a caller never takes a partial listing for a complete one.
  */
 export async function* iterKeys(
   ctx: CommandContext,
@@ -131,16 +158,25 @@ export async function* iterKeys(
   const version = versionOf(options, ctx.version);
   const pattern = ctx.keys.pattern(glob, version);
   const count = scanCount(options?.scanCount, 'scanCount');
+  const done = progress();
   const batches = scanBatches((cursor) =>
-    ctx.executor.run(
-      'write',
-      'iterKeys',
-      glob,
-      (): [string, Buffer[]] => ['0', []],
-      (client) => scanStep(client, pattern, count)(cursor),
-    ),
+    ctx.executor.run('write', 'iterKeys', glob, null, (client) => scanStep(client, pattern, count)(cursor)),
   );
-  for await (const batch of batches) for (const k of batch) yield ctx.keys.userKey(k.toString(), version);
+  for (;;) {
+    let next: IteratorResult<Buffer[]>;
+    try {
+      next = await batches.next();
+    } catch (err) {
+      failedPart(ctx.executor, err, 'iterKeys', glob, done, UNDEFINED);
+      return;
+    }
+    if (next.done === true) return;
+    done.steps++;
+    for (const k of next.value) {
+      yield ctx.keys.userKey(k.toString(), version);
+      done.completed++;
+    }
+  }
 }
 
 /** SCAN + UNLINK of this cache's keys matching `glob`; returns how many were deleted. */
@@ -151,10 +187,13 @@ export async function deletePattern(
 ): Promise<number> {
   const pattern = ctx.keys.pattern(glob, versionOf(options, ctx.version));
   const count = scanCount(options?.scanCount, 'scanCount');
+  const done = progress();
   try {
-    return await ctx.executor.run('write', 'deletePattern', glob, ZERO, (client) =>
-      unlinkMatching(client, pattern, count),
+    return await ctx.executor.run('write', 'deletePattern', glob, null, (client) =>
+      unlinkMatching(client, pattern, count, done),
     );
+  } catch (err) {
+    return failedPart(ctx.executor, err, 'deletePattern', glob, done, ZERO);
   } finally {
     ctx.executor.near?.flush('manual');
   }
@@ -164,10 +203,13 @@ export async function deletePattern(
 export async function clear(ctx: CommandContext): Promise<number> {
   const pattern = ctx.keys.everyVersionPattern();
   const own = ctx.keys.ownKeyTest();
+  const done = progress();
   try {
-    return await ctx.executor.run('write', 'clear', undefined, ZERO, (client) =>
-      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, own),
+    return await ctx.executor.run('write', 'clear', undefined, null, (client) =>
+      unlinkMatching(client, pattern, DEFAULT_SCAN_COUNT, done, own),
     );
+  } catch (err) {
+    return failedPart(ctx.executor, err, 'clear', undefined, done, ZERO);
   } finally {
     ctx.executor.near?.flush('manual');
   }

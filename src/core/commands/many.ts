@@ -1,11 +1,12 @@
+import { BATCH_SIZE, failedPart, progress, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
-import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
+import { EMPTY_ARRAY, UNDEFINED } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
 import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
 
-/** Many keys in one round trip: MGET, a pipeline of SET PX, DEL. */
+/** Many keys at once: MGET, pipelines of SET PX, DEL — in chunks of BATCH_SIZE (batch.ts). */
 
 export interface SetManyOptions extends KeyOptions {
   ttl?: Ttl;
@@ -25,6 +26,10 @@ function entriesOf(entries: Entries): Iterable<readonly [string, unknown]> {
   return Object.entries(entries as Record<string, unknown>);
 }
 
+/**
+ * MGET in chunks of BATCH_SIZE keys. With ignoreErrors, the keys of a chunk that failed are
+ * misses (a miss is always an honest answer for a read); without, the failure is thrown.
+ */
 export async function getMany<T>(
   ctx: CommandContext,
   keys: Iterable<string>,
@@ -36,30 +41,29 @@ export async function getMany<T>(
   if (userKeys.length === 0) return result;
   const redisKeys = ctx.keys.buildAll(userKeys, version);
   const near = ctx.executor.near;
-  const raws =
-    near === undefined
-      ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
-          client.mgetBuffer(...redisKeys),
-        )
-      : await nearMany(ctx, near, redisKeys);
-  if (raws.length === 0) {
-    for (const key of userKeys) ctx.executor.miss(key);
-    return result;
-  }
-  for (let i = 0; i < userKeys.length; i++) {
-    const key = userKeys[i] as string;
-    const raw = raws[i];
-    if (raw === null || raw === undefined) {
-      ctx.executor.miss(key);
-    } else {
-      ctx.executor.hit(key);
-      result.set(key, decode<T>(ctx, raw, key));
+  for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
+    const chunk = redisKeys.slice(from, from + BATCH_SIZE);
+    const raws =
+      near === undefined
+        ? await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+            client.mgetBuffer(chunk),
+          )
+        : await nearMany(ctx, near, chunk);
+    for (let i = 0; i < chunk.length; i++) {
+      const key = userKeys[from + i] as string;
+      const raw = raws[i];
+      if (raw === null || raw === undefined) {
+        ctx.executor.miss(key);
+      } else {
+        ctx.executor.hit(key);
+        result.set(key, decode<T>(ctx, raw, key));
+      }
     }
   }
   return result;
 }
 
-/** getMany through the near cache: held keys from memory, the others in one MGET. */
+/** One chunk of getMany through the near cache: held keys from memory, the others in one MGET. */
 async function nearMany(
   ctx: CommandContext,
   near: NearLayer,
@@ -79,13 +83,17 @@ async function nearMany(
       missing.map((i) => redisKeys[i] as string),
     ),
   );
-  // ignoreErrors turned a failure into []: every key reads as a miss.
+  // ignoreErrors turned a failure into []: every key of the chunk reads as a miss.
   if (fetched.length === 0) return [];
   for (let j = 0; j < missing.length; j++) raws[missing[j] as number] = fetched[j] ?? null;
   return raws;
 }
 
-/** One pipeline of SET PX; every value is encoded before anything is sent. */
+/**
+ * Pipelines of at most BATCH_SIZE `SET PX`, one after the other; every value is encoded
+ * before anything is sent. A failure after a chunk was written is an IncompleteError (with
+ * how many keys were written), also under ignoreErrors.
+ */
 export async function setMany(
   ctx: CommandContext,
   entries: Entries,
@@ -101,18 +109,40 @@ export async function setMany(
   }
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
-    await ctx.executor.write('setMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
+    await deleteChunks(ctx, 'setMany', redisKeys);
     return;
   }
-  await ctx.executor.write('setMany', undefined, UNDEFINED, redisKeys, async (client) => {
-    const pipeline = client.pipeline();
-    for (let i = 0; i < redisKeys.length; i++) {
-      if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
-      else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
+  const done = progress();
+  try {
+    for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
+      const to = Math.min(redisKeys.length, from + BATCH_SIZE);
+      await ctx.executor.write('setMany', undefined, null, redisKeys.slice(from, to), async (client) => {
+        const pipeline = client.pipeline();
+        for (let i = from; i < to; i++) {
+          if (ttl === null) pipeline.set(redisKeys[i] as string, values[i] as Buffer | string);
+          else pipeline.set(redisKeys[i] as string, values[i] as Buffer | string, 'PX', ttl);
+        }
+        const results = await pipeline.exec();
+        for (const [err] of results ?? []) if (err) throw err;
+      });
+      done.steps++;
+      done.completed = to;
     }
-    const results = await pipeline.exec();
-    for (const [err] of results ?? []) if (err) throw err;
-  });
+  } catch (err) {
+    failedPart(ctx.executor, err, 'setMany', undefined, done, UNDEFINED);
+  }
+}
+
+/** DEL in chunks of BATCH_SIZE keys; the number deleted (IncompleteError if it stops half-way). */
+function deleteChunks(ctx: CommandContext, operation: string, redisKeys: string[]): Promise<number> {
+  return sumOverChunks(
+    ctx.executor,
+    operation,
+    undefined,
+    redisKeys,
+    (chunk) => chunk,
+    (client, chunk) => client.del(chunk),
+  );
 }
 
 export async function deleteMany(
@@ -122,5 +152,5 @@ export async function deleteMany(
 ): Promise<number> {
   const redisKeys = ctx.keys.buildAll(keys, versionOf(options, ctx.version));
   if (redisKeys.length === 0) return 0;
-  return ctx.executor.write('deleteMany', undefined, ZERO, redisKeys, (client) => client.del(...redisKeys));
+  return deleteChunks(ctx, 'deleteMany', redisKeys);
 }

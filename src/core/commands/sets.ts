@@ -1,3 +1,4 @@
+import { chunks, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
@@ -25,14 +26,28 @@ export async function sadd(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.write('sadd', key, ZERO, redisKey, (client) => client.sadd(redisKey, ...encoded));
+  return sumOverChunks(
+    ctx.executor,
+    'sadd',
+    key,
+    encoded,
+    () => redisKey,
+    (client, chunk) => client.sadd(redisKey, chunk),
+  );
 }
 
 export async function srem(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.write('srem', key, ZERO, redisKey, (client) => client.srem(redisKey, ...encoded));
+  return sumOverChunks(
+    ctx.executor,
+    'srem',
+    key,
+    encoded,
+    () => redisKey,
+    (client, chunk) => client.srem(redisKey, chunk),
+  );
 }
 
 export async function smembers<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<Set<T>> {
@@ -61,14 +76,19 @@ export async function smismember(ctx: CommandContext, key: string, members: unkn
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return [];
   const encoded = encodeAll(ctx, members);
-  const replies = await ctx.executor.run(
-    'read',
-    'smismember',
-    key,
-    () => encoded.map(() => 0),
-    (client) => client.smismember(redisKey, ...encoded),
-  );
-  return replies.map((r) => r === 1);
+  const out: boolean[] = [];
+  // A chunk that failed under ignoreErrors answers "not a member" for its members, as a miss would.
+  for (const chunk of chunks(encoded)) {
+    const replies = await ctx.executor.run(
+      'read',
+      'smismember',
+      key,
+      () => chunk.map(() => 0),
+      (client) => client.smismember(redisKey, chunk),
+    );
+    for (const reply of replies) out.push(reply === 1);
+  }
+  return out;
 }
 
 export async function scard(ctx: CommandContext, key: string, options?: KeyOptions): Promise<number> {
@@ -140,10 +160,11 @@ export async function setAlgebra<T>(
 ): Promise<Set<T>> {
   if (keys.length === 0) return new Set();
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
+  // The key list is passed as an array (ioredis flattens it), never spread: no RangeError.
   const raws = await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
-    if (op === 'sdiff') return client.sdiffBuffer(...redisKeys);
-    if (op === 'sinter') return client.sinterBuffer(...redisKeys);
-    return client.sunionBuffer(...redisKeys);
+    if (op === 'sdiff') return client.sdiffBuffer(redisKeys);
+    if (op === 'sinter') return client.sinterBuffer(redisKeys);
+    return client.sunionBuffer(redisKeys);
   });
   return decodeSet<T>(ctx, raws, keys[0] as string);
 }
@@ -158,7 +179,7 @@ export async function setStore(
   const dest = ctx.keys.build(destination, ctx.version);
   if (keys.length === 0) throw new ConfigError(`${op}: at least one source key is required`);
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
-  return ctx.executor.write(op, destination, ZERO, dest, (client) => client[op](dest, ...redisKeys));
+  return ctx.executor.write(op, destination, ZERO, dest, (client) => client[op](dest, redisKeys));
 }
 
 /** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */

@@ -1,3 +1,4 @@
+import { sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
 import { type CommandContext, decode, encodeAll, type KeyOptions, loose, redisKeyOf } from './context.js';
@@ -56,23 +57,27 @@ export async function zadd(
   options?: ZAddOptions,
 ): Promise<number> {
   const redisKey = redisKeyOf(ctx, key, options);
-  const args: Array<string | number | Buffer> = [];
-  if (options?.nx) args.push('NX');
-  if (options?.xx) args.push('XX');
-  if (options?.gt) args.push('GT');
-  if (options?.lt) args.push('LT');
-  if (options?.ch) args.push('CH');
-  const pairs = mapping instanceof Map ? mapping.entries() : Object.entries(mapping);
-  let n = 0;
-  for (const [member, score] of pairs) {
+  const flags: string[] = [];
+  if (options?.nx) flags.push('NX');
+  if (options?.xx) flags.push('XX');
+  if (options?.gt) flags.push('GT');
+  if (options?.lt) flags.push('LT');
+  if (options?.ch) flags.push('CH');
+  const pairs: Array<[string, Buffer | string]> = [];
+  for (const [member, score] of mapping instanceof Map ? mapping.entries() : Object.entries(mapping)) {
     if (typeof score !== 'number' || Number.isNaN(score))
       throw new ConfigError('zadd: scores must be numbers');
-    args.push(String(score), ctx.codec.encode(member));
-    n++;
+    pairs.push([String(score), ctx.codec.encode(member)]);
   }
-  if (n === 0) return 0;
-  return Number(
-    await ctx.executor.write('zadd', key, ZERO, redisKey, (client) => loose(client).zadd!(redisKey, ...args)),
+  if (pairs.length === 0) return 0;
+  // Every flag is per member, so the sum over chunks is what one ZADD would answer.
+  return sumOverChunks(
+    ctx.executor,
+    'zadd',
+    key,
+    pairs,
+    () => redisKey,
+    async (client, chunk) => Number(await loose(client).zadd!(redisKey, ...flags, ...chunk.flat())),
   );
 }
 
@@ -153,7 +158,14 @@ export async function zrem(ctx: CommandContext, key: string, members: unknown[])
   const redisKey = redisKeyOf(ctx, key, undefined);
   if (members.length === 0) return 0;
   const encoded = encodeAll(ctx, members);
-  return ctx.executor.write('zrem', key, ZERO, redisKey, (client) => client.zrem(redisKey, ...encoded));
+  return sumOverChunks(
+    ctx.executor,
+    'zrem',
+    key,
+    encoded,
+    () => redisKey,
+    (client, chunk) => client.zrem(redisKey, chunk),
+  );
 }
 
 /** ZINCRBY key increment member: Redis', ioredis' and django-redis' argument order. */
