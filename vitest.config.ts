@@ -4,7 +4,11 @@ import { defineConfig } from 'vitest/config';
  * Load tests start thousands of operations at once: they run alone, after everything else,
  * so other files cannot starve them (and they cannot starve other files' sentinels).
  */
-const LOAD_TESTS = ['test/integration/reliability-load.test.ts'];
+const LOAD_TESTS = [
+  'test/integration/reliability-load.test.ts',
+  // 8 child processes × 200 concurrent getOrSet calls, plus a holder killed mid-factory.
+  'test/integration/get-or-set-processes.test.ts',
+];
 
 export default defineConfig({
   test: {

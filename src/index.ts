@@ -23,10 +23,13 @@ export {
   type ZRangeByScoreOptions,
   type ZRangeOptions,
 } from './core/cache.js';
-export type { CodecOptions } from './core/codec.js';
+export type { CodecOptions, DecodedEntry } from './core/codec.js';
 export { Codec } from './core/codec.js';
+export type { EntryMeta, TagVersion } from './core/envelope.js';
 export * from './core/errors.js';
 export type { CacheEvent, CacheEventMap } from './core/events.js';
+export type { Factory, FactoryContext, StaleReason } from './core/get-or-set/get-or-set.js';
+export type { GetOrSetOptions, LockMode } from './core/get-or-set/options.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
 export { Lock, type LockOptions } from './core/lock.js';
 export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';

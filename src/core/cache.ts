@@ -5,6 +5,7 @@ import { Codec, type CompatCodecFactory, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
+import { fillContext, getOrSet } from './commands/get-or-set.js';
 import * as hashes from './commands/hashes.js';
 import type { ScanOptions } from './commands/keyspace.js';
 import * as keyspace from './commands/keyspace.js';
@@ -17,16 +18,18 @@ import type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } fro
 import * as zsets from './commands/sorted-sets.js';
 import type { SetOptions } from './commands/strings.js';
 import * as strings from './commands/strings.js';
+import * as tagged from './commands/tagged.js';
 import { CACHE_ID } from './diagnostics.js';
 import { ConfigError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
 import { Executor } from './executor.js';
+import type { Factory } from './get-or-set/get-or-set.js';
+import type { GetOrSetOptions } from './get-or-set/options.js';
 import { checkVersion, KeyBuilder } from './keys.js';
 import type { Lock, LockOptions } from './lock.js';
 import type { NearCacheStats, NearLayer, NearLayerFactory } from './near.js';
 import { type CacheOptions, resolveOptions } from './options.js';
 import type { Intent, Router, RouterEventMap } from './router.js';
-import { SingleFlight } from './single-flight.js';
 import { type CacheStats, Counters } from './stats.js';
 import type { Ttl } from './ttl.js';
 
@@ -104,12 +107,16 @@ export class Cache {
   }
 
   /**
-   * The cached value, or the factory's result stored under `key`. Concurrent calls for the same
-   * key in this process share one lookup and one factory call. An undefined result is returned
-   * but not stored.
+   * The cached value, or the factory's result stored under `key` — with grace, soft/hard
+   * timeouts, cross-process single flight and tags (see docs/get-or-set.md).
    */
-  getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: SetOptions): Promise<T> {
-    return strings.getOrSet(this.#ctx, key, factory, options);
+  getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
+    return getOrSet(this.#ctx, key, factory, options);
+  }
+
+  /** Every entry carrying one of `tags` reads as a miss from now on, in every process. */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return tagged.invalidateTags(this.#ctx, tags);
   }
 
   // ---------------------------------------------------------------- many keys
@@ -446,6 +453,7 @@ export class Cache {
 
   /** Close the router (every socket it opened). Idempotent; any later call throws CacheClosedError. */
   close(): Promise<void> {
+    this.#ctx.fills.channel.close();
     return this.#ctx.executor.close();
   }
 
@@ -531,11 +539,30 @@ export function createCache(options: CacheOptions, layers: CacheLayers = {}): Ca
     });
   }
 
+  const executor = new Executor({
+    router,
+    counters: stats,
+    events,
+    ignoreErrors: resolved.ignoreErrors,
+    near,
+  });
+  const fills = fillContext({
+    executor,
+    codec,
+    prefix: resolved.keyPrefix,
+    defaultTtl: resolved.defaultTtl,
+    ignoreErrors: resolved.ignoreErrors,
+  });
+  // After a failover the fill channel's subscriber may be on a node that misses the new
+  // master's messages: reopen it, and let getOrSet's waiters look at Redis again.
+  router.on('failover', () => fills.channel.reset());
+  router.on('topology-change', () => fills.channel.reset());
+
   return new Cache({
-    executor: new Executor({ router, counters: stats, events, ignoreErrors: resolved.ignoreErrors, near }),
+    executor,
     keys: new KeyBuilder(resolved.keyPrefix, resolved.keyFunction, resolved.reverseKeyFunction),
     codec,
-    flights: new SingleFlight(),
+    fills,
     defaultTtl: resolved.defaultTtl,
     version: resolved.version,
   });

@@ -12,13 +12,17 @@
  *   offset  size  field
  *   0       1     magic 0x00 — never an ASCII digit or '-', so a header can never be read as
  *                 a decimal integer (and no text format starts with NUL)
- *   1       1     high nibble: format version (1); low nibble: flags (must be 0 in version 1)
+ *   1       1     high nibble: format version (1); low nibble: flags. Bit 0x1: an envelope
+ *                 (logical expiry + tags, see envelope.ts) follows the header; the other bits
+ *                 must be 0 in version 1
  *   2       1     serializer id: 1 json, 2 msgpack, 3 v8, 4 string; 128..255 user-registered
  *   3       1     compressor id: 0 none, 1 lz4, 2 zlib, 3 gzip, 4 brotli, 5 zstd;
  *                 128..255 user-registered
  *   4       n     payload: serialize(value), compressed when the compressor id is not 0
+ *                 (after the envelope when flag 0x1 is set)
  *
- * e.g. `00 10 02 01 …` is msgpack compressed with lz4.
+ * e.g. `00 10 02 01 …` is msgpack compressed with lz4. A value written without grace or tags
+ * never has the envelope flag: its bytes are exactly those of a plain `set`.
  *
  * Payload formats, for readers in other languages:
  *   json     UTF-8 JSON text
@@ -49,6 +53,7 @@ import { NONE_ID } from '../compressors/none.js';
 import { assertCompressor } from '../compressors/registry.js';
 import { type Serializer, serializers } from '../serializers/index.js';
 import { assertSerializer, FIRST_USER_ID } from '../serializers/registry.js';
+import { ENVELOPE_FLAG, type EntryMeta, EnvelopeError, readEnvelope, writeEnvelope } from './envelope.js';
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from './errors.js';
 
 export const CODEC_MAGIC = 0x00;
@@ -59,6 +64,12 @@ export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024;
 const VERSION_BYTE = CODEC_VERSION << 4;
 /** The largest Buffer Node can allocate. */
 const MAX_LENGTH = constants.MAX_LENGTH;
+
+/** A decoded value and its envelope (undefined for entries written without grace or tags). */
+export interface DecodedEntry {
+  value: unknown;
+  meta: EntryMeta | undefined;
+}
 
 export interface CodecOptions {
   serializer: Serializer;
@@ -78,6 +89,12 @@ export interface ValueCodec {
   encode(value: unknown): Buffer | string;
   /** `raw` as read with getBuffer; DecodeError naming `key` for bytes it cannot read. */
   decode(raw: Buffer, key: string): unknown;
+  /**
+   * Codecs whose format can carry an entry envelope (grace, tags — see envelope.ts) implement
+   * both of these; sentinel-cache's own does, a compat codec (another library's bytes) need not.
+   */
+  encodeEntry?(value: unknown, meta: EntryMeta): Buffer | string;
+  decodeEntry?(raw: Buffer, key: string): DecodedEntry;
 }
 
 /** What a compat codec is built from: the cache's own serializer, compressor and limit. */
@@ -118,9 +135,11 @@ export class Codec implements ValueCodec {
   /**
    * Integers (Number.isSafeInteger, not booleans) → decimal string; else header ‖ payload
    * Buffer. Throws SerializationError / ValueTooLargeError (before anything is sent).
+   * With `meta` (grace or tags) the value always gets a header with the envelope flag, also an
+   * integer (INCR cannot work on it then anyway: it would lose the envelope).
    */
-  encode(value: unknown): Buffer | string {
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  encode(value: unknown, meta?: EntryMeta): Buffer | string {
+    if (meta === undefined && typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
     this.refuseObviouslyTooLarge(value);
 
     let serialized: Buffer;
@@ -157,12 +176,15 @@ export class Codec implements ValueCodec {
       }
     }
 
-    const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+    const envelope = meta === undefined ? undefined : encodeEnvelope(meta);
+    const start = HEADER_BYTES + (envelope?.length ?? 0);
+    const out = Buffer.allocUnsafe(start + payload.length);
     out[0] = CODEC_MAGIC;
-    out[1] = VERSION_BYTE;
+    out[1] = envelope === undefined ? VERSION_BYTE : VERSION_BYTE | ENVELOPE_FLAG;
     out[2] = this.serializer.id;
     out[3] = compressorId;
-    out.set(payload, HEADER_BYTES);
+    if (envelope !== undefined) out.set(envelope, HEADER_BYTES);
+    out.set(payload, start);
     return out;
   }
 
@@ -172,19 +194,33 @@ export class Codec implements ValueCodec {
    * maxValueBytes.
    */
   decode(raw: Buffer, key: string): unknown {
+    return this.decodeEntry(raw, key).value;
+  }
+
+  /** encode() with an envelope (ValueCodec's envelope support). */
+  encodeEntry(value: unknown, meta: EntryMeta): Buffer | string {
+    return this.encode(value, meta);
+  }
+
+  /** As decode(), with the envelope (logical expiry and tags) when the entry has one. */
+  decodeEntry(raw: Buffer, key: string): DecodedEntry {
     try {
       return this.decodeOrThrow(raw);
     } catch (error) {
-      if (error instanceof Malformed) throw new DecodeError(`Cannot decode value: ${error.message}`, key);
+      if (error instanceof Malformed || error instanceof EnvelopeError) {
+        throw new DecodeError(`Cannot decode value: ${error.message}`, key);
+      }
       throw new DecodeError(`Cannot decode value: ${messageOf(error)}`, key, { cause: error });
     }
   }
 
-  private decodeOrThrow(raw: Buffer): unknown {
+  private decodeOrThrow(raw: Buffer): DecodedEntry {
     if (!(raw instanceof Uint8Array)) throw new Malformed(`expected a Buffer, got ${typeof raw}`);
     if (raw.length === 0) throw new Malformed('empty value (not written by sentinel-cache)');
     const first = raw[0]!;
-    if (first === 0x2d /* - */ || (first >= 0x30 && first <= 0x39)) return parseInteger(raw);
+    if (first === 0x2d /* - */ || (first >= 0x30 && first <= 0x39)) {
+      return { value: parseInteger(raw), meta: undefined };
+    }
     if (first !== CODEC_MAGIC) {
       throw new Malformed(`unknown format (first byte 0x${hex(first)}; not written by sentinel-cache)`);
     }
@@ -196,7 +232,7 @@ export class Codec implements ValueCodec {
         `unsupported format version ${version} (this sentinel-cache reads version ${CODEC_VERSION})`,
       );
     }
-    if (flags !== 0) throw new Malformed(`unknown header flags 0x${hex(flags)}`);
+    if ((flags & ~ENVELOPE_FLAG) !== 0) throw new Malformed(`unknown header flags 0x${hex(flags)}`);
 
     const serializerId = raw[2]!;
     const serializer = serializerId === this.serializer.id ? this.serializer : serializers.byId(serializerId);
@@ -204,7 +240,14 @@ export class Codec implements ValueCodec {
       throw new Malformed(`unknown serializer id ${serializerId} (register it with serializers.register())`);
     }
     const compressorId = raw[3]!;
-    let payload = raw.subarray(HEADER_BYTES);
+    let meta: EntryMeta | undefined;
+    let payloadStart = HEADER_BYTES;
+    if ((flags & ENVELOPE_FLAG) !== 0) {
+      const envelope = readEnvelope(raw, HEADER_BYTES);
+      meta = envelope.meta;
+      payloadStart = envelope.end;
+    }
+    let payload = raw.subarray(payloadStart);
     if (compressorId === NONE_ID) {
       if (payload.length > this.maxValueBytes) {
         throw new ValueTooLargeError(
@@ -228,7 +271,7 @@ export class Codec implements ValueCodec {
         );
       }
     }
-    return serializer.deserialize(payload);
+    return { value: serializer.deserialize(payload), meta };
   }
 
   /**
@@ -252,6 +295,14 @@ export class Codec implements ValueCodec {
         this.maxValueBytes,
       );
     }
+  }
+}
+
+function encodeEnvelope(meta: EntryMeta): Buffer {
+  try {
+    return writeEnvelope(meta);
+  } catch (error) {
+    throw new SerializationError(`Cannot write the entry's envelope: ${messageOf(error)}`, { cause: error });
   }
 }
 

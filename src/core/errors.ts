@@ -33,6 +33,7 @@ export type CacheErrorCode =
   | 'LOCK'
   | 'INCOMPLETE'
   | 'CACHE_CLOSED'
+  | 'FACTORY_TIMEOUT'
   | 'OOM'
   | 'MISCONF'
   | 'LOADING'
@@ -217,6 +218,19 @@ export class IncompleteError extends CacheError {
 export class CacheClosedError extends CacheError {
   constructor(message = 'Cache is closed') {
     super('CACHE_CLOSED', message);
+  }
+}
+
+/** getOrSet's factory did not finish within `hardTimeout` and no stale value was within grace. */
+export class FactoryTimeoutError extends CacheError {
+  constructor(
+    message: string,
+    /** The user key whose factory was too slow. */
+    readonly key: string,
+    /** The hardTimeout that passed, in ms. */
+    readonly timeoutMs: number,
+  ) {
+    super('FACTORY_TIMEOUT', message);
   }
 }
 

@@ -13,6 +13,8 @@ export interface CacheEventMap {
    * connection problem reported by the router (`operation` unset).
    */
   error: { error: Error; operation?: string; key?: string };
+  /** getOrSet served a value past its ttl (within grace) instead of a fresh one, and why. */
+  'stale-served': { key: string; reason: 'refreshing' | 'factory-error' | 'timeout' | 'redis-error' };
   failover: RouterEventMap['failover'];
   'topology-change': RouterEventMap['topology-change'];
   'breaker-open': RouterEventMap['breaker-open'];

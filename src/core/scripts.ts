@@ -22,6 +22,27 @@ export class LuaScript {
       throw err;
     }
   }
+
+  /** As run(), with bulk replies as Buffers (for scripts that return stored values). */
+  async runBuffer(
+    client: Redis,
+    keys: readonly (string | Buffer)[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    // ioredis defines the Buffer variants of every command at run time but does not type these two.
+    const buffered = client as unknown as Record<
+      'evalshaBuffer' | 'evalBuffer',
+      (...a: unknown[]) => Promise<unknown>
+    >;
+    try {
+      return await buffered.evalshaBuffer(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return await buffered.evalBuffer(this.source, keys.length, ...keys, ...args);
+      }
+      throw err;
+    }
+  }
 }
 
 /**

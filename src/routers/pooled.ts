@@ -5,7 +5,7 @@ import {
   MasterNotFoundError,
   ReplicaNotFoundError,
 } from '../core/errors.js';
-import { SingleFlight } from '../core/single-flight.js';
+
 import { type BreakerRole, RoleBreaker } from './breaker.js';
 import { formatAddress } from './errors.js';
 import { routerClosed } from './pipeline.js';
@@ -14,6 +14,7 @@ import type { SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
 import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
+import { SingleFlight } from './single-flight.js';
 import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from './types.js';
 
 export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache } from '../../src/core/cache.js';
+import { Codec } from '../../src/core/codec.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -19,7 +20,6 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
-import { SingleFlight } from '../../src/core/single-flight.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 
@@ -180,37 +180,92 @@ describe('events', () => {
   });
 });
 
-describe('SingleFlight', () => {
-  it('shares one call among concurrent callers and forgets it once settled', async () => {
-    const flight = new SingleFlight();
+describe('getOrSet in one process (lock: local, a stub Redis that always misses)', () => {
+  const missing = () => new StubRouter(async () => [null, []]);
+
+  it('shares one factory call among concurrent callers and forgets it once settled', async () => {
+    const cache = createCache({ router: missing() });
     let calls = 0;
-    const fn = async () => {
+    const factory = async () => {
       calls++;
       await new Promise((r) => setTimeout(r, 10));
       return calls;
     };
-    const results = await Promise.all(Array.from({ length: 50 }, () => flight.run('k', fn)));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => cache.getOrSet('k', factory, { lock: 'local' })),
+    );
     expect(new Set(results)).toEqual(new Set([1]));
-    expect(flight.size).toBe(0);
-    expect(await flight.run('k', fn)).toBe(2);
+    expect(await cache.getOrSet('k', factory, { lock: 'local' })).toBe(2);
   });
 
   it('shares a failure too, and the next call retries', async () => {
-    const flight = new SingleFlight();
+    const cache = createCache({ router: missing() });
     let calls = 0;
-    const fn = async () => {
+    const factory = async () => {
       calls++;
       throw new Error(`boom ${calls}`);
     };
-    const settled = await Promise.allSettled([flight.run('k', fn), flight.run('k', fn)]);
+    const settled = await Promise.allSettled([
+      cache.getOrSet('k', factory, { lock: 'local' }),
+      cache.getOrSet('k', factory, { lock: 'local' }),
+    ]);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(calls).toBe(1);
-    await expect(flight.run('k', fn)).rejects.toThrow('boom 2');
+    await expect(cache.getOrSet('k', factory, { lock: 'local' })).rejects.toThrow('boom 2');
   });
 
   it('keys are independent', async () => {
-    const flight = new SingleFlight();
-    const [a, b] = await Promise.all([flight.run('a', async () => 'A'), flight.run('b', async () => 'B')]);
+    const cache = createCache({ router: missing() });
+    const [a, b] = await Promise.all([
+      cache.getOrSet('a', async () => 'A', { lock: 'local' }),
+      cache.getOrSet('b', async () => 'B', { lock: 'local' }),
+    ]);
     expect([a, b]).toEqual(['A', 'B']);
+  });
+});
+
+describe('getOrSet when Redis fails after the read', () => {
+  const staleBytes = () =>
+    new Codec({ serializer: serializers.msgpack() }).encode('old', { staleAt: Date.now() - 1_000, tags: [] });
+
+  it('serves the stale value within grace (stale-served redis-error) and reports the error', async () => {
+    const down = new ConnectionInterruptedError('down');
+    let call = 0;
+    const router = new StubRouter(async () => {
+      call++;
+      if (call === 1) return [staleBytes(), []]; // the read: GET + tag stamps
+      throw down; // the fill lock, on a master that just went away
+    });
+    const cache = createCache({ router });
+    const served: unknown[] = [];
+    const errors: unknown[] = [];
+    cache.on('stale-served', (e) => served.push(e));
+    cache.on('error', (e) => errors.push(e.error));
+    let factoryCalls = 0;
+    const value = await cache.getOrSet(
+      'k',
+      () => {
+        factoryCalls++;
+        return 'new';
+      },
+      { grace: '1h' },
+    );
+    expect(value).toBe('old');
+    expect(factoryCalls).toBe(0);
+    expect(served).toEqual([{ key: 'k', reason: 'redis-error' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toContain(down);
+  });
+
+  it('without grace the Redis error is thrown as is (fast, named)', async () => {
+    const down = new ConnectionInterruptedError('down');
+    let call = 0;
+    const router = new StubRouter(async () => {
+      call++;
+      if (call === 1) return [staleBytes(), []];
+      throw down;
+    });
+    const cache = createCache({ router });
+    await expect(cache.getOrSet('k', () => 'new')).rejects.toBe(down);
   });
 });

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ValueCodec } from '../codec.js';
 import type { Executor } from '../executor.js';
+import type { GetOrSetContext } from '../get-or-set/get-or-set.js';
 import { type KeyBuilder, versionOf } from '../keys.js';
-import type { SingleFlight } from '../single-flight.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 
 /**
@@ -14,7 +14,8 @@ export interface CommandContext {
   readonly executor: Executor;
   readonly keys: KeyBuilder;
   readonly codec: ValueCodec;
-  readonly flights: SingleFlight;
+  /** getOrSet's shared state (flights, fill channel) and policy; one per cache, shared by its views. */
+  readonly fills: GetOrSetContext;
   readonly defaultTtl: number | null;
   /** The default version of this cache view (`withVersion()` makes another view). */
   readonly version: number;

@@ -1,10 +1,12 @@
 import { BATCH_SIZE, failedPart, progress, sumOverChunks } from '../batch.js';
+import { decodeEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
 import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
-import { type CommandContext, decode, type KeyOptions, ttlOf } from './context.js';
+import { type CommandContext, type KeyOptions, ttlOf } from './context.js';
+import { currentEntries } from './tagged.js';
 
 /** Many keys at once: MGET, pipelines of SET PX, DEL — in chunks of BATCH_SIZE (batch.ts). */
 
@@ -49,14 +51,26 @@ export async function getMany<T>(
             client.mgetBuffer(chunk),
           )
         : await nearMany(ctx, near, chunk);
+    const entries = chunk.map((_, i) => {
+      const raw = raws[i];
+      return raw === null || raw === undefined
+        ? undefined
+        : decodeEntry(ctx.codec, raw, userKeys[from + i] as string);
+    });
+    // Entries with an envelope count only while fresh and untouched by invalidateTags (one
+    // MGET of their tags' stamps per chunk).
+    const metas = entries.map((entry) => entry?.meta);
+    const current = metas.some((meta) => meta !== undefined)
+      ? await currentEntries(ctx, metas, 'getMany')
+      : undefined;
     for (let i = 0; i < chunk.length; i++) {
       const key = userKeys[from + i] as string;
-      const raw = raws[i];
-      if (raw === null || raw === undefined) {
+      const entry = entries[i];
+      if (entry === undefined || (current !== undefined && !current[i])) {
         ctx.executor.miss(key);
       } else {
         ctx.executor.hit(key);
-        result.set(key, decode<T>(ctx, raw, key));
+        result.set(key, entry.value as T);
       }
     }
   }

@@ -1,12 +1,15 @@
+import type { DecodedEntry } from '../codec.js';
+import { decodeEntry, encodeEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { NULL, ZERO } from '../executor.js';
 import type { NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
-import { type CommandContext, decode, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
+import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
+import { currentEntries, type EnvelopeOptions, envelopeFor, graceOf } from './tagged.js';
 
-/** Single values: GET, SET (with NX/XX/PX), and getOrSet on top of them. */
+/** Single values: GET and SET (with NX/XX/PX; grace and tags through the entry envelope). */
 
-export interface SetOptions extends KeyOptions {
+export interface SetOptions extends KeyOptions, EnvelopeOptions {
   /** ms, '30s', '5m', ... or null for no expiry; default: `defaultTtl`. 0 or less deletes the key. */
   ttl?: Ttl;
   /** Only write if the key does not exist. */
@@ -20,12 +23,20 @@ export async function get<T>(ctx: CommandContext, key: string, options?: KeyOpti
   const near = ctx.executor.near;
   if (near !== undefined) return nearGet<T>(ctx, near, key, redisKey);
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
-  if (raw === null) {
-    ctx.executor.miss(key);
-    return undefined;
-  }
+  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
+}
+
+function missed(ctx: CommandContext, key: string): undefined {
+  ctx.executor.miss(key);
+  return undefined;
+}
+
+/** A stored value as `get` answers it: an entry with an envelope only while fresh and its tags current. */
+async function checked<T>(ctx: CommandContext, key: string, entry: DecodedEntry): Promise<T | undefined> {
+  const { value, meta } = entry;
+  if (meta !== undefined && !(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key);
   ctx.executor.hit(key);
-  return decode<T>(ctx, raw, key);
+  return value as T;
 }
 
 /** get through the near cache: a held entry answers from memory, else GET + PTTL through it. */
@@ -37,25 +48,24 @@ async function nearGet<T>(
 ): Promise<T | undefined> {
   const held = near.lookup(redisKey);
   if (held !== undefined) {
-    if (held.value === null) {
-      ctx.executor.miss(key);
-      return undefined;
+    if (held.value === null) return missed(ctx, key);
+    if (held.decoded !== undefined) {
+      ctx.executor.hit(key);
+      return held.decoded as T;
     }
+    const entry = decodeEntry(ctx.codec, held.value, key);
+    // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
+    // may be invalidated without its own key changing), so its decoded value is never kept.
+    if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
+    const value = entry.value;
     ctx.executor.hit(key);
-    if (held.decoded !== undefined) return held.decoded as T;
-    const value = decode<T>(ctx, held.value, key);
     // Immutable values are decoded once; objects are decoded per hit so no caller can
     // change what another one gets.
     if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
-    return value;
+    return value as T;
   }
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => near.read(client, redisKey));
-  if (raw === null) {
-    ctx.executor.miss(key);
-    return undefined;
-  }
-  ctx.executor.hit(key);
-  return decode<T>(ctx, raw, key);
+  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
 
 export async function set(
@@ -69,8 +79,11 @@ export async function set(
   const nx = options?.nx === true;
   const xx = options?.xx === true;
   if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
-  // Encode before any I/O: a value the serializer refuses means nothing is written.
-  const encoded = ctx.codec.encode(value);
+  // Encode before any write: a value the serializer refuses means nothing is written.
+  const meta = await envelopeFor(ctx, ttl, options, key);
+  const encoded = encodeEntry(ctx.codec, value, meta);
+  // Redis keeps an entry with an envelope for ttl + grace (getOrSet may serve it stale).
+  const px = ttl === null || meta === undefined ? ttl : ttl + graceOf(options);
   if (ttl !== null && ttl <= 0) {
     // Expire now. With nx an existing key must survive (django-redis semantics); a missing
     // one would be expired at once: nothing to do either way.
@@ -78,35 +91,14 @@ export async function set(
     return false;
   }
   const reply = await ctx.executor.write('set', key, NULL, redisKey, (client) => {
-    if (ttl === null) {
+    if (px === null) {
       if (nx) return client.set(redisKey, encoded, 'NX');
       if (xx) return client.set(redisKey, encoded, 'XX');
       return client.set(redisKey, encoded);
     }
-    if (nx) return client.set(redisKey, encoded, 'PX', ttl, 'NX');
-    if (xx) return client.set(redisKey, encoded, 'PX', ttl, 'XX');
-    return client.set(redisKey, encoded, 'PX', ttl);
+    if (nx) return client.set(redisKey, encoded, 'PX', px, 'NX');
+    if (xx) return client.set(redisKey, encoded, 'PX', px, 'XX');
+    return client.set(redisKey, encoded, 'PX', px);
   });
   return reply === 'OK';
-}
-
-/**
- * The cached value, or the factory's result stored under `key`. Concurrent calls for the same
- * key in this process share one lookup and one factory call.
- */
-export async function getOrSet<T>(
-  ctx: CommandContext,
-  key: string,
-  factory: () => T | Promise<T>,
-  options?: SetOptions,
-): Promise<T> {
-  const redisKey = redisKeyOf(ctx, key, options);
-  if (typeof factory !== 'function') throw new ConfigError('getOrSet: factory must be a function');
-  return ctx.flights.run(redisKey, async () => {
-    const cached = await get<T>(ctx, key, options);
-    if (cached !== undefined) return cached;
-    const value = await factory();
-    if (value !== undefined) await set(ctx, key, value, options);
-    return value;
-  });
 }

@@ -1,7 +1,8 @@
 /**
  * One in-flight call per key: concurrent callers for the same key share the first caller's
- * promise instead of each running `fn` (cache stampede protection for getOrSet). Per process
- * only; the entry is removed as soon as the call settles, so a later call runs `fn` again.
+ * promise instead of each running `fn` (the pooled router resolves the master / the replica
+ * set once for everyone waiting). The entry is removed as soon as the call settles, so a
+ * later call runs `fn` again.
  */
 export class SingleFlight {
   readonly #inFlight = new Map<string, Promise<unknown>>();

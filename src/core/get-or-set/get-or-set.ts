@@ -1,0 +1,435 @@
+/**
+ * getOrSet: the cached value, or the factory's — with grace (stale-while-revalidate), soft and
+ * hard timeouts, a per-process and (by default) cross-process single flight, and tags.
+ *
+ * One call, in order:
+ *   1. Per process, concurrent calls for a key share one flight: one read, one production.
+ *   2. The leader reads the entry (GET, plus the stamps of its tags in the same round trip when
+ *      they are the option's tags). Fresh → done. Stale within grace → the stale value is known
+ *      to every caller of the flight; only the leader waits for the refresh.
+ *   3. Production. 'local': call the factory. 'distributed': take the fill lock (fill-lock.ts);
+ *      the holder calls the factory, stores the value and publishes it; the others wait for that
+ *      message (fill-channel.ts), each wait bounded by the lock's remaining PX and the whole by
+ *      `lockTimeout`, after which they call the factory themselves. With a stale value at hand a
+ *      non-holder does not wait at all: someone else is refreshing, serve stale.
+ *   4. Every caller waits for the production within its timeouts (timeouts.ts); stale is served
+ *      on a soft timeout, on a hard timeout, on a factory error and on a Redis error, each with a
+ *      `stale-served` event naming the reason. Without stale: the factory's error unchanged,
+ *      FactoryTimeoutError, or the Redis error.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { ValueCodec } from '../codec.js';
+import { assertEnvelopeSupport, decodeEntry, encodeEntry } from '../entries.js';
+import type { EntryMeta } from '../envelope.js';
+import { ConfigError, FactoryTimeoutError } from '../errors.js';
+import type { CacheEventMap, TypedEmitter } from '../events.js';
+import type { NearLayer } from '../near.js';
+import { entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
+import { parseTtl, type Ttl } from '../ttl.js';
+import type { FillChannel } from './fill-channel.js';
+import { abandonFill, acquireFill, type FillKeys, releaseFill, storeFill } from './fill-lock.js';
+import {
+  type GetOrSetOptions,
+  type ResolvedGetOrSetOptions,
+  resolveGetOrSetOptions,
+  validateTags,
+} from './options.js';
+import { waitWithTimeouts } from './timeouts.js';
+
+/** What the factory receives. */
+export interface FactoryContext<T = unknown> {
+  /** The previous value while it is within grace (also when it is being refreshed), else undefined. */
+  readonly stale: T | undefined;
+  /** Change this value's ttl (adaptive caching), e.g. shorter for an incomplete result. */
+  setTtl(ttl: Ttl): void;
+  /** Replace the tags stored with this value. */
+  setTags(tags: readonly string[]): void;
+}
+
+export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
+
+/** Why a stale value was served (the `stale-served` event). */
+export type StaleReason = 'refreshing' | 'factory-error' | 'timeout' | 'redis-error';
+
+/** What getOrSet needs from the cache; every Redis call goes through `run` (router + policy). */
+export interface GetOrSetContext {
+  readonly codec: ValueCodec;
+  readonly events: TypedEmitter<CacheEventMap>;
+  readonly prefix: string;
+  readonly defaultTtl: number | null;
+  readonly ignoreErrors: boolean;
+  readonly flights: Map<string, Flight>;
+  readonly channel: FillChannel;
+  /** Runs `fn` on a routed client; throws on failure (counted as an error by the cache). */
+  run<R>(
+    intent: 'read' | 'write',
+    operation: string,
+    key: string,
+    fn: (client: Redis) => Promise<R>,
+  ): Promise<R>;
+  /** As run('write'), for a write that changes the Redis key `touched` (the near cache drops it). */
+  write<R>(operation: string, key: string, touched: string, fn: (client: Redis) => Promise<R>): Promise<R>;
+  /** The near cache, when on: getOrSet's read is answered from it like `get`'s. */
+  readonly near: NearLayer | undefined;
+  /** Failures ignoreErrors may turn into a miss (connection-level). */
+  isIgnorable(error: unknown): boolean;
+  /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
+  ignored(error: unknown, key: string): void;
+  hit(key: string): void;
+  miss(key: string): void;
+}
+
+/** A production outcome: the fresh value, or "someone else is refreshing" (serve stale). */
+type Produced = { readonly value: unknown } | typeof BUSY;
+const BUSY = Symbol('refreshing elsewhere');
+
+/** One per key being read/produced in this process. */
+export interface Flight {
+  /** Settles once the leader has read the entry: the stale value when one is usable. */
+  readonly stale: Promise<{ value: unknown } | undefined>;
+  /** The fresh value (read or produced). */
+  readonly fresh: Promise<Produced>;
+}
+
+/** A Redis failure during production while a stale value is at hand (served instead). */
+class RedisFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('Redis failed during getOrSet');
+  }
+}
+
+/** How long a waiter sleeps when the lock vanished between two looks (PTTL -2). */
+const RECHECK_MS = 20;
+/**
+ * The longest a waiter relies on pub/sub alone before looking at Redis again: a lost message
+ * (a subscriber on a node that was resyncing in a failover) costs at most this, not lockTimeout.
+ */
+const MAX_WAIT_SLICE_MS = 500;
+/** Pause between a waiter's looks while Redis fails (a failover in progress). */
+const RETRY_MS = 100;
+
+export async function getOrSet<T>(
+  ctx: GetOrSetContext,
+  key: string,
+  redisKey: string,
+  factory: Factory<T>,
+  options: GetOrSetOptions | undefined,
+): Promise<T> {
+  const opts = resolveGetOrSetOptions(options, ctx.defaultTtl);
+  if (opts.grace > 0 || opts.tags.length > 0)
+    assertEnvelopeSupport(ctx.codec, "getOrSet options 'grace' and 'tags'");
+  if (typeof factory !== 'function') throw new ConfigError("getOrSet: option 'factory' must be a function");
+  const existing = ctx.flights.get(redisKey);
+  const leader = existing === undefined;
+  const flight = existing ?? startFlight(ctx, key, redisKey, factory as Factory<unknown>, opts);
+  const started = Date.now();
+
+  const stale = await flight.stale;
+  if (stale !== undefined && !leader) {
+    served(ctx, key, 'refreshing');
+    return stale.value as T;
+  }
+  const hardMs =
+    opts.hardTimeout === undefined ? undefined : Math.max(0, opts.hardTimeout - (Date.now() - started));
+  let waited: Awaited<ReturnType<typeof waitWithTimeouts<Produced>>>;
+  try {
+    waited = await waitWithTimeouts(flight.fresh, stale === undefined ? undefined : opts.timeout, hardMs);
+  } catch (error) {
+    if (stale === undefined) throw error instanceof RedisFailure ? error.error : error;
+    // The flight reports the error itself ('error' event), once, also when nobody waits any more.
+    served(ctx, key, error instanceof RedisFailure ? 'redis-error' : 'factory-error');
+    return stale.value as T;
+  }
+  if (waited.kind === 'value') {
+    if (waited.value !== BUSY) return waited.value.value as T;
+    served(ctx, key, 'refreshing');
+    return (stale as { value: unknown }).value as T;
+  }
+  if (stale !== undefined) {
+    served(ctx, key, 'timeout');
+    return stale.value as T;
+  }
+  throw new FactoryTimeoutError(
+    `getOrSet: the factory for ${JSON.stringify(key)} did not finish within hardTimeout (${opts.hardTimeout} ms) and no stale value is within grace`,
+    key,
+    opts.hardTimeout as number,
+  );
+}
+
+function startFlight(
+  ctx: GetOrSetContext,
+  key: string,
+  redisKey: string,
+  factory: Factory<unknown>,
+  opts: ResolvedGetOrSetOptions,
+): Flight {
+  let setStale!: (stale: { value: unknown } | undefined) => void;
+  const stale = new Promise<{ value: unknown } | undefined>((resolve) => {
+    setStale = resolve;
+  });
+  const fresh = (async (): Promise<Produced> => {
+    let known: { value: unknown } | undefined;
+    try {
+      const read = await readForGetOrSet(ctx, key, redisKey, opts);
+      if (read.state === 'fresh') {
+        setStale(undefined);
+        return { value: read.value };
+      }
+      known = read.state === 'stale' ? { value: read.value } : undefined;
+    } catch (error) {
+      // No stale value to fall back on: it lives in Redis. (With the near cache on, a held entry
+      // is read without Redis above; a held stale one is then served on a Redis error during
+      // production, reason 'redis-error'.)
+      setStale(undefined);
+      if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
+      ctx.ignored(error, key);
+    }
+    setStale(known);
+    return produce(ctx, key, redisKey, factory, opts, known);
+  })();
+  const flight: Flight = { stale, fresh };
+  ctx.flights.set(redisKey, flight);
+  const done = () => {
+    if (ctx.flights.get(redisKey) === flight) ctx.flights.delete(redisKey);
+  };
+  fresh.then(done, async (error: unknown) => {
+    done();
+    // With a stale value the error is not thrown at anyone (stale is served instead, maybe
+    // long after a soft timeout): report it once as an 'error' event.
+    if ((await stale) === undefined) return;
+    const cause = error instanceof RedisFailure ? error.error : error;
+    ctx.events.emit('error', { error: asError(cause), operation: 'getOrSet', key });
+  });
+  return flight;
+}
+
+/** GET the entry, with the option tags' stamps in the same round trip; classify it. */
+async function readForGetOrSet(
+  ctx: GetOrSetContext,
+  key: string,
+  redisKey: string,
+  opts: ResolvedGetOrSetOptions,
+): Promise<{ state: 'fresh' | 'stale' | 'gone'; value?: unknown }> {
+  const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
+  const near = ctx.near;
+  const held = near?.lookup(redisKey);
+  const [raw, optionStamps] =
+    held !== undefined && stampKeys.length === 0
+      ? [held.value, []]
+      : await ctx.run('read', 'getOrSet', key, (client) =>
+          Promise.all([
+            held !== undefined
+              ? held.value
+              : near !== undefined
+                ? near.read(client, redisKey)
+                : client.getBuffer(redisKey),
+            stampKeys.length === 0 ? [] : client.mget(...stampKeys),
+          ]),
+        );
+  if (raw === null) {
+    ctx.miss(key);
+    return { state: 'gone' };
+  }
+  const { value, meta } = decodeEntry(ctx.codec, raw, key);
+  const stamps = new Map<string, number>();
+  opts.tags.forEach((tag, i) => {
+    stamps.set(tag, Number(optionStamps[i] ?? 0));
+  });
+  const unknownTags = (meta?.tags ?? []).map(({ tag }) => tag).filter((tag) => !stamps.has(tag));
+  if (unknownTags.length > 0) {
+    const more = await ctx.run('read', 'getOrSet', key, (client) =>
+      readStamps(client, ctx.prefix, unknownTags),
+    );
+    for (const [tag, stamp] of more) stamps.set(tag, stamp);
+  }
+  const state = entryState(meta, stamps, Date.now(), opts.grace);
+  if (state === 'fresh') ctx.hit(key);
+  else ctx.miss(key);
+  return { state, value };
+}
+
+/** Produce a fresh value: under the fill lock ('distributed') or directly ('local'). */
+async function produce(
+  ctx: GetOrSetContext,
+  key: string,
+  redisKey: string,
+  factory: Factory<unknown>,
+  opts: ResolvedGetOrSetOptions,
+  stale: { value: unknown } | undefined,
+): Promise<Produced> {
+  if (opts.lock === 'local') return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+
+  const lockKey = `${ctx.prefix}:__lock__:${redisKey}`;
+  const channel = `${ctx.prefix}:__fill__:${redisKey}`;
+  const token = randomBytes(16).toString('hex');
+  const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
+  const deadline = Date.now() + opts.lockTimeout;
+  let listener: Awaited<ReturnType<FillChannel['listen']>> | undefined;
+  /** Someone else holds the lock: Redis errors from now on are retried until the deadline. */
+  let waiting = false;
+  try {
+    for (;;) {
+      let got: Awaited<ReturnType<typeof acquireFill>>;
+      try {
+        got = await ctx.run('write', 'getOrSet', key, (client) =>
+          acquireFill(
+            client,
+            { value: redisKey, lock: lockKey, stamps: stampKeys },
+            token,
+            opts.lockTimeout,
+            true, // the value too: another process may have refreshed it since our read
+          ),
+        );
+      } catch (error) {
+        if (stale !== undefined) throw new RedisFailure(error);
+        if (waiting && ctx.isIgnorable(error) && Date.now() < deadline) {
+          // A holder is at work and Redis is failing over under us: its value will land on the
+          // new master. Look again shortly rather than failing this caller (bounded by lockTimeout).
+          listener?.close();
+          listener = undefined;
+          await sleep(Math.min(RETRY_MS, deadline - Date.now()));
+          continue;
+        }
+        if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
+        // Redis is unreachable and errors are ignored: produce without a lock (at worst one extra call).
+        ctx.ignored(error, key);
+        return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+      }
+      const filled = got.value === null ? undefined : await usable(ctx, key, got.value);
+      if (got.acquired) {
+        const lock = { key: lockKey, token, channel };
+        if (filled !== undefined) {
+          await ctx.run('write', 'getOrSet', key, (client) => releaseFill(client, lock)).catch(() => {});
+          return filled;
+        }
+        const stamps = new Map(opts.tags.map((tag, i) => [tag, got.stamps[i] ?? 0] as const));
+        return compute(ctx, key, redisKey, factory, opts, stale, lock, stamps);
+      }
+      if (filled !== undefined) return filled;
+      if (stale !== undefined) return BUSY;
+      waiting = true;
+      if (listener === undefined || listener.lost) {
+        // Listen first, then look again: a fill published in between is then seen either way.
+        // (Again after the subscriber connection dropped, e.g. in a failover.)
+        listener?.close();
+        listener = await ctx.channel.listen(channel);
+        continue;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        // The holder did not deliver within lockTimeout: call the factory ourselves.
+        return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+      }
+      const message = await listener.next(
+        Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
+      );
+      if (message !== undefined && message.length > 0) {
+        return { value: ctx.codec.decode(message, key) };
+      }
+    }
+  } finally {
+    listener?.close();
+  }
+}
+
+/** A value found in Redis while waiting: usable if fresh and its tags are current. */
+async function usable(
+  ctx: GetOrSetContext,
+  key: string,
+  raw: Buffer,
+): Promise<{ value: unknown } | undefined> {
+  const { value, meta } = decodeEntry(ctx.codec, raw, key);
+  const tags = (meta?.tags ?? []).map(({ tag }) => tag);
+  const stamps =
+    tags.length === 0
+      ? new Map<string, number>()
+      : await ctx.run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags));
+  return entryState(meta, stamps, Date.now(), 0) === 'fresh' ? { value } : undefined;
+}
+
+/** Run the factory, store its value (and hand it to waiters when holding the lock). */
+async function compute(
+  ctx: GetOrSetContext,
+  key: string,
+  redisKey: string,
+  factory: Factory<unknown>,
+  opts: ResolvedGetOrSetOptions,
+  stale: { value: unknown } | undefined,
+  lock: FillKeys['lock'],
+  knownStamps: Map<string, number> | undefined,
+): Promise<Produced> {
+  let ttl = opts.ttl;
+  let tags = opts.tags;
+  let stamps = knownStamps;
+  if (stamps === undefined && tags.length > 0) {
+    // Stamps are read before the factory runs: an invalidation during the factory wins.
+    stamps = await ctx
+      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags))
+      .catch(() => new Map<string, number>());
+  }
+  const factoryCtx: FactoryContext = {
+    stale: stale?.value,
+    setTtl(value) {
+      ttl = parseTtl(value, 'setTtl');
+    },
+    setTags(value) {
+      tags = validateTags(value, 'setTags');
+    },
+  };
+  let value: unknown;
+  let encoded: Buffer | string;
+  let meta: EntryMeta | undefined;
+  try {
+    value = await factory(factoryCtx);
+    if (value === undefined) {
+      throw new ConfigError(
+        `getOrSet: the factory for ${JSON.stringify(key)} returned undefined (option 'factory'); return null to cache "nothing"`,
+      );
+    }
+    const missing = tags.filter((tag) => !stamps?.has(tag));
+    if (missing.length > 0) {
+      const more = await ctx.run('write', 'getOrSet', key, (client) =>
+        readStamps(client, ctx.prefix, missing),
+      );
+      stamps = new Map([...(stamps ?? []), ...more]);
+    }
+    const now = Date.now();
+    meta =
+      opts.grace > 0 || tags.length > 0
+        ? { staleAt: ttl === null ? 0 : now + ttl, tags: tagVersions(tags, stamps ?? new Map()) }
+        : undefined;
+    encoded = encodeEntry(ctx.codec, value, meta);
+  } catch (error) {
+    if (lock !== undefined) {
+      await ctx.run('write', 'getOrSet', key, (client) => abandonFill(client, lock)).catch(() => {});
+    }
+    throw error;
+  }
+  if (ttl !== null && ttl <= 0) {
+    // "Expire now": nothing to store; wake the waiters to read (and produce) for themselves.
+    if (lock !== undefined) {
+      await ctx.run('write', 'getOrSet', key, (client) => abandonFill(client, lock)).catch(() => {});
+    }
+    return { value };
+  }
+  const px = ttl === null ? null : ttl + opts.grace;
+  try {
+    await ctx.write('getOrSet', key, redisKey, (client) =>
+      storeFill(client, { value: redisKey, lock }, encoded, px),
+    );
+  } catch (error) {
+    // The value is good even if Redis could not keep it: hand it out, report the failure.
+    ctx.ignored(error, key);
+  }
+  return { value };
+}
+
+function served(ctx: GetOrSetContext, key: string, reason: StaleReason): void {
+  if (ctx.events.has('stale-served')) ctx.events.emit('stale-served', { key, reason });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
