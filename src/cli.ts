@@ -5,7 +5,15 @@
  */
 import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addressKey } from './core/address.js';
 import { DEFAULT_STATE_FILE, downFromState, livePids, readState, writeState } from './topology/detached.js';
+import {
+  failover,
+  killMaster,
+  pauseMaster,
+  resumeAll,
+  waitForNewMaster,
+} from './topology/detached-control.js';
 import { parseSentinelList, startTopology } from './topology/index.js';
 import { resolveOptions } from './topology/options.js';
 import { ProcessTopology, startProcessTopology } from './topology/process-topology.js';
@@ -33,6 +41,7 @@ interface UpOptions {
   tls?: boolean;
   detach?: boolean;
   stateFile: string;
+  basePort?: number;
   verbose?: boolean;
 }
 
@@ -45,6 +54,7 @@ async function topologyUp(o: UpOptions): Promise<void> {
     downAfterMs: o.downAfter,
     failoverTimeoutMs: o.failoverTimeout,
     tls: o.tls ?? false,
+    ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
     ...(process.env.SENTINEL_CACHE_PASSWORD
       ? { auth: { password: process.env.SENTINEL_CACHE_PASSWORD } }
       : {}),
@@ -90,6 +100,36 @@ async function topologyUp(o: UpOptions): Promise<void> {
   console.log('\nstopping...');
   await topology.stop();
   console.log('stopped; nothing left behind');
+}
+
+interface FaultOptions {
+  stateFile: string;
+  wait?: boolean;
+  timeout: number;
+}
+
+const FAULTS = {
+  failover: { run: failover, did: 'SENTINEL FAILOVER accepted; master was' },
+  pause: { run: pauseMaster, did: 'paused (SIGSTOP) the master' },
+  kill: { run: killMaster, did: 'killed (SIGKILL) the master' },
+} as const;
+
+async function topologyFault(kind: keyof typeof FAULTS, o: FaultOptions): Promise<void> {
+  const state = readState(o.stateFile);
+  const started = Date.now();
+  const { master } = await FAULTS[kind].run(state);
+  console.log(`${FAULTS[kind].did} ${addressKey(master)} (service ${state.service})`);
+  if (o.wait) {
+    const next = await waitForNewMaster(state, master, o.timeout);
+    console.log(`new master ${addressKey(next)} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } else if (kind === 'pause') {
+    console.log('resume it with: sentinel-cache topology resume');
+  }
+}
+
+async function topologyResume(o: { stateFile: string }): Promise<void> {
+  const resumed = resumeAll(readState(o.stateFile));
+  console.log(`resumed (SIGCONT) ${resumed.length} data nodes: ${resumed.join(', ')}`);
 }
 
 async function topologyDown(o: { stateFile: string }): Promise<void> {
@@ -183,6 +223,11 @@ export function buildProgram(): Command {
       'leave the servers running in the background and write a state file (process provider)',
     )
     .option('--state-file <path>', 'state file for --detach', DEFAULT_STATE_FILE)
+    .option(
+      '--base-port <port>',
+      'process provider: consecutive ports from here (master, replicas, then sentinels) instead of random free ones',
+      positiveInt(1),
+    )
     .option('-v, --verbose', 'log each step to stderr')
     .addHelpText(
       'after',
@@ -207,6 +252,43 @@ export function buildProgram(): Command {
     )
     .option('--service <name>', 'service name with --sentinels (default: SENTINEL_CACHE_SERVICE or mymaster)')
     .action((o: { stateFile: string; sentinels?: string; service?: string }) => topologyStatus(o));
+
+  const stateFileOption = () =>
+    new Option('--state-file <path>', 'state file written by up --detach').default(DEFAULT_STATE_FILE);
+  const timeoutOption = () =>
+    new Option('--timeout <ms>', 'how long --wait waits for the new master')
+      .argParser(positiveInt(1))
+      .default(30_000);
+
+  topology
+    .command('failover')
+    .description('SENTINEL FAILOVER: promote a replica now, and wait for the new master (detached topology)')
+    .addOption(stateFileOption())
+    .option('--no-wait', 'return once a sentinel accepted the failover')
+    .addOption(timeoutOption())
+    .action((o: FaultOptions) => topologyFault('failover', o));
+
+  topology
+    .command('pause')
+    .description('SIGSTOP the master (like `docker pause`): the sentinels fail over after --down-after ms')
+    .addOption(stateFileOption())
+    .option('--wait', 'wait until the sentinels name a new master')
+    .addOption(timeoutOption())
+    .action((o: FaultOptions) => topologyFault('pause', o));
+
+  topology
+    .command('resume')
+    .description('SIGCONT every data node: a paused old master comes back (as a replica after a failover)')
+    .addOption(stateFileOption())
+    .action((o: { stateFile: string }) => topologyResume(o));
+
+  topology
+    .command('kill')
+    .description('SIGKILL the master (it does not come back; `topology down` still cleans up)')
+    .addOption(stateFileOption())
+    .option('--wait', 'wait until the sentinels name a new master')
+    .addOption(timeoutOption())
+    .action((o: FaultOptions) => topologyFault('kill', o));
 
   program
     .command('bench')

@@ -11,6 +11,7 @@ export type {
 export { compressors } from './compressors/index.js';
 export {
   Cache,
+  type HashFields,
   type IncrOptions,
   type KeyOptions,
   type NearCacheControl,
@@ -27,7 +28,17 @@ export type { CodecOptions, DecodedEntry } from './core/codec.js';
 export { Codec } from './core/codec.js';
 export type { EntryMeta, TagVersion } from './core/envelope.js';
 export * from './core/errors.js';
-export type { CacheEvent, CacheEventMap } from './core/events.js';
+export type {
+  BreakerEvent,
+  CacheEvent,
+  CacheEventMap,
+  ErrorEvent,
+  FailoverEvent,
+  KeyEvent,
+  NearFlushEvent,
+  StaleServedEvent,
+  TopologyChangeEvent,
+} from './core/events.js';
 export type { Factory, FactoryContext, StaleReason } from './core/get-or-set/get-or-set.js';
 export type { GetOrSetOptions, LockMode } from './core/get-or-set/options.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
@@ -35,7 +46,7 @@ export { Lock, type LockOptions } from './core/lock.js';
 export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
-export { parseTtl, type Ttl } from './core/ttl.js';
+export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
 export { createCache } from './create-cache.js';
 export { routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';

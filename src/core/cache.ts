@@ -6,6 +6,7 @@ import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
 import * as counters from './commands/counters.js';
 import { fillContext, getOrSet } from './commands/get-or-set.js';
+import type { HashFields } from './commands/hashes.js';
 import * as hashes from './commands/hashes.js';
 import type { ScanOptions } from './commands/keyspace.js';
 import * as keyspace from './commands/keyspace.js';
@@ -29,12 +30,14 @@ import { checkVersion, KeyBuilder } from './keys.js';
 import type { Lock, LockOptions } from './lock.js';
 import type { NearCacheStats, NearLayer, NearLayerFactory } from './near.js';
 import { type CacheOptions, resolveOptions } from './options.js';
+import { toNamedError } from './redis-errors.js';
 import type { Intent, Router, RouterEventMap } from './router.js';
 import { type CacheStats, Counters } from './stats.js';
 import type { Ttl } from './ttl.js';
 
 export type { KeyOptions } from './commands/context.js';
 export type { IncrOptions } from './commands/counters.js';
+export type { HashFields } from './commands/hashes.js';
 export type { ScanOptions } from './commands/keyspace.js';
 export type { SetManyOptions } from './commands/many.js';
 export type { SScanOptions } from './commands/sets.js';
@@ -147,17 +150,20 @@ export class Cache {
     return keyspace.has(this.#ctx, key, options);
   }
 
-  /** Remaining ms; null = no expiry; undefined = no such key. */
+  /** Remaining time to live in **milliseconds** (PTTL); null = no expiry; undefined = no such key. */
   ttl(key: string, options?: KeyOptions): Promise<number | null | undefined> {
     return keyspace.ttl(this.#ctx, key, options);
   }
 
-  /** Set a new TTL (0 or less deletes, null persists, omitted = defaultTtl). False if no such key. */
+  /**
+   * Set a new TTL in **milliseconds** (`expire(k, 3600)` is 3.6 s; write '1h' for an hour) or a
+   * duration string. 0 or less deletes, null persists, omitted = defaultTtl. False if no such key.
+   */
   expire(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
     return keyspace.expire(this.#ctx, key, ttl, options);
   }
 
-  /** Expire at a moment (Date or epoch ms); a past moment deletes. False if no such key. */
+  /** Expire at a moment (Date or epoch milliseconds); a past moment deletes. False if no such key. */
   expireAt(key: string, when: Date | number, options?: KeyOptions): Promise<boolean> {
     return keyspace.expireAt(this.#ctx, key, when, options);
   }
@@ -167,7 +173,7 @@ export class Cache {
     return keyspace.persist(this.#ctx, key, options);
   }
 
-  /** Reset the TTL (default: defaultTtl). False if no such key. */
+  /** Reset the TTL, in milliseconds or a duration string (default: defaultTtl). False if no such key. */
   touch(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
     return keyspace.expire(this.#ctx, key, ttl, options);
   }
@@ -306,9 +312,22 @@ export class Cache {
 
   // ---------------------------------------------------------------- hashes (fields are strings, values through the codec)
 
-  /** Set one field; returns 1 if the field is new, 0 if it was updated. */
-  hset(key: string, field: string, value: unknown, options?: KeyOptions): Promise<number> {
-    return hashes.hset(this.#ctx, key, field, value, options);
+  /**
+   * Set fields, as Redis' HSET: `hset(key, field, value)` or many at once with
+   * `hset(key, { a: 1, b: 2 })` / a Map. Returns how many fields were new (0 if all were updated).
+   */
+  hset(key: string, field: string, value: unknown, options?: KeyOptions): Promise<number>;
+  hset(key: string, fields: HashFields, options?: KeyOptions): Promise<number>;
+  hset(
+    key: string,
+    fieldOrFields: string | HashFields,
+    valueOrOptions?: unknown,
+    options?: KeyOptions,
+  ): Promise<number> {
+    if (typeof fieldOrFields === 'string') {
+      return hashes.hset(this.#ctx, key, new Map([[fieldOrFields, valueOrOptions]]), options);
+    }
+    return hashes.hset(this.#ctx, key, fieldOrFields, valueOrOptions as KeyOptions | undefined);
   }
 
   hget<T = unknown>(key: string, field: string, options?: KeyOptions): Promise<T | undefined> {
@@ -422,6 +441,17 @@ export class Cache {
 
   // ---------------------------------------------------------------- observability and lifecycle
 
+  /**
+   * Connect now instead of on the first operation: resolves once the master answers a PING
+   * (through the router, so Sentinel routers also open their subscriptions); rejects with the
+   * named error of the failure (SentinelUnavailableError, ConnectionInterruptedError, ...).
+   */
+  async ready(): Promise<void> {
+    await this.#ctx.executor.run('write', 'ready', undefined, null, (client) => client.ping());
+    // Sentinel routers also report when their +switch-master subscriptions are up.
+    await (this.#ctx.executor.router as Router & { ready?: () => Promise<void> }).ready?.();
+  }
+
   stats(): CacheStats {
     const executor = this.#ctx.executor;
     const stats = executor.counters.snapshot(executor.router.stats());
@@ -494,12 +524,37 @@ const FORWARDED = [
 ] as const;
 
 /**
- * Create a cache. Options are validated here: a bad option throws ConfigError naming it.
+ * createCache threw: the router it was given belongs to nobody now (the caller never got a
+ * cache to close), so close it here — its sockets and timers would keep the process alive.
+ */
+function closeGivenRouter(options: unknown): void {
+  const router = (options as { router?: unknown } | null | undefined)?.router as
+    | { close?: unknown }
+    | undefined;
+  if (typeof router?.close !== 'function') return;
+  try {
+    Promise.resolve(router.close()).catch(() => {});
+  } catch {
+    // A broken router's close() must not replace the ConfigError the caller needs to see.
+  }
+}
+
+/**
+ * Create a cache. Options are validated here: a bad option throws ConfigError naming it (and
+ * the router given is closed). Nothing connects until the first operation or `ready()`.
  * `layers` are the implementations of core's optional contracts (the near cache, compat
- * codecs); the
- * package's `createCache` passes them, so users never do.
+ * codecs); the package's `createCache` passes them, so users never do.
  */
 export function createCache(options: CacheOptions, layers: CacheLayers = {}): Cache {
+  try {
+    return buildCache(options, layers);
+  } catch (err) {
+    closeGivenRouter(options);
+    throw err;
+  }
+}
+
+function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
   const resolved = resolveOptions(options);
   const serializer = resolved.serializer ?? serializers.msgpack();
   const compressor = resolved.compressor ?? compressors.none();
@@ -518,7 +573,8 @@ export function createCache(options: CacheOptions, layers: CacheLayers = {}): Ca
       events.emit(event, payload as never);
     });
   }
-  router.on('error', ({ error }) => events.emit('error', { error }));
+  // Routers report what ioredis said; listeners get named errors (the original is the cause).
+  router.on('error', ({ error }) => events.emit('error', { error: toNamedError(error) }));
 
   let near: NearLayer | undefined;
   if (resolved.nearCache !== undefined) {
@@ -534,7 +590,7 @@ export function createCache(options: CacheOptions, layers: CacheLayers = {}): Ca
       broadcastPrefix: resolved.keyFunction === undefined ? `${resolved.keyPrefix}:` : '',
       sink: {
         flushed: (reason) => events.emit('near-flush', { reason }),
-        error: (error) => events.emit('error', { error }),
+        error: (error) => events.emit('error', { error: toNamedError(error) }),
       },
     });
   }

@@ -1,27 +1,64 @@
+import type { CacheError } from './errors.js';
 import type { FlushReason } from './near.js';
 import type { RouterEventMap } from './router.js';
 
 export { type Listener, TypedEmitter } from './emitter.js';
 
-/** Events a Cache emits. Router events (failover, breaker-*, topology-change, error) are forwarded. */
+/** `hit` / `miss`: a read found (or did not find) `key` (the user key, without prefix/version). */
+export interface KeyEvent {
+  key: string;
+}
+
+/**
+ * `error`: a failure the caller did not see as a rejection. Every failure of Redis or of the
+ * cache is a named `CacheError` with a `code` (what ioredis said is its `cause`); the one
+ * exception is a getOrSet factory's own error when a stale value was served instead
+ * (`operation` 'getOrSet'), which is reported as the factory threw it.
+ * - with `ignoreErrors`, an operation's connection-level failure that became a miss / no-op
+ *   (`operation` is the method, e.g. 'get', and `key` the user key when it has one);
+ * - a connection problem the router noticed (`operation` and `key` unset).
+ */
+export interface ErrorEvent {
+  error: CacheError | Error;
+  operation?: string;
+  key?: string;
+}
+
+/** `failover` `{ service, from?, to }`: Sentinel announced a new master (`+switch-master`) or the router noticed one. */
+export type FailoverEvent = RouterEventMap['failover'];
+
+/**
+ * `topology-change`: the set of nodes the router uses changed. `reason` says why (e.g. a pool
+ * evicted, the replica set or the sentinel list changed); `nodes` lists the new set when known.
+ */
+export type TopologyChangeEvent = RouterEventMap['topology-change'];
+
+/** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
+export type BreakerEvent = RouterEventMap['breaker-open'];
+
+/** `stale-served`: getOrSet served a value past its ttl (within grace) instead of a fresh one, and why. */
+export interface StaleServedEvent {
+  key: string;
+  reason: 'refreshing' | 'factory-error' | 'timeout' | 'redis-error';
+}
+
+/** `near-flush`: the near cache dropped everything it held, and why. */
+export interface NearFlushEvent {
+  reason: FlushReason;
+}
+
+/** Events a Cache emits, by name, with their payloads (`cache.on(name, (payload) => ...)`). Router events are forwarded. */
 export interface CacheEventMap {
-  hit: { key: string };
-  miss: { key: string };
-  /**
-   * A failure the caller did not see as a rejection: with `ignoreErrors`, an operation's
-   * connection-level failure that became a miss/no-op (`operation` and `key` set); or a
-   * connection problem reported by the router (`operation` unset).
-   */
-  error: { error: Error; operation?: string; key?: string };
-  /** getOrSet served a value past its ttl (within grace) instead of a fresh one, and why. */
-  'stale-served': { key: string; reason: 'refreshing' | 'factory-error' | 'timeout' | 'redis-error' };
-  failover: RouterEventMap['failover'];
-  'topology-change': RouterEventMap['topology-change'];
-  'breaker-open': RouterEventMap['breaker-open'];
-  'breaker-half-open': RouterEventMap['breaker-half-open'];
-  'breaker-close': RouterEventMap['breaker-close'];
-  /** The near cache dropped everything it held, and why. */
-  'near-flush': { reason: FlushReason };
+  hit: KeyEvent;
+  miss: KeyEvent;
+  error: ErrorEvent;
+  'stale-served': StaleServedEvent;
+  failover: FailoverEvent;
+  'topology-change': TopologyChangeEvent;
+  'breaker-open': BreakerEvent;
+  'breaker-half-open': BreakerEvent;
+  'breaker-close': BreakerEvent;
+  'near-flush': NearFlushEvent;
 }
 
 export type CacheEvent = keyof CacheEventMap;

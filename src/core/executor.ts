@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { commandChannel, newCacheId } from './diagnostics.js';
-import { CacheClosedError, isTransient } from './errors.js';
+import { CacheClosedError, CacheError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
+import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router } from './router.js';
 import type { Counters } from './stats.js';
 
@@ -26,11 +27,12 @@ export const EMPTY_OBJECT = (): Record<string, never> => ({});
 
 /**
  * What ignoreErrors may turn into a miss / no-op: the transient failures (`CacheError.transient`:
- * a node down, hung, failing over, full, loading, busy). Routers translate every failure into a
- * named error, so the classification is read from the error, never from its message.
+ * a node down, hung, failing over, full, loading, busy). The built-in routers translate every
+ * failure into a named error; a router that does not (a custom one) still gets its raw
+ * connection failures recognised by core/redis-errors, the one module that reads ioredis' wording.
  */
 export function isIgnorable(err: unknown): boolean {
-  return isTransient(err);
+  return err instanceof CacheError ? isTransient(err) : isConnectionError(err);
 }
 
 export interface ExecutorOptions {
@@ -121,8 +123,7 @@ export class Executor {
   recover<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
     if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
       this.counters.ignoredErrors++;
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.events.emit('error', { error, operation, key });
+      this.events.emit('error', { error: toNamedError(err), operation, key });
       return fallback();
     }
     throw err;

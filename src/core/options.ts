@@ -19,7 +19,11 @@ export interface CacheOptions {
   keyPrefix?: string;
   /** Default key version (django-redis VERSION). Default 1. */
   version?: number;
-  /** TTL when a call gives none: ms, '30s', '5m', ..., or null for no expiry. Default '5m' (Django's 300 s). */
+  /**
+   * TTL when a call gives none, in **milliseconds** (`300` is 0.3 s, not 5 minutes), or a duration
+   * string ('30s', '5m', ...), or null for no expiry. Default '5m' (Django's 300 s). A number
+   * below 1,000 earns a one-time `SENTINEL_CACHE_TTL_UNITS` warning.
+   */
   defaultTtl?: Ttl;
   keyFunction?: KeyFunction;
   reverseKeyFunction?: ReverseKeyFunction;
@@ -63,6 +67,25 @@ export { DEFAULT_MAX_VALUE_BYTES };
 
 const WHERE = 'createCache';
 
+/** A numeric defaultTtl below this is most likely seconds written by a Django or ioredis habit. */
+const SECONDS_HABIT_BELOW_MS = 1_000;
+/** The code of the process warning emitted for such a defaultTtl (documented in the README). */
+export const TTL_UNITS_WARNING_CODE = 'SENTINEL_CACHE_TTL_UNITS';
+let ttlUnitsWarned = false;
+
+/**
+ * Warn once per process: a warning per cache would flood logs of apps creating many caches,
+ * and once is enough to point at the units. Not an error: a sub-second TTL can be intended.
+ */
+function warnTtlUnitsOnce(value: number): void {
+  if (ttlUnitsWarned) return;
+  ttlUnitsWarned = true;
+  process.emitWarning(
+    `createCache: defaultTtl ${value} is ${value} milliseconds, not seconds; for ${value} seconds write '${value}s' (or ${value * 1000})`,
+    { type: 'SentinelCacheWarning', code: TTL_UNITS_WARNING_CODE },
+  );
+}
+
 /** Names and plain types; router, serializer, compressor and defaultTtl are checked below. */
 const SCHEMA: Schema = {
   router: 'any',
@@ -94,6 +117,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   validateOptions(WHERE, options, SCHEMA);
 
   const router = options.router;
+  if (router === undefined) {
+    throw new ConfigError(
+      "createCache needs a router: routers.pooled({ sentinels, service }) for Sentinel (the production default), routers.discovery(...), or routers.standalone({ url: 'redis://127.0.0.1:6379' }) for one Redis",
+    );
+  }
   if (!isObject(router) || typeof router.execute !== 'function' || typeof router.close !== 'function') {
     throw optionError(
       WHERE,
@@ -146,6 +174,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       "positive (ms or '30s', '5m', ...) or null for no expiry",
       options.defaultTtl,
     );
+  }
+  if (typeof options.defaultTtl === 'number' && options.defaultTtl < SECONDS_HABIT_BELOW_MS) {
+    warnTtlUnitsOnce(options.defaultTtl);
   }
 
   const keyFunction = options.keyFunction;

@@ -1,6 +1,7 @@
 import {
+  AuthenticationError,
   BusyError,
-  type CacheError,
+  CacheError,
   CommandTimeoutError,
   ConnectionInterruptedError,
   LoadingError,
@@ -101,4 +102,34 @@ const SERVER_STATES: ReadonlyArray<[RegExp, ServerStateError]> = [
 export function serverStateOf(reply: Error): ServerStateError | undefined {
   for (const [prefix, State] of SERVER_STATES) if (prefix.test(reply.message)) return State;
   return undefined;
+}
+
+/**
+ * The named error to report for a failure, for the `error` event: a CacheError as it is; an
+ * ioredis internal ("Stream isn't writeable and enableOfflineQueue options is false", "Connection
+ * is closed.", a raw ECONNRESET) becomes the CacheError a user can act on, the original kept as
+ * `cause`. Events are reported in our words so listeners can switch on `error.code`.
+ */
+export function toNamedError(err: unknown): CacheError {
+  if (err instanceof CacheError) return err;
+  if (isAuthError(err)) return new AuthenticationError('Redis rejected the credentials', { cause: err });
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (isTimeoutError(err)) {
+    return new ConnectionInterruptedError(
+      'A command got no reply in time (node paused, overloaded or gone)',
+      {
+        cause: err,
+      },
+    );
+  }
+  if (isConnectionError(err)) {
+    return new ConnectionInterruptedError(
+      `Connection to Redis interrupted${code === undefined ? '' : ` (${code})`}: the node closed, refused or reset it, or it is reconnecting; the router reconnects on its own`,
+      { cause: err },
+    );
+  }
+  return new ConnectionInterruptedError(
+    `Unexpected connection failure${code === undefined ? '' : ` (${code})`}: ${err instanceof Error ? err.name : typeof err}`,
+    { cause: err },
+  );
 }

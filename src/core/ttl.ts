@@ -1,10 +1,19 @@
 import { ConfigError } from './errors.js';
 
+/** The units a duration string may end with: milliseconds, seconds, minutes, hours, days. */
+export type TtlUnit = 'ms' | 's' | 'm' | 'h' | 'd';
+
 /**
- * A time-to-live as users write it: a number of milliseconds, a duration string
- * ('500ms', '30s', '5m', '1h', '1d'), or null for "no expiry".
+ * A duration string the parser accepts: a number then a unit, with or without one blank
+ * (`'500ms'`, `'30s'`, `'5m'`, `'1.5h'`, `'1 d'`). `'60 seconds'` or `'1h30m'` do not type-check.
  */
-export type Ttl = number | string | null;
+export type TtlString = `${number}${TtlUnit}` | `${number} ${TtlUnit}`;
+
+/**
+ * A time-to-live as users write it: a number of **milliseconds** (not seconds: `60` is 60 ms),
+ * a duration string (`'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'1d'`), or null for "no expiry".
+ */
+export type Ttl = number | TtlString | null;
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

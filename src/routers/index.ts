@@ -18,6 +18,7 @@ const NODE: Schema = {
   tls: TLS,
   commandTimeoutMs: 'positive number',
   connectTimeoutMs: 'positive number',
+  unref: 'boolean',
 };
 
 const STANDALONE: Schema = {

@@ -18,6 +18,7 @@ export type ExpectedRole = 'master' | 'replica' | 'any';
 export interface NodeClientSettings {
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  unref: boolean;
   /** Run on each new connection before it is lent out (router.onDataConnection registers them). */
   hooks: DataConnectionHooks;
 }
@@ -26,8 +27,27 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
   return {
     commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    unref: opts.unref === true,
     hooks: new DataConnectionHooks(),
   };
+}
+
+/** The parts of an ioredis client that ioredis does not type: its socket and its reconnect timer. */
+interface ClientInternals {
+  stream?: { unref?: () => void };
+  reconnectTimeout?: NodeJS.Timeout | null;
+}
+
+/**
+ * The `unref` option: the client's socket (once connected) and its reconnect timer no longer
+ * keep the process alive. ioredis has no such option, so it is applied on its own events: the
+ * socket is unref'd on 'connect', the reconnect timer on 'reconnecting' (emitted on the next
+ * tick after the timer is set). Commands in flight keep their (ref'd) command-timeout timers.
+ */
+export function unrefClient(client: Redis): void {
+  const internals = client as unknown as ClientInternals;
+  client.on('connect', () => internals.stream?.unref?.());
+  client.on('reconnecting', () => internals.reconnectTimeout?.unref());
 }
 
 /**
@@ -40,7 +60,7 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
  *   client is thrown away; the routers connect again (and check ROLE again).
  */
 export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptions): Redis {
-  const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
+  const { commandTimeoutMs, connectTimeoutMs, unref } = nodeClientSettings(opts);
   const client = new Redis({
     host: address.host,
     port: address.port,
@@ -65,6 +85,7 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
   // Errors reach callers through the commands they issue (an 'error' event with no listener
   // would crash the process); the last one is kept to say why a connection closed.
   trackSocketErrors(client);
+  if (unref) unrefClient(client);
   return client;
 }
 

@@ -47,6 +47,16 @@ export function pooled(opts: PooledRouterOptions): Router {
   return new PooledRouter(opts);
 }
 
+/**
+ * What commands still waiting on a role's old sockets fail with when its breaker half-opens
+ * (the sockets are dropped so the trial operation resolves the node afresh): why, and what to do.
+ */
+export function halfOpenInterruption(role: BreakerRole): ConnectionInterruptedError {
+  return new ConnectionInterruptedError(
+    `Reconnecting to the ${role}: after repeated failures its connections were dropped to be resolved afresh (circuit breaker half-open); this operation was still waiting on one, retry it`,
+  );
+}
+
 export class PooledRouter extends SentinelRouter {
   readonly kind = 'pooled';
   private readonly poolOpts: NodePoolOptions;
@@ -66,7 +76,7 @@ export class PooledRouter extends SentinelRouter {
         open: () => this.ctx.events.emit('breaker-open', { role }),
         halfOpen: () => {
           // Half-open means "try again": the trial operation resolves the node afresh.
-          this.evictRole(role, new ConnectionInterruptedError(`Breaker for the ${role} half-opened`));
+          this.evictRole(role, halfOpenInterruption(role));
           this.ctx.events.emit('breaker-half-open', { role });
         },
         close: () => this.ctx.events.emit('breaker-close', { role }),

@@ -11,7 +11,7 @@ import type {
   RouterStats,
 } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './node-clients.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, unrefClient } from './node-clients.js';
 import { routerClosed } from './pipeline.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -28,6 +28,12 @@ export interface StandaloneOptions extends StandaloneRouterOptions {
 
 /** Reconnect backoff: 50 ms doubling, capped so a recovered server is picked up within ~1 s. */
 const MAX_RECONNECT_DELAY_MS = 1000;
+/**
+ * Background reconnect attempts before giving up until the next operation (about 6 s of
+ * trying): a router left on a dead port must not keep the process alive forever on a timer.
+ * The next operation after giving up starts connecting again.
+ */
+const RECONNECT_ATTEMPTS = 10;
 
 function positive(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -117,10 +123,15 @@ class StandaloneRouter implements Router {
       enableOfflineQueue: true,
       autoResendUnfulfilledCommands: false,
       enableAutoPipelining: false,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS),
+      retryStrategy: (attempt) =>
+        attempt > RECONNECT_ATTEMPTS
+          ? null
+          : Math.min(50 * 2 ** Math.min(attempt - 1, 10), MAX_RECONNECT_DELAY_MS),
       // A server that answers "LOADING" is alive; don't hold every command behind INFO polling.
       enableReadyCheck: true,
-      lazyConnect: false,
+      // Connect on first use (the first command starts it and waits in the offline queue): a
+      // router that is never used, or whose createCache threw, opens no socket.
+      lazyConnect: true,
     };
     if (options.db !== undefined) redisOptions.db = options.db;
     if (options.username !== undefined) redisOptions.username = options.username;
@@ -133,6 +144,7 @@ class StandaloneRouter implements Router {
         : new Redis({ ...redisOptions, host: this.#address.host, port: this.#address.port });
 
     trackSocketErrors(this.#client);
+    if (options.unref === true) unrefClient(this.#client);
     this.#client.on('error', (err: unknown) => {
       const translated = translateError(err, this.#address, this.#timeoutMs);
       const error = translated instanceof Error ? translated : new Error(String(translated));
@@ -177,6 +189,8 @@ class StandaloneRouter implements Router {
 
   execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(routerClosed());
+    // Background reconnects gave up (see RECONNECT_ATTEMPTS): this operation starts them again.
+    if (this.#client.status === 'end') this.#client.connect().catch(() => {});
     const down = this.#lastConnectionError;
     if (down !== undefined && this.#client.status !== 'ready') {
       this.#errors++;

@@ -23,6 +23,13 @@ export interface NodeConnectionOptions {
   commandTimeoutMs?: number;
   /** TCP connect timeout. Default 1000. */
   connectTimeoutMs?: number;
+  /**
+   * Let idle connections not keep the process alive (like `socket.unref()`): a script that
+   * forgets `cache.close()` still exits once its work is done. Sockets and reconnect timers are
+   * unref'd; a command in flight still holds the process until its reply or its timeout.
+   * Default false (a server process keeps its connections either way).
+   */
+  unref?: boolean;
 }
 
 /** Options of the two Sentinel strategies (discovery, pooled). */

@@ -19,6 +19,7 @@ const TOPOLOGY: Schema = {
   auth: { shape: AUTH },
   tls: 'boolean',
   redisServerPath: 'non-empty string',
+  basePort: 'port',
   log: 'function',
 };
 
@@ -45,6 +46,8 @@ export interface ResolvedTopologyOptions {
   failoverTimeoutMs: number;
   auth?: TopologyAuth;
   tls: boolean;
+  /** Fixed consecutive ports from here (master, replicas, sentinels); undefined = free ports. */
+  basePort?: number;
   log: (line: string) => void;
 }
 
@@ -62,6 +65,15 @@ export function resolveOptions(options: TopologyOptions): ResolvedTopologyOption
     log: options.log ?? (() => {}),
   };
   if (options.auth) resolved.auth = options.auth;
+  if (options.basePort !== undefined) {
+    const last = options.basePort + resolved.replicas + sentinels;
+    if (last > 65_535) {
+      throw new RangeError(
+        `basePort ${options.basePort} leaves no room for ${resolved.replicas + 1 + sentinels} consecutive ports (the last would be ${last})`,
+      );
+    }
+    resolved.basePort = options.basePort;
+  }
   if (!/^[A-Za-z0-9._-]+$/.test(resolved.service)) {
     throw new RangeError('service must be made of letters, digits, ".", "_" and "-"');
   }

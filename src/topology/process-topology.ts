@@ -35,12 +35,29 @@ export interface ProcessTopologyState {
 
 const PORT_ATTEMPTS = 5;
 
-/** Picks a free port, writes the conf for it and starts; on a lost bind race, tries another port. */
+/**
+ * Picks a free port (or takes `fixedPort`, from `basePort`), writes the conf for it and starts;
+ * on a lost bind race, tries another free port. A fixed port that is taken is an error.
+ */
 async function startOnFreePort(
   proc: RedisProcess,
   confFor: (port: number) => string,
   log: (line: string) => void,
+  fixedPort?: number,
 ): Promise<void> {
+  if (fixedPort !== undefined) {
+    proc.writeConf(fixedPort, confFor(fixedPort));
+    try {
+      await proc.start();
+    } catch (error) {
+      if (!(error instanceof PortInUseError)) throw error;
+      throw new Error(
+        `${proc.name}: port ${fixedPort} (from basePort / --base-port) is already in use; choose another base port`,
+      );
+    }
+    log(`${proc.name} listening on 127.0.0.1:${fixedPort} (pid ${proc.pid})`);
+    return;
+  }
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     proc.writeConf(port, confFor(port));
@@ -260,23 +277,28 @@ export async function startProcessTopology(settings: ProcessTopologySettings): P
       ...(tls ? { tls: tls.files } : {}),
     });
     const [masterProc, ...replicaProcs] = dataProcs as [RedisProcess, ...RedisProcess[]];
+    // With basePort: master, replicas, sentinels on consecutive ports; else free ports.
+    const portAt = (offset: number) =>
+      settings.basePort === undefined ? undefined : settings.basePort + offset;
     await startOnFreePort(
       masterProc,
       (port) => dataNodeConf({ ...common(port, masterProc.name), auth: settings.auth }),
       log,
+      portAt(0),
     );
     const master = { host: '127.0.0.1', port: masterProc.port };
     await Promise.all(
-      replicaProcs.map((p) =>
+      replicaProcs.map((p, i) =>
         startOnFreePort(
           p,
           (port) => dataNodeConf({ ...common(port, p.name), auth: settings.auth, replicaOf: master }),
           log,
+          portAt(1 + i),
         ),
       ),
     );
     await Promise.all(
-      sentinelProcs.map((p) =>
+      sentinelProcs.map((p, i) =>
         startOnFreePort(
           p,
           (port) =>
@@ -290,6 +312,7 @@ export async function startProcessTopology(settings: ProcessTopologySettings): P
               auth: settings.auth,
             }),
           log,
+          portAt(1 + replicas + i),
         ),
       ),
     );

@@ -35,6 +35,12 @@ export interface TopologyOptions {
   tls?: boolean;
   /** Default: `redis-server` from PATH. */
   redisServerPath?: string;
+  /**
+   * Process provider: fixed, consecutive ports instead of random free ones — the master on
+   * `basePort`, replicas on the next ones, then the sentinels (basePort 7000, 2 replicas, 3
+   * sentinels: master 7000, replicas 7001-7002, sentinels 7003-7005). A port in use is an error.
+   */
+  basePort?: number;
   /** Receives progress lines (which node started where, retries). */
   log?: (line: string) => void;
 }

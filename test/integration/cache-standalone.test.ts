@@ -198,7 +198,7 @@ describe('bad input: refused before anything is written', () => {
   });
 
   it('bad per-call options are ConfigErrors', async () => {
-    await expect(cache.set('k', 1, { ttl: '5 minutes' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(cache.set('k', 1, { ttl: '5 minutes' as never })).rejects.toBeInstanceOf(ConfigError);
     await expect(cache.set('k', 1, { version: 1.5 })).rejects.toBeInstanceOf(ConfigError);
     await expect(cache.deletePattern('*', { scanCount: 0 })).rejects.toBeInstanceOf(ConfigError);
     expect(await raw.exists(`${prefix}:1:k`)).toBe(0);

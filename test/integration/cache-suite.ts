@@ -20,7 +20,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
 import type { Compressor } from '../../src/compressors/types.js';
 import type { Cache } from '../../src/core/cache.js';
-import { ConfigError, KeyNotFoundError, LockError, NotAnIntegerError } from '../../src/core/errors.js';
+import {
+  ConfigError,
+  KeyNotFoundError,
+  LockError,
+  NotAnIntegerError,
+  SerializationError,
+} from '../../src/core/errors.js';
 import type { CacheOptions } from '../../src/core/options.js';
 import { createCache } from '../../src/create-cache.js';
 import type { Router } from '../../src/routers/types.js';
@@ -809,6 +815,36 @@ export function defineCacheSuite(
         expect(await cache.hexists('foo_hash1', 'foo2')).toBe(true);
         expect(await cache.hget('foo_hash1', 'foo2')).toBe('bar2b');
         expect(await cache.hget('foo_hash1', 'nope')).toBeUndefined();
+      });
+
+      it('hset many fields: an object or a Map, one HSET, nothing written when a value is refused', async () => {
+        expect(await cache.hset('foo_hash_many', { a: 'A', b: 'b' })).toBe(2);
+        expect(
+          await cache.hset(
+            'foo_hash_many',
+            new Map([
+              ['b', 'B'],
+              ['c', 'C'],
+            ]),
+          ),
+        ).toBe(1);
+        expect(await cache.hgetall('foo_hash_many')).toEqual(
+          new Map([
+            ['a', 'A'],
+            ['b', 'B'],
+            ['c', 'C'],
+          ]),
+        );
+        expect(await cache.hset('foo_hash_many', { d: 'D' }, { version: 2 })).toBe(1);
+        expect(await cache.hget('foo_hash_many', 'd', { version: 2 })).toBe('D');
+        await expect(cache.hset('foo_hash_many', {})).rejects.toThrow(/at least one field/);
+        await expect(cache.hset('foo_hash_many', ['a', 1] as never)).rejects.toThrow(
+          /plain object or a Map.*got an array/,
+        );
+        await expect(cache.hset('foo_hash_many', { e: 'E', f: () => 0 })).rejects.toBeInstanceOf(
+          SerializationError,
+        );
+        expect(await cache.hexists('foo_hash_many', 'e')).toBe(false);
       });
 
       it('hdel', async () => {

@@ -394,7 +394,7 @@ describe('ignoreErrors: true', () => {
     await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.set('k', Symbol('s'))).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.get(42 as unknown as string)).rejects.toBeInstanceOf(ConfigError);
-    await expect(cache.set('k', 1, { ttl: 'soon' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(cache.set('k', 1, { ttl: 'soon' as never })).rejects.toBeInstanceOf(ConfigError);
     await expect(cache.deletePattern('*', { scanCount: -1 })).rejects.toBeInstanceOf(ConfigError);
     // Operations with no harmless answer still throw the connection error.
     const incr = await rejectionWithin(cache.incr('n'), BUDGET_MS);

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ProcessTopologyState } from '../../src/topology/index.js';
+import { isPortFree } from '../../src/topology/ports.js';
 import { alive } from '../fixtures/child.js';
 
 const exec = promisify(execFile);
@@ -16,6 +17,16 @@ const stateFile = join(work, 'state', 'topology.json');
 
 function cli(...args: string[]) {
   return exec(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 60_000 });
+}
+
+/** A base port with `count` free consecutive ports after it (tried at random, below the ephemeral range). */
+async function consecutiveFreePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 8_000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
 }
 
 afterAll(async () => {
@@ -64,8 +75,78 @@ describe('sentinel-cache topology up --detach / status / down', () => {
     expect(existsSync(join(work, 'state'))).toBe(false);
   });
 
+  it('--base-port, then failover / pause / resume / kill drive a detached topology', {
+    timeout: 180_000,
+  }, async () => {
+    const faultState = join(work, 'faults', 'topology.json');
+    const base = await consecutiveFreePorts(4);
+    try {
+      await cli(
+        'topology',
+        'up',
+        '--detach',
+        '--replicas',
+        '1',
+        '--sentinels',
+        '2',
+        '--base-port',
+        String(base),
+        '--state-file',
+        faultState,
+      );
+      const state = JSON.parse(readFileSync(faultState, 'utf8')) as ProcessTopologyState;
+      expect(state.nodes.map((n) => n.port)).toEqual([base, base + 1]);
+      expect(state.sentinels.map((n) => n.port)).toEqual([base + 2, base + 3]);
+      const [a, b] = [`127.0.0.1:${base}`, `127.0.0.1:${base + 1}`];
+
+      const failover = await cli('topology', 'failover', '--state-file', faultState);
+      expect(failover.stdout).toContain(`SENTINEL FAILOVER accepted; master was ${a}`);
+      expect(failover.stdout).toMatch(new RegExp(`new master ${b} after [0-9.]+ s`));
+
+      const pause = await cli('topology', 'pause', '--wait', '--state-file', faultState);
+      expect(pause.stdout).toContain(`paused (SIGSTOP) the master ${b}`);
+      expect(pause.stdout).toContain(`new master ${a}`);
+
+      const resume = await cli('topology', 'resume', '--state-file', faultState);
+      expect(resume.stdout).toContain('resumed (SIGCONT) 2 data nodes');
+      // The resumed old master must be a replica again before the next failover can promote it.
+      await vi.waitFor(
+        async () =>
+          expect((await cli('topology', 'status', '--state-file', faultState)).stdout).toContain('link up'),
+        { timeout: 60_000, interval: 500 },
+      );
+
+      const kill = await cli('topology', 'kill', '--wait', '--state-file', faultState);
+      expect(kill.stdout).toContain(`killed (SIGKILL) the master ${a}`);
+      expect(kill.stdout).toContain(`new master ${b}`);
+    } finally {
+      if (existsSync(faultState)) await cli('topology', 'down', '--state-file', faultState);
+    }
+    expect(existsSync(faultState)).toBe(false);
+  });
+
+  it('a fault command without a state file fails with a clear message', async () => {
+    for (const command of ['failover', 'pause', 'resume', 'kill']) {
+      const error = await cli('topology', command, '--state-file', join(work, 'missing.json')).catch(
+        (e) => e,
+      );
+      expect(error.code).toBe(1);
+      expect(error.stderr).toContain('topology up --detach');
+    }
+  });
+
   it('--help works on every command', async () => {
-    for (const args of [[], ['topology'], ['topology', 'up'], ['topology', 'down'], ['topology', 'status']]) {
+    for (const args of [
+      [],
+      ['topology'],
+      ['topology', 'up'],
+      ['topology', 'down'],
+      ['topology', 'status'],
+      ['topology', 'failover'],
+      ['topology', 'pause'],
+      ['topology', 'resume'],
+      ['topology', 'kill'],
+    ]) {
       const { stdout } = await cli(...args, '--help');
       expect(stdout).toContain('Usage: sentinel-cache');
     }

@@ -9,6 +9,7 @@ import { createCache } from '../../src/core/cache.js';
 import { Codec } from '../../src/core/codec.js';
 import {
   CacheClosedError,
+  CacheError,
   CircuitOpenError,
   CommandTimeoutError,
   ConfigError,
@@ -20,6 +21,7 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
+import type { ErrorEvent } from '../../src/core/events.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 
@@ -104,7 +106,11 @@ describe('ignoreErrors', () => {
     await cache.setMany({ a: 1 });
     expect(await cache.getOrSet('k', () => 'computed')).toBe('computed');
     expect(events.length).toBeGreaterThanOrEqual(11);
-    expect(events[0]).toMatchObject({ error: err, operation: 'get', key: 'k' });
+    expect(events[0]).toMatchObject({ operation: 'get', key: 'k' });
+    // Named errors are reported as they are; a raw ioredis error as a named one, itself the cause.
+    const reported = (events[0] as ErrorEvent).error;
+    if (err instanceof CacheError) expect(reported).toBe(err);
+    else expect(reported).toMatchObject({ code: 'CONNECTION_INTERRUPTED', cause: err });
     const stats = cache.stats();
     expect(stats.errors).toBe(stats.ignoredErrors);
     expect(stats.misses).toBeGreaterThan(0);
@@ -135,7 +141,7 @@ describe('ignoreErrors', () => {
     await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.set('k', undefined)).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.get(5 as unknown as string)).rejects.toBeInstanceOf(ConfigError);
-    await expect(cache.set('k', 1, { ttl: 'soon' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(cache.set('k', 1, { ttl: 'soon' as never })).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('without ignoreErrors connection errors are thrown, counted, and not emitted twice', async () => {
@@ -158,7 +164,7 @@ describe('events', () => {
     cache.on('topology-change', () => {
       throw new Error('listener bug');
     });
-    cache.on('error', (e) => seen.push(`error:${e.error.message}`));
+    cache.on('error', (e) => seen.push(`error:${(e.error.cause as Error).message}`));
     router.emit('failover', { service: 'm', to: { host: 'h', port: 1 } });
     router.emit('breaker-open', { role: 'master' });
     router.emit('topology-change', { reason: 'x' });

@@ -45,7 +45,7 @@ describe('cache options', () => {
 
   it.each([
     [undefined, /options must be an object/],
-    [{}, /'router'/],
+    [{}, /^createCache needs a router: routers.pooled/],
     [{ router: {} }, /'router' for createCache must be a Router/],
     [{ router, serializer: 'json' }, /'serializer'.*json\(\), msgpack\(\)/],
     [{ router, compressor: { compress: 1 } }, /'compressor'.*lz4\(\)/],

@@ -83,10 +83,11 @@ describe('Executor', () => {
     expect(isIgnorable(new CircuitOpenError('open'))).toBe(true);
     expect(isIgnorable(new MasterNotFoundError('none'))).toBe(true);
     expect(isIgnorable(new OutOfMemoryError('OOM command not allowed'))).toBe(true);
-    // Routers translate; an untranslated error is not classified.
+    // A router that does not translate: its raw connection failures are still recognised.
     expect(isIgnorable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
-      false,
+      true,
     );
+    expect(isIgnorable(new RangeError('Maximum call stack size exceeded'))).toBe(false);
     expect(
       isIgnorable(new ServerError('WRONGTYPE Operation against a key holding the wrong kind of value')),
     ).toBe(false);

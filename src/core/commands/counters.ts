@@ -10,9 +10,15 @@ export interface IncrOptions extends KeyOptions {
   ignoreKeyCheck?: boolean;
 }
 
-export function checkDelta(delta: unknown): number {
-  if (!Number.isSafeInteger(delta)) throw new ConfigError(`delta must be an integer; got ${String(delta)}`);
-  return delta as number;
+export function checkDelta(delta: unknown, method = 'incr'): number {
+  if (Number.isSafeInteger(delta)) return delta as number;
+  if (typeof delta === 'object' && delta !== null) {
+    // The usual slip: options passed where the delta goes, e.g. incrVersion('k', { version: 2 }).
+    throw new ConfigError(
+      `${method}(key, delta, options): the second argument is the delta (an integer), got an object; pass options third: ${method}('k', 1, { version: 2 })`,
+    );
+  }
+  throw new ConfigError(`${method}: delta must be a safe integer; got ${typeof delta} ${String(delta)}`);
 }
 
 /** The reason a reply error means "no integer result", or undefined for any other error. */
@@ -37,7 +43,7 @@ export async function incr(
   delta: number,
   options?: IncrOptions,
 ): Promise<number> {
-  checkDelta(delta);
+  checkDelta(delta, 'incr');
   const redisKey = redisKeyOf(ctx, key, options);
   const ignoreKeyCheck = options?.ignoreKeyCheck === true;
   let reply: unknown;
@@ -61,7 +67,7 @@ export async function incrVersion(
   delta: number,
   options?: KeyOptions,
 ): Promise<number> {
-  checkDelta(delta);
+  checkDelta(delta, 'incrVersion');
   const from = versionOf(options, ctx.version);
   const to = from + delta;
   const fromKey = ctx.keys.build(key, from);
@@ -73,20 +79,20 @@ export async function incrVersion(
   return to;
 }
 
-export function decr(
+export async function decr(
   ctx: CommandContext,
   key: string,
   delta: number,
   options?: IncrOptions,
 ): Promise<number> {
-  return incr(ctx, key, -checkDelta(delta), options);
+  return incr(ctx, key, -checkDelta(delta, 'decr'), options);
 }
 
-export function decrVersion(
+export async function decrVersion(
   ctx: CommandContext,
   key: string,
   delta: number,
   options?: KeyOptions,
 ): Promise<number> {
-  return incrVersion(ctx, key, -checkDelta(delta), options);
+  return incrVersion(ctx, key, -checkDelta(delta, 'decrVersion'), options);
 }

@@ -3,6 +3,7 @@ import { type Executor, isIgnorable } from '../executor.js';
 import { FillChannel, routedSubscriber } from '../get-or-set/fill-channel.js';
 import { type Factory, type GetOrSetContext, getOrSet as runGetOrSet } from '../get-or-set/get-or-set.js';
 import type { GetOrSetOptions } from '../get-or-set/options.js';
+import { toNamedError } from '../redis-errors.js';
 import { type CommandContext, redisKeyOf } from './context.js';
 
 /**
@@ -43,8 +44,7 @@ export function fillContext(options: {
     isIgnorable,
     ignored: (error, key) => {
       executor.counters.ignoredErrors++;
-      const err = error instanceof Error ? error : new Error(String(error));
-      executor.events.emit('error', { error: err, operation: 'getOrSet', key });
+      executor.events.emit('error', { error: toNamedError(error), operation: 'getOrSet', key });
     },
     hit: (key) => executor.hit(key),
     miss: (key) => executor.miss(key),

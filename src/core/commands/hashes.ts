@@ -10,17 +10,45 @@ function field(name: unknown): string {
   return name;
 }
 
+/** Fields and values for a multi-field hset: a plain object or a Map with string keys. */
+export type HashFields = Record<string, unknown> | Map<string, unknown>;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Set fields in one HSET; returns how many were new. Every value is encoded before anything is
+ * sent, so a value the serializer refuses writes no field at all.
+ */
 export async function hset(
   ctx: CommandContext,
   key: string,
-  name: string,
-  value: unknown,
+  fields: HashFields,
   options?: KeyOptions,
 ): Promise<number> {
+  let entries: Iterable<[unknown, unknown]>;
+  if (fields instanceof Map) entries = fields;
+  else if (isPlainObject(fields)) entries = Object.entries(fields);
+  else {
+    throw new ConfigError(
+      `hset(key, fields): fields must be a plain object or a Map of field -> value (or call hset(key, field, value)); got ${describe(fields)}`,
+    );
+  }
+  const args: Array<string | Buffer> = [];
+  for (const [name, value] of entries) args.push(field(name), ctx.codec.encode(value));
+  if (args.length === 0) throw new ConfigError('hset(key, fields): give at least one field');
   const redisKey = redisKeyOf(ctx, key, options);
-  const f = field(name);
-  const encoded = ctx.codec.encode(value);
-  return ctx.executor.write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, f, encoded));
+  return ctx.executor.write('hset', key, ZERO, redisKey, (client) => client.hset(redisKey, ...args));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
+  return typeof value;
 }
 
 export async function hget<T>(

@@ -11,6 +11,7 @@ import { currentEntries } from './tagged.js';
 /** Many keys at once: MGET, pipelines of SET PX, DEL — in chunks of BATCH_SIZE (batch.ts). */
 
 export interface SetManyOptions extends KeyOptions {
+  /** Milliseconds (not seconds), or '30s', '5m', ..., or null for no expiry; default: `defaultTtl`. */
   ttl?: Ttl;
 }
 

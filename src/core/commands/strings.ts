@@ -10,7 +10,10 @@ import { currentEntries, type EnvelopeOptions, envelopeFor, graceOf } from './ta
 /** Single values: GET and SET (with NX/XX/PX; grace and tags through the entry envelope). */
 
 export interface SetOptions extends KeyOptions, EnvelopeOptions {
-  /** ms, '30s', '5m', ... or null for no expiry; default: `defaultTtl`. 0 or less deletes the key. */
+  /**
+   * Milliseconds (`60` is 60 ms, not a minute), or '30s', '5m', ..., or null for no expiry;
+   * default: `defaultTtl`. 0 or less deletes the key.
+   */
   ttl?: Ttl;
   /** Only write if the key does not exist. */
   nx?: boolean;

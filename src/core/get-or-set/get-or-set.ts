@@ -26,6 +26,7 @@ import type { EntryMeta } from '../envelope.js';
 import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
 import type { NearLayer } from '../near.js';
+import { toNamedError } from '../redis-errors.js';
 import { entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
@@ -199,8 +200,9 @@ function startFlight(
     // With a stale value the error is not thrown at anyone (stale is served instead, maybe
     // long after a soft timeout): report it once as an 'error' event.
     if ((await stale) === undefined) return;
-    const cause = error instanceof RedisFailure ? error.error : error;
-    ctx.events.emit('error', { error: asError(cause), operation: 'getOrSet', key });
+    // A Redis failure as a named error; the factory's own error as it threw it.
+    const reported = error instanceof RedisFailure ? toNamedError(error.error) : asError(error);
+    ctx.events.emit('error', { error: reported, operation: 'getOrSet', key });
   });
   return flight;
 }

@@ -44,6 +44,7 @@ export class SentinelContext {
   readonly events = new RouterEvents();
   readonly stats = new NodeStats();
   failovers = 0;
+  private started = false;
   private readonly demoted = new Map<string, number>();
   private readonly notMaster = new Map<string, number>();
   private lastSwitch: { id: string; at: number } | undefined;
@@ -71,6 +72,7 @@ export class SentinelContext {
       password: opts.sentinelPassword,
       tls: opts.sentinelTls,
       timeoutMs: opts.sentinelTimeoutMs ?? DEFAULT_SENTINEL_TIMEOUT_MS,
+      unref: opts.unref === true,
     };
     this.sentinel = new SentinelClient({
       sentinels: opts.sentinels,
@@ -92,11 +94,21 @@ export class SentinelContext {
       else if (news.type === 'failover-abort') this.fence.lower();
       onNews(news);
     });
-    this.watcher.watch(this.sentinel.sentinels());
     this.sentinel.onSentinelsAdded((list) => {
       this.watcher.watch(list);
       this.events.emit('topology-change', { reason: 'sentinel list refreshed', nodes: list });
     });
+  }
+
+  /**
+   * Open the +switch-master subscriptions on first use (an operation or `ready()`), not when
+   * the router is built: a router that is never used (or a createCache that throws) holds no
+   * socket, so a script that never gets to `close()` can still exit.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.watcher.watch(this.sentinel.sentinels());
   }
 
   /**

@@ -30,7 +30,7 @@ export class ReplicaLagMonitor {
   private acked = new Map<string, number>();
   private client: Redis | undefined;
   private target: string | undefined;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private closed = false;
 
@@ -38,13 +38,18 @@ export class ReplicaLagMonitor {
     private readonly node: NodeConnectionOptions,
     private readonly findMaster: () => Promise<NodeAddress>,
     private readonly mapAddress: AddressMapper,
-  ) {
+  ) {}
+
+  /** Start polling (on the router's first use: an unused router opens no socket). */
+  start(): void {
+    if (this.timer !== undefined || this.closed) return;
     this.timer = setInterval(() => this.poll(), LAG_POLL_MS);
     this.timer.unref();
   }
 
   /** One poll now (or the one in progress): callers wait for a first figure. */
   poll(): Promise<void> {
+    this.start();
     if (!this.polling) {
       this.polling = this.pollOnce()
         .catch(() => {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import { AuthenticationError, SentinelUnavailableError } from '../../core/errors.js';
+import { AuthenticationError, ConfigError, SentinelUnavailableError } from '../../core/errors.js';
 import {
   formatAddress,
   isAuthError,
@@ -9,6 +9,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
+import { unrefClient } from '../node-clients.js';
 import { routerClosed } from '../pipeline.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
@@ -20,6 +21,8 @@ export interface SentinelAccess {
   tls?: ConnectionOptions | true;
   /** Bound on one sentinel query (connect included) before the next sentinel is tried. */
   timeoutMs: number;
+  /** The router's `unref` option: sentinel sockets do not keep the process alive. */
+  unref?: boolean;
 }
 
 /** One entry of `SENTINEL replicas` / `SENTINEL sentinels`, flags split. */
@@ -73,6 +76,21 @@ export function parseNodeList(reply: unknown, mapAddress: AddressMapper): Sentin
 
 function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError';
+}
+
+/** A Redis data node asked a SENTINEL command: the address is a data port, not a sentinel. */
+function isNotSentinelReply(err: unknown): boolean {
+  return isReplyError(err) && /unknown command .?sentinel/i.test((err as Error).message);
+}
+
+/** Why one sentinel gave no answer, in words: refused, timed out, TLS, or the socket's code. */
+function describeFailure(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED') return 'refused the connection (ECONNREFUSED: nothing listens there)';
+  if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
+  if (/timed out/i.test(err.message) || code === 'ETIMEDOUT') return `no answer within ${timeoutMs} ms`;
+  return code ?? err.message;
 }
 
 export function sentinelClientOptions(address: NodeAddress, access: SentinelAccess) {
@@ -180,6 +198,8 @@ export class SentinelClient {
     let answered = 0;
     let lastError: unknown;
     let authError: unknown;
+    const failures: string[] = [];
+    const notSentinels: NodeAddress[] = [];
     for (const sentinel of order) {
       const client = this.clientFor(sentinel);
       try {
@@ -192,7 +212,11 @@ export class SentinelClient {
         }
       } catch (err) {
         if (isAuthError(err)) authError = redactCredentials(err);
-        else lastError = lastSocketError(client) ?? err; // why the connection closed, if known
+        else if (isNotSentinelReply(err)) notSentinels.push(sentinel);
+        else {
+          lastError = lastSocketError(client) ?? err; // why the connection closed, if known
+          failures.push(`${formatAddress(sentinel)} ${describeFailure(lastError, this.access.timeoutMs)}`);
+        }
         // Only a well-formed Redis error reply proves the sentinel is up (it just has no
         // answer for us); anything else (a timeout, a reset, a peer that does not speak
         // RESP) means this sentinel is unavailable: throw its connection away.
@@ -201,20 +225,21 @@ export class SentinelClient {
       }
       if (this.closed) throw routerClosed();
     }
+    // Only data ports answered: the configuration lists the wrong ports, say so (retrying cannot help).
+    if (notSentinels.length > 0 && notSentinels.length === answered) {
+      throw new ConfigError(
+        `${notSentinels.map(formatAddress).join(', ')} ${notSentinels.length === 1 ? 'is' : 'are'} not a sentinel (it answered "unknown command 'SENTINEL'": a Redis data port?); \`sentinels\` must list the sentinels' ports (redis-server --sentinel, 26379 by default), not the master's or a replica's`,
+      );
+    }
     if (answered > 0) return { found: false, answered };
     if (authError !== undefined) {
       throw new AuthenticationError(`Sentinels rejected the credentials (service ${this.service})`, {
         cause: authError,
       });
     }
-    const code = (lastError as NodeJS.ErrnoException | undefined)?.code;
-    const why = !(lastError instanceof Error)
-      ? ''
-      : isTlsError(lastError)
-        ? `: TLS handshake failed: ${lastError.message} (${code})`
-        : `: ${code ?? lastError.message}`;
+    // Per sentinel, what happened: "refused" when it was refused in 4 ms, not "no answer within 250 ms".
     throw new SentinelUnavailableError(
-      `None of ${order.length} sentinels (${order.map(formatAddress).join(', ')}) answered within ${this.access.timeoutMs} ms${why}`,
+      `None of ${order.length} sentinels answered: ${failures.length > 0 ? failures.join('; ') : order.map(formatAddress).join(', ')}`,
       { cause: lastError },
     );
   }
@@ -241,6 +266,7 @@ export class SentinelClient {
       retryStrategy: () => null,
     });
     trackSocketErrors(client); // failures surface through the commands we issue
+    if (this.access.unref) unrefClient(client);
     this.clients.set(key, client);
     return client;
   }

@@ -45,6 +45,9 @@ export abstract class SentinelRouter implements Router {
 
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(routerClosed());
+    // Sentinel subscriptions start on first use (a router never used opens no socket).
+    this.ctx.start();
+    this.lag?.start();
     if (intent === 'write') {
       return this.ctx.readYourWritesMs > 0
         ? this.trackWrite(this.onMaster(intent, fn))
@@ -93,6 +96,7 @@ export abstract class SentinelRouter implements Router {
    * first replication figures are in). Tests and benchmarks use it.
    */
   async ready(): Promise<void> {
+    this.ctx.start();
     await Promise.all([this.ctx.watcher.ready(), this.lag?.poll()]);
   }
 
