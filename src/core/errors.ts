@@ -2,6 +2,18 @@
  * Every failure the cache reports has a class of its own, all extending `CacheError`,
  * each with a stable machine-readable `code`. Messages never contain secrets: build them
  * from addresses and names, never from option objects or connection URLs.
+ *
+ * Each class also carries its classification, decided once here instead of by matching
+ * messages wherever a decision is made:
+ * - `transient`: the deployment cannot serve this operation *now* (a node down, paused,
+ *   loading, full, failing over); it may succeed later or on another node. `ignoreErrors`
+ *   turns exactly these into misses / no-ops, and a replica read may go elsewhere.
+ * - `nodeFailure`: the node (or the way to it) is unhealthy; the circuit breaker counts it.
+ *   A server that answers promptly with a refusal (OOM, MISCONF, LOADING...) is not
+ *   unhealthy in that sense: opening the breaker would also stop the operations it still
+ *   serves.
+ * Errors that are not transient (bad input, a codec problem, a wrong type, bad credentials)
+ * always reach the caller.
  */
 
 export type CacheErrorCode =
@@ -21,10 +33,21 @@ export type CacheErrorCode =
   | 'LOCK'
   | 'INCOMPLETE'
   | 'CACHE_CLOSED'
-  | 'FACTORY_TIMEOUT';
+  | 'FACTORY_TIMEOUT'
+  | 'OOM'
+  | 'MISCONF'
+  | 'LOADING'
+  | 'MASTERDOWN'
+  | 'BUSY'
+  | 'NOREPLICAS'
+  | 'SERVER_ERROR';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
+  /** May succeed later or on another node: `ignoreErrors` absorbs it (see the file comment). */
+  readonly transient: boolean = false;
+  /** Says the node or the path to it is unhealthy: the circuit breaker counts it. */
+  readonly nodeFailure: boolean = false;
   constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -32,8 +55,19 @@ export class CacheError extends Error {
   }
 }
 
+/** The classification of any thrown value (false/false for what is not a CacheError). */
+export function isTransient(err: unknown): boolean {
+  return err instanceof CacheError && err.transient;
+}
+
+export function isNodeFailure(err: unknown): boolean {
+  return err instanceof CacheError && err.nodeFailure;
+}
+
 /** No sentinel knows a master for the service, or the address it gave is not a master. */
 export class MasterNotFoundError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('MASTER_NOT_FOUND', message, options);
   }
@@ -41,6 +75,8 @@ export class MasterNotFoundError extends CacheError {
 
 /** `readFrom: 'replica'` and no usable replica exists. */
 export class ReplicaNotFoundError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('REPLICA_NOT_FOUND', message, options);
   }
@@ -48,6 +84,8 @@ export class ReplicaNotFoundError extends CacheError {
 
 /** None of the configured sentinels answered in time. */
 export class SentinelUnavailableError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('SENTINEL_UNAVAILABLE', message, options);
   }
@@ -55,6 +93,8 @@ export class SentinelUnavailableError extends CacheError {
 
 /** A command got no reply within `commandTimeoutMs` (a paused or overloaded node). */
 export class CommandTimeoutError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
   readonly timeoutMs: number;
   constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
     super('COMMAND_TIMEOUT', message, options);
@@ -64,6 +104,7 @@ export class CommandTimeoutError extends CacheError {
 
 /** The router's circuit breaker is open: failing fast instead of queueing on a dead node. */
 export class CircuitOpenError extends CacheError {
+  override readonly transient = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('CIRCUIT_OPEN', message, options);
   }
@@ -71,6 +112,8 @@ export class CircuitOpenError extends CacheError {
 
 /** The connection failed or closed under a command (refused, reset, node killed). */
 export class ConnectionInterruptedError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONNECTION_INTERRUPTED', message, options);
   }
@@ -105,6 +148,7 @@ export class ValueTooLargeError extends CacheError {
 
 /** A node or sentinel rejected the credentials (WRONGPASS, NOAUTH, NOPERM on AUTH). */
 export class AuthenticationError extends CacheError {
+  override readonly nodeFailure = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('AUTHENTICATION', message, options);
   }
@@ -187,5 +231,75 @@ export class FactoryTimeoutError extends CacheError {
     readonly timeoutMs: number,
   ) {
     super('FACTORY_TIMEOUT', message);
+  }
+}
+
+// ------------------------------------------------------------------ server states
+// The server's own refusals. Each keeps the server's reply as its message (after a prefix
+// naming the node) and the original reply error as `cause`.
+
+/** `OOM`: maxmemory reached with a policy that refuses writes (noeviction). */
+export class OutOfMemoryError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OOM', message, options);
+  }
+}
+
+/** `MISCONF`: the server refuses writes after a failed RDB save (stop-writes-on-bgsave-error). */
+export class WritesRefusedError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MISCONF', message, options);
+  }
+}
+
+/** `LOADING`: the node is loading its dataset into memory (restart, full resync). */
+export class LoadingError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LOADING', message, options);
+  }
+}
+
+/** `MASTERDOWN`: a replica lost its master and is configured not to serve stale data. */
+export class MasterDownError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MASTERDOWN', message, options);
+  }
+}
+
+/**
+ * `BUSY`: a script or module command is running past busy-reply-threshold (lua-time-limit);
+ * the node answers nothing else until it ends or is killed. Counted by the breaker: every
+ * retry would only meet the same reply.
+ */
+export class BusyError extends CacheError {
+  override readonly transient = true;
+  override readonly nodeFailure = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BUSY', message, options);
+  }
+}
+
+/** `NOREPLICAS`: fewer replicas than min-replicas-to-write are connected; writes refused. */
+export class NoReplicasError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOREPLICAS', message, options);
+  }
+}
+
+/**
+ * Any other error reply of the server (ERR, WRONGTYPE, a Lua error, ...). The message is
+ * the server's own; `reply` is its first word (`ERR`, `WRONGTYPE`, ...). Not transient:
+ * retrying the same command gets the same answer.
+ */
+export class ServerError extends CacheError {
+  readonly reply: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SERVER_ERROR', message, options);
+    this.reply = message.split(' ', 1)[0] ?? '';
   }
 }

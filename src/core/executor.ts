@@ -1,13 +1,6 @@
 import type { Redis } from 'ioredis';
 import { commandChannel, newCacheId } from './diagnostics.js';
-import {
-  CacheClosedError,
-  CircuitOpenError,
-  CommandTimeoutError,
-  MasterNotFoundError,
-  ReplicaNotFoundError,
-  SentinelUnavailableError,
-} from './errors.js';
+import { CacheClosedError, CacheError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
@@ -16,7 +9,7 @@ import type { Counters } from './stats.js';
 
 /**
  * The execution policy of every cache operation: route it by intent, refuse it once the cache
- * is closed, count its errors, and — with ignoreErrors — turn a connection-level failure into
+ * is closed, count its errors, and — with ignoreErrors — turn a transient failure into
  * the operation's harmless answer (its fallback), reported as an 'error' event.
  */
 
@@ -32,16 +25,14 @@ export const ZERO = () => 0;
 export const EMPTY_ARRAY = () => [];
 export const EMPTY_OBJECT = (): Record<string, never> => ({});
 
-/** Connection-level failures that ignoreErrors may turn into a miss / no-op. */
+/**
+ * What ignoreErrors may turn into a miss / no-op: the transient failures (`CacheError.transient`:
+ * a node down, hung, failing over, full, loading, busy). The built-in routers translate every
+ * failure into a named error; a router that does not (a custom one) still gets its raw
+ * connection failures recognised by core/redis-errors, the one module that reads ioredis' wording.
+ */
 export function isIgnorable(err: unknown): boolean {
-  return (
-    isConnectionError(err) ||
-    err instanceof CommandTimeoutError ||
-    err instanceof CircuitOpenError ||
-    err instanceof MasterNotFoundError ||
-    err instanceof ReplicaNotFoundError ||
-    err instanceof SentinelUnavailableError
-  );
+  return err instanceof CacheError ? isTransient(err) : isConnectionError(err);
 }
 
 export interface ExecutorOptions {

@@ -1,8 +1,14 @@
 import {
   AuthenticationError,
+  BusyError,
   CacheError,
   CommandTimeoutError,
   ConnectionInterruptedError,
+  LoadingError,
+  MasterDownError,
+  NoReplicasError,
+  OutOfMemoryError,
+  WritesRefusedError,
 } from './errors.js';
 
 /**
@@ -73,6 +79,29 @@ export function isConnectionError(err: unknown): boolean {
   // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
   if (err.name === 'ParserError') return true;
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
+}
+
+/** An error reply of the server (ioredis' ReplyError, also when it comes back from a pipeline). */
+export function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+type ServerStateError = new (message: string, options?: { cause?: unknown }) => CacheError;
+
+/** Reply prefixes of the server's own refusals (BUSY, not BUSYKEY: `\b` ends the word). */
+const SERVER_STATES: ReadonlyArray<[RegExp, ServerStateError]> = [
+  [/^OOM\b/, OutOfMemoryError],
+  [/^MISCONF\b/, WritesRefusedError],
+  [/^LOADING\b/, LoadingError],
+  [/^MASTERDOWN\b/, MasterDownError],
+  [/^BUSY\b/, BusyError],
+  [/^NOREPLICAS\b/, NoReplicasError],
+];
+
+/** The named error class of a server-state reply (OOM, MISCONF, LOADING, ...), if it is one. */
+export function serverStateOf(reply: Error): ServerStateError | undefined {
+  for (const [prefix, State] of SERVER_STATES) if (prefix.test(reply.message)) return State;
+  return undefined;
 }
 
 /**

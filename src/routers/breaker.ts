@@ -1,14 +1,5 @@
 import CircuitBreaker from 'opossum';
-import {
-  AuthenticationError,
-  CircuitOpenError,
-  CommandTimeoutError,
-  ConnectionInterruptedError,
-  MasterNotFoundError,
-  ReplicaNotFoundError,
-  SentinelUnavailableError,
-} from '../core/errors.js';
-import { isConnectionError, isTimeoutError } from './errors.js';
+import { CircuitOpenError, isNodeFailure } from '../core/errors.js';
 import type { PooledRouterOptions } from './types.js';
 
 export type BreakerRole = 'master' | 'replica';
@@ -24,27 +15,37 @@ export const BREAKER_DEFAULTS = {
 };
 
 /**
- * Only failures of the infrastructure count: the node or sentinel is unreachable, slow,
- * not what we need, or refuses our credentials. A cache miss is not an error at all, and
- * codec errors (DecodeError, SerializationError, ...) and plain Redis reply errors
- * (WRONGTYPE, a Lua error) say nothing about the node's health.
+ * Only failures of the infrastructure count (`CacheError.nodeFailure`: the node or sentinel
+ * is unreachable, slow, not what we need, busy, or refuses our credentials). A cache miss
+ * is not an error at all, and codec errors and plain Redis reply errors (WRONGTYPE, a Lua
+ * error) say nothing about the node's health. Routers translate every failure before it
+ * reaches the breaker.
  */
-export function tripsBreaker(err: unknown): boolean {
-  return (
-    err instanceof ConnectionInterruptedError ||
-    err instanceof CommandTimeoutError ||
-    err instanceof MasterNotFoundError ||
-    err instanceof ReplicaNotFoundError ||
-    err instanceof SentinelUnavailableError ||
-    err instanceof AuthenticationError ||
-    isConnectionError(err) ||
-    isTimeoutError(err)
-  );
-}
+export const tripsBreaker = isNodeFailure;
 
 interface RollingWindow {
   increment(property: 'fires' | 'successes'): void;
 }
+
+/**
+ * opossum's rolling window, if this opossum has the shape the fast path relies on
+ * (`status.increment(name)`, what its own 'fire'/'success' listeners call; untyped in
+ * @types/opossum). Without it every operation goes through `fire()`, which is correct, only
+ * slower: warned once per process so the slowdown has a visible cause.
+ */
+export function rollingWindowOf(status: unknown): RollingWindow | undefined {
+  const increment = (status as { increment?: unknown } | null | undefined)?.increment;
+  if (typeof increment === 'function') return status as RollingWindow;
+  if (!warnedNoWindow) {
+    warnedNoWindow = true;
+    process.emitWarning(
+      'opossum has no status.increment(): the circuit breaker counts every operation through fire() (slower)',
+      { code: 'SENTINEL_CACHE_BREAKER_SLOW_PATH' },
+    );
+  }
+  return undefined;
+}
+let warnedNoWindow = false;
 
 export interface BreakerHooks {
   open(): void;
@@ -79,9 +80,7 @@ export class RoleBreaker {
       // errorFilter returning true means "not a failure".
       errorFilter: (err: unknown) => !tripsBreaker(err),
     });
-    const status = this.cb.status as unknown as Partial<RollingWindow>;
-    // Untyped in @types/opossum; without it (another opossum version) every operation uses fire().
-    this.window = typeof status.increment === 'function' ? (status as RollingWindow) : undefined;
+    this.window = rollingWindowOf(this.cb.status);
     this.cb.on('open', hooks.open);
     this.cb.on('halfOpen', hooks.halfOpen);
     this.cb.on('close', hooks.close);

@@ -7,13 +7,14 @@ import {
   MasterNotFoundError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
+import { isConnectionError, isTimeoutError } from '../core/redis-errors.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster/options.js';
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
-import { isConnectionError, isTimeoutError, redactCredentials, translateError } from './errors.js';
+import { redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 

@@ -1,22 +1,20 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook } from '../core/connection-hook.js';
-import { CacheClosedError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
-import type {
-  Intent,
-  NodeAddress,
-  Router,
-  RouterEvent,
-  RouterEventMap,
-  RouterStats,
-} from '../core/router.js';
-import { isConnectionError, isReadOnlyError, isTimeoutError, translateError } from './errors.js';
-import { connectVerified, type NodeRole, queryRole, wrongRoleError } from './node-clients.js';
+import { MasterNotFoundError } from '../core/errors.js';
+import { formatAddress, translateError } from './errors.js';
+import {
+  connectVerified,
+  type NodeRole,
+  queryRoleInfo,
+  replicaLinkDownError,
+  wrongRoleError,
+} from './node-clients.js';
+import { type NodeHandle, type NodeRoleNeed, routerClosed } from './pipeline.js';
 import { addressKey } from './sentinel/address.js';
-import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
+import type { SentinelNews } from './sentinel/context.js';
 import { FreshQuery } from './sentinel/fresh-query.js';
-import { isUsable } from './sentinel/sentinel-client.js';
-import type { SentinelRouterOptions } from './types.js';
-import { coalesceWrites } from './write-coalescing.js';
+import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
+import { SentinelRouter } from './sentinel/sentinel-router.js';
+import type { Intent, NodeAddress, Router, SentinelRouterOptions } from './types.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -24,14 +22,22 @@ import { coalesceWrites } from './write-coalescing.js';
  * sentinel answers get-master-addr-by-name in microseconds, so more overlap is cheap.
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
+/** A replica reported with its link down is asked ROLE again at most this often. */
+const LINK_RECHECK_MS = 1000;
 
-/** A verified connection to one node, shared by every operation routed to that address. */
+/** A connection to one node, shared by every operation routed to that address. */
 interface NodeConnection {
   address: NodeAddress;
   key: string;
   client: Redis;
-  /** What ROLE said when we connected (or last re-checked). */
+  /** What ROLE said when we connected, or when it was last re-checked. */
   role: NodeRole;
+  /** A replica's link to its master was up at that check. */
+  linkUp: boolean;
+  /** The topology epoch of that check: a newer epoch means "ask ROLE again before use". */
+  epoch: number;
+  /** When that check was made (performance.now()). */
+  checkedAt: number;
   dropped?: boolean;
 }
 
@@ -42,8 +48,10 @@ interface NodeConnection {
  * - Connections are cached per address, never per role: when the master moves, writes
  *   follow the sentinel's answer to another address, so a demoted master is not written
  *   to through a connection opened when it was master.
- * - ROLE is checked on every new connection; a connection first opened to a replica is
- *   re-checked before it carries a write.
+ * - ROLE is checked on every new connection and again after every topology change
+ *   (failover news, a subscription resync): a write runs only on a node whose ROLE says
+ *   master, a replica read only on one whose ROLE says replica with its link up (sentinels
+ *   list a deposed master as a replica before it has become one).
  * - Concurrent operations share sentinel queries through FreshQuery, which only lets an
  *   operation use a query sent after it started.
  */
@@ -51,64 +59,52 @@ export function discovery(opts: SentinelRouterOptions): Router {
   return new DiscoveryRouter(opts);
 }
 
-export class DiscoveryRouter implements Router {
+export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
-  private readonly ctx: SentinelContext;
   private readonly conns = new Map<string, NodeConnection>();
   private readonly connecting = new Map<string, Promise<NodeConnection>>();
+  private readonly handles = new Map<string, NodeHandle>();
   private readonly masterQuery: FreshQuery<NodeAddress>;
   private readonly replicaQuery: FreshQuery<NodeAddress[]>;
-  private closed = false;
-  private nextReplica = 0;
+  /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
+  private epoch = 0;
+  /** Replicas the sentinels last reported with `master-link-status: err`. */
+  private readonly linkDown = new Set<string>();
 
   constructor(opts: SentinelRouterOptions) {
-    this.ctx = new SentinelContext(opts, (news) => this.onNews(news));
+    super(opts);
     this.masterQuery = new FreshQuery(() => this.ctx.askMaster(), SENTINEL_QUERIES_IN_FLIGHT);
     this.replicaQuery = new FreshQuery(() => this.askReplicas(), SENTINEL_QUERIES_IN_FLIGHT);
   }
 
-  async execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.closed) throw new CacheClosedError('Router is closed');
-    this.ctx.start();
-    if (intent === 'write' || this.ctx.readFrom === 'master') return this.onMaster(intent, fn, true);
-    return this.onReplica(fn);
-  }
-
-  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
-    this.ctx.events.on(event, fn);
-  }
-
-  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
-    this.ctx.events.off(event, fn);
-  }
-
-  stats(): RouterStats {
-    return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
-  }
-
-  onDataConnection(hook: DataConnectionHook): () => void {
-    return this.ctx.node.hooks.add(hook);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected async closeNodes(): Promise<void> {
     for (const conn of this.conns.values()) conn.client.disconnect();
     this.conns.clear();
     await Promise.allSettled([...this.connecting.values()]);
     for (const conn of this.conns.values()) conn.client.disconnect();
     this.conns.clear();
-    await this.ctx.close();
-    this.ctx.events.clear();
   }
 
-  /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
-  async ready(): Promise<void> {
-    this.ctx.start();
-    await this.ctx.watcher.ready();
+  protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>, mayRetry = true): Promise<T> {
+    return this.masterOperation(intent, fn, mayRetry);
   }
 
-  private async onMaster<T>(
+  protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    return this.pipeline.read(
+      {
+        preferred: this.ctx.readFrom === 'replica-preferred',
+        service: this.ctx.service,
+        replicas: async () =>
+          (await this.replicaQuery.get())
+            .filter((a) => this.withinLag(a))
+            .map((a) => this.handle(a, 'replica')),
+        onMaster: () => this.masterOperation('read', fn, false),
+      },
+      fn,
+    );
+  }
+
+  private async masterOperation<T>(
     intent: Intent,
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
@@ -123,68 +119,52 @@ export class DiscoveryRouter implements Router {
         throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
       }
     }
-    const cached = this.conns.get(addressKey(address));
-    const conn =
-      cached?.role === 'master' && cached.client.status === 'ready'
-        ? cached
-        : await this.connection(address, 'master');
-    return this.run(conn, 'master', fn, mayRetry ? () => this.onMaster(intent, fn, false) : undefined);
+    return this.pipeline.run(
+      this.handle(address, 'master'),
+      'master',
+      fn,
+      mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
+    );
   }
 
-  private async onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    const preferred = this.ctx.readFrom === 'replica-preferred';
-    let conn: NodeConnection;
-    try {
-      const replicas = await this.replicaQuery.get();
-      const address = replicas[this.nextReplica++ % Math.max(1, replicas.length)];
-      if (address === undefined) {
-        throw new ReplicaNotFoundError(`No usable replica for "${this.ctx.service}"`);
-      }
-      conn = await this.connection(address, 'replica');
-    } catch (err) {
-      if (preferred && canFallBack(err)) return this.onMaster('read', fn, false);
-      throw err;
+  /** The pipeline's view of `address` in one role (one object per address and role). */
+  private handle(address: NodeAddress, need: NodeRoleNeed): NodeHandle {
+    const key = addressKey(address);
+    const id = `${need}@${key}`;
+    let handle = this.handles.get(id);
+    if (!handle) {
+      handle = {
+        address,
+        key,
+        acquire: () => {
+          const conn = this.conns.get(key);
+          // Fast path: a live connection checked in this epoch, in the role we need.
+          if (conn && conn.client.status === 'ready' && this.checkIsCurrent(conn, need) && fits(conn, need)) {
+            return this.notDemoted(conn, need).client;
+          }
+          return this.connection(address, need).then((c) => this.notDemoted(c, need).client);
+        },
+        release: () => {},
+        evict: (_err, client) => {
+          const conn = this.conns.get(key);
+          if (conn && (client === undefined || conn.client === client)) this.drop(conn);
+        },
+      };
+      this.handles.set(id, handle);
     }
-    try {
-      return await this.run(conn, 'replica', fn, undefined);
-    } catch (err) {
-      // A replica that fails under a read: replica-preferred means "the master will do".
-      if (preferred && isConnectionError(err)) return this.onMaster('read', fn, false);
-      throw err;
-    }
+    return handle;
   }
 
-  private async run<T>(
-    conn: NodeConnection,
-    role: 'master' | 'replica',
-    fn: (client: Redis) => Promise<T>,
-    retry: (() => Promise<T>) | undefined,
-  ): Promise<T> {
-    this.ctx.stats.op(conn.key, role);
-    try {
-      coalesceWrites(conn.client);
-      return await fn(conn.client);
-    } catch (err) {
-      this.ctx.stats.error(conn.key);
-      if (isReadOnlyError(err)) {
-        // The node was demoted under us; the write was refused, so retrying is safe.
-        conn.role = 'slave';
-        this.drop(conn);
-        if (retry) return retry();
-      } else if (isConnectionError(err) || isTimeoutError(err)) {
-        // A timed-out or broken connection is thrown away: the next operation connects
-        // again and checks ROLE again (a paused master may come back demoted).
-        this.drop(conn);
-        const translated = translateError(err, conn.address, this.ctx.node.commandTimeoutMs);
-        this.ctx.events.emit('error', { error: translated as Error });
-        throw translated;
-      }
-      throw translateError(err, conn.address, this.ctx.node.commandTimeoutMs);
+  /** A write never goes to an address a +switch-master named as the old master. */
+  private notDemoted(conn: NodeConnection, need: NodeRoleNeed): NodeConnection {
+    if (need === 'master' && this.ctx.isDemoted(conn.address)) {
+      throw new MasterNotFoundError(`${formatAddress(conn.address)} was failed over: it is no longer master`);
     }
+    return conn;
   }
 
-  /** The cached connection to `address`, or a new ROLE-verified one. */
-  private async connection(address: NodeAddress, need: 'master' | 'replica'): Promise<NodeConnection> {
+  /** The cached connection to `address`, or a new one; ROLE checked in the current epoch. */
+  private async connection(address: NodeAddress, need: NodeRoleNeed): Promise<NodeConnection> {
     const key = addressKey(address);
     let conn = this.conns.get(key);
     if (conn && conn.client.status !== 'ready') {
@@ -192,15 +172,28 @@ export class DiscoveryRouter implements Router {
       conn = undefined;
     }
     if (!conn) conn = await this.connect(address, key);
-    if (need === 'master' && conn.role !== 'master') {
-      // Opened when the node was a replica; it may have been promoted since. Ask again.
+    if (!this.checkIsCurrent(conn, need) || !fits(conn, need)) {
+      // Checked before the last topology change, or in another role, or a sentinel reports
+      // the replica's link down: ask again (a replica may have been promoted, a deposed
+      // master may not have been demoted yet, a link may have broken or recovered).
+      const epoch = this.epoch;
       try {
-        conn.role = await queryRole(conn.client);
+        const info = await queryRoleInfo(conn.client);
+        conn.role = info.role;
+        conn.linkUp = info.linkUp;
+        conn.epoch = epoch;
+        conn.checkedAt = performance.now();
       } catch (err) {
         this.drop(conn);
         throw translateError(err, address, this.ctx.node.commandTimeoutMs);
       }
-      if (conn.role !== 'master') throw wrongRoleError(address, conn.role, 'master');
+      this.ctx.stats.setRole(key, conn.role === 'master' ? 'master' : 'replica');
+    }
+    if (!fits(conn, need)) {
+      if (need === 'replica' && conn.role === 'slave') {
+        throw replicaLinkDownError(address);
+      }
+      throw wrongRoleError(address, conn.role, need);
     }
     return conn;
   }
@@ -208,14 +201,23 @@ export class DiscoveryRouter implements Router {
   private connect(address: NodeAddress, key: string): Promise<NodeConnection> {
     let pending = this.connecting.get(key);
     if (pending) return pending;
+    const epoch = this.epoch;
     pending = connectVerified(address, this.ctx.node, 'any').then(
-      ({ client, role }) => {
+      ({ client, role, linkUp }) => {
         this.connecting.delete(key);
         if (this.closed) {
           client.disconnect();
-          throw new CacheClosedError('Router is closed');
+          throw routerClosed();
         }
-        const conn: NodeConnection = { address, key, client, role };
+        const conn: NodeConnection = {
+          address,
+          key,
+          client,
+          role,
+          linkUp,
+          epoch,
+          checkedAt: performance.now(),
+        };
         this.conns.set(key, conn);
         this.ctx.stats.setRole(key, role === 'master' ? 'master' : 'replica');
         return conn;
@@ -243,10 +245,26 @@ export class DiscoveryRouter implements Router {
     if (!res.found) {
       throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
     }
-    return res.value.filter(isUsable).map((r) => r.address);
+    const usable = res.value.filter(isUsable);
+    this.linkDown.clear();
+    for (const r of usable) if (linkReportedDown(r)) this.linkDown.add(addressKey(r.address));
+    return usable.map((r) => r.address);
   }
 
-  private onNews(news: SentinelNews): void {
+  /**
+   * The connection's last ROLE check still stands: made in this topology epoch, and for a
+   * replica the sentinels report with its link down, less than LINK_RECHECK_MS ago (their
+   * report may be up to 10 s old; ROLE is the node's own word).
+   */
+  private checkIsCurrent(conn: NodeConnection, need: NodeRoleNeed): boolean {
+    if (conn.epoch !== this.epoch) return false;
+    if (need !== 'replica' || !this.linkDown.has(conn.key)) return true;
+    return performance.now() - conn.checkedAt < LINK_RECHECK_MS;
+  }
+
+  protected onNews(news: SentinelNews): void {
+    // Roles may be changing: every connection is re-checked before its next use.
+    this.epoch++;
     if (news.type === 'switch') {
       // Connections to the old master are closed now: it may come back still believing
       // it is master for a moment, and nothing of ours must write to it then.
@@ -255,4 +273,9 @@ export class DiscoveryRouter implements Router {
       this.ctx.events.emit('topology-change', { reason: '+switch-master', nodes: [news.to] });
     }
   }
+}
+
+/** The connection's last ROLE check says it can serve `need`. */
+function fits(conn: NodeConnection, need: NodeRoleNeed): boolean {
+  return need === 'master' ? conn.role === 'master' : conn.role === 'slave' && conn.linkUp;
 }

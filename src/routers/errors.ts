@@ -1,20 +1,32 @@
+/**
+ * Translation: every failure of ioredis becomes one of the named errors of core/errors.ts
+ * (whose classes carry the transient / node-failure classification). The wording it reads
+ * (socket error codes, ioredis' messages, the server's reply prefixes) is matched in one
+ * module, core/redis-errors.ts; every other module decides on the error classes.
+ */
 import {
   AuthenticationError,
   CacheError,
   CommandTimeoutError,
   ConnectionInterruptedError,
+  LoadingError,
+  MasterDownError,
+  ServerError,
 } from '../core/errors.js';
-import { isAuthError, isConnectionError, isTimeoutError, isTlsError } from '../core/redis-errors.js';
-import type { NodeAddress } from '../core/router.js';
-
-// The classification of ioredis failures lives in core (the cache's ignoreErrors needs it too).
-export {
+import {
   isAuthError,
   isConnectionError,
   isReadOnlyError,
+  isReplyError,
   isTimeoutError,
   isTlsError,
+  serverStateOf,
 } from '../core/redis-errors.js';
+import type { NodeAddress } from '../core/router.js';
+
+// The wording of ioredis and Redis failures lives in core/redis-errors.ts; this module
+// turns it into the named errors. Re-exported for the routers' own checks.
+export { isAuthError, isReadOnlyError, isTlsError } from '../core/redis-errors.js';
 
 /**
  * ioredis attaches the failed command to a reply error (`err.command = { name, args }`); for
@@ -69,10 +81,20 @@ function describeSocketError(err: Error): string {
 }
 
 /**
- * Map an ioredis failure on `address` to the package's named errors. Reply errors that are
- * not about the connection (WRONGTYPE, a Lua error, READONLY, ...) come back unchanged so
- * callers can react to them. The message names the address, never credentials. With
- * `client` (tracked by `trackSocketErrors`), a generic "connection closed" names its cause.
+ * `LOADING` and `MASTERDOWN` from a replica: the read may go to another node, and the
+ * router skips this one until it answers again.
+ */
+export function isUnreadyNodeError(err: unknown): boolean {
+  return err instanceof LoadingError || err instanceof MasterDownError;
+}
+
+/**
+ * Map an ioredis failure on `address` to the package's named errors: connection problems,
+ * timeouts and bad credentials, the server's state refusals (OOM, MISCONF, LOADING, ...),
+ * and every other error reply as ServerError with the server's own message. READONLY is
+ * left to the routers (they evict and retry) and is returned unchanged. The message names
+ * the address, never credentials. With `client` (tracked by `trackSocketErrors`), a generic
+ * "connection closed" names its cause.
  */
 export function translateError(
   err: unknown,
@@ -98,6 +120,11 @@ export function translateError(
     return new ConnectionInterruptedError(`Connection failed${where}: ${describeSocketError(reason)}`, {
       cause: reason,
     });
+  }
+  if (isReplyError(err) && !isReadOnlyError(err)) {
+    const State = serverStateOf(err);
+    if (State) return new State(`${err.message}${where}`, { cause: err });
+    return new ServerError(err.message, { cause: err });
   }
   return err;
 }

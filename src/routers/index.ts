@@ -40,6 +40,11 @@ const SENTINEL: Schema = {
   sentinelTimeoutMs: 'positive number',
   readFrom: { oneOf: ['master', 'replica', 'replica-preferred'] },
   natMap: { anyOf: ['object', 'function'] },
+  readYourWrites: {
+    anyOf: ['boolean', 'non-negative integer'],
+    describe: 'true/false or whole milliseconds',
+  },
+  maxReplicaLagMs: 'positive number',
 };
 
 const POOLED: Schema = {

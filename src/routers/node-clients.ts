@@ -59,16 +59,7 @@ export function unrefClient(client: Redis): void {
  *   command is never resent to a node that may have changed role in between. A broken
  *   client is thrown away; the routers connect again (and check ROLE again).
  */
-export interface NodeClientTuning {
-  /** Batch commands issued in the same tick into one write (for clients shared by many operations). */
-  autoPipelining?: boolean;
-}
-
-export function createNodeClient(
-  address: NodeAddress,
-  opts: NodeConnectionOptions,
-  tuning: NodeClientTuning = {},
-): Redis {
+export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptions): Redis {
   const { commandTimeoutMs, connectTimeoutMs, unref } = nodeClientSettings(opts);
   const client = new Redis({
     host: address.host,
@@ -88,7 +79,8 @@ export function createNodeClient(
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
-    enableAutoPipelining: tuning.autoPipelining ?? false,
+    // The routers coalesce writes themselves (write-coalescing.ts).
+    enableAutoPipelining: false,
   });
   // Errors reach callers through the commands they issue (an 'error' event with no listener
   // would crash the process); the last one is kept to say why a connection closed.
@@ -99,9 +91,23 @@ export function createNodeClient(
 
 /** Parse the first element of a `ROLE` reply. */
 export function parseRole(reply: unknown): NodeRole {
-  const first = Array.isArray(reply) ? reply[0] : undefined;
-  const role = Buffer.isBuffer(first) ? first.toString() : first;
-  return role === 'master' || role === 'slave' || role === 'sentinel' ? role : 'unknown';
+  return parseRoleReply(reply).role;
+}
+
+/** What `ROLE` says: the role, and for a replica whether its link to the master is up. */
+export interface RoleInfo {
+  role: NodeRole;
+  /** A replica's replication state is `connected` (masters: always true). */
+  linkUp: boolean;
+}
+
+/** `ROLE` → master: `[master, offset, replicas]`; replica: `[slave, host, port, state, offset]`. */
+export function parseRoleReply(reply: unknown): RoleInfo {
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
+  const parts = Array.isArray(reply) ? reply : [];
+  const first = text(parts[0]);
+  const role: NodeRole = first === 'master' || first === 'slave' || first === 'sentinel' ? first : 'unknown';
+  return { role, linkUp: role !== 'slave' || text(parts[3]) === 'connected' };
 }
 
 export function roleMatches(role: NodeRole, expected: ExpectedRole): boolean {
@@ -112,12 +118,29 @@ export function roleMatches(role: NodeRole, expected: ExpectedRole): boolean {
 
 /** Ask a connected client for its node's role (one round trip, bounded by commandTimeout). */
 export async function queryRole(client: Redis): Promise<NodeRole> {
-  return parseRole(await client.call('ROLE'));
+  return (await queryRoleInfo(client)).role;
 }
+
+export async function queryRoleInfo(client: Redis): Promise<RoleInfo> {
+  return parseRoleReply(await client.call('ROLE'));
+}
+
+const wrongRoles = new WeakMap<Error, NodeAddress>();
 
 export function wrongRoleError(address: NodeAddress, role: NodeRole, expected: ExpectedRole): Error {
   const msg = `${formatAddress(address)} is not a ${expected === 'master' ? 'master' : 'replica'} (ROLE says ${role})`;
-  return expected === 'master' ? new MasterNotFoundError(msg) : new ReplicaNotFoundError(msg);
+  const err = expected === 'master' ? new MasterNotFoundError(msg) : new ReplicaNotFoundError(msg);
+  wrongRoles.set(err, address);
+  return err;
+}
+
+export function replicaLinkDownError(address: NodeAddress): Error {
+  return new ReplicaNotFoundError(`${formatAddress(address)} has no link to its master (ROLE)`);
+}
+
+/** The address whose ROLE did not match, when `err` came from wrongRoleError(). */
+export function wrongRoleAddress(err: unknown): NodeAddress | undefined {
+  return err instanceof Error ? wrongRoles.get(err) : undefined;
 }
 
 /**
@@ -133,10 +156,9 @@ export async function connectVerified(
   address: NodeAddress,
   opts: NodeConnectionOptions & { hooks?: DataConnectionHooks },
   expected: ExpectedRole,
-  tuning: NodeClientTuning = {},
-): Promise<{ client: Redis; role: NodeRole }> {
+): Promise<{ client: Redis; role: NodeRole; linkUp: boolean }> {
   const { commandTimeoutMs, connectTimeoutMs } = nodeClientSettings(opts);
-  const client = createNodeClient(address, opts, tuning);
+  const client = createNodeClient(address, opts);
   const budget = connectTimeoutMs + commandTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -152,18 +174,21 @@ export async function connectVerified(
     );
   });
   try {
-    const role = await Promise.race([
+    const { role, linkUp } = await Promise.race([
       (async () => {
         await client.connect();
-        const role = await queryRole(client);
-        // Before anyone uses the connection (the near cache turns on CLIENT TRACKING here).
+        const info = await queryRoleInfo(client);
+        if (!roleMatches(info.role, expected)) throw wrongRoleError(address, info.role, expected);
+        // A replica without its master link serves data that grows staler by the second.
+        if (expected === 'replica' && !info.linkUp) throw replicaLinkDownError(address);
+        // Before anyone uses the connection (the near cache turns on CLIENT TRACKING here),
+        // and only on one that is kept.
         if (opts.hooks !== undefined && !opts.hooks.empty) await opts.hooks.run(client, address);
-        return role;
+        return info;
       })(),
       deadline,
     ]);
-    if (!roleMatches(role, expected)) throw wrongRoleError(address, role, expected);
-    return { client, role };
+    return { client, role, linkUp };
   } catch (err) {
     client.disconnect();
     throw translateError(err, address, commandTimeoutMs, client);

@@ -1,34 +1,21 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook } from '../core/connection-hook.js';
 import {
-  CacheClosedError,
   ConfigError,
   ConnectionInterruptedError,
   MasterNotFoundError,
   ReplicaNotFoundError,
 } from '../core/errors.js';
-import type {
-  Intent,
-  NodeAddress,
-  Router,
-  RouterEvent,
-  RouterEventMap,
-  RouterStats,
-} from '../core/router.js';
+
 import { type BreakerRole, RoleBreaker } from './breaker.js';
-import {
-  formatAddress,
-  isConnectionError,
-  isReadOnlyError,
-  isTimeoutError,
-  translateError,
-} from './errors.js';
+import { formatAddress } from './errors.js';
+import { routerClosed } from './pipeline.js';
 import { addressKey, sameAddress } from './sentinel/address.js';
-import { canFallBack, SentinelContext, type SentinelNews } from './sentinel/context.js';
+import type { SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
-import { isUsable } from './sentinel/sentinel-client.js';
-import type { PooledRouterOptions } from './types.js';
-import { coalesceWrites } from './write-coalescing.js';
+import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
+import { SentinelRouter } from './sentinel/sentinel-router.js';
+import { SingleFlight } from './single-flight.js';
+import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from './types.js';
 
 export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };
 /** A replica list older than this is refreshed in the background on the next read. */
@@ -47,8 +34,10 @@ interface ReplicaSet {
  * - `+switch-master` from any sentinel: the old master's pool dies at once (borrowed
  *   clients included) and the new master's pool is opened from the announcement itself;
  * - a `READONLY` reply: the pool dies and the write is retried once on a re-resolved master;
- * - MasterNotFound / ReplicaNotFound, a connection error or a command timeout.
- * One opossum breaker per role makes callers fail fast while no master answers.
+ * - a connection error or a command timeout (RoutePipeline evicts);
+ * - a replica the sentinels report with its link down (replaced by a pool that checks ROLE).
+ * Operations run through the shared RoutePipeline (failure sorting, replica reads and their
+ * fallbacks); one opossum breaker per role makes callers fail fast while no master answers.
  *
  * While every sentinel is down, existing pools keep serving (a running master does not
  * need sentinels); only a resolution (first use, or after an eviction) fails, with
@@ -68,22 +57,19 @@ export function halfOpenInterruption(role: BreakerRole): ConnectionInterruptedEr
   );
 }
 
-export class PooledRouter implements Router {
+export class PooledRouter extends SentinelRouter {
   readonly kind = 'pooled';
-  private readonly ctx: SentinelContext;
   private readonly poolOpts: NodePoolOptions;
   private readonly breakers: Record<BreakerRole, RoleBreaker>;
   private master: NodePool | undefined;
-  private masterResolving: Promise<NodePool> | undefined;
   private replicas: ReplicaSet | undefined;
-  private replicasResolving: Promise<ReplicaSet> | undefined;
+  /** One master / replica-set resolution at a time, shared by every operation waiting for it. */
+  private readonly resolving = new SingleFlight();
   /** Every pool ever opened and not yet closed, so close() reaches all sockets. */
   private readonly pools = new Set<NodePool>();
-  private closed = false;
-  private nextReplica = 0;
 
   constructor(opts: PooledRouterOptions) {
-    this.ctx = new SentinelContext(opts, (news) => this.onNews(news));
+    super(opts);
     this.poolOpts = poolOptions(opts.pool);
     const breaker = (role: BreakerRole) =>
       new RoleBreaker(role, opts.breaker, {
@@ -98,157 +84,79 @@ export class PooledRouter implements Router {
     this.breakers = { master: breaker('master'), replica: breaker('replica') };
   }
 
-  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new CacheClosedError('Router is closed'));
-    this.ctx.start();
-    if (intent === 'write' || this.ctx.readFrom === 'master') {
-      const pool = this.master;
-      if (pool?.alive && !this.ctx.fence.up) {
-        // Fast path: the master is resolved and no failover is announced.
-        return this.breakers.master.run(() =>
-          this.runOn(pool, fn, intent === 'write' ? () => this.onMaster(intent, fn, false) : undefined),
-        );
-      }
-      return this.breakers.master.run(() => this.onMaster(intent, fn, true));
-    }
-    if (this.ctx.readFrom === 'replica-preferred' && this.breakers.replica.state === 'open') {
-      return this.breakers.master.run(() => this.onMaster('read', fn, false));
-    }
-    return this.breakers.replica.run(() => this.onReplica(fn));
-  }
-
-  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
-    this.ctx.events.on(event, fn);
-  }
-
-  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
-    this.ctx.events.off(event, fn);
-  }
-
-  stats(): RouterStats {
+  override stats(): RouterStats {
     return {
-      kind: this.kind,
-      nodes: this.ctx.stats.snapshot(),
-      failovers: this.ctx.failovers,
+      ...super.stats(),
       breaker: { master: this.breakers.master.state, replica: this.breakers.replica.state },
     };
   }
 
-  onDataConnection(hook: DataConnectionHook): () => void {
-    return this.ctx.node.hooks.add(hook);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected async closeNodes(): Promise<void> {
     this.breakers.master.shutdown();
     this.breakers.replica.shutdown();
-    await Promise.allSettled([this.masterResolving, this.replicasResolving]);
-    const closing = new CacheClosedError('Router is closed');
+    const closing = routerClosed();
     await Promise.all([...this.pools].map((p) => p.close(closing)));
     this.pools.clear();
-    await this.ctx.close();
-    this.ctx.events.clear();
   }
 
-  /** Resolves once the +switch-master subscriptions are up (tests and benchmarks use it). */
-  async ready(): Promise<void> {
-    this.ctx.start();
-    await this.ctx.watcher.ready();
+  protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    const pool = this.master;
+    if (pool?.alive && !this.ctx.fence.up) {
+      // Fast path: the master is resolved and no failover is announced.
+      return this.breakers.master.run(() =>
+        this.pipeline.run(
+          pool,
+          'master',
+          fn,
+          intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined,
+        ),
+      );
+    }
+    return this.breakers.master.run(() => this.masterOperation(intent, fn, true));
   }
 
-  private async onMaster<T>(
+  protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    const preferred = this.ctx.readFrom === 'replica-preferred';
+    // The master behind an open breaker is no fallback: CircuitOpenError at once.
+    const onMaster = () => this.breakers.master.run(() => this.masterOperation('read', fn, false));
+    if (preferred && this.breakers.replica.state === 'open') return onMaster();
+    return this.breakers.replica.run(() =>
+      this.pipeline.read(
+        { preferred, service: this.ctx.service, replicas: () => this.pickReplicas(), onMaster },
+        fn,
+      ),
+    );
+  }
+
+  private async masterOperation<T>(
     intent: Intent,
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
     const pool = this.master?.alive ? this.master : await this.resolveMaster();
-    return this.runOn(pool, fn, mayRetry ? () => this.onMaster(intent, fn, false) : undefined);
-  }
-
-  private async onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    const preferred = this.ctx.readFrom === 'replica-preferred';
-    let pool: NodePool | undefined;
-    try {
-      pool = await this.pickReplica();
-    } catch (err) {
-      if (!preferred || !canFallBack(err)) throw err;
-    }
-    if (!pool) {
-      if (preferred) return this.onMaster('read', fn, false);
-      throw new ReplicaNotFoundError(`No usable replica for "${this.ctx.service}"`);
-    }
-    try {
-      return await this.runOn(pool, fn, undefined);
-    } catch (err) {
-      if (preferred && isConnectionError(err)) return this.onMaster('read', fn, false);
-      throw err;
-    }
-  }
-
-  private async runOn<T>(
-    pool: NodePool,
-    fn: (client: Redis) => Promise<T>,
-    retry: (() => Promise<T>) | undefined,
-  ): Promise<T> {
-    const { commandTimeoutMs } = this.ctx.node;
-    let client: Redis;
-    try {
-      const lent = pool.acquire();
-      client = lent instanceof Promise ? await lent : lent;
-    } catch (err) {
-      this.ctx.stats.error(pool.key);
-      const translated = translateError(err, pool.address, commandTimeoutMs);
-      if (!(translated instanceof CacheClosedError)) pool.kill(translated as Error);
-      throw translated;
-    }
-    this.ctx.stats.op(pool.key, pool.role);
-    try {
-      coalesceWrites(client);
-      const result = await fn(client);
-      pool.release(client);
-      return result;
-    } catch (err) {
-      this.ctx.stats.error(pool.key);
-      if (isReadOnlyError(err)) {
-        // The node was demoted: the write was refused (nothing written), so it is safe to
-        // retry once on whatever the sentinels now call master.
-        pool.kill(new MasterNotFoundError(`${formatAddress(pool.address)} replied READONLY`));
-        if (retry) return retry();
-        throw err;
-      }
-      if (isConnectionError(err) || isTimeoutError(err)) {
-        const translated = translateError(err, pool.address, commandTimeoutMs) as Error;
-        pool.kill(translated);
-        this.ctx.events.emit('error', { error: translated });
-        throw translated;
-      }
-      pool.release(client);
-      throw translateError(err, pool.address, commandTimeoutMs);
-    }
+    return this.pipeline.run(
+      pool,
+      'master',
+      fn,
+      mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
+    );
   }
 
   private resolveMaster(): Promise<NodePool> {
-    if (!this.masterResolving) {
-      const p = this.ctx.askMaster().then(
-        (address) => {
-          if (this.masterResolving === p) this.masterResolving = undefined;
-          return this.adoptMaster(address, 'resolved');
-        },
-        (err: unknown) => {
-          if (this.masterResolving === p) this.masterResolving = undefined;
-          throw err;
-        },
-      );
-      this.masterResolving = p;
-    }
-    return this.masterResolving;
+    return this.resolving.run('master', async () => {
+      const address = await this.ctx.askMaster();
+      // A +switch-master may have named this address the old master while we asked.
+      if (this.ctx.isDemoted(address)) {
+        throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
+      }
+      return this.adoptMaster(address, 'resolved');
+    });
   }
 
   /** Make `address` the master: reuse its live master pool or open one; evict the rest. */
   private adoptMaster(address: NodeAddress, reason: string): NodePool {
-    if (this.closed) throw new CacheClosedError('Router is closed');
+    if (this.closed) throw routerClosed();
     const current = this.master;
     if (current?.alive && sameAddress(current.address, address)) return current;
     if (current?.alive)
@@ -274,7 +182,8 @@ export class PooledRouter implements Router {
     return pool;
   }
 
-  private async pickReplica(): Promise<NodePool | undefined> {
+  /** The live replica pools (the pipeline picks one and falls back). */
+  private async pickReplicas(): Promise<readonly NodePool[]> {
     let set = this.replicas;
     const age = set ? Date.now() - set.at : Number.POSITIVE_INFINITY;
     if (!set) set = await this.resolveReplicas();
@@ -284,36 +193,29 @@ export class PooledRouter implements Router {
       set = await this.resolveReplicas();
       alive = set.pools.filter((p) => p.alive);
     }
-    return alive[this.nextReplica++ % Math.max(1, alive.length)];
+    return alive.filter((p) => this.withinLag(p.address));
   }
 
   private resolveReplicas(): Promise<ReplicaSet> {
-    if (!this.replicasResolving) {
-      const p = this.askReplicas().then(
-        (set) => {
-          if (this.replicasResolving === p) this.replicasResolving = undefined;
-          return set;
-        },
-        (err: unknown) => {
-          if (this.replicasResolving === p) this.replicasResolving = undefined;
-          throw err;
-        },
-      );
-      this.replicasResolving = p;
-    }
-    return this.replicasResolving;
+    return this.resolving.run('replicas', () => this.askReplicas());
   }
 
   private async askReplicas(): Promise<ReplicaSet> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
-    if (this.closed) throw new CacheClosedError('Router is closed');
-    const wanted = res.value.filter(isUsable).map((r) => r.address);
+    if (this.closed) throw routerClosed();
+    const usable = res.value.filter(isUsable);
+    const wanted = usable.map((r) => r.address);
     const previous = this.replicas?.pools ?? [];
     const pools: NodePool[] = [];
-    for (const address of wanted) {
+    for (const info of usable) {
+      const address = info.address;
       if (this.master?.alive && sameAddress(this.master.address, address)) continue;
-      const keep = previous.find((p) => p.alive && sameAddress(p.address, address));
+      // A pool is kept unless the sentinels report the replica's link down: then a new pool
+      // checks ROLE (a replica without its link is refused) — the report may be stale.
+      const keep = linkReportedDown(info)
+        ? undefined
+        : previous.find((p) => p.alive && sameAddress(p.address, address));
       pools.push(keep ?? this.openPool(address, 'replica'));
       this.ctx.stats.setRole(addressKey(address), 'replica');
     }
@@ -338,8 +240,7 @@ export class PooledRouter implements Router {
     }
   }
 
-  private onNews(news: SentinelNews): void {
-    if (this.closed) return;
+  protected onNews(news: SentinelNews): void {
     if (news.type === 'switch') {
       // Everything known about the old topology goes: the old master's pool (borrowed
       // clients too), and the replica set (the new master was one of them).

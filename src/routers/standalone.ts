@@ -1,11 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { type DataConnectionHook, DataConnectionHooks } from '../core/connection-hook.js';
-import {
-  AuthenticationError,
-  CacheClosedError,
-  ConfigError,
-  ConnectionInterruptedError,
-} from '../core/errors.js';
+import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import type {
   Intent,
@@ -17,6 +12,7 @@ import type {
 } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, unrefClient } from './node-clients.js';
+import { routerClosed } from './pipeline.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
@@ -192,7 +188,7 @@ class StandaloneRouter implements Router {
   }
 
   execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
+    if (this.#closed) return Promise.reject(routerClosed());
     // Background reconnects gave up (see RECONNECT_ATTEMPTS): this operation starts them again.
     if (this.#client.status === 'end') this.#client.connect().catch(() => {});
     const down = this.#lastConnectionError;

@@ -42,6 +42,21 @@ export interface SentinelRouterOptions extends NodeConnectionOptions {
   /** Timeout of one sentinel query before trying the next one. Default 250. */
   sentinelTimeoutMs?: number;
   readFrom?: ReadFrom;
+  /**
+   * Read-your-writes for replica reads: for this long after a write of this router settles
+   * (and while any is in flight), reads go to the master instead of a replica, so a process
+   * reads back what it just wrote despite replication lag. `true` = 1000 ms. The router does
+   * not see keys, so the window covers every key, not only the ones written. Default off.
+   */
+  readYourWrites?: boolean | number;
+  /**
+   * Replica reads only from replicas known to be at most this far behind the master (ms),
+   * judged from the master's replication offsets (polled every 250 ms); a replica with no such
+   * bound is skipped. Conservative: under writes the bound overstates the lag by up to ~1 s
+   * (replicas acknowledge once a second), so values below ~1500 skip replicas often. Default
+   * off.
+   */
+  maxReplicaLagMs?: number;
   /** Rewrite addresses announced by sentinels (NAT, Docker port mapping). */
   natMap?: Record<string, NodeAddress> | ((address: NodeAddress) => NodeAddress);
 }

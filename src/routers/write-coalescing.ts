@@ -18,13 +18,44 @@ import type { Redis } from 'ioredis';
  * Stateless: `writableCorked` says whether this tick already corked the socket.
  */
 export function coalesceWrites(client: Redis): void {
+  // `commandQueue` and `stream` are ioredis internals (present and stable through 5.x, the
+  // range package.json admits); checked on every call because they are cheap property
+  // reads and a client without them must keep working, just uncoalesced.
+  const queue = (client as Partial<Pick<Redis, 'commandQueue'>>).commandQueue;
+  if (typeof queue?.length !== 'number') {
+    warnUnsupported();
+    return;
+  }
   // Nothing awaiting a reply: a lone (sequential) caller. Its command goes out at once;
-  // deferring it to the end of the tick would only add latency.
-  if (client.commandQueue.length === 0) return;
-  const stream = client.stream;
-  if (stream.writableCorked !== 0 || client.status !== 'ready') return;
+  // deferring it to the end of the tick would only add latency. (Before the first connect
+  // the socket does not exist yet: commands wait in the offline queue.)
+  if (queue.length === 0 || client.status !== 'ready') return;
+  const stream = (client as Partial<Pick<Redis, 'stream'>>).stream;
+  if (!isCorkable(stream)) {
+    warnUnsupported();
+    return;
+  }
+  if (stream.writableCorked !== 0) return;
   stream.cork();
   process.nextTick(uncork, stream);
+}
+
+/** True when `stream` is a Writable we can cork (the shape the coalescing relies on). */
+export function isCorkable(stream: unknown): stream is Redis['stream'] {
+  const s = stream as { cork?: unknown; uncork?: unknown; writableCorked?: unknown } | null | undefined;
+  return (
+    typeof s?.cork === 'function' && typeof s.uncork === 'function' && typeof s.writableCorked === 'number'
+  );
+}
+
+let warned = false;
+function warnUnsupported(): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    'ioredis client has no commandQueue/stream of the expected shape: write coalescing is off (commands are written one by one)',
+    { code: 'SENTINEL_CACHE_NO_WRITE_COALESCING' },
+  );
 }
 
 function uncork(stream: Redis['stream']): void {

@@ -84,6 +84,8 @@ export function dataNodeConf(c: DataNodeConfig): string {
   if (atLeast(c.version, 7, 0)) {
     // Redis 7 waits up to 10 s for lagging replicas on SIGTERM; a test topology must stop at once.
     lines.push('shutdown-on-sigterm nosave now', 'shutdown-on-sigint nosave now', 'shutdown-timeout 0');
+    // DEBUG (RELOAD, SLEEP) from 127.0.0.1 only: tests put nodes into states such as LOADING.
+    lines.push('enable-debug-command local');
   }
   if (c.auth) {
     lines.push(`requirepass ${quote(c.auth.password)}`, `masterauth ${quote(c.auth.password)}`);

@@ -14,8 +14,12 @@ import {
   CommandTimeoutError,
   ConfigError,
   ConnectionInterruptedError,
+  LoadingError,
   MasterNotFoundError,
+  OutOfMemoryError,
   SerializationError,
+  ServerError,
+  WritesRefusedError,
 } from '../../src/core/errors.js';
 import type { ErrorEvent } from '../../src/core/events.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
@@ -80,7 +84,11 @@ describe('ignoreErrors', () => {
     new CommandTimeoutError('slow', 500),
     new CircuitOpenError('open'),
     new MasterNotFoundError('none'),
-    Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    new OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'."),
+    new WritesRefusedError(
+      'MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
+    ),
+    new LoadingError('LOADING Redis is loading the dataset in memory'),
   ])('turns %s into misses / no-ops and reports an error event', async (err) => {
     const cache = createCache({ router: failing(err), ignoreErrors: true });
     const events: unknown[] = [];
@@ -125,6 +133,11 @@ describe('ignoreErrors', () => {
     );
     const cache = createCache({ router: wrongType, ignoreErrors: true, serializer: serializers.json() });
     await expect(cache.get('k')).rejects.toThrow(/WRONGTYPE/);
+    const serverError = createCache({
+      router: failing(new ServerError('ERR unknown command')),
+      ignoreErrors: true,
+    });
+    await expect(serverError.get('k')).rejects.toBeInstanceOf(ServerError);
     await expect(cache.set('k', () => 1)).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.set('k', undefined)).rejects.toBeInstanceOf(SerializationError);
     await expect(cache.get(5 as unknown as string)).rejects.toBeInstanceOf(ConfigError);

@@ -7,6 +7,8 @@ import {
   ConnectionInterruptedError,
   DecodeError,
   MasterNotFoundError,
+  OutOfMemoryError,
+  ServerError,
 } from '../../src/core/errors.js';
 import { type CacheEventMap, TypedEmitter } from '../../src/core/events.js';
 import { Executor, isIgnorable, NULL } from '../../src/core/executor.js';
@@ -76,13 +78,19 @@ describe('Executor', () => {
     );
   });
 
-  it('isIgnorable: connection-level failures only', () => {
+  it('isIgnorable: transient failures only (the classification on the error, not its message)', () => {
     expect(isIgnorable(new ConnectionInterruptedError('reset'))).toBe(true);
     expect(isIgnorable(new CircuitOpenError('open'))).toBe(true);
     expect(isIgnorable(new MasterNotFoundError('none'))).toBe(true);
+    expect(isIgnorable(new OutOfMemoryError('OOM command not allowed'))).toBe(true);
+    // A router that does not translate: its raw connection failures are still recognised.
     expect(isIgnorable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
       true,
     );
+    expect(isIgnorable(new RangeError('Maximum call stack size exceeded'))).toBe(false);
+    expect(
+      isIgnorable(new ServerError('WRONGTYPE Operation against a key holding the wrong kind of value')),
+    ).toBe(false);
     expect(isIgnorable(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(
       false,
     );

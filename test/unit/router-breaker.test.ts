@@ -1,15 +1,20 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
+  BusyError,
   CircuitOpenError,
   CommandTimeoutError,
   ConfigError,
   ConnectionInterruptedError,
   DecodeError,
+  LoadingError,
   MasterNotFoundError,
+  OutOfMemoryError,
   SentinelUnavailableError,
+  ServerError,
 } from '../../src/core/errors.js';
-import { RoleBreaker, tripsBreaker } from '../../src/routers/breaker.js';
+import { RoleBreaker, rollingWindowOf, tripsBreaker } from '../../src/routers/breaker.js';
+import { translateError } from '../../src/routers/errors.js';
 import { parseRole, roleMatches } from '../../src/routers/node-clients.js';
 
 describe('tripsBreaker: only infrastructure failures count', () => {
@@ -18,7 +23,19 @@ describe('tripsBreaker: only infrastructure failures count', () => {
     ['CommandTimeoutError', new CommandTimeoutError('x', 500), true],
     ['MasterNotFoundError', new MasterNotFoundError('x'), true],
     ['SentinelUnavailableError', new SentinelUnavailableError('x'), true],
-    ['raw ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), true],
+    [
+      'translated ECONNREFUSED',
+      translateError(
+        Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+        undefined,
+        500,
+      ),
+      true,
+    ],
+    ['BusyError (a script holds the node)', new BusyError('BUSY'), true],
+    ['OutOfMemoryError (the node answers)', new OutOfMemoryError('OOM'), false],
+    ['LoadingError (routing skips the node)', new LoadingError('LOADING'), false],
+    ['ServerError', new ServerError('ERR x'), false],
     ['DecodeError (codec)', new DecodeError('bad', 'k'), false],
     ['ConfigError', new ConfigError('x'), false],
     [
@@ -110,6 +127,70 @@ describe('RoleBreaker (opossum)', () => {
     }
   });
 });
+
+describe("RoleBreaker fast path (counts in opossum's rolling window without fire())", () => {
+  it('20 successes + 5 failures keep it closed; failures alone open it', async () => {
+    const b = new RoleBreaker(
+      'master',
+      {
+        volumeThreshold: 5, // uncounted successes would leave 5 of 5 failing: open
+        errorThresholdPercentage: 50,
+        resetTimeoutMs: 60_000,
+        rollingCountTimeoutMs: 10_000,
+      },
+      { open() {}, halfOpen() {}, close() {} },
+    );
+    try {
+      for (let i = 0; i < 20; i++) expect(await b.run(async () => i)).toBe(i);
+      for (let i = 0; i < 5; i++) {
+        await expect(b.run(fail(new ConnectionInterruptedError('down')))).rejects.toBeInstanceOf(
+          ConnectionInterruptedError,
+        );
+      }
+      // 5 of 25 failed (20%): below the threshold because the 20 successes were counted.
+      expect(b.state).toBe('closed');
+      for (let i = 0; i < 30 && b.state === 'closed'; i++) {
+        await b.run(fail(new ConnectionInterruptedError('down'))).catch(() => {});
+      }
+      // Failures keep counting: past 50% it opens.
+      expect(b.state).toBe('open');
+    } finally {
+      b.shutdown();
+    }
+  });
+
+  it('feature-detects the rolling window and warns once without it', () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const window = { increment() {} };
+      expect(rollingWindowOf(window)).toBe(window);
+      expect(rollingWindowOf({})).toBeUndefined();
+      expect(rollingWindowOf(undefined)).toBeUndefined();
+    } finally {
+      // emitWarning is delivered on the next tick; checked below.
+      setImmediate(() => process.off('warning', onWarning));
+    }
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        expect(warnings.filter((w) => w.includes('status.increment'))).toHaveLength(1);
+        resolve();
+      }),
+    );
+  });
+
+  it('matches the installed opossum: the breaker uses the fast path', async () => {
+    const b = new RoleBreaker('master', {}, { open() {}, halfOpen() {}, close() {} });
+    try {
+      expect((b as unknown as { window: unknown }).window).toBeDefined();
+    } finally {
+      b.shutdown();
+    }
+  });
+});
+
+const fail = (err: Error) => () => Promise.reject(err);
 
 describe('ROLE replies', () => {
   it('parses the role and matches expectations', () => {

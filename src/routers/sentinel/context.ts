@@ -1,14 +1,12 @@
-import {
-  CacheClosedError,
-  CacheError,
-  ConfigError,
-  MasterNotFoundError,
-  SentinelUnavailableError,
-} from '../../core/errors.js';
-import type { Intent, NodeAddress, ReadFrom } from '../../core/router.js';
-import { isConnectionError } from '../errors.js';
+import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
-import type { NodeConnectionOptions, SentinelRouterOptions } from '../types.js';
+import type {
+  Intent,
+  NodeAddress,
+  NodeConnectionOptions,
+  ReadFrom,
+  SentinelRouterOptions,
+} from '../types.js';
 import { type AddressMapper, addressKey, createAddressMapper } from './address.js';
 import { FailoverFence } from './failover-fence.js';
 import { NodeStats, RouterEvents } from './router-events.js';
@@ -16,10 +14,18 @@ import { SentinelClient } from './sentinel-client.js';
 import { type SentinelNews, SentinelWatcher } from './sentinel-watcher.js';
 
 export const DEFAULT_SENTINEL_TIMEOUT_MS = 250;
+/** `readYourWrites: true`: well above a healthy replica's lag, short enough to keep reads on replicas. */
+export const DEFAULT_READ_YOUR_WRITES_MS = 1000;
 /** Safety net: a failover that never reports back releases held writes after this long. */
 export const FAILOVER_FENCE_MAX_MS = 10_000;
 /** How long an address announced as the *old* master of a +switch-master stays suspect. */
 const DEMOTION_MEMORY_MS = 30_000;
+/**
+ * How long an address a sentinel named as master, but whose ROLE said otherwise, is skipped
+ * in sentinel answers (the next sentinel is asked instead). Short: a replica being promoted
+ * answers ROLE master moments later, and a +switch-master naming it clears it at once.
+ */
+const NOT_MASTER_MEMORY_MS = 5000;
 
 /**
  * What both Sentinel routers share: validated options, the sentinel query client, the
@@ -28,6 +34,8 @@ const DEMOTION_MEMORY_MS = 30_000;
 export class SentinelContext {
   readonly service: string;
   readonly readFrom: ReadFrom;
+  /** Reads go to the master this long after a write (0 = off). */
+  readonly readYourWritesMs: number;
   readonly node: NodeConnectionOptions & NodeClientSettings;
   readonly mapAddress: AddressMapper;
   readonly sentinel: SentinelClient;
@@ -38,12 +46,19 @@ export class SentinelContext {
   failovers = 0;
   private started = false;
   private readonly demoted = new Map<string, number>();
+  private readonly notMaster = new Map<string, number>();
   private lastSwitch: { id: string; at: number } | undefined;
 
   constructor(opts: SentinelRouterOptions, onNews: (news: SentinelNews) => void) {
     validate(opts);
     this.service = opts.service;
     this.readFrom = opts.readFrom ?? 'master';
+    this.readYourWritesMs =
+      opts.readYourWrites === true
+        ? DEFAULT_READ_YOUR_WRITES_MS
+        : typeof opts.readYourWrites === 'number'
+          ? opts.readYourWrites
+          : 0;
     this.node = {
       db: opts.db,
       username: opts.username,
@@ -69,7 +84,13 @@ export class SentinelContext {
       if (news.type === 'switch') {
         // Every sentinel publishes the same +switch-master: act on the first one only.
         if (!this.noteSwitch(news.from, news.to, news.sentinel)) return;
-      } else if (news.type === 'failover-start') this.fence.raise();
+        // The router switches first; only then do listeners hear of it. A write issued from
+        // a 'failover' listener must find the old master's connections already gone.
+        onNews(news);
+        this.events.emit('failover', { service: this.service, from: news.from, to: news.to });
+        return;
+      }
+      if (news.type === 'failover-start') this.fence.raise();
       else if (news.type === 'failover-abort') this.fence.lower();
       onNews(news);
     });
@@ -120,9 +141,29 @@ export class SentinelContext {
     return true;
   }
 
-  /** The master the sentinels name now, skipping a recently demoted one (stale answer). */
+  /**
+   * A sentinel named `address` as master but its ROLE says otherwise (a sentinel with a wrong
+   * view, or one that has not caught up): per the Sentinel client spec, the next sentinel is
+   * asked. Answers naming `address` are skipped for a few seconds.
+   */
+  noteNotMaster(address: NodeAddress): void {
+    this.notMaster.set(addressKey(address), Date.now() + NOT_MASTER_MEMORY_MS);
+  }
+
+  private isNotMaster(address: NodeAddress): boolean {
+    const until = this.notMaster.get(addressKey(address));
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.notMaster.delete(addressKey(address));
+    return false;
+  }
+
+  /**
+   * The master the sentinels name now, skipping a recently demoted one (stale answer) and
+   * one whose ROLE contradicted a sentinel (the next sentinel is asked).
+   */
   async askMaster(): Promise<NodeAddress> {
-    const res = await this.sentinel.masterAddress((a) => !this.isDemoted(a));
+    const res = await this.sentinel.masterAddress((a) => !this.isDemoted(a) && !this.isNotMaster(a));
     if (!res.found) throw new MasterNotFoundError(`No sentinel knows a master for service "${this.service}"`);
     return res.value;
   }
@@ -140,20 +181,14 @@ export class SentinelContext {
     this.failovers++;
     this.demoted.set(addressKey(from), Date.now());
     this.demoted.delete(addressKey(to));
+    this.notMaster.delete(addressKey(to));
     this.stats.setRole(addressKey(from), 'replica');
     this.stats.setRole(addressKey(to), 'master');
     // The sentinel that announced the switch knows the new master; others may lag.
     this.sentinel.prefer(sentinel);
     this.fence.lower();
-    this.events.emit('failover', { service: this.service, from, to });
     return true;
   }
-}
-
-/** Errors after which a replica-preferred read may go to the master instead. */
-export function canFallBack(err: unknown): boolean {
-  if (err instanceof SentinelUnavailableError || err instanceof CacheClosedError) return false;
-  return err instanceof CacheError || isConnectionError(err);
 }
 
 function validate(opts: SentinelRouterOptions): void {
@@ -170,6 +205,14 @@ function validate(opts: SentinelRouterOptions): void {
   }
   if (opts.readFrom !== undefined && !['master', 'replica', 'replica-preferred'].includes(opts.readFrom)) {
     throw new ConfigError("readFrom: expected 'master', 'replica' or 'replica-preferred'");
+  }
+  const ryw = opts.readYourWrites;
+  if (
+    ryw !== undefined &&
+    typeof ryw !== 'boolean' &&
+    !(typeof ryw === 'number' && ryw >= 0 && Number.isFinite(ryw))
+  ) {
+    throw new ConfigError('readYourWrites: expected true/false or a number of milliseconds >= 0');
   }
   for (const [name, v] of [
     ['commandTimeoutMs', opts.commandTimeoutMs],

@@ -1,10 +1,10 @@
 import genericPool from 'generic-pool';
 import type { Redis } from 'ioredis';
 import { CommandTimeoutError, ConnectionInterruptedError } from '../../core/errors.js';
-import type { NodeAddress } from '../../core/router.js';
 import { formatAddress } from '../errors.js';
 import { connectVerified } from '../node-clients.js';
-import type { NodeConnectionOptions } from '../types.js';
+import type { NodeHandle } from '../pipeline.js';
+import type { NodeAddress, NodeConnectionOptions } from '../types.js';
 import { addressKey } from './address.js';
 
 export interface NodePoolOptions {
@@ -46,7 +46,7 @@ interface Lane {
  * generic-pool is drained and cleared. Routers replace a dead pool after resolving the
  * node again.
  */
-export class NodePool {
+export class NodePool implements NodeHandle {
   readonly address: NodeAddress;
   readonly key: string;
   readonly role: 'master' | 'replica';
@@ -98,14 +98,9 @@ export class NodePool {
     return this.deathError === undefined;
   }
 
-  /** Clients currently lent out by generic-pool (all of them carry operations). */
-  get borrowedCount(): number {
-    return this.lanes.length;
-  }
-
   /**
    * A client for one operation: synchronous when a lane is open, a promise when the first
-   * client must be borrowed. Pair every successful acquire with release() or discard().
+   * client must be borrowed. Pair every successful acquire with release() (or kill the pool).
    */
   acquire(): Redis | Promise<Redis> {
     if (this.deathError) return Promise.reject(this.deathError);
@@ -135,17 +130,6 @@ export class NodePool {
     if (lane) lane.inflight--;
   }
 
-  /** `client`'s connection failed: stop lending it and let generic-pool destroy it. */
-  discard(client: Redis): void {
-    const lane = this.laneOf.get(client);
-    if (!lane) return;
-    this.laneOf.delete(client);
-    const i = this.lanes.indexOf(lane);
-    if (i >= 0) this.lanes.splice(i, 1);
-    client.disconnect();
-    this.pool.destroy(client).catch(() => {});
-  }
-
   /** Evict: fail waiters, disconnect borrowed and idle clients, refuse further acquires. */
   kill(err: Error): void {
     if (this.deathError) return;
@@ -166,6 +150,11 @@ export class NodePool {
     const cb = this.onDeath;
     this.onDeath = undefined;
     cb?.(err);
+  }
+
+  /** NodeHandle: the pipeline evicts a pool whose node failed or changed role. */
+  evict(err: Error): void {
+    this.kill(err);
   }
 
   /** Kill and wait (bounded) until every socket of this pool is closed. */

@@ -1,12 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import {
-  AuthenticationError,
-  CacheClosedError,
-  ConfigError,
-  SentinelUnavailableError,
-} from '../../core/errors.js';
-import type { NodeAddress } from '../../core/router.js';
+import { AuthenticationError, ConfigError, SentinelUnavailableError } from '../../core/errors.js';
 import {
   formatAddress,
   isAuthError,
@@ -16,6 +10,8 @@ import {
   trackSocketErrors,
 } from '../errors.js';
 import { unrefClient } from '../node-clients.js';
+import { routerClosed } from '../pipeline.js';
+import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';
 
@@ -48,6 +44,15 @@ const DOWN_FLAGS = ['s_down', 'o_down', 'disconnected'];
 
 export function isUsable(info: SentinelNodeInfo): boolean {
   return !info.flags.some((f) => DOWN_FLAGS.includes(f));
+}
+
+/**
+ * The sentinel's last INFO of this replica said its link to the master was down
+ * (`master-link-status: err`). Sentinel refreshes that every 10 s, so the report may be
+ * stale either way: routers take it as "check ROLE before reading from it", not as truth.
+ */
+export function linkReportedDown(info: SentinelNodeInfo): boolean {
+  return info.fields['master-link-status'] === 'err';
 }
 
 /** `SENTINEL replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */
@@ -188,7 +193,7 @@ export class SentinelClient {
   ): Promise<SentinelQueryResult<T>> {
     // Closed means the router was closed: operations still in flight get CacheClosedError,
     // like every operation started after close().
-    if (this.closed) throw new CacheClosedError('Router is closed');
+    if (this.closed) throw routerClosed();
     const order = this.list.snapshot();
     let answered = 0;
     let lastError: unknown;
@@ -218,7 +223,7 @@ export class SentinelClient {
         if (isReplyError(err) && !isAuthError(err)) answered++;
         else this.dropClient(sentinel);
       }
-      if (this.closed) throw new CacheClosedError('Router is closed');
+      if (this.closed) throw routerClosed();
     }
     // Only data ports answered: the configuration lists the wrong ports, say so (retrying cannot help).
     if (notSentinels.length > 0 && notSentinels.length === answered) {

@@ -1,0 +1,209 @@
+import type { Redis } from 'ioredis';
+import {
+  CacheClosedError,
+  CommandTimeoutError,
+  ConnectionInterruptedError,
+  isTransient,
+  MasterNotFoundError,
+  ReplicaNotFoundError,
+  SentinelUnavailableError,
+} from '../core/errors.js';
+import { formatAddress, isReadOnlyError, isUnreadyNodeError, translateError } from './errors.js';
+import { wrongRoleAddress } from './node-clients.js';
+import type { NodeStats, RouterEvents } from './sentinel/router-events.js';
+import type { NodeAddress } from './types.js';
+import { coalesceWrites } from './write-coalescing.js';
+
+export type NodeRoleNeed = 'master' | 'replica';
+
+/**
+ * A data node as a strategy holds it: one shared connection (discovery), a pool of them
+ * (pooled), a cluster node. The pipeline borrows a client, runs the operation and sorts the
+ * outcome; the strategy decides what "evict" means for its connections.
+ */
+export interface NodeHandle {
+  readonly address: NodeAddress;
+  readonly key: string;
+  /** A client for one operation: synchronous when one is at hand. */
+  acquire(): Redis | Promise<Redis>;
+  /** The operation is done with `client` (it succeeded, or the node answered with an error). */
+  release(client: Redis): void;
+  /**
+   * Stop using this node's connections: they failed (`client`, when known, is the one that
+   * failed), or the node is not in the role we need.
+   */
+  evict(err: Error, client?: Redis): void;
+}
+
+/** The error every router throws for an operation started after (or cut short by) close(). */
+export function routerClosed(): CacheClosedError {
+  return new CacheClosedError('Router is closed');
+}
+
+/**
+ * How long a replica that failed a read (timeout, broken connection, LOADING, MASTERDOWN) is
+ * skipped by later reads. After that one read tries it again: if it still fails it is
+ * skipped again, so a recovering replica is back within about this long.
+ */
+export const REPLICA_SKIP_MS = 1000;
+
+export interface ReadPlan<T> {
+  /** `readFrom: 'replica-preferred'`: the master is an acceptable last resort. */
+  preferred: boolean;
+  service: string;
+  /** The replicas a read may use, as the strategy knows them (usable per Sentinel). */
+  replicas(): Promise<readonly NodeHandle[]> | readonly NodeHandle[];
+  /** Run the read on the master (the strategy's master path, breaker included). */
+  onMaster(): Promise<T>;
+}
+
+/**
+ * The part of routing every strategy shares: run an operation on a chosen node and sort its
+ * failure, and the replica read with its fallbacks.
+ *
+ * Failure sorting (one place for all strategies):
+ * - `READONLY`: the node was demoted under us; nothing was written, so the node is evicted
+ *   and the operation retried once (on whatever is master now), else MasterNotFoundError.
+ * - the connection's ROLE check says a supposed master is not one: nothing was sent; the
+ *   address is reported (the sentinel that named it is passed over) and the operation
+ *   retried once.
+ * - a broken connection or a timeout: the node's connection is evicted (the next operation
+ *   connects again and checks ROLE again: a paused master may come back demoted), the error
+ *   is translated and reported as an 'error' event.
+ * - everything else is translated (server states, ServerError) and the client returned.
+ */
+export class RoutePipeline {
+  private readonly skipped = new Map<string, number>();
+  private nextReplica = 0;
+
+  constructor(
+    private readonly events: RouterEvents,
+    private readonly stats: NodeStats,
+    private readonly commandTimeoutMs: number,
+    /** A node we were told is master answered ROLE with something else. */
+    private readonly onNotMaster: (address: NodeAddress) => void = () => {},
+  ) {}
+
+  /** Run `fn` on `node`; `retry` (if any) re-routes the operation after READONLY or a ROLE mismatch. */
+  async run<T>(
+    node: NodeHandle,
+    role: NodeRoleNeed,
+    fn: (client: Redis) => Promise<T>,
+    retry?: () => Promise<T>,
+  ): Promise<T> {
+    let client: Redis;
+    try {
+      const lent = node.acquire();
+      client = lent instanceof Promise ? await lent : lent;
+    } catch (err) {
+      this.stats.error(node.key);
+      const translated = translateError(err, node.address, this.commandTimeoutMs) as Error;
+      if (role === 'master' && wrongRoleAddress(translated) !== undefined) {
+        // Whoever named this node master was wrong or behind: remember it, and ask again
+        // (the strategy's retry re-resolves, skipping this address).
+        this.onNotMaster(node.address);
+        if (retry) return retry();
+      }
+      // Only a connection that failed is thrown away; a node in the wrong role (a deposed
+      // master listed as replica) may still be right for other operations.
+      if (isBrokenConnection(translated)) node.evict(translated);
+      if (role === 'replica' && isTransient(translated)) this.skip(node.key);
+      throw translated;
+    }
+    this.stats.op(node.key, role);
+    try {
+      coalesceWrites(client);
+      const result = await fn(client);
+      node.release(client);
+      return result;
+    } catch (err) {
+      this.stats.error(node.key);
+      if (isReadOnlyError(err)) {
+        const demoted = new MasterNotFoundError(
+          `${formatAddress(node.address)} replied READONLY: it is no longer master`,
+          { cause: err },
+        );
+        node.evict(demoted, client);
+        if (retry) return retry();
+        throw demoted;
+      }
+      const translated = translateError(err, node.address, this.commandTimeoutMs, client) as Error;
+      if (isBrokenConnection(translated)) {
+        node.evict(translated, client);
+        if (role === 'replica') this.skip(node.key);
+        this.events.emit('error', { error: translated });
+        throw translated;
+      }
+      node.release(client);
+      if (role === 'replica' && isUnreadyNodeError(translated)) {
+        // LOADING / MASTERDOWN: the node is alive but cannot serve reads yet.
+        this.skip(node.key);
+        this.events.emit('error', { error: translated });
+      }
+      throw translated;
+    }
+  }
+
+  /**
+   * A replica read: the replicas in round-robin order, skipping those that failed recently;
+   * a replica that fails transiently passes the read to the next one. Only when no replica
+   * could serve it does a 'replica-preferred' read go to the master, so a read never waits
+   * on a master that is timing out while a replica answers. A non-transient failure (a wrong
+   * type, a codec error) is the answer and is thrown at once.
+   */
+  async read<T>(plan: ReadPlan<T>, fn: (client: Redis) => Promise<T>): Promise<T> {
+    let replicas: readonly NodeHandle[] = [];
+    let lastError: unknown;
+    try {
+      replicas = await plan.replicas();
+    } catch (err) {
+      if (!plan.preferred || !mayReadElsewhere(err)) throw err;
+      lastError = err;
+    }
+    const n = replicas.length;
+    const start = n === 0 ? 0 : this.nextReplica++ % n;
+    const now = Date.now();
+    // Pass 0: replicas not skipped. Pass 1 ('replica' only, no master to fall back to):
+    // the skipped ones, rather than failing without trying.
+    for (let pass = 0; pass < (plan.preferred ? 1 : 2); pass++) {
+      for (let i = 0; i < n; i++) {
+        const node = replicas[(start + i) % n] as NodeHandle;
+        if (this.isSkipped(node.key, now) !== (pass === 1)) continue;
+        try {
+          return await this.run(node, 'replica', fn);
+        } catch (err) {
+          if (!mayReadElsewhere(err)) throw err;
+          lastError = err;
+        }
+      }
+    }
+    if (plan.preferred) return plan.onMaster();
+    if (lastError !== undefined) throw lastError;
+    throw new ReplicaNotFoundError(`No usable replica for "${plan.service}"`);
+  }
+
+  private skip(key: string): void {
+    this.skipped.set(key, Date.now() + REPLICA_SKIP_MS);
+  }
+
+  private isSkipped(key: string, now: number): boolean {
+    const until = this.skipped.get(key);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.skipped.delete(key);
+    return false;
+  }
+}
+
+/** The connection failed or hung: it is not used again (the next operation reconnects). */
+function isBrokenConnection(err: unknown): boolean {
+  return err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError;
+}
+
+/**
+ * Errors after which a read may try another node: transient ones, except those that no
+ * other node can fix (no sentinel answers: no node can be found; the router is closed).
+ */
+export function mayReadElsewhere(err: unknown): boolean {
+  return isTransient(err) && !(err instanceof SentinelUnavailableError);
+}

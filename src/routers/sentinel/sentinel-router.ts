@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import type { DataConnectionHook } from '../../core/connection-hook.js';
+import { RoutePipeline, routerClosed } from '../pipeline.js';
+import type {
+  Intent,
+  NodeAddress,
+  Router,
+  RouterEvent,
+  RouterEventMap,
+  RouterStats,
+  SentinelRouterOptions,
+} from '../types.js';
+import { SentinelContext, type SentinelNews } from './context.js';
+import { ReplicaLagMonitor } from './replica-lag.js';
+
+/**
+ * What the two Sentinel strategies share around their own node handling: the context
+ * (sentinels, watcher, fence, events, stats), the failure-sorting pipeline, intent
+ * dispatch, events, `ready()` and the close sequence. A strategy says how it reaches the
+ * master and the replicas, and what it does on sentinel news.
+ */
+export abstract class SentinelRouter implements Router {
+  abstract readonly kind: string;
+  protected readonly ctx: SentinelContext;
+  protected readonly pipeline: RoutePipeline;
+  protected closed = false;
+  /** `maxReplicaLagMs`: the bound, and what measures replicas against it. */
+  private readonly maxReplicaLagMs: number | undefined;
+  private readonly lag: ReplicaLagMonitor | undefined;
+
+  constructor(opts: SentinelRouterOptions) {
+    this.ctx = new SentinelContext(opts, (news) => {
+      if (!this.closed) this.onNews(news);
+    });
+    this.maxReplicaLagMs = opts.maxReplicaLagMs;
+    if (opts.maxReplicaLagMs !== undefined && this.ctx.readFrom !== 'master') {
+      // Its own connection to the master, without the data connection hooks: it reads no keys.
+      const { hooks: _dataConnectionHooks, ...plain } = this.ctx.node;
+      this.lag = new ReplicaLagMonitor(plain, () => this.ctx.askMaster(), this.ctx.mapAddress);
+    }
+    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
+      this.ctx.noteNotMaster(a),
+    );
+  }
+
+  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(routerClosed());
+    // Sentinel subscriptions start on first use (a router never used opens no socket).
+    this.ctx.start();
+    this.lag?.start();
+    if (intent === 'write') {
+      return this.ctx.readYourWritesMs > 0
+        ? this.trackWrite(this.onMaster(intent, fn))
+        : this.onMaster(intent, fn);
+    }
+    if (this.ctx.readFrom === 'master' || this.readsOwnWrite()) return this.onMaster(intent, fn);
+    return this.onReplica(fn);
+  }
+
+  private writesInFlight = 0;
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+
+  /** readYourWrites: a write is in flight or settled within the window. */
+  private readsOwnWrite(): boolean {
+    const window = this.ctx.readYourWritesMs;
+    return window > 0 && (this.writesInFlight > 0 || performance.now() - this.lastWriteAt < window);
+  }
+
+  private trackWrite<T>(p: Promise<T>): Promise<T> {
+    this.writesInFlight++;
+    return p.finally(() => {
+      this.writesInFlight--;
+      this.lastWriteAt = performance.now();
+    });
+  }
+
+  on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.ctx.events.on(event, fn);
+  }
+
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.ctx.events.off(event, fn);
+  }
+
+  stats(): RouterStats {
+    return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
+  }
+
+  /** Run `hook` on every data connection before it carries an operation (the near cache uses it). */
+  onDataConnection(hook: DataConnectionHook): () => void {
+    return this.ctx.node.hooks.add(hook);
+  }
+
+  /**
+   * Resolves once the +switch-master subscriptions are up (and, with maxReplicaLagMs, the
+   * first replication figures are in). Tests and benchmarks use it.
+   */
+  async ready(): Promise<void> {
+    this.ctx.start();
+    await Promise.all([this.ctx.watcher.ready(), this.lag?.poll()]);
+  }
+
+  /** With maxReplicaLagMs: `address` is known to be within the bound. Without: always true. */
+  protected withinLag(address: NodeAddress): boolean {
+    if (this.lag === undefined || this.maxReplicaLagMs === undefined) return true;
+    const staleness = this.lag.stalenessMs(address);
+    return staleness !== undefined && staleness <= this.maxReplicaLagMs;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.lag?.close();
+    await this.closeNodes();
+    await this.ctx.close();
+    this.ctx.events.clear();
+  }
+
+  /** A write, or a read with `readFrom: 'master'`. */
+  protected abstract onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** A read with `readFrom: 'replica' | 'replica-preferred'`. */
+  protected abstract onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** Close every connection the strategy opened (in-flight ones included). */
+  protected abstract closeNodes(): Promise<void>;
+  /** Sentinel news (already de-duplicated by the context); not called after close(). */
+  protected abstract onNews(news: SentinelNews): void;
+}

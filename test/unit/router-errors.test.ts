@@ -1,0 +1,145 @@
+import { ReplyError } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import {
+  AuthenticationError,
+  BusyError,
+  CacheClosedError,
+  type CacheError,
+  CircuitOpenError,
+  CommandTimeoutError,
+  ConnectionInterruptedError,
+  DecodeError,
+  LoadingError,
+  MasterDownError,
+  NoReplicasError,
+  OutOfMemoryError,
+  ServerError,
+  WritesRefusedError,
+} from '../../src/core/errors.js';
+import { translateError } from '../../src/routers/errors.js';
+import { coalesceWrites, isCorkable } from '../../src/routers/write-coalescing.js';
+
+const at = { host: '127.0.0.1', port: 7000 };
+
+describe('translateError: the one place that reads ioredis / Redis wording', () => {
+  it.each([
+    ["OOM command not allowed when used memory > 'maxmemory'.", OutOfMemoryError, 'OOM'],
+    ['MISCONF Redis is configured to save RDB snapshots', WritesRefusedError, 'MISCONF'],
+    ['LOADING Redis is loading the dataset in memory', LoadingError, 'LOADING'],
+    [
+      "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+      MasterDownError,
+      'MASTERDOWN',
+    ],
+    ['BUSY Redis is busy running a script.', BusyError, 'BUSY'],
+    ['NOREPLICAS Not enough good replicas to write.', NoReplicasError, 'NOREPLICAS'],
+    ['BUSYKEY Target key name already exists.', ServerError, 'SERVER_ERROR'],
+    ['WRONGTYPE Operation against a key holding the wrong kind of value', ServerError, 'SERVER_ERROR'],
+    ['ERR value is not an integer or out of range', ServerError, 'SERVER_ERROR'],
+  ])('%s -> %s', (message, Class, code) => {
+    const reply = new ReplyError(message);
+    const err = translateError(reply, at, 500) as CacheError;
+    expect(err).toBeInstanceOf(Class);
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(message);
+    expect(err.cause).toBe(reply);
+  });
+
+  it('keeps the server message of a ServerError exactly and names the reply', () => {
+    const err = translateError(new ReplyError('WRONGTYPE Operation'), at, 500) as ServerError;
+    expect(err.message).toBe('WRONGTYPE Operation');
+    expect(err.reply).toBe('WRONGTYPE');
+  });
+
+  it('leaves READONLY to the routers and passes CacheErrors through', () => {
+    const readonly = new ReplyError("READONLY You can't write against a read only replica.");
+    expect(translateError(readonly, at, 500)).toBe(readonly);
+    const decode = new DecodeError('bad', 'k');
+    expect(translateError(decode, at, 500)).toBe(decode);
+  });
+
+  it('maps transport failures, timeouts and credentials', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(translateError(refused, at, 500)).toBeInstanceOf(ConnectionInterruptedError);
+    expect(translateError(new Error('Command timed out'), at, 500)).toBeInstanceOf(CommandTimeoutError);
+    expect(
+      translateError(new ReplyError('WRONGPASS invalid username-password pair'), at, 500),
+    ).toBeInstanceOf(AuthenticationError);
+  });
+});
+
+describe('classification on CacheError', () => {
+  it.each([
+    [new ConnectionInterruptedError('x'), true, true],
+    [new CommandTimeoutError('x', 500), true, true],
+    [new CircuitOpenError('x'), true, false],
+    [new OutOfMemoryError('x'), true, false],
+    [new WritesRefusedError('x'), true, false],
+    [new LoadingError('x'), true, false],
+    [new MasterDownError('x'), true, false],
+    [new BusyError('x'), true, true],
+    [new NoReplicasError('x'), true, false],
+    [new ServerError('ERR x'), false, false],
+    [new AuthenticationError('x'), false, true],
+    [new DecodeError('x'), false, false],
+    [new CacheClosedError(), false, false],
+  ])('%s: transient %s, nodeFailure %s', (err, transient, nodeFailure) => {
+    expect(err.transient).toBe(transient);
+    expect(err.nodeFailure).toBe(nodeFailure);
+  });
+});
+
+describe('write coalescing relies on two ioredis internals, checked', () => {
+  it('recognises a corkable stream', () => {
+    expect(isCorkable({ cork() {}, uncork() {}, writableCorked: 0 })).toBe(true);
+    expect(isCorkable({ cork() {}, writableCorked: 0 })).toBe(false);
+    expect(isCorkable(undefined)).toBe(false);
+  });
+
+  it('corks a busy ready client and uncorks on the next tick', async () => {
+    const calls: string[] = [];
+    const stream = {
+      writableCorked: 0,
+      cork() {
+        calls.push('cork');
+        this.writableCorked++;
+      },
+      uncork() {
+        calls.push('uncork');
+        this.writableCorked--;
+      },
+    };
+    const client = { commandQueue: { length: 3 }, stream, status: 'ready' };
+    coalesceWrites(client as never);
+    coalesceWrites(client as never); // same tick: corked once
+    expect(calls).toEqual(['cork']);
+    await new Promise((r) => process.nextTick(r));
+    expect(calls).toEqual(['cork', 'uncork']);
+  });
+
+  it('a client without the expected shape keeps working, uncoalesced, with one warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      expect(() => coalesceWrites({ status: 'ready' } as never)).not.toThrow();
+      expect(() =>
+        coalesceWrites({ commandQueue: { length: 2 }, status: 'ready', stream: {} } as never),
+      ).not.toThrow();
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.includes('write coalescing is off'))).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('the installed ioredis has the shape', async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ lazyConnect: true });
+    try {
+      expect(typeof client.commandQueue.length).toBe('number');
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import type { Redis } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import {
+  CommandTimeoutError,
+  LoadingError,
+  MasterNotFoundError,
+  ReplicaNotFoundError,
+  ServerError,
+} from '../../src/core/errors.js';
+import { type NodeHandle, RoutePipeline } from '../../src/routers/pipeline.js';
+import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
+
+/** A node whose "client" is a tag; the operation decides from the tag what happens. */
+function node(port: number): NodeHandle & { evicted: number } {
+  const client = { port, commandQueue: { length: 0 }, status: 'ready' } as unknown as Redis;
+  return {
+    address: { host: '127.0.0.1', port },
+    key: `127.0.0.1:${port}`,
+    evicted: 0,
+    acquire: () => client,
+    release: () => {},
+    evict() {
+      this.evicted++;
+    },
+  };
+}
+
+const portOf = (c: Redis) => (c as unknown as { port: number }).port;
+
+function pipeline() {
+  const events = new RouterEvents();
+  const errors: Error[] = [];
+  events.on('error', ({ error }) => errors.push(error));
+  return { p: new RoutePipeline(events, new NodeStats(), 500), errors };
+}
+
+describe('RoutePipeline.read', () => {
+  it('a replica that times out passes the read to the next replica; the master is not asked', async () => {
+    const { p } = pipeline();
+    const [a, b] = [node(1), node(2)];
+    let masterCalls = 0;
+    const results: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      results.push(
+        await p.read(
+          {
+            preferred: true,
+            service: 's',
+            replicas: () => [a, b],
+            onMaster: async () => {
+              masterCalls++;
+              return -1;
+            },
+          },
+          async (c) => {
+            if (portOf(c) === 1) throw new Error('Command timed out');
+            return portOf(c);
+          },
+        ),
+      );
+    }
+    expect(results).toEqual([2, 2, 2, 2]);
+    expect(masterCalls).toBe(0);
+    expect(a.evicted).toBe(1); // then skipped: later reads did not try it again
+  });
+
+  it('replica-preferred goes to the master only when no replica could serve; replica mode throws', async () => {
+    const { p } = pipeline();
+    const fail = async () => {
+      throw new Error('Command timed out');
+    };
+    const plan = (preferred: boolean) => ({
+      preferred,
+      service: 's',
+      replicas: () => [node(1), node(2)],
+      onMaster: async () => 'master',
+    });
+    expect(await p.read(plan(true), fail)).toBe('master');
+    await expect(pipeline().p.read(plan(false), fail)).rejects.toBeInstanceOf(CommandTimeoutError);
+    await expect(pipeline().p.read({ ...plan(false), replicas: () => [] }, fail)).rejects.toBeInstanceOf(
+      ReplicaNotFoundError,
+    );
+  });
+
+  it('a non-transient failure is the answer: thrown at once, no other node tried', async () => {
+    const { p } = pipeline();
+    const tried: number[] = [];
+    await expect(
+      p.read(
+        { preferred: true, service: 's', replicas: () => [node(1), node(2)], onMaster: async () => 0 },
+        async (c) => {
+          tried.push(portOf(c));
+          throw new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
+        },
+      ),
+    ).rejects.toBeInstanceOf(ServerError);
+    expect(tried).toHaveLength(1);
+  });
+
+  it('LOADING on a replica: read elsewhere, the replica skipped and reported', async () => {
+    const { p, errors } = pipeline();
+    const [a, b] = [node(1), node(2)];
+    const tried: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await p.read(
+        { preferred: false, service: 's', replicas: () => [a, b], onMaster: async () => 0 },
+        async (c) => {
+          tried.push(portOf(c));
+          if (portOf(c) === 1) throw new ReplyError('LOADING Redis is loading the dataset in memory');
+          return 1;
+        },
+      );
+    }
+    expect(tried.filter((t) => t === 1)).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(LoadingError);
+    expect(a.evicted).toBe(0); // alive, only not ready: its connection is kept
+  });
+});
+
+describe('RoutePipeline.run', () => {
+  it('READONLY: evict and retry once; without a retry, MasterNotFoundError', async () => {
+    const { p } = pipeline();
+    const n = node(1);
+    const readonly = async () => {
+      throw new ReplyError("READONLY You can't write against a read only replica.");
+    };
+    expect(await p.run(n, 'master', readonly, async () => 'retried')).toBe('retried');
+    expect(n.evicted).toBe(1);
+    await expect(p.run(n, 'master', readonly)).rejects.toBeInstanceOf(MasterNotFoundError);
+  });
+});
