@@ -12,6 +12,7 @@ import {
   killMaster,
   pauseMaster,
   resumeAll,
+  stateCredentials,
   waitForNewMaster,
 } from './topology/detached-control.js';
 import { parseSentinelList, startTopology } from './topology/index.js';
@@ -154,20 +155,13 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
     return;
   }
   const state = readState(o.stateFile);
-  const { readFileSync } = await import('node:fs');
-  const tls = state.tls
-    ? {
-        ca: readFileSync(state.tls.caFile),
-        cert: readFileSync(state.tls.certFile),
-        key: readFileSync(state.tls.keyFile),
-      }
-    : undefined;
+  const { data, sentinel } = stateCredentials(state);
   const status = await collectStatus({
     service: state.service,
     sentinels: state.sentinels,
     nodes: state.nodes,
-    dataCreds: { username: state.auth?.username, password: state.auth?.password, tls },
-    sentinelCreds: { username: state.auth?.sentinelUsername, password: state.auth?.sentinelPassword, tls },
+    dataCreds: data,
+    sentinelCreds: sentinel,
   });
   console.log(formatStatus(status));
 }
