@@ -83,7 +83,8 @@ export async function set(
   const xx = options?.xx === true;
   if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
   // Encode before any write: a value the serializer refuses means nothing is written.
-  const meta = await envelopeFor(ctx, ttl, options, key);
+  const envelope = envelopeFor(ctx, ttl, options, key);
+  const meta = envelope === undefined ? undefined : await envelope;
   const encoded = encodeEntry(ctx.codec, value, meta);
   // Redis keeps an entry with an envelope for ttl + grace (getOrSet may serve it stale).
   const px = ttl === null || meta === undefined ? ttl : ttl + graceOf(options);
