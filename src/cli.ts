@@ -3,7 +3,7 @@
  * `sentinel-cache` command line: start/inspect/stop a Redis Sentinel topology, and run the
  * benchmark suite.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addressKey } from './core/address.js';
 import { startCluster } from './topology/cluster.js';
@@ -14,6 +14,7 @@ import {
   killMaster,
   pauseMaster,
   resumeAll,
+  stateCredentials,
   waitForNewMaster,
 } from './topology/detached-control.js';
 import { parseSentinelList, startTopology } from './topology/index.js';
@@ -203,19 +204,13 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
     console.log(formatClusterStatus(await collectClusterStatus(state.nodes, creds)));
     return;
   }
-  const tls = state.tls
-    ? {
-        ca: readFileSync(state.tls.caFile),
-        cert: readFileSync(state.tls.certFile),
-        key: readFileSync(state.tls.keyFile),
-      }
-    : undefined;
+  const { data, sentinel } = stateCredentials(state);
   const status = await collectStatus({
     service: state.service,
     sentinels: state.sentinels,
     nodes: state.nodes,
-    dataCreds: { username: state.auth?.username, password: state.auth?.password, tls },
-    sentinelCreds: { username: state.auth?.sentinelUsername, password: state.auth?.sentinelPassword, tls },
+    dataCreds: data,
+    sentinelCreds: sentinel,
   });
   console.log(formatStatus(status));
 }

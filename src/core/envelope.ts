@@ -19,8 +19,6 @@
 
 export const ENVELOPE_FLAG = 0x1;
 
-/** The largest version a stamp can carry (48 bits; INCR would need 2^48 invalidations of one tag). */
-export const MAX_TAG_VERSION = 2 ** 48 - 1;
 const MAX_TAG_BYTES = 0xffff;
 const MAX_TAGS = 0xffff;
 

@@ -19,7 +19,6 @@ import {
 import type { Cache } from '../core/cache.js';
 import { CACHE_ID, type CommandMessage, commandChannel } from '../core/diagnostics.js';
 import { CacheError } from '../core/errors.js';
-import type { CacheEventMap } from '../core/events.js';
 
 export { COMMAND_CHANNEL, type CommandMessage } from '../core/diagnostics.js';
 
@@ -141,20 +140,8 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   commandChannel.start.subscribe(onStart);
   commandChannel.asyncEnd.subscribe(onAsyncEnd);
 
-  const breaker: Record<'master' | 'replica', number | undefined> = { master: undefined, replica: undefined };
   const onFailover = () => failovers.add(1, base);
-  const onBreaker =
-    (state: keyof typeof BREAKER_STATES) =>
-    ({ role }: CacheEventMap['breaker-open']) => {
-      breaker[role] = BREAKER_STATES[state];
-    };
-  const onOpen = onBreaker('open');
-  const onHalfOpen = onBreaker('half-open');
-  const onClose = onBreaker('closed');
   cache.on('failover', onFailover);
-  cache.on('breaker-open', onOpen);
-  cache.on('breaker-half-open', onHalfOpen);
-  cache.on('breaker-close', onClose);
 
   const observables: Observable[] = [hits, misses, breakerState, nearEntries, nearBytes];
   const observe = (result: BatchObservableResult) => {
@@ -171,11 +158,10 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       result.observe(nearEntries, near.entries, base);
       result.observe(nearBytes, near.bytes, base);
     }
-    for (const role of ['master', 'replica'] as const) {
-      const state = stats.breaker?.[role] ?? breaker[role];
-      if (state !== undefined) {
-        const value = typeof state === 'number' ? state : BREAKER_STATES[state];
-        result.observe(breakerState, value, { ...base, 'cache.role': role });
+    // Read from the router's stats at collection time: routers without breakers report none.
+    if (stats.breaker !== undefined) {
+      for (const role of ['master', 'replica'] as const) {
+        result.observe(breakerState, BREAKER_STATES[stats.breaker[role]], { ...base, 'cache.role': role });
       }
     }
   };
@@ -189,9 +175,6 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       commandChannel.start.unsubscribe(onStart);
       commandChannel.asyncEnd.unsubscribe(onAsyncEnd);
       cache.off('failover', onFailover);
-      cache.off('breaker-open', onOpen);
-      cache.off('breaker-half-open', onHalfOpen);
-      cache.off('breaker-close', onClose);
       meter.removeBatchObservableCallback(observe, observables);
     },
   };

@@ -13,7 +13,8 @@ import type { ProcessTopologyState } from './process-topology.js';
  * did not start: it finds them by pid in the state file and asks the sentinels who the master is.
  */
 
-function credentials(state: ProcessTopologyState): { data: Credentials; sentinel: Credentials } {
+/** The data-node and sentinel credentials (and TLS files, read now) recorded in the state file. */
+export function stateCredentials(state: ProcessTopologyState): { data: Credentials; sentinel: Credentials } {
   const tls = state.tls
     ? {
         ca: readFileSync(state.tls.caFile),
@@ -29,7 +30,7 @@ function credentials(state: ProcessTopologyState): { data: Credentials; sentinel
 
 /** The master the sentinels name now. */
 export async function currentMaster(state: ProcessTopologyState): Promise<NodeAddress> {
-  const { sentinel } = credentials(state);
+  const { sentinel } = stateCredentials(state);
   const master = await firstAnswer(
     state.sentinels,
     (s) => sentinelMasterAddr(s, sentinel, state.service),
@@ -101,7 +102,7 @@ export async function killMaster(state: ProcessTopologyState): Promise<FaultResu
 /** `SENTINEL FAILOVER <service>` on the first sentinel that accepts it. */
 export async function failover(state: ProcessTopologyState): Promise<FaultResult> {
   const master = await currentMaster(state);
-  const { sentinel } = credentials(state);
+  const { sentinel } = stateCredentials(state);
   await firstAnswer(
     state.sentinels,
     (s) => withConnection(s, sentinel, (c) => c.call('SENTINEL', 'FAILOVER', state.service)),

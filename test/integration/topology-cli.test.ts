@@ -19,6 +19,22 @@ function cli(...args: string[]) {
   return exec(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 60_000 });
 }
 
+/** `topology up --detach` of a master, one replica and two sentinels, recorded in `state`. */
+function upDetached(state: string, ...extra: string[]) {
+  return cli(
+    'topology',
+    'up',
+    '--detach',
+    '--replicas',
+    '1',
+    '--sentinels',
+    '2',
+    ...extra,
+    '--state-file',
+    state,
+  );
+}
+
 /** A base port with `count` free consecutive ports after it (tried at random, below the ephemeral range). */
 async function consecutiveFreePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -37,17 +53,7 @@ afterAll(async () => {
 
 describe('sentinel-cache topology up --detach / status / down', () => {
   it('starts detached servers, reports them, and takes everything down', async () => {
-    const up = await cli(
-      'topology',
-      'up',
-      '--detach',
-      '--replicas',
-      '1',
-      '--sentinels',
-      '2',
-      '--state-file',
-      stateFile,
-    );
+    const up = await upDetached(stateFile);
     expect(up.stdout).toContain("Redis Sentinel topology 'mymaster' is up");
     expect(up.stdout).toContain('routers.pooled({');
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ProcessTopologyState;
@@ -105,19 +111,7 @@ describe('sentinel-cache topology up --detach / status / down', () => {
     const faultState = join(work, 'faults', 'topology.json');
     const base = await consecutiveFreePorts(4);
     try {
-      await cli(
-        'topology',
-        'up',
-        '--detach',
-        '--replicas',
-        '1',
-        '--sentinels',
-        '2',
-        '--base-port',
-        String(base),
-        '--state-file',
-        faultState,
-      );
+      await upDetached(faultState, '--base-port', String(base));
       const state = JSON.parse(readFileSync(faultState, 'utf8')) as ProcessTopologyState;
       expect(state.nodes.map((n) => n.port)).toEqual([base, base + 1]);
       expect(state.sentinels.map((n) => n.port)).toEqual([base + 2, base + 3]);

@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_VALUE_BYTES, DEFAULT_TTL_MS, resolveOptions } from '../../src/core/options.js';
 import { routers } from '../../src/routers/index.js';
-import type { Router } from '../../src/routers/types.js';
-
-/** A router that never talks to Redis: option validation must not need a server. */
-const router: Router = {
-  kind: 'fake',
-  execute: () => Promise.reject(new Error('not used')),
-  close: async () => {},
-  on: () => {},
-  off: () => {},
-  stats: () => ({ kind: 'fake', nodes: {}, failovers: 0 }),
-};
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError, offlineRouter as router } from '../fixtures/options.js';
 
 describe('cache options', () => {
   it('applies documented defaults', () => {

@@ -2,17 +2,7 @@ import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { resolveOptions, TTL_UNITS_WARNING_CODE } from '../../src/core/options.js';
 import { parseTtl, type Ttl } from '../../src/core/ttl.js';
-import type { Router } from '../../src/routers/types.js';
-
-/** A router that never talks to Redis: option validation must not need a server. */
-const router: Router = {
-  kind: 'fake',
-  execute: () => Promise.reject(new Error('not used')),
-  close: async () => {},
-  on: () => {},
-  off: () => {},
-  stats: () => ({ kind: 'fake', nodes: {}, failovers: 0 }),
-};
+import { offlineRouter as router } from '../fixtures/options.js';
 
 describe('TTL units', () => {
   it('a numeric defaultTtl below 1,000 warns once, naming milliseconds vs seconds', () => {

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.js';
 import { closest, validateOptions } from '../../src/core/validate.js';
 import { routers } from '../../src/routers/index.js';
 import { resolveOptions as resolveTopologyOptions } from '../../src/topology/options.js';
 import { startStandalone } from '../../src/topology/standalone.js';
+import { configError } from '../fixtures/options.js';
 
 const sentinelOptions = { sentinels: [{ host: '127.0.0.1', port: 1 }], service: 'mymaster' };
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('validateOptions', () => {
   const schema = {
@@ -24,35 +14,35 @@ describe('validateOptions', () => {
   } as const;
 
   it('names an unknown option and suggests the closest known one', () => {
-    expect(refusal(() => validateOptions('x', { comandTimeoutMs: 5 }, schema)).message).toBe(
+    expect(configError(() => validateOptions('x', { comandTimeoutMs: 5 }, schema)).message).toBe(
       "unknown option 'comandTimeoutMs' for x (did you mean 'commandTimeoutMs'?)",
     );
   });
 
   it('lists the known options when nothing is close', () => {
-    expect(refusal(() => validateOptions('x', { zzz: 1 }, schema)).message).toBe(
+    expect(configError(() => validateOptions('x', { zzz: 1 }, schema)).message).toBe(
       "unknown option 'zzz' for x; known options: commandTimeoutMs, pool",
     );
   });
 
   it('names the option, what it accepts and what it got', () => {
-    expect(refusal(() => validateOptions('x', { commandTimeoutMs: '5' }, schema)).message).toBe(
+    expect(configError(() => validateOptions('x', { commandTimeoutMs: '5' }, schema)).message).toBe(
       `option 'commandTimeoutMs' for x must be a positive number; got string "5"`,
     );
   });
 
   it('checks nested objects with dotted names', () => {
-    expect(refusal(() => validateOptions('x', { pool: { maxx: 1 } }, schema)).message).toBe(
+    expect(configError(() => validateOptions('x', { pool: { maxx: 1 } }, schema)).message).toBe(
       "unknown option 'pool.maxx' for x (did you mean 'pool.max'?)",
     );
-    expect(refusal(() => validateOptions('x', { pool: { max: 0 } }, schema)).message).toMatch(
+    expect(configError(() => validateOptions('x', { pool: { max: 0 } }, schema)).message).toMatch(
       /option 'pool.max' for x must be a positive integer; got number 0/,
     );
-    expect(refusal(() => validateOptions('x', { pool: 3 }, schema)).message).toMatch(/'pool'.*an object/);
+    expect(configError(() => validateOptions('x', { pool: 3 }, schema)).message).toMatch(/'pool'.*an object/);
   });
 
   it('never echoes a secret value', () => {
-    const message = refusal(() =>
+    const message = configError(() =>
       validateOptions('x', { password: 42 }, { password: { anyOf: ['string'], secret: true } }),
     ).message;
     expect(message).toMatch(/'password'/);
@@ -149,7 +139,7 @@ describe('every options object goes through it', () => {
       /unknown option 'auth.pasword' for startTopology/,
     ],
   ])('%s: %s', (_where, fn, message) => {
-    expect(refusal(fn).message).toMatch(message);
+    expect(configError(fn).message).toMatch(message);
   });
 
   it('startStandalone refuses a typo before starting anything', async () => {

@@ -50,7 +50,8 @@ export async function getMany<T>(
   const redisKeys = ctx.keys.buildAll(userKeys, version);
   const near = ctx.executor.near;
   for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
-    const chunk = redisKeys.slice(from, from + BATCH_SIZE);
+    // One chunk (the usual case) is the key list itself: no copy.
+    const chunk = redisKeys.length <= BATCH_SIZE ? redisKeys : redisKeys.slice(from, from + BATCH_SIZE);
     const groups = ctx.executor.groupKeys(chunk);
     let raws: Array<Buffer | null>;
     if (near !== undefined) raws = await nearMany(ctx, near, chunk);
@@ -68,9 +69,12 @@ export async function getMany<T>(
     });
     // Entries with an envelope count only while fresh and untouched by invalidateTags (one
     // MGET of their tags' stamps per chunk).
-    const metas = entries.map((entry) => entry?.meta);
-    const current = metas.some((meta) => meta !== undefined)
-      ? await currentEntries(ctx, metas, 'getMany')
+    const current = entries.some((entry) => entry?.meta !== undefined)
+      ? await currentEntries(
+          ctx,
+          entries.map((entry) => entry?.meta),
+          'getMany',
+        )
       : undefined;
     for (let i = 0; i < chunk.length; i++) {
       const key = userKeys[from + i] as string;

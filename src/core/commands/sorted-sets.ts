@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
@@ -126,32 +127,40 @@ export function zrangebyscore<T>(
   return range<T>(ctx, 'zrangebyscoreBuffer', key, args, options);
 }
 
+/** One member's ZSCORE / ZRANK: the member is encoded like every stored member; nil → undefined. */
+async function memberQuery<R>(
+  ctx: CommandContext,
+  operation: string,
+  key: string,
+  member: unknown,
+  options: KeyOptions | undefined,
+  ask: (client: Redis, redisKey: string, encoded: Buffer | string) => Promise<R | null>,
+): Promise<R | undefined> {
+  const redisKey = redisKeyOf(ctx, key, options);
+  const encoded = ctx.codec.encode(member);
+  const raw = await ctx.executor.run('read', operation, key, NULL, (client) =>
+    ask(client, redisKey, encoded),
+  );
+  return raw === null ? undefined : raw;
+}
+
 export async function zscore(
   ctx: CommandContext,
   key: string,
   member: unknown,
   options?: KeyOptions,
 ): Promise<number | undefined> {
-  const redisKey = redisKeyOf(ctx, key, options);
-  const encoded = ctx.codec.encode(member);
-  const raw = await ctx.executor.run('read', 'zscore', key, NULL, (client) =>
-    client.zscore(redisKey, encoded),
-  );
-  return raw === null ? undefined : parseScore(raw);
+  const raw = await memberQuery(ctx, 'zscore', key, member, options, (c, k, m) => c.zscore(k, m));
+  return raw === undefined ? undefined : parseScore(raw);
 }
 
-export async function zrank(
+export function zrank(
   ctx: CommandContext,
   key: string,
   member: unknown,
   options?: KeyOptions,
 ): Promise<number | undefined> {
-  const redisKey = redisKeyOf(ctx, key, options);
-  const encoded = ctx.codec.encode(member);
-  const rank = await ctx.executor.run('read', 'zrank', key, NULL, (client) =>
-    client.zrank(redisKey, encoded),
-  );
-  return rank === null ? undefined : rank;
+  return memberQuery(ctx, 'zrank', key, member, options, (c, k, m) => c.zrank(k, m));
 }
 
 export async function zrem(ctx: CommandContext, key: string, members: unknown[]): Promise<number> {

@@ -1,5 +1,6 @@
 import type { DecodedEntry } from '../codec.js';
 import { decodeEntry, encodeEntry } from '../entries.js';
+import type { EntryMeta } from '../envelope.js';
 import { ConfigError } from '../errors.js';
 import { NULL, ZERO } from '../executor.js';
 import type { NearLayer } from '../near.js';
@@ -34,10 +35,27 @@ function missed(ctx: CommandContext, key: string): undefined {
   return undefined;
 }
 
-/** A stored value as `get` answers it: an entry with an envelope only while fresh and its tags current. */
-async function checked<T>(ctx: CommandContext, key: string, entry: DecodedEntry): Promise<T | undefined> {
-  const { value, meta } = entry;
-  if (meta !== undefined && !(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key);
+/**
+ * A stored value as `get` answers it: an entry with an envelope only while fresh and its tags
+ * current. Synchronous for a plain entry (the common hit adds no promise of its own).
+ */
+function checked<T>(
+  ctx: CommandContext,
+  key: string,
+  entry: DecodedEntry,
+): T | undefined | Promise<T | undefined> {
+  if (entry.meta !== undefined) return checkedEnvelope<T>(ctx, key, entry.value, entry.meta);
+  ctx.executor.hit(key);
+  return entry.value as T;
+}
+
+async function checkedEnvelope<T>(
+  ctx: CommandContext,
+  key: string,
+  value: unknown,
+  meta: EntryMeta,
+): Promise<T | undefined> {
+  if (!(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key);
   ctx.executor.hit(key);
   return value as T;
 }
@@ -83,7 +101,8 @@ export async function set(
   const xx = options?.xx === true;
   if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
   // Encode before any write: a value the serializer refuses means nothing is written.
-  const meta = await envelopeFor(ctx, ttl, options, key);
+  const envelope = envelopeFor(ctx, ttl, options, key);
+  const meta = envelope === undefined ? undefined : await envelope;
   const encoded = encodeEntry(ctx.codec, value, meta);
   // Redis keeps an entry with an envelope for ttl + grace (getOrSet may serve it stale).
   const px = ttl === null || meta === undefined ? ttl : ttl + graceOf(options);

@@ -32,16 +32,26 @@ export function graceOf(options: EnvelopeOptions | undefined): number {
  * The envelope of a write with grace and/or tags (undefined: plain bytes, as ever). Reads the
  * tags' current stamps first (one MGET on the master).
  */
-export async function envelopeFor(
+export function envelopeFor(
   ctx: CommandContext,
   ttl: number | null,
   options: EnvelopeOptions | undefined,
   key: string,
-): Promise<EntryMeta | undefined> {
+): Promise<EntryMeta> | undefined {
   const tags = validateTags(options?.tags, 'tags');
   const grace = graceOf(options);
+  // No envelope: answered without a promise, so a plain set awaits nothing extra.
   if (grace === 0 && tags.length === 0) return undefined;
   assertEnvelopeSupport(ctx.codec, "Options 'grace' and 'tags'");
+  return stampedEnvelope(ctx, ttl, tags, key);
+}
+
+async function stampedEnvelope(
+  ctx: CommandContext,
+  ttl: number | null,
+  tags: readonly string[],
+  key: string,
+): Promise<EntryMeta> {
   const prefix = ctx.keys.prefix;
   const stamps =
     tags.length === 0

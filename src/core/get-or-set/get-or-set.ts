@@ -277,7 +277,7 @@ async function produce(
   opts: ResolvedGetOrSetOptions,
   stale: { value: unknown } | undefined,
 ): Promise<Produced> {
-  if (opts.lock === 'local') return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+  if (opts.lock === 'local') return compute(ctx, key, redisKey, factory, opts, stale);
 
   const lockKey = fillLockKey(ctx, redisKey);
   const channel = `${ctx.prefix}:__fill__:${redisKey}`;
@@ -313,7 +313,7 @@ async function produce(
         if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
         // Redis is unreachable and errors are ignored: produce without a lock (at worst one extra call).
         ctx.ignored(error, key);
-        return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+        return compute(ctx, key, redisKey, factory, opts, stale);
       }
       const filled = got.value === null ? undefined : await usable(ctx, key, got.value);
       if (got.acquired) {
@@ -338,7 +338,7 @@ async function produce(
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         // The holder did not deliver within lockTimeout: call the factory ourselves.
-        return compute(ctx, key, redisKey, factory, opts, stale, undefined, undefined);
+        return compute(ctx, key, redisKey, factory, opts, stale);
       }
       const message = await listener.next(
         Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
@@ -375,8 +375,9 @@ async function compute(
   factory: Factory<unknown>,
   opts: ResolvedGetOrSetOptions,
   stale: { value: unknown } | undefined,
-  lock: FillKeys['lock'],
-  knownStamps: Map<string, number> | undefined,
+  /** Held by this caller (its waiters are told the value); absent when producing without the lock. */
+  lock?: FillKeys['lock'],
+  knownStamps?: Map<string, number>,
 ): Promise<Produced> {
   let ttl = opts.ttl;
   let tags = opts.tags;
