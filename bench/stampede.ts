@@ -8,7 +8,7 @@
  *        [--ttl 1000] [--factory 100] [--deps /path/with/node_modules]
  *
  * Clients: ours with `lock: 'local'` and `'distributed'`, each with and without grace; and, when
- * their packages resolve (from this project or from `--deps <dir>`, e.g. after
+ * their packages resolve (devDependencies of this project, or from `--deps <dir>`, e.g. after
  * `npm install --prefix <dir> bentocache cache-manager keyv @keyv/redis`), bentocache's
  * getOrSet (Redis L2 only, with and without grace) and cache-manager 7's `wrap` over @keyv/redis.
  * One redis-server on 127.0.0.1 is started for the run and stopped after it.
