@@ -82,4 +82,30 @@ console.log(
 await cache.invalidateTags([`user:${userId}`]); // both read as misses from now on
 console.log('after invalidateTags:', await cache.get(`posts:${id}`), await cache.get(`profile:${userId}`));
 
+// Every option at once, as in docs/get-or-set.md: the factory sees the stale value, shortens
+// the ttl of an incomplete answer and replaces the tags.
+const buildReportFor = async (id) => ({ id, owner: 42, partial: true });
+const full = await cache.getOrSet(
+  'report:42',
+  async (ctx) => {
+    if (ctx.stale) console.log('refreshing', ctx.stale.id); // the previous value while within grace
+    const built = await buildReportFor(42);
+    if (built.partial) ctx.setTtl('10s'); // adaptive: cache an incomplete answer briefly
+    ctx.setTags(['reports', `user:${built.owner}`]);
+    return built;
+  },
+  {
+    ttl: '5m', // fresh for 5 minutes
+    grace: '1h', // then stale-but-usable for 1 hour
+    timeout: '200ms', // soft: with a stale value at hand, don't wait longer than this
+    hardTimeout: '2s', // never wait longer than this
+    lock: 'distributed', // one factory call per key across all processes (default)
+    lockTimeout: '5s', // how long to wait for another process's factory
+    tags: ['reports'],
+  },
+);
+console.log('partial report:', full.id, 'owner', full.owner, 'cached:', (await cache.get('report:42'))?.id);
+await cache.invalidateTags(['user:42']); // the factory's setTags put report:42 under user:42
+console.log('report:42 after invalidating user:42:', await cache.get('report:42'));
+
 await cache.close();

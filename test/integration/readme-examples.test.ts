@@ -62,6 +62,8 @@ describe.each(['mjs', 'ts'])('README examples (.%s), in parallel', (ext) => {
       expect(ttl).toBeLessThanOrEqual(90_000);
       expect(out).toContain('before invalidateTags: post 7 hello');
       expect(out).toContain('after invalidateTags: undefined undefined');
+      expect(out).toContain('partial report: 42 owner 42 cached: 42');
+      expect(out).toContain('report:42 after invalidating user:42: undefined');
     });
 
     it('custom-codecs: a registered serializer and compressor, found by id by a default cache', async () => {
