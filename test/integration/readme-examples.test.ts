@@ -123,6 +123,21 @@ describe('README examples: cluster', () => {
     expect(out).toContain('smove with a hash tag: true');
     expect(out).toContain("{u42}:b holds [ 'x' ]");
   });
+
+  // Starts its own 6-node cluster (about 5 s each, so the two run one after the other).
+  it.each(['mjs', 'ts'])(
+    'cluster-topology.%s: start, pause a shard master, see the new one, stop',
+    { timeout: 120_000 },
+    async (ext) => {
+      const out = await run(`cluster-topology.${ext}`);
+      const paused = /paused master of shard 1: (\S+)/.exec(out)?.[1];
+      const next = /new master of shard 1: (\S+)/.exec(out)?.[1];
+      expect(paused).toBeDefined();
+      expect(next).toBeDefined();
+      expect(next).not.toBe(paused);
+      expect(out).toContain('value: after');
+    },
+  );
 });
 
 describe.each(['mjs', 'ts'])('README examples (.%s)', (ext) => {
