@@ -28,7 +28,7 @@ console.log('withClient(write) ran on a', role);
 
 // A lock acknowledged by a replica (WAIT) before acquire() resolves, so a failover right after
 // cannot lose it; fewer replicas within waitTimeoutMs is a LockError.
-const lock = cache.lock('deploy', { ttl: '30s', waitReplicas: 1, waitTimeoutMs: 2000 });
+const lock = cache.lock('deploy', { ttl: '30s', waitReplicas: 1, waitTimeoutMs: 5000 });
 console.log('lock acquired with 1 replica:', await lock.acquire({ blocking: false }));
 console.log('held by another caller:', await cache.lock('deploy').acquire({ blocking: false }));
 await lock.release();
