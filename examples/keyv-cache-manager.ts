@@ -16,8 +16,9 @@ const cache = createCache({
     host: process.env.REDIS_HOST ?? '127.0.0.1',
     port: Number(process.env.REDIS_PORT ?? 6379),
   }),
-  keyPrefix: 'example',
+  keyPrefix: 'example-keyv',
 });
+await cache.clear(); // this prefix only: the example starts from nothing each run
 
 const manager = createCacheManager({ stores: [new Keyv({ store: new KeyvSentinelStore(cache) })] });
 let loads = 0;

@@ -1,6 +1,7 @@
 /**
- * The README's examples (examples/*.ts) run as users would run them, against a real
- * redis-server; the Django one is then read back by the real django-redis.
+ * The README's examples that need a plain redis-server (examples/*.ts and *.mjs) run as users
+ * would run them, against a real one; what the Django one wrote is then read back by the real
+ * django-redis. The examples that need Sentinel run in readme-examples.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,9 +20,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** `node x.mjs`, or `node --import tsx x.ts`. */
 async function example(name: string): Promise<string> {
   const env = { ...process.env, REDIS_HOST: server.host, REDIS_PORT: String(server.port) };
-  const { stdout } = await exec(process.execPath, ['--import', 'tsx', join('examples', name)], {
+  const path = join('examples', name);
+  const { stdout } = await exec(process.execPath, name.endsWith('.ts') ? ['--import', 'tsx', path] : [path], {
     cwd: ROOT,
     env,
     timeout: 60_000,
@@ -29,21 +32,21 @@ async function example(name: string): Promise<string> {
   return stdout;
 }
 
-describe('examples', () => {
-  it('keyv-cache-manager.ts: wrap() loads once, cacheable reads through to Redis', async () => {
-    const out = await example('keyv-cache-manager.ts');
+describe.each(['ts', 'mjs'])('examples (.%s)', (ext) => {
+  it('keyv-cache-manager: wrap() loads once, cacheable reads through to Redis', async () => {
+    const out = await example(`keyv-cache-manager.${ext}`);
     expect(out).toContain('cache-manager: user 42, user 42, loaded 1 time(s)');
     expect(out).toContain('cacheable: hello');
   });
 
-  it('metrics.ts: prints the operations it made', async () => {
-    const out = await example('metrics.ts');
+  it('metrics: prints the operations it made', async () => {
+    const out = await example(`metrics.${ext}`);
     expect(out).toMatch(/sentinel_cache\.operations .*"cache\.method":"get".*"cache\.outcome":"ok".* 2/);
     expect(out).toMatch(/sentinel_cache\.hits .*"cache\.tier":"remote".* 1/);
   });
 
-  it('django.ts: what Node wrote, Django reads', async () => {
-    const out = await example('django.ts');
+  it('django: what Node wrote, Django reads', async () => {
+    const out = await example(`django.${ext}`);
     expect(out).toContain('orders: 101');
     const env = {
       ...process.env,
