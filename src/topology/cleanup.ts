@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 /**
  * Last-resort cleanup of the processes a topology started.
@@ -98,6 +99,34 @@ export function startWatchdog(dir: string): Watchdog {
   return {
     release() {
       child?.stdin?.end();
+    },
+  };
+}
+
+/**
+ * What keeps a topology's processes from outliving us: an exit/signal hook that kills them and
+ * removes `dir`, and the watchdog for a death no hook sees (SIGKILL). None for a detached
+ * topology (CLI `--detach`), whose processes are meant to outlive us. `release()` once stopped.
+ */
+export interface ProcessGuard {
+  release(): void;
+}
+
+export function guardProcesses(
+  dir: string,
+  procs: readonly { killSync(): void }[],
+  detached: boolean | undefined,
+): ProcessGuard {
+  if (detached) return { release() {} };
+  const watchdog = startWatchdog(dir);
+  const unregister = registerCleanup(() => {
+    for (const p of procs) p.killSync();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    release() {
+      watchdog.release();
+      unregister();
     },
   };
 }

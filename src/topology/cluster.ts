@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { addressKey, sameAddress } from '../core/address.js';
 import { type Schema, validateOptions } from '../core/validate.js';
 import type { NodeAddress } from '../routers/types.js';
-import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
+import { guardProcesses, type ProcessGuard } from './cleanup.js';
 import { type ClusterNodeEntry, isFailing, ownsSlot, parseClusterNodes } from './cluster-nodes.js';
 import { type Credentials, controlClient, parseInfo, withConnection } from './control.js';
 import { INSTALL_HINT, TopologyTimeoutError, TopologyUnavailableError } from './errors.js';
@@ -87,8 +87,7 @@ export class ClusterTopology {
   readonly #shardSlots: [number, number][][];
   readonly #creds: Credentials;
   readonly #pausedByUs = new Map<number, RedisProcess>();
-  readonly #watchdog: Watchdog | undefined;
-  readonly #unregisterCleanup: (() => void) | undefined;
+  readonly #guard: ProcessGuard;
   #stopping: Promise<void> | undefined;
 
   constructor(init: {
@@ -97,8 +96,7 @@ export class ClusterTopology {
     shardSlots: [number, number][][];
     replicasPerShard: number;
     auth?: { password: string; username?: string };
-    watchdog?: Watchdog;
-    unregisterCleanup?: () => void;
+    guard: ProcessGuard;
   }) {
     this.dir = init.dir;
     this.#procs = init.procs;
@@ -107,8 +105,7 @@ export class ClusterTopology {
     this.replicasPerShard = init.replicasPerShard;
     if (init.auth) this.auth = init.auth;
     this.#creds = { username: init.auth?.username, password: init.auth?.password };
-    this.#watchdog = init.watchdog;
-    this.#unregisterCleanup = init.unregisterCleanup;
+    this.#guard = init.guard;
   }
 
   /** Number of shards (masters). */
@@ -468,8 +465,7 @@ export class ClusterTopology {
       await Promise.all(this.#procs.map((p) => p.stop()));
       this.#pausedByUs.clear();
       rmSync(this.dir, { recursive: true, force: true });
-      this.#watchdog?.release();
-      this.#unregisterCleanup?.();
+      this.#guard.release();
     })();
     return this.#stopping;
   }
@@ -543,15 +539,7 @@ export async function startCluster(options: ClusterTopologyOptions = {}): Promis
         detached: options.detached,
       }),
   );
-  let watchdog: Watchdog | undefined;
-  let unregisterCleanup: (() => void) | undefined;
-  if (!options.detached) {
-    watchdog = startWatchdog(dir);
-    unregisterCleanup = registerCleanup(() => {
-      for (const p of procs) p.killSync();
-      rmSync(dir, { recursive: true, force: true });
-    });
-  }
+  const guard = guardProcesses(dir, procs, options.detached);
 
   try {
     await Promise.all(
@@ -618,8 +606,7 @@ export async function startCluster(options: ClusterTopologyOptions = {}): Promis
       shardSlots,
       replicasPerShard,
       ...(options.auth ? { auth: options.auth } : {}),
-      ...(watchdog ? { watchdog } : {}),
-      ...(unregisterCleanup ? { unregisterCleanup } : {}),
+      guard,
     });
     try {
       await topology.waitForHealthy(options.healthyTimeoutMs ?? 60_000);
@@ -632,8 +619,7 @@ export async function startCluster(options: ClusterTopologyOptions = {}): Promis
   } catch (error) {
     await Promise.all(procs.map((p) => p.kill()));
     rmSync(dir, { recursive: true, force: true });
-    watchdog?.release();
-    unregisterCleanup?.();
+    guard.release();
     throw error;
   }
 }

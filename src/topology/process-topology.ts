@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { addressKey, sameAddress } from '../core/address.js';
 import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
-import { registerCleanup, startWatchdog, type Watchdog } from './cleanup.js';
+import { guardProcesses, type ProcessGuard } from './cleanup.js';
 import type { ResolvedTopologyOptions } from './options.js';
 import { freePort } from './ports.js';
 import { dataNodeConf, type RedisVersion, sentinelConf, type TlsFiles } from './redis-conf.js';
@@ -82,8 +82,7 @@ export class ProcessTopology extends SentinelTopologyBase {
   private readonly pausedByUs = new Set<RedisProcess>();
   private readonly stoppedReplicas = new Map<number, RedisProcess>();
   private readonly tlsFiles: TlsFiles | undefined;
-  private readonly watchdog: Watchdog | undefined;
-  private readonly unregisterCleanup: (() => void) | undefined;
+  private readonly guard: ProcessGuard;
   private stopping: Promise<void> | undefined;
 
   constructor(init: {
@@ -92,8 +91,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     dataProcs: RedisProcess[];
     sentinelProcs: RedisProcess[];
     tls?: { files: TlsFiles; pem: TopologyTls };
-    watchdog?: Watchdog;
-    unregisterCleanup?: () => void;
+    guard: ProcessGuard;
   }) {
     const addr = (p: RedisProcess): NodeAddress => ({ host: '127.0.0.1', port: p.port });
     super({
@@ -108,8 +106,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     this.dataProcs = init.dataProcs;
     this.sentinelProcs = init.sentinelProcs;
     this.tlsFiles = init.tls?.files;
-    this.watchdog = init.watchdog;
-    this.unregisterCleanup = init.unregisterCleanup;
+    this.guard = init.guard;
   }
 
   protected answeringDataNodes(): NodeAddress[] {
@@ -231,8 +228,7 @@ export class ProcessTopology extends SentinelTopologyBase {
       await Promise.all(this.dataProcs.map((p) => p.stop()));
       this.pausedByUs.clear();
       rmSync(this.dir, { recursive: true, force: true });
-      this.watchdog?.release();
-      this.unregisterCleanup?.();
+      this.guard.release();
     })();
     return this.stopping;
   }
@@ -259,15 +255,7 @@ export async function startProcessTopology(settings: ProcessTopologySettings): P
   const sentinelProcs = Array.from({ length: sentinels }, (_, i) => make(`sentinel-${i}`, 'sentinel'));
   const all = [...dataProcs, ...sentinelProcs];
 
-  let watchdog: Watchdog | undefined;
-  let unregisterCleanup: (() => void) | undefined;
-  if (!settings.detached) {
-    watchdog = startWatchdog(dir);
-    unregisterCleanup = registerCleanup(() => {
-      for (const p of all) p.killSync();
-      rmSync(dir, { recursive: true, force: true });
-    });
-  }
+  const guard = guardProcesses(dir, all, settings.detached);
 
   try {
     const tls = settings.tls ? generateTlsFiles(dir) : undefined;
@@ -324,8 +312,7 @@ export async function startProcessTopology(settings: ProcessTopologySettings): P
       dataProcs,
       sentinelProcs,
       ...(tls ? { tls } : {}),
-      ...(watchdog ? { watchdog } : {}),
-      ...(unregisterCleanup ? { unregisterCleanup } : {}),
+      guard,
     });
     try {
       await topology.waitForHealthy(settings.healthyTimeoutMs ?? 30_000);
@@ -340,8 +327,7 @@ export async function startProcessTopology(settings: ProcessTopologySettings): P
   } catch (error) {
     await Promise.all(all.map((p) => p.kill()));
     rmSync(dir, { recursive: true, force: true });
-    watchdog?.release();
-    unregisterCleanup?.();
+    guard.release();
     throw error;
   }
 }
