@@ -52,16 +52,33 @@ interface UpOptions {
   nodeTimeout: number;
 }
 
+/** One detached topology per state file: a second `up --detach` would orphan the first. */
+function refuseSecondDetached(stateFile: string): void {
+  if (existsSync(stateFile) && livePids(readState(stateFile)).length > 0) {
+    throw new Error(
+      `a detached topology is already running (${stateFile}); run \`sentinel-cache topology down\` first`,
+    );
+  }
+}
+
+/** A foreground `topology up`: keep the topology until Ctrl-C / SIGTERM, then stop it. */
+async function runUntilInterrupted(topology: { stop(): Promise<void> }): Promise<void> {
+  console.log('\nPress Ctrl-C to stop it.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  console.log('\nstopping...');
+  await topology.stop();
+  console.log('stopped; nothing left behind');
+}
+
 /** `topology up --cluster`: a local Redis Cluster (process provider only). */
 async function clusterUp(o: UpOptions): Promise<void> {
   if (o.provider !== 'auto' && o.provider !== 'process') {
     throw new Error('--cluster needs the process provider (redis-server and redis-cli on PATH)');
   }
-  if (o.detach && existsSync(o.stateFile) && livePids(readState(o.stateFile)).length > 0) {
-    throw new Error(
-      `a detached topology is already running (${o.stateFile}); run \`sentinel-cache topology down\` first`,
-    );
-  }
+  if (o.detach) refuseSecondDetached(o.stateFile);
   const password = process.env.SENTINEL_CACHE_PASSWORD;
   const topology = await startCluster({
     shards: o.shards,
@@ -79,14 +96,7 @@ async function clusterUp(o: UpOptions): Promise<void> {
     );
     return;
   }
-  console.log('\nPress Ctrl-C to stop it.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  console.log('\nstopping...');
-  await topology.stop();
-  console.log('stopped; nothing left behind');
+  await runUntilInterrupted(topology);
 }
 
 async function topologyUp(o: UpOptions): Promise<void> {
@@ -107,11 +117,7 @@ async function topologyUp(o: UpOptions): Promise<void> {
   };
 
   if (o.detach) {
-    if (existsSync(o.stateFile) && livePids(readState(o.stateFile)).length > 0) {
-      throw new Error(
-        `a detached topology is already running (${o.stateFile}); run \`sentinel-cache topology down\` first`,
-      );
-    }
+    refuseSecondDetached(o.stateFile);
     const choice = await chooseProvider({
       ...options,
       provider: o.provider === 'auto' ? 'process' : o.provider,
@@ -137,14 +143,7 @@ async function topologyUp(o: UpOptions): Promise<void> {
   const topology = await startTopology(options);
   const caFile = topology instanceof ProcessTopology ? topology.state().tls?.caFile : undefined;
   console.log(describeTopology(topology, caFile));
-  console.log('\nPress Ctrl-C to stop it.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  console.log('\nstopping...');
-  await topology.stop();
-  console.log('stopped; nothing left behind');
+  await runUntilInterrupted(topology);
 }
 
 interface FaultOptions {
