@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Topology } from '../src/topology/types.js';
+import { type BatchRow, batchSteps, runBatches } from './lib/batches.js';
 import { failoverChart, soakChart } from './lib/chart.js';
 import {
   BASELINE_CLIENT,
@@ -17,6 +18,13 @@ import {
 import { type ClusterBenchResult, clusterBenchOptions, runClusterScenario } from './lib/cluster.js';
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
+import {
+  type BenchmarkTarget,
+  benchmarkTarget,
+  LIMIT_VARIANTS,
+  preloadBenchmarkKeys,
+  runBenchmarkFor,
+} from './lib/limit.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
 import { type NearResult, runNear } from './lib/near.js';
 import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
@@ -25,6 +33,7 @@ import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/r
 import { runSoak, type SoakResult } from './lib/soak.js';
 import {
   CellMeasurement,
+  limitRow,
   measureSteady,
   mixLabel,
   preload,
@@ -51,6 +60,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
   const progress = Progress.for(options.quiet);
   const machine = machineInfo();
   const steady: SteadyRow[] = [];
+  const batches: BatchRow[] = [];
   const failover: FailoverResult[] = [];
   const soak: SoakResult[] = [];
   const skipped: SkippedClient[] = [];
@@ -68,8 +78,11 @@ export async function runBenchCli(argv: string[]): Promise<void> {
       const topology = await startBenchTopology({ downAfterMs: 5000 });
       try {
         machine.redis = await redisVersion(await topology.currentMaster(), topology.routerOptions());
-        if (wantsSteady)
-          steady.push(...(await runSteadyScenario(adapters, topology, options, progress, skipped)));
+        if (wantsSteady) {
+          const measured = await runSteadyScenario(adapters, topology, options, progress, skipped);
+          steady.push(...measured.rows);
+          batches.push(...measured.batches);
+        }
         if (wantsSoak)
           soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
         if (wantsNear) {
@@ -136,9 +149,13 @@ export async function runBenchCli(argv: string[]): Promise<void> {
       options,
       baseline: BASELINE_CLIENT,
       clients: adapters.map((a) => ({ name: a.name, family: a.family, description: a.description })),
+      limits: steady.some((r) => r.kind === 'limit')
+        ? LIMIT_VARIANTS.map((v) => ({ name: v.name, family: 'limit' as const, description: v.description }))
+        : [],
       method: METHOD_NOTES,
     },
     steady,
+    ...(batches.length > 0 ? { batches } : {}),
     failover,
     soak,
     ...(cluster ? { cluster } : {}),
@@ -159,16 +176,35 @@ async function runSteadyScenario(
   options: BenchOptions,
   progress: Progress,
   skipped: SkippedClient[],
-): Promise<SteadyRow[]> {
+): Promise<{ rows: SteadyRow[]; batches: BatchRow[] }> {
   const { created, skipped: notRun } = await createClients(adapters, topology, 'steady');
   skipped.push(...notRun);
   const rows: SteadyRow[] = [];
+  // The limit rows: redis-benchmark on the same master (limit.ts); skipped with the reason when it cannot run.
+  let target: BenchmarkTarget | undefined;
+  const skipLimit = (error: unknown) => {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    for (const v of LIMIT_VARIANTS) skipped.push({ client: v.name, scenario: 'steady', reason });
+    target = undefined;
+  };
+  try {
+    target = await benchmarkTarget(topology);
+  } catch (error) {
+    skipLimit(error);
+  }
   try {
     const cells = steadyCells(options.steady);
     const { rounds, cellMs, warmupMs, keySpace } = options.steady;
-    progress.phase('steady', cells.length * created.length * rounds, 'runs');
+    const limitRuns = target ? LIMIT_VARIANTS.length : 0;
+    progress.phase(
+      'steady',
+      cells.length * (created.length * rounds + limitRuns) +
+        batchSteps(created, options.batch, target !== undefined),
+      'runs',
+    );
     let done = 0;
     let preloadedSize: number | undefined;
+    let limitPreloadedSize: number | undefined;
     for (const [i, cell] of cells.entries()) {
       const value = valueOfSize(cell.valueSize);
       if (preloadedSize !== cell.valueSize) {
@@ -197,12 +233,47 @@ async function runSteadyScenario(
       for (const c of created) {
         rows.push((measurements.get(c.adapter.name) as CellMeasurement).toRow(c.adapter.name, cell));
       }
+      try {
+        if (target && limitPreloadedSize !== cell.valueSize) {
+          progress.update(done, `preloading ${cell.valueSize} B values · redis-benchmark`);
+          await preloadBenchmarkKeys(target, cell.valueSize, keySpace);
+          limitPreloadedSize = cell.valueSize;
+        }
+        for (const variant of LIMIT_VARIANTS) {
+          if (!target) break;
+          progress.update(
+            done,
+            `${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B · ${variant.name}`,
+          );
+          // GET and SET separately (redis-benchmark has no mix), half the cell's time each.
+          const spec = {
+            concurrency: cell.concurrency,
+            pipeline: variant.pipeline,
+            valueSize: cell.valueSize,
+            keySpace,
+          };
+          const get = await runBenchmarkFor(target, { ...spec, command: 'GET' }, cellMs / 2);
+          const set = await runBenchmarkFor(target, { ...spec, command: 'SET' }, cellMs / 2);
+          const ms = ((get.requests / get.opsPerSec + set.requests / set.opsPerSec) * 1000) | 0;
+          rows.push(limitRow(variant, cell, get, set, ms));
+          done++;
+        }
+      } catch (error) {
+        skipLimit(error);
+      }
+    }
+    let batches: BatchRow[] = [];
+    try {
+      batches = await runBatches(created, target, options.batch, (label) => progress.update(done++, label));
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      skipped.push({ client: 'explicit pipelines', scenario: 'steady', reason });
     }
     progress.update(done, 'done');
+    return { rows, batches };
   } finally {
     await closeClients(created);
   }
-  return rows;
 }
 
 async function runSoakScenario(
