@@ -239,7 +239,11 @@ export function addBatchRatios(rows: BatchRow[]): void {
   for (const row of rows) {
     const limit = rows.find(
       (r) =>
-        r.kind === 'limit' && r.op === row.op && r.concurrency === row.concurrency && r.size === row.size,
+        r.kind === 'limit' &&
+        r.op === row.op &&
+        r.shape === row.shape &&
+        r.concurrency === row.concurrency &&
+        r.size === row.size,
     );
     row.limitRatio =
       limit && limit.keysPerSec > 0 ? Math.round((row.keysPerSec / limit.keysPerSec) * 100) / 100 : null;
