@@ -18,13 +18,7 @@ import {
 import { type ClusterBenchResult, clusterBenchOptions, runClusterScenario } from './lib/cluster.js';
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
-import {
-  type BenchmarkTarget,
-  benchmarkTarget,
-  LIMIT_VARIANTS,
-  preloadBenchmarkKeys,
-  runBenchmarkFor,
-} from './lib/limit.js';
+import { benchmarkTarget, LIMIT_VARIANTS, preloadBenchmarkKeys, runBenchmarkFor } from './lib/limit.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
 import { type NearResult, runNear } from './lib/near.js';
 import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
@@ -180,31 +174,31 @@ async function runSteadyScenario(
   const { created, skipped: notRun } = await createClients(adapters, topology, 'steady');
   skipped.push(...notRun);
   const rows: SteadyRow[] = [];
-  // The limit rows: redis-benchmark on the same master (limit.ts); skipped with the reason when it cannot run.
-  let target: BenchmarkTarget | undefined;
-  const skipLimit = (error: unknown) => {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    for (const v of LIMIT_VARIANTS) skipped.push({ client: v.name, scenario: 'steady', reason });
-    target = undefined;
-  };
+  const reasonOf = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // The limit rows: redis-benchmark on the current master (limit.ts). Not installed (or a TLS
+  // topology): skipped with the reason. A run that fails skips that cell's rows, with the reason.
+  let limitAvailable = true;
   try {
-    target = await benchmarkTarget(topology);
+    await benchmarkTarget(topology);
   } catch (error) {
-    skipLimit(error);
+    limitAvailable = false;
+    for (const v of LIMIT_VARIANTS)
+      skipped.push({ client: v.name, scenario: 'steady', reason: reasonOf(error) });
   }
   try {
     const cells = steadyCells(options.steady);
     const { rounds, cellMs, warmupMs, keySpace } = options.steady;
-    const limitRuns = target ? LIMIT_VARIANTS.length : 0;
+    const limitRuns = limitAvailable ? LIMIT_VARIANTS.length : 0;
     progress.phase(
       'steady',
       cells.length * (created.length * rounds + limitRuns) +
-        batchSteps(created, options.batch, target !== undefined),
+        batchSteps(created, options.batch, limitAvailable),
       'runs',
     );
     let done = 0;
     let preloadedSize: number | undefined;
-    let limitPreloadedSize: number | undefined;
+    let limitPreloaded: string | undefined;
     for (const [i, cell] of cells.entries()) {
       const value = valueOfSize(cell.valueSize);
       if (preloadedSize !== cell.valueSize) {
@@ -233,41 +227,54 @@ async function runSteadyScenario(
       for (const c of created) {
         rows.push((measurements.get(c.adapter.name) as CellMeasurement).toRow(c.adapter.name, cell));
       }
-      try {
-        if (target && limitPreloadedSize !== cell.valueSize) {
-          progress.update(done, `preloading ${cell.valueSize} B values · redis-benchmark`);
-          await preloadBenchmarkKeys(target, cell.valueSize, keySpace);
-          limitPreloadedSize = cell.valueSize;
+      if (limitAvailable) {
+        const cellName = `steady ${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B`;
+        let variantsDone = 0;
+        try {
+          // Asked per cell: redis-benchmark follows the master should a failover have happened.
+          const target = await benchmarkTarget(topology);
+          const preloadKey = `${target.host}:${target.port} ${cell.valueSize}`;
+          if (limitPreloaded !== preloadKey) {
+            progress.update(done, `preloading ${cell.valueSize} B values · redis-benchmark`);
+            await preloadBenchmarkKeys(target, cell.valueSize, keySpace);
+            limitPreloaded = preloadKey;
+          }
+          for (const variant of LIMIT_VARIANTS) {
+            progress.update(done, `${cellName.slice(7)} · ${variant.name}`);
+            // GET and SET separately (redis-benchmark has no mix), half the cell's time each.
+            const spec = {
+              concurrency: cell.concurrency,
+              pipeline: variant.pipeline,
+              valueSize: cell.valueSize,
+              keySpace,
+            };
+            const get = await runBenchmarkFor(target, { ...spec, command: 'GET' }, cellMs / 2);
+            const set = await runBenchmarkFor(target, { ...spec, command: 'SET' }, cellMs / 2);
+            const ms = Math.round((get.requests / get.opsPerSec + set.requests / set.opsPerSec) * 1000);
+            rows.push(limitRow(variant, cell, get, set, ms));
+            variantsDone++;
+            done++;
+          }
+        } catch (error) {
+          for (const v of LIMIT_VARIANTS.slice(variantsDone)) {
+            skipped.push({ client: v.name, scenario: cellName, reason: reasonOf(error) });
+            done++;
+          }
         }
-        for (const variant of LIMIT_VARIANTS) {
-          if (!target) break;
-          progress.update(
-            done,
-            `${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B · ${variant.name}`,
-          );
-          // GET and SET separately (redis-benchmark has no mix), half the cell's time each.
-          const spec = {
-            concurrency: cell.concurrency,
-            pipeline: variant.pipeline,
-            valueSize: cell.valueSize,
-            keySpace,
-          };
-          const get = await runBenchmarkFor(target, { ...spec, command: 'GET' }, cellMs / 2);
-          const set = await runBenchmarkFor(target, { ...spec, command: 'SET' }, cellMs / 2);
-          const ms = ((get.requests / get.opsPerSec + set.requests / set.opsPerSec) * 1000) | 0;
-          rows.push(limitRow(variant, cell, get, set, ms));
-          done++;
-        }
-      } catch (error) {
-        skipLimit(error);
       }
     }
     let batches: BatchRow[] = [];
     try {
-      batches = await runBatches(created, target, options.batch, (label) => progress.update(done++, label));
+      const target = limitAvailable ? await benchmarkTarget(topology) : undefined;
+      batches = await runBatches(
+        created,
+        target,
+        options.batch,
+        (label) => progress.update(done++, label),
+        (client, reason) => skipped.push({ client, scenario: 'explicit pipelines', reason }),
+      );
     } catch (error) {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      skipped.push({ client: 'explicit pipelines', scenario: 'steady', reason });
+      skipped.push({ client: 'explicit pipelines', scenario: 'steady', reason: reasonOf(error) });
     }
     progress.update(done, 'done');
     return { rows, batches };

@@ -197,14 +197,31 @@ export async function runBatches(
   target: BenchmarkTarget | undefined,
   o: BatchOptions,
   onStep: (label: string) => void,
+  onSkip: (client: string, reason: string) => void,
 ): Promise<BatchRow[]> {
-  const withBatches = clients.filter((c) => (c.client.batches?.length ?? 0) > 0);
+  const reasonOf = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   const keySpace = Math.max(o.keySpace, o.size);
-  for (const c of withBatches) {
+  const withBatches: CreatedClient[] = [];
+  for (const c of clients.filter((c) => (c.client.batches?.length ?? 0) > 0)) {
     onStep(`preloading batch keys · ${c.adapter.name}`);
-    await preloadBatchKeys(c, batchKeys(c.adapter.name, keySpace), o);
+    try {
+      await preloadBatchKeys(c, batchKeys(c.adapter.name, keySpace), o);
+      withBatches.push(c);
+    } catch (error) {
+      // A client that cannot write its keys (e.g. one pinned to a demoted master) is left out, with the reason.
+      onSkip(c.adapter.name, reasonOf(error));
+    }
   }
-  if (target) await preloadBenchmarkKeys(target, o.valueSize, keySpace);
+  let limit = target;
+  if (limit) {
+    try {
+      await preloadBenchmarkKeys(limit, o.valueSize, keySpace);
+    } catch (error) {
+      onSkip(LIMIT_ROW, reasonOf(error));
+      limit = undefined;
+    }
+  }
   const rows: BatchRow[] = [];
   const variants = withBatches.flatMap((c) =>
     (c.client.batches ?? []).map((method) => ({ client: c.adapter.name, method })),
@@ -219,9 +236,13 @@ export async function runBatches(
           await measureBatches(v.client, v.method, op, concurrency, batchKeys(v.client, keySpace), o),
         );
       }
-      for (const shape of target ? SHAPES : []) {
+      for (const shape of limit ? SHAPES : []) {
         onStep(`${op} × ${o.size} c=${concurrency} · redis-benchmark ${shape}`);
-        rows.push(await benchmarkBatchRow(target as BenchmarkTarget, op, shape, concurrency, keySpace, o));
+        try {
+          rows.push(await benchmarkBatchRow(limit as BenchmarkTarget, op, shape, concurrency, keySpace, o));
+        } catch (error) {
+          onSkip(LIMIT_ROW, `${op} ${shape} c=${concurrency}: ${reasonOf(error)}`);
+        }
       }
     }
   }

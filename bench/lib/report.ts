@@ -311,8 +311,8 @@ function limitSection(results: BenchResults): string[] {
         'client',
         ...concurrencies.map((c) => `concurrency ${c}`),
         'all cells',
-        'closest cell',
-        'farthest cell',
+        'highest cell',
+        'lowest cell',
       ],
       names.map((client) => {
         const mine = rows.filter((r) => r.client === client && typeof r.limitRatio === 'number');
