@@ -307,13 +307,7 @@ function limitSection(results: BenchResults): string[] {
     `Each client's ops/s ÷ \`${LIMIT_ROW}\`'s (redis-benchmark without pipelining, same master, same concurrency, value size and GET/SET mix), geometric mean over mixes and value sizes; 1.00× = as many operations per second as redis-benchmark's C client. The \`${LIMIT_ROW} -P16\` row shows what pipelining 16 requests per connection gets out of the same server.`,
     '',
     table(
-      [
-        'client',
-        ...concurrencies.map((c) => `concurrency ${c}`),
-        'all cells',
-        'highest cell',
-        'lowest cell',
-      ],
+      ['client', ...concurrencies.map((c) => `concurrency ${c}`), 'all cells', 'highest cell', 'lowest cell'],
       names.map((client) => {
         const mine = rows.filter((r) => r.client === client && typeof r.limitRatio === 'number');
         const sorted = [...mine].sort((a, b) => (b.limitRatio as number) - (a.limitRatio as number));
