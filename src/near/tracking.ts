@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook, DataConnectionInfo } from '../core/connection-hook.js';
+import type {
+  DataConnectionHook,
+  DataConnectionInfo,
+  RoutedCommand,
+  RoutedCommandListener,
+} from '../core/connection-hook.js';
 import { ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import type { FlushReason } from '../core/near.js';
 import { InvalidationChannel } from './invalidation-channel.js';
@@ -7,6 +12,8 @@ import { InvalidationChannel } from './invalidation-channel.js';
 export interface TrackingListener {
   /** Redis invalidated these keys. */
   keys(keys: Buffer[]): void;
+  /** A read of `key` went through a connection that was not tracking: keep nothing it brings back. */
+  spoil(key: string): void;
   /** Invalidations may have been missed, or everything changed: drop everything. */
   flush(reason: FlushReason): void;
   /** Tracking failed for a reason that may pass (a node down); near cache stays on. */
@@ -53,6 +60,16 @@ function isUnsupported(err: unknown): boolean {
   );
 }
 
+/** The reads whose replies the near cache keeps (NearCache.read / readMany): GET, MGET, PTTL. */
+function spoilReadKeys(command: RoutedCommand, listener: TrackingListener): void {
+  const name = command.name.toLowerCase();
+  if (name !== 'get' && name !== 'pttl' && name !== 'mget') return;
+  for (const arg of command.args) {
+    if (typeof arg === 'string') listener.spoil(arg);
+    else if (Buffer.isBuffer(arg)) listener.spoil(arg.toString());
+  }
+}
+
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -73,6 +90,8 @@ export class Tracking {
   readonly #listener: TrackingListener;
   readonly #clients = new WeakMap<Redis, TrackedClient>();
   readonly #nodes = new Map<string, NodeTracking>();
+  /** Routing clients lent to operations (routers.cluster's ioredis Cluster); see `routedCommand`. */
+  readonly #lent = new WeakSet<Redis>();
   #disabled = false;
   #closed = false;
 
@@ -89,16 +108,40 @@ export class Tracking {
     await this.#track(client, state);
   };
 
+  /**
+   * Register a routing client the router lends to operations (routers.cluster's ioredis
+   * Cluster) and hand `routedCommand` to the router (Router.onRoutedCommand). Reads on it get a
+   * ticket; whether the node connection that carried one was tracking is decided per command.
+   */
+  lend(client: Redis): void {
+    this.#lent.add(client);
+  }
+
+  /**
+   * A routing client handed `command` to `connection`. If that connection is not tracking
+   * into a live channel right now, the reply to a read it carries is not watched by Redis:
+   * spoil the near cache's reads of its keys in flight. A tracking connection that stops
+   * tracking later always flushes (close, lost channel), which spoils every read in flight.
+   */
+  readonly routedCommand: RoutedCommandListener = (connection, command) => {
+    if (this.#disabled || this.#closed) return;
+    if (this.#clients.get(connection)?.active === true) return;
+    spoilReadKeys(command, this.#listener);
+  };
+
   /** A number to hand back to stillValid() when the reply arrives, or -1: do not keep the reply. */
   ticket(client: Redis): number {
+    if (this.#disabled) return -1;
     const state = this.#clients.get(client);
-    return state?.active === true && !this.#disabled ? state.generation : -1;
+    if (state !== undefined) return state.active ? state.generation : -1;
+    return this.#lent.has(client) ? 0 : -1;
   }
 
   stillValid(client: Redis, ticket: number): boolean {
     if (ticket < 0 || this.#disabled) return false;
     const state = this.#clients.get(client);
-    return state?.active === true && state.generation === ticket;
+    if (state !== undefined) return state.active && state.generation === ticket;
+    return this.#lent.has(client);
   }
 
   get disabled(): boolean {
