@@ -45,10 +45,17 @@ interface NodeTracking {
   clients: Set<Redis>;
   retryTimer: NodeJS.Timeout | undefined;
   retryDelayMs: number;
+  /** Set while the node has no data connection: its channel is closed if none comes back. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
+/**
+ * A node with no data connection for this long loses its channel (a cluster node that left the
+ * slot map); a reconnect within it (standalone, a restarting node) reuses the channel.
+ */
+const IDLE_CHANNEL_MS = 10_000;
 
 /** A refusal that will not pass by retrying: the command is renamed away or denied by ACL, or too old a server. */
 function isUnsupported(err: unknown): boolean {
@@ -104,7 +111,11 @@ export class Tracking {
   readonly hook: DataConnectionHook = async (client, info) => {
     if (this.#disabled || this.#closed) return;
     const state = this.#stateOf(client, info);
+    // The node may have been dropped while it had no connection: join its current record.
+    if (this.#nodes.get(state.node.key) !== state.node) state.node = this.#node(info);
     state.node.clients.add(client);
+    clearTimeout(state.node.idleTimer);
+    state.node.idleTimer = undefined;
     await this.#track(client, state);
   };
 
@@ -166,6 +177,7 @@ export class Tracking {
       // the keys read through it are no longer watched by anyone.
       client.on('close', () => {
         tracked.node.clients.delete(client);
+        if (tracked.node.clients.size === 0) this.#dropWhenIdle(tracked.node);
         const wasTracking = tracked.active;
         tracked.active = false;
         tracked.generation++;
@@ -186,6 +198,7 @@ export class Tracking {
         clients: new Set(),
         retryTimer: undefined,
         retryDelayMs: RETRY_MIN_MS,
+        idleTimer: undefined,
       };
       this.#nodes.set(key, node);
     }
@@ -305,9 +318,22 @@ export class Tracking {
     );
   }
 
+  #dropWhenIdle(node: NodeTracking): void {
+    if (node.idleTimer !== undefined || this.#closed || this.#disabled) return;
+    node.idleTimer = setTimeout(() => {
+      node.idleTimer = undefined;
+      if (node.clients.size !== 0 || this.#nodes.get(node.key) !== node) return;
+      this.#nodes.delete(node.key);
+      this.#dropNode(node);
+    }, IDLE_CHANNEL_MS);
+    node.idleTimer.unref();
+  }
+
   #dropNode(node: NodeTracking): void {
     if (node.retryTimer !== undefined) clearTimeout(node.retryTimer);
     node.retryTimer = undefined;
+    clearTimeout(node.idleTimer);
+    node.idleTimer = undefined;
     const channel = node.channel;
     node.channel = undefined;
     channel?.close();
