@@ -20,6 +20,8 @@ import { nodeClient, until } from './cluster-helpers.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine. */
 const SEEN_WITHIN_MS = 1000;
+/** Room for a 2-core machine at load average ~15: a timeout is not what these tests are about. */
+const ROOMY = { commandTimeoutMs: 2000, connectTimeoutMs: 3000, slotsRefreshTimeoutMs: 1000 };
 
 let topo: ClusterTopology;
 let raw: Cluster;
@@ -39,7 +41,7 @@ afterAll(async () => {
 
 function nearCache(options: Partial<CacheOptions> = {}, routerOptions = {}): Cache {
   const cache = createCache({
-    router: routers.cluster({ ...topo.routerOptions(), ...routerOptions }),
+    router: routers.cluster({ ...topo.routerOptions(), ...ROOMY, ...routerOptions }),
     keyPrefix: uniquePrefix('nearc'),
     nearCache: true,
     ...options,
@@ -125,7 +127,7 @@ async function waitForReason(reasons: string[], reason: string, timeoutMs = 10_0
 defineCacheSuite(
   'cluster + near cache',
   async () => ({
-    router: routers.cluster({ ...topo.routerOptions(), readFrom: 'master' }),
+    router: routers.cluster({ ...topo.routerOptions(), ...ROOMY, readFrom: 'master' }),
     cleanup: async () => {},
   }),
   CODEC_MATRIX.slice(0, 1),
@@ -263,7 +265,7 @@ describe('near cache on routers.cluster', () => {
   it('a read through a node connection whose tracking is not on yet is not kept', async () => {
     // A hook registered before the near cache's holds every node connection untracked for a
     // while after it is ready; ioredis lends it to commands meanwhile.
-    const router = routers.cluster(topo.routerOptions());
+    const router = routers.cluster({ ...topo.routerOptions(), ...ROOMY });
     let hold = true;
     router.onDataConnection(async () => {
       while (hold) await sleep(20);
@@ -375,7 +377,7 @@ describe('near cache on routers.cluster', () => {
     await raw.set(key(other), '5');
     expect(await seen(cache, other, 5)).toBeLessThan(SEEN_WITHIN_MS);
     await topo.waitForHealthy();
-  });
+  }, 150_000);
 
   it('a paused shard master: entries are flushed, and after the promotion the new value is read, never the old', async () => {
     const { cache, key, on } = tracked();
@@ -405,5 +407,5 @@ describe('near cache on routers.cluster', () => {
       await topo.resumeMaster(1);
     }
     await topo.waitForHealthy();
-  });
+  }, 150_000);
 });
