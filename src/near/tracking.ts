@@ -99,6 +99,12 @@ export class Tracking {
   readonly #nodes = new Map<string, NodeTracking>();
   /** Routing clients lent to operations (routers.cluster's ioredis Cluster); see `routedCommand`. */
   readonly #lent = new WeakSet<Redis>();
+  /**
+   * Bumped whenever any data connection stops tracking: a read on a lent client sent before
+   * that is not stored (its connection may be the one; every such stop also flushes today, this
+   * keeps the rule independent of that).
+   */
+  #lentGeneration = 0;
   #disabled = false;
   #closed = false;
 
@@ -145,14 +151,14 @@ export class Tracking {
     if (this.#disabled) return -1;
     const state = this.#clients.get(client);
     if (state !== undefined) return state.active ? state.generation : -1;
-    return this.#lent.has(client) ? 0 : -1;
+    return this.#lent.has(client) ? this.#lentGeneration : -1;
   }
 
   stillValid(client: Redis, ticket: number): boolean {
     if (ticket < 0 || this.#disabled) return false;
     const state = this.#clients.get(client);
     if (state !== undefined) return state.active && state.generation === ticket;
-    return this.#lent.has(client);
+    return this.#lent.has(client) && this.#lentGeneration === ticket;
   }
 
   get disabled(): boolean {
@@ -179,6 +185,7 @@ export class Tracking {
         tracked.node.clients.delete(client);
         if (tracked.node.clients.size === 0) this.#dropWhenIdle(tracked.node);
         const wasTracking = tracked.active;
+        if (wasTracking) this.#lentGeneration++;
         tracked.active = false;
         tracked.generation++;
         if (wasTracking && !this.#closed) this.#listener.flush('disconnect');
@@ -206,6 +213,7 @@ export class Tracking {
   }
 
   async #track(client: Redis, state: TrackedClient): Promise<void> {
+    if (state.active) this.#lentGeneration++;
     state.active = false;
     const generation = ++state.generation;
     const node = state.node;
@@ -281,6 +289,7 @@ export class Tracking {
     for (const client of node.clients) {
       const state = this.#clients.get(client);
       if (state !== undefined) {
+        if (state.active) this.#lentGeneration++;
         state.active = false;
         state.generation++;
       }
