@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
 import type { CacheOptions } from '../../src/core/options.js';
 import { createCache } from '../../src/create-cache.js';
@@ -30,6 +30,11 @@ const caches: Cache[] = [];
 beforeAll(async () => {
   topo = await startCluster({ shards: 3, replicasPerShard: 1, nodeTimeoutMs: 1000 });
   raw = new Cluster(topo.routerOptions().nodes);
+});
+
+// Each test's caches go when it ends: their invalidation connections ping every node every second.
+afterEach(async () => {
+  await Promise.allSettled(caches.splice(0).map((c) => c.close()));
 });
 
 afterAll(async () => {
