@@ -53,6 +53,32 @@ function lastNodeError(err: Error): unknown {
   return (err as Error & { lastNodeError?: unknown }).lastNodeError ?? undefined;
 }
 
+/**
+ * Whether this ioredis Cluster creates its node connections where '+node' sees them first and
+ * sends commands through their `sendCommand` (ioredis 5.x: `connectionPool` forwards its
+ * '+node' to the Cluster; `Cluster#sendCommand` ends in `redis.sendCommand(command, stream)`).
+ */
+function announcesNodeConnections(cluster: Cluster): boolean {
+  const pool = (cluster as unknown as { connectionPool?: { listenerCount?: (e: string) => number } })
+    .connectionPool;
+  return (
+    typeof pool?.listenerCount === 'function' &&
+    pool.listenerCount('+node') > 0 &&
+    typeof Redis.prototype.sendCommand === 'function' &&
+    /\.sendCommand\(command, stream\)/.test(String(Cluster.prototype.sendCommand))
+  );
+}
+
+let warnedNoRoutedCommands = false;
+function warnNoRoutedCommands(): void {
+  if (warnedNoRoutedCommands) return;
+  warnedNoRoutedCommands = true;
+  process.emitWarning(
+    'ioredis Cluster does not announce its node connections as this version expects: the near cache is off on routers.cluster',
+    { code: 'SENTINEL_CACHE_NO_CLUSTER_NEAR_CACHE' },
+  );
+}
+
 interface NodeCounters {
   ops: number;
   errors: number;
@@ -228,12 +254,16 @@ export class ClusterRouter implements Router {
 
   /**
    * `execute` lends the ioredis Cluster, which picks the node connection per command (slot,
-   * MOVED, ASK, replica): `listener` hears every command handed to a node connection. Needs
-   * the node connections' `sendCommand` (wrapped in #instrument); undefined if this ioredis has
-   * none to wrap, and the near cache then runs without itself.
+   * MOVED, ASK, replica): `listener` hears every command handed to a node connection, from the
+   * connection's own `sendCommand` (wrapped in #instrument). That relies on ioredis internals
+   * (its ConnectionPool announcing each connection it creates as '+node', the Cluster sending
+   * through the node connection's `sendCommand`): checked here; without them this returns
+   * undefined (with a process warning) and the near cache runs without itself, since a read
+   * whose connection went unreported could be kept untracked.
    */
   onRoutedCommand(listener: RoutedCommandListener): RoutedCommands | undefined {
-    if (typeof this.#cluster.nodes !== 'function' || typeof Redis.prototype.sendCommand !== 'function') {
+    if (!announcesNodeConnections(this.#cluster)) {
+      warnNoRoutedCommands();
       return undefined;
     }
     this.#routedListeners.add(listener);
