@@ -90,11 +90,12 @@ async function clusterUp(o: UpOptions): Promise<void> {
     shards: o.shards,
     replicasPerShard: o.replicasPerShard,
     nodeTimeoutMs: o.nodeTimeout,
+    tls: o.tls ?? false,
     detached: o.detach ?? false,
     ...(password ? { auth: { password } } : {}),
     ...(o.verbose ? { log: (line: string) => console.error(`[topology] ${line}`) } : {}),
   });
-  console.log(describeCluster(topology));
+  console.log(describeCluster(topology, topology.state().tls?.caFile));
   if (o.detach) {
     writeState(o.stateFile, topology.state());
     console.log(
@@ -243,8 +244,7 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
   }
   const state = readState(o.stateFile);
   if (state.cluster) {
-    const creds = { username: state.auth?.username, password: state.auth?.password };
-    console.log(formatClusterStatus(await collectClusterStatus(state.nodes, creds)));
+    console.log(formatClusterStatus(await collectClusterStatus(state.nodes, stateCredentials(state).data)));
     return;
   }
   const { data, sentinel } = stateCredentials(state);
