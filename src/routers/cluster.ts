@@ -13,6 +13,7 @@ import {
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster/options.js';
+import { quietStreamsConnector } from './cluster/quiet-streams.js';
 import { masterView, scaleReadsFor } from './cluster/read-from.js';
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
 import { redactCredentials, translateError } from './errors.js';
@@ -116,6 +117,8 @@ export class ClusterRouter implements Router {
         // node never answers it, and its commands in flight would wait for their timeout.
         // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
         disconnectTimeout: DROPPED_NODE_GRACE_MS,
+        // A socket's second error must not become an uncaught exception (quiet-streams.ts).
+        Connector: quietStreamsConnector() as never,
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}),
