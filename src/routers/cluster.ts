@@ -19,6 +19,8 @@ import {
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster/options.js';
+import { quietStreamsConnector } from './cluster/quiet-streams.js';
+import { masterView, scaleReadsFor } from './cluster/read-from.js';
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
 import { redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
@@ -118,12 +120,15 @@ export class ClusterRouter implements Router {
   #refreshTimeoutsInARow = 0;
   readonly #hooks = new DataConnectionHooks();
   readonly #routedListeners = new Set<RoutedCommandListener>();
+  /** The cluster as write operations see it: every command on the master (read-from.ts). */
+  readonly #forWrites: Cluster;
 
   constructor(options: ClusterRouterOptions) {
     const o = resolveClusterOptions(options);
     this.#options = o;
+    const toMaster = new WeakSet<object>();
     const clusterOptions: ClusterOptions = {
-      scaleReads: o.readFrom === 'master' ? 'master' : 'slave',
+      scaleReads: scaleReadsFor(o.readFrom, toMaster),
       slotsRefreshInterval: o.slotsRefreshIntervalMs,
       slotsRefreshTimeout: o.slotsRefreshTimeoutMs,
       retryDelayOnFailover: 0,
@@ -146,6 +151,8 @@ export class ClusterRouter implements Router {
         // node never answers it, and its commands in flight would wait for their timeout.
         // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
         disconnectTimeout: DROPPED_NODE_GRACE_MS,
+        // A socket's second error must not become an uncaught exception (quiet-streams.ts).
+        Connector: quietStreamsConnector() as never,
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}),
@@ -157,6 +164,7 @@ export class ClusterRouter implements Router {
         typeof natMap === 'function' ? (key: string) => natMap(parseNodeKey(key)) : natMap;
     }
     this.#cluster = new Cluster(o.nodes, clusterOptions);
+    this.#forWrites = o.readFrom === 'master' ? this.#cluster : masterView(this.#cluster, toMaster);
     this.#owners = mastersBySlot(this.#cluster.slots);
 
     this.#cluster.on('+node', (redis: Redis) => this.#instrument(redis));
@@ -413,19 +421,21 @@ export class ClusterRouter implements Router {
     });
   }
 
-  execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
     // The hot path (cluster ready) runs `fn` in this tick, with no extra await.
-    if (this.#cluster.status !== 'ready') return this.#whenReady().then(() => this.#run(fn));
-    return this.#run(fn);
+    if (this.#cluster.status !== 'ready') return this.#whenReady().then(() => this.#run(intent, fn));
+    return this.#run(intent, fn);
   }
 
-  #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  #run<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     let result: Promise<T>;
     try {
       // A Cluster has the command methods of a Redis; multi-key and keyless commands are
-      // grouped by slot / sent to every master by the caller (groupKeys, eachMaster).
-      result = fn(this.#cluster as unknown as Redis);
+      // grouped by slot / sent to every master by the caller (groupKeys, eachMaster). With
+      // replica reads, a write operation's read-only commands still go to the master.
+      const client = intent === 'write' ? this.#forWrites : this.#cluster;
+      result = fn(client as unknown as Redis);
     } catch (err) {
       return Promise.reject(this.#translate(err));
     }

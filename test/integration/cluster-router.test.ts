@@ -131,7 +131,8 @@ describe('routers.cluster on a healthy cluster', () => {
       let value: string | null = null;
       await until(
         async () => {
-          value = await reader.execute('read', (c) => c.get(key!));
+          // Strict 'replica': ReplicaNotFoundError until the replica is in the slot map.
+          value = await reader.execute('read', (c) => c.get(key!)).catch(() => null);
           return (reader.stats().nodes[replicaKey]?.ops ?? 0) > 0;
         },
         10_000,
