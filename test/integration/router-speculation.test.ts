@@ -176,7 +176,11 @@ describe('discovery speculative reads', () => {
       const tSwitch = performance.now();
       await until(() => w.ackedAfter(tSwitch).length > 50, 15_000, 'writes after the switch');
       const hitsAtSwitch = r.stats().speculation?.hits ?? 0;
-      await until(() => (r.stats().speculation?.hits ?? 0) > hitsAtSwitch + 100, 15_000, 'hits after the switch');
+      await until(
+        () => (r.stats().speculation?.hits ?? 0) > hitsAtSwitch + 100,
+        15_000,
+        'hits after the switch',
+      );
       await rl.stop();
       await w.stop();
 
@@ -216,56 +220,68 @@ describe('discovery speculative reads', () => {
     });
   }
 
-  it("a reply from a replica the fresh answer no longer names is discarded and the read runs on the named one (a hung replica's timeout never surfaces)", async () => {
-    // natMap is applied to every sentinel answer: rewriting replica A to replica B makes the
-    // answers name only B, while A is a real, healthy replica the last answer still named.
-    const natMap: Record<string, NodeAddress> = {};
-    const r = discovery({ readFrom: 'replica', natMap });
-    const audit = new ReadAudit();
-    audit.attach(r);
-    await r.ready();
-    const writer = nodeClient(topo, await topo.currentMaster());
-    cleanups.push(async () => writer.disconnect());
-    await writer.set('spec:key', 'v');
-    await until(
-      async () => (await Promise.all(Array.from({ length: 6 }, () => audit.read(r, 'spec:key')))).every((s) => s.value === 'v'),
-      10_000,
-      'the key on both replicas',
-    );
-    // Warm: speculation has hit on both replicas.
-    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 4 }, () => audit.read(r, 'spec:key')));
-    const warm = new Set(audit.delivered.map((s) => s.node));
-    expect(warm.size).toBe(2);
-    const [a, b] = [...warm] as [string, string];
-    expect(r.stats().speculation?.hits).toBeGreaterThan(50);
+  for (const hang of [false, true]) {
+    it(`a reply from a replica the fresh answer no longer names is discarded and the read runs on the named one${hang ? " (the hung replica's timeout never surfaces)" : ''}`, async () => {
+      // natMap is applied to every sentinel answer: rewriting replica A to replica B makes the
+      // answers name only B, while A is a real replica the last answer still named.
+      const natMap: Record<string, NodeAddress> = {};
+      const r = discovery({ readFrom: 'replica', natMap });
+      const audit = new ReadAudit();
+      audit.attach(r);
+      await r.ready();
+      const writer = nodeClient(topo, await topo.currentMaster());
+      cleanups.push(async () => writer.disconnect());
+      await writer.set('spec:key', 'v');
+      await until(
+        async () =>
+          (await Promise.all(Array.from({ length: 6 }, () => audit.read(r, 'spec:key')))).every(
+            (s) => s.value === 'v',
+          ),
+        10_000,
+        'the key on both replicas',
+      );
+      // Warm: speculation hits on both replicas (round robin over the last answer).
+      for (let i = 0; i < 20; i++)
+        await Promise.all(Array.from({ length: 4 }, () => audit.read(r, 'spec:key')));
+      const warm = new Set(audit.delivered.map((s) => s.node));
+      expect(warm.size).toBe(2);
+      const [a, b] = [...warm] as [string, string];
+      expect(r.stats().speculation?.hits).toBeGreaterThan(50);
 
-    // A hangs (every command waits), and from now on every answer names only B.
-    const aClient = nodeClient(topo, toAddress(a));
-    cleanups.push(async () => {
-      await aClient.call('CLIENT', 'UNPAUSE').catch(() => {});
-      aClient.disconnect();
+      if (hang) {
+        // Every command on A now waits (past commandTimeoutMs): a speculative read sent there fails late.
+        const aClient = nodeClient(topo, toAddress(a));
+        cleanups.push(async () => {
+          await aClient.call('CLIENT', 'UNPAUSE').catch(() => {});
+          aClient.disconnect();
+        });
+        await aClient.call('CLIENT', 'PAUSE', '3000', 'ALL');
+      }
+      natMap[a] = toAddress(b);
+      const before = r.stats().speculation ?? { sent: 0, misses: 0, reruns: 0, discardedErrors: 0 };
+      const t0 = performance.now();
+      // Issued together: round robin over the last answer [A, B] sends about half to A.
+      const results = await Promise.all(Array.from({ length: 10 }, () => audit.read(r, 'spec:key')));
+      const ms = performance.now() - t0;
+      const after = r.stats().speculation ?? { sent: 0, misses: 0, reruns: 0, discardedErrors: 0 };
+
+      expect(after.sent - before.sent).toBe(10);
+      // Every read started after the rewrite: only B may have answered it.
+      for (const s of results) expect(s).toMatchObject({ node: b, value: 'v' });
+      expect(audit.violations()).toEqual([]);
+      expect(after.misses - before.misses).toBeGreaterThan(0);
+      expect(after.reruns - before.reruns).toBe(after.misses - before.misses);
+      if (hang) {
+        expect(ms, 'the reads did not wait for A').toBeLessThan(COMMAND_TIMEOUT_MS + 1000);
+        // A's replies time out later: counted and dropped, never seen by a caller.
+        await until(
+          () => (r.stats().speculation?.discardedErrors ?? 0) > before.discardedErrors,
+          5000,
+          'the discarded speculative reads to time out',
+        );
+      }
     });
-    await aClient.call('CLIENT', 'PAUSE', '3000', 'ALL');
-    natMap[a] = toAddress(b);
-    const before = r.stats().speculation ?? { misses: 0, reruns: 0, discardedErrors: 0 };
-    const t0 = performance.now();
-    const results = await Promise.all(Array.from({ length: 10 }, () => audit.read(r, 'spec:key')));
-    const ms = performance.now() - t0;
-
-    // Round robin sent some of them to A; none of those replies (nor A's timeout) was used.
-    for (const s of results) expect(s).toMatchObject({ node: b, value: 'v' });
-    expect(ms, 'the reads did not wait for A').toBeLessThan(COMMAND_TIMEOUT_MS + 1000);
-    const after = r.stats().speculation ?? { misses: 0, reruns: 0, discardedErrors: 0 };
-    expect(after.misses - before.misses).toBeGreaterThan(0);
-    expect(after.reruns - before.reruns).toBe(after.misses - before.misses);
-    // A's replies time out later, counted and dropped.
-    await until(
-      () => (r.stats().speculation?.discardedErrors ?? 0) > before.discardedErrors,
-      5000,
-      'the discarded speculative reads to time out',
-    );
-    expect(audit.violations()).toEqual([]);
-  });
+  }
 
   it('speculativeReads: false sends no read ahead of its answer', async () => {
     const r = discovery({ readFrom: 'master', speculativeReads: false });

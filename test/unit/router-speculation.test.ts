@@ -33,9 +33,9 @@ describe('judgeSpeculation (speculative discovery reads)', () => {
   });
 
   it('a node that is not named is rejected whatever else holds', () => {
-    expect(judgeSpeculation({ ...base, named: ['10.0.0.2:6379'], currentEpoch: 4, connectionHolds: false })).toBe(
-      'not-named',
-    );
+    expect(
+      judgeSpeculation({ ...base, named: ['10.0.0.2:6379'], currentEpoch: 4, connectionHolds: false }),
+    ).toBe('not-named');
   });
 });
 
@@ -43,7 +43,9 @@ describe('speculativeReads option', () => {
   const opts = { sentinels: [{ host: '127.0.0.1', port: 1 }], service: 'svc' };
 
   it('is a boolean, validated by name and type', () => {
-    expect(() => routers.discovery({ ...opts, speculativeReads: 'yes' as unknown as boolean })).toThrow(ConfigError);
+    expect(() => routers.discovery({ ...opts, speculativeReads: 'yes' as unknown as boolean })).toThrow(
+      ConfigError,
+    );
     expect(() => routers.discovery({ ...opts, speculativeReads: 'yes' as unknown as boolean })).toThrow(
       /speculativeReads/,
     );
