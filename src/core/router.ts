@@ -48,7 +48,10 @@ export interface SpeculationStats {
   sent: number;
   /** The fresh answer confirmed the node: its reply (or its error) was the read's answer. */
   hits: number;
-  /** The fresh answer named another node (or the topology changed meanwhile): reply discarded. */
+  /**
+   * Reply discarded: the fresh answer named another node, the topology changed meanwhile, or
+   * no sentinel answered (then the read fails, or falls back, as without speculation).
+   */
   misses: number;
   /** Misses run again on the node the fresh answer named. */
   reruns: number;

@@ -167,6 +167,7 @@ export class DiscoveryRouter extends SentinelRouter {
     try {
       address = await this.freshMaster();
     } catch (err) {
+      this.speculation.misses++;
       this.discard(spec);
       throw err;
     }
@@ -315,6 +316,7 @@ export class DiscoveryRouter extends SentinelRouter {
     } catch (err) {
       // No fresh answer: the read gets the pipeline's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
+      this.speculation.misses++;
       this.discard(spec);
       this.speculation.reruns++;
       return this.readReplicas(() => Promise.reject(err), fn);
