@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
+import { createCache } from '../../src/index.js';
 import { routers } from '../../src/routers/index.js';
 import { judgeSpeculation, type SpeculationFacts } from '../../src/routers/sentinel/speculation.js';
 
@@ -58,6 +59,12 @@ describe('speculativeReads option', () => {
     expect(on.stats().speculation).toEqual({ sent: 0, hits: 0, misses: 0, reruns: 0, discardedErrors: 0 });
     expect(off.stats().speculation).toBeUndefined();
     await Promise.all([on.close(), off.close()]);
+  });
+
+  it('shows in cache.stats()', async () => {
+    const cache = createCache({ router: routers.discovery(opts) });
+    expect(cache.stats().speculation).toEqual({ sent: 0, hits: 0, misses: 0, reruns: 0, discardedErrors: 0 });
+    await cache.close();
   });
 
   it('is not an option of routers.pooled', () => {
