@@ -292,19 +292,19 @@ export class DiscoveryRouter extends SentinelRouter {
       });
   }
 
-  /** Send `fn` to a replica of the last answer (round robin, skipping failed or lagging ones). */
+  /**
+   * Send `fn` to the next replica of the last answer, round robin (skipping failed or lagging
+   * ones). When that replica has no current connection the read waits for its answer instead
+   * of going to another one: the pipeline's read then opens (or re-checks) connections in its
+   * own rotation, so every replica keeps getting reads.
+   */
   private speculateOnReplica<T>(fn: (client: Redis) => Promise<T>): Speculation<T> | undefined {
     const candidates = this.lastReplicas;
     const n = candidates.length;
     for (let i = 0; i < n; i++) {
-      const at = (this.nextSpeculativeReplica + i) % n;
-      const address = candidates[at] as NodeAddress;
+      const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
       if (this.pipeline.skipping(addressKey(address)) || !this.withinLag(address)) continue;
-      const spec = this.speculate(address, 'replica', fn);
-      if (spec) {
-        this.nextSpeculativeReplica = at + 1;
-        return spec;
-      }
+      return this.speculate(address, 'replica', fn);
     }
     return undefined;
   }
