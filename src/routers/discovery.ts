@@ -141,14 +141,22 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (intent === 'read' && this.speculativeReads) return this.masterRead(fn, true);
+    if (intent === 'read' && this.speculates()) return this.masterRead(fn, true);
     return this.masterOperation(intent, fn, true);
   }
 
   protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    const spec = this.speculativeReads ? this.speculateOnReplica(fn) : undefined;
+    const spec = this.speculates() ? this.speculateOnReplica(fn) : undefined;
     if (!spec) return this.readReplicas(() => this.freshReplicas(), fn);
     return this.confirmReplicaRead(spec, fn);
+  }
+
+  /**
+   * Reads speculate unless a data connection hook is installed: the near cache's hook means its
+   * reads keep a reply the moment it arrives, before the router could drop an unconfirmed one.
+   */
+  private speculates(): boolean {
+    return this.speculativeReads && this.ctx.node.hooks.empty;
   }
 
   /** A read of the master: speculatively on the last answer's master when its connection is current. */

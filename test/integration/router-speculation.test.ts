@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import type { DiscoveryRouter } from '../../src/routers/discovery.js';
 import { addressKey } from '../../src/routers/sentinel/address.js';
 import type { NodeAddress, ReadFrom } from '../../src/routers/types.js';
@@ -282,6 +283,24 @@ describe('discovery speculative reads', () => {
       }
     });
   }
+
+  it('with the near cache attached, reads that reach Redis wait for their answer (the near cache keeps replies on arrival)', async () => {
+    const r = discovery({ readFrom: 'master' });
+    const cache = createCache({ router: r, keyPrefix: 'spec-near', nearCache: true });
+    cleanups.push(() => cache.close());
+    await cache.set('k', 'v');
+    for (let i = 0; i < 20; i++) {
+      await cache.delete(`miss-${i}`);
+      expect(await cache.get(`miss-${i}`)).toBeUndefined();
+      expect(await cache.get('k')).toBe('v');
+    }
+    expect(r.stats().speculation?.sent).toBe(0);
+    // The same router without a near cache speculates.
+    const plain = makeRouter('discovery', topo, { readFrom: 'master' });
+    cleanups.push(() => plain.close());
+    for (let i = 0; i < 20; i++) await plain.execute('read', (c) => c.get('k'));
+    expect(plain.stats().speculation?.sent).toBeGreaterThan(0);
+  });
 
   it('speculativeReads: false sends no read ahead of its answer', async () => {
     const r = discovery({ readFrom: 'master', speculativeReads: false });
