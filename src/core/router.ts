@@ -35,6 +35,28 @@ export interface RouterStats {
   nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
   failovers: number;
   breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
+  /** routers.discovery with `speculativeReads` (the default): what became of the speculative reads. */
+  speculation?: SpeculationStats;
+}
+
+/**
+ * Speculative reads (routers.discovery): a read sent to the last known node together with the
+ * sentinel query, its reply kept only if the fresh answer names that node.
+ */
+export interface SpeculationStats {
+  /** Reads sent speculatively. */
+  sent: number;
+  /** The fresh answer confirmed the node: its reply (or its error) was the read's answer. */
+  hits: number;
+  /**
+   * Reply discarded: the fresh answer named another node, the topology changed meanwhile, or
+   * no sentinel answered (then the read fails, or falls back, as without speculation).
+   */
+  misses: number;
+  /** Misses run again on the node the fresh answer named. */
+  reruns: number;
+  /** Failures of discarded speculative reads (never seen by the caller). */
+  discardedErrors: number;
 }
 
 export interface Router {

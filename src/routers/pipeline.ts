@@ -117,31 +117,45 @@ export class RoutePipeline {
       node.release(client);
       return result;
     } catch (err) {
-      this.stats.error(node.key);
-      if (isReadOnlyError(err)) {
-        const demoted = new MasterNotFoundError(
-          `${formatAddress(node.address)} replied READONLY: it is no longer master`,
-          { cause: err },
-        );
-        node.evict(demoted, client);
-        if (retry) return retry();
-        throw demoted;
-      }
-      const translated = translateError(err, node.address, this.commandTimeoutMs, client) as Error;
-      if (isBrokenConnection(translated)) {
-        node.evict(translated, client);
-        if (role === 'replica') this.skip(node.key);
-        this.events.emit('error', { error: translated });
-        throw translated;
-      }
-      node.release(client);
-      if (role === 'replica' && isUnreadyNodeError(translated)) {
-        // LOADING / MASTERDOWN: the node is alive but cannot serve reads yet.
-        this.skip(node.key);
-        this.events.emit('error', { error: translated });
-      }
-      throw translated;
+      return this.failed(node, role, client, err, retry);
     }
+  }
+
+  /**
+   * Sort the failure of an operation that ran on `client` of `node` (run() above, or a
+   * speculative read whose node the fresh answer confirmed): evict, skip, retry or throw.
+   */
+  failed<T>(
+    node: NodeHandle,
+    role: NodeRoleNeed,
+    client: Redis,
+    err: unknown,
+    retry?: () => Promise<T>,
+  ): Promise<T> {
+    this.stats.error(node.key);
+    if (isReadOnlyError(err)) {
+      const demoted = new MasterNotFoundError(
+        `${formatAddress(node.address)} replied READONLY: it is no longer master`,
+        { cause: err },
+      );
+      node.evict(demoted, client);
+      if (retry) return retry();
+      return Promise.reject(demoted);
+    }
+    const translated = translateError(err, node.address, this.commandTimeoutMs, client) as Error;
+    if (isBrokenConnection(translated)) {
+      node.evict(translated, client);
+      if (role === 'replica') this.skip(node.key);
+      this.events.emit('error', { error: translated });
+      return Promise.reject(translated);
+    }
+    node.release(client);
+    if (role === 'replica' && isUnreadyNodeError(translated)) {
+      // LOADING / MASTERDOWN: the node is alive but cannot serve reads yet.
+      this.skip(node.key);
+      this.events.emit('error', { error: translated });
+    }
+    return Promise.reject(translated);
   }
 
   /**
@@ -186,6 +200,11 @@ export class RoutePipeline {
     this.skipped.set(key, Date.now() + REPLICA_SKIP_MS);
   }
 
+  /** A replica read skips `key` now (it failed within REPLICA_SKIP_MS). */
+  skipping(key: string): boolean {
+    return this.isSkipped(key, Date.now());
+  }
+
   private isSkipped(key: string, now: number): boolean {
     const until = this.skipped.get(key);
     if (until === undefined) return false;
@@ -196,7 +215,7 @@ export class RoutePipeline {
 }
 
 /** The connection failed or hung: it is not used again (the next operation reconnects). */
-function isBrokenConnection(err: unknown): boolean {
+export function isBrokenConnection(err: unknown): boolean {
   return err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError;
 }
 
