@@ -205,7 +205,14 @@ export class DiscoveryRouter extends SentinelRouter {
     mayRetry: boolean,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
-    const address = await this.freshMaster();
+    let address = await this.freshMaster();
+    if (intent === 'write' && this.ctx.fence.up) {
+      // The failover leader announced a promotion while we asked: the answer may name the
+      // master being replaced, and a write it acknowledged now would be lost. Hold, then ask
+      // again (an answer obtained after the fence came down).
+      await this.ctx.holdWriteDuringFailover(intent);
+      address = await this.freshMaster();
+    }
     return this.runOnMaster(
       address,
       intent,

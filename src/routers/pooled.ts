@@ -134,7 +134,13 @@ export class PooledRouter extends SentinelRouter {
     mayRetry: boolean,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
-    const pool = this.master?.alive ? this.master : await this.resolveMaster();
+    let pool = this.master?.alive ? this.master : await this.resolveMaster();
+    if (intent === 'write' && this.ctx.fence.up) {
+      // The failover leader announced a promotion while we resolved: that answer may name
+      // the master being replaced. Hold, then take the master as known after the switch.
+      await this.ctx.holdWriteDuringFailover(intent);
+      pool = this.master?.alive ? this.master : await this.resolveMaster();
+    }
     return this.pipeline.run(
       pool,
       'master',

@@ -9,6 +9,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MasterNotFoundError } from '../../src/core/errors.js';
+import type { SentinelContext } from '../../src/routers/sentinel/context.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
 import { makeRouter, nodeClient, ROUTER_KINDS, sameNode, type TestRouter, until } from './router-helpers.js';
@@ -86,6 +88,37 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
       10_000,
       'replicated to the old master',
     );
+  });
+
+  it('a write whose sentinel answer comes back after a promotion was announced is held, not sent to that master', async () => {
+    const r = makeRouter(kind, topo);
+    router = r;
+    // The router's own context (internal): the failover fence and the sentinel query. The
+    // announcement (+selected-slave from the failover leader) is made to arrive while the
+    // write's sentinel query is in flight; the answer still names the master being replaced.
+    const ctx = (r as unknown as { ctx: SentinelContext }).ctx;
+    const ask = ctx.askMaster.bind(ctx);
+    let armed = true;
+    ctx.askMaster = async () => {
+      const answer = await ask();
+      if (armed) {
+        armed = false;
+        ctx.fence.raise();
+      }
+      return answer;
+    };
+    const key = `fenced:${kind}:${Date.now()}`;
+    try {
+      // No new master follows within the write's budget: it fails with a named error and
+      // the master named by that answer never receives it.
+      await expect(r.execute('write', (c) => c.set(key, 'v'))).rejects.toBeInstanceOf(MasterNotFoundError);
+      expect(await get(await topo.currentMaster(), key)).toBeNull();
+    } finally {
+      ctx.fence.lower();
+    }
+    // Once the fence is down, writes go through again.
+    await expect(r.execute('write', (c) => c.set(key, 'after'))).resolves.toBe('OK');
+    expect(await get(await topo.currentMaster(), key)).toBe('after');
   });
 
   it('after a failover, replica reads never return what the deposed master still holds', async () => {
