@@ -91,15 +91,21 @@ function fromHeld<T>(
     ctx.executor.hit(key);
     return held.decoded as T;
   }
+  if (held.decodedBuffer !== undefined) {
+    ctx.executor.hit(key);
+    return Buffer.from(held.decodedBuffer) as T;
+  }
   const entry = decodeEntry(ctx.codec, held.value, key);
   // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
   // may be invalidated without its own key changing), so its decoded value is never kept.
   if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
   const value = entry.value;
   ctx.executor.hit(key);
-  // Immutable values are decoded once; objects (Buffers included) are decoded per hit so no
-  // caller can change what another one gets.
+  // Immutable values are decoded once and shared. A Buffer is decoded once too, but kept as a
+  // private copy that every later hit copies again. Other objects are decoded per hit. Either
+  // way no caller can change what another one gets.
   if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
+  else if (Buffer.isBuffer(value)) held.decodedBuffer = Buffer.from(value);
   return value as T;
 }
 
