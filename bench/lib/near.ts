@@ -241,8 +241,9 @@ async function hotGets(
   key: string,
   concurrency: number,
   ms: number,
-): Promise<{ ops: number; ms: number }> {
+): Promise<{ ops: number; ms: number; cpuMs: number }> {
   let ops = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + ms;
   await Promise.all(
@@ -257,7 +258,8 @@ async function hotGets(
       }
     }),
   );
-  return { ops, ms: performance.now() - start };
+  const cpu = process.cpuUsage(cpu0);
+  return { ops, ms: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -383,6 +385,7 @@ export async function runNear(
   }
   const raw = await masterClient(topology);
   const writer = ours(topology, false).cache;
+  const cpuNotes: string[] = [];
   try {
     for (const valueBytes of [100, 10_240]) {
       const name = `hot:${valueBytes}`;
@@ -391,7 +394,7 @@ export async function runNear(
       await writer.set(name, value, { ttl: null });
       for (const reader of readers) await reader.prepare?.(name, value);
       for (const concurrency of [1, 64]) {
-        const totals = readers.map(() => ({ ops: 0, ms: 0 }));
+        const totals = readers.map(() => ({ ops: 0, ms: 0, cpuMs: 0 }));
         for (const reader of readers) for (let i = 0; i < 3; i++) await reader.get(reader.keyOf(name));
         for (let round = 0; round < HOT_ROUNDS; round++) {
           for (let j = 0; j < readers.length; j++) {
@@ -399,11 +402,23 @@ export async function runNear(
             const reader = readers[index] as Reader;
             log(`near: hot get ${valueBytes} B c=${concurrency} round ${round + 1} · ${reader.name}`);
             const part = await hotGets(reader, reader.keyOf(name), concurrency, options.cellMs / HOT_ROUNDS);
-            const total = totals[index] as { ops: number; ms: number };
+            const total = totals[index] as { ops: number; ms: number; cpuMs: number };
             total.ops += part.ops;
             total.ms += part.ms;
+            total.cpuMs += part.cpuMs;
           }
         }
+        // Client CPU per get: what outside load distorts least (the server's CPU is not in it).
+        cpuNotes.push(
+          `${valueBytes >= 1024 ? `${valueBytes / 1024} KB` : `${valueBytes} B`} c=${concurrency}: ${readers
+            .map((reader, index) => {
+              if (reader.name === 'pooled') return undefined;
+              const total = totals[index] as { ops: number; cpuMs: number };
+              return `\`${reader.name}\` ${((total.cpuMs * 1000) / total.ops).toFixed(2)} µs`;
+            })
+            .filter((part) => part !== undefined)
+            .join(', ')}`,
+        );
         readers.forEach((reader, index) => {
           const total = totals[index] as { ops: number; ms: number };
           result.hot.push({
@@ -416,6 +431,9 @@ export async function runNear(
         });
       }
     }
+    result.notes?.push(
+      `Hot gets served from memory, CPU time of the bench process per get (outside load distorts it far less than ops/s; it includes the process's background work: pings, the other clients' connections): ${cpuNotes.join('; ')}.`,
+    );
     for (const reader of readers) {
       log(`near: invalidation delay · ${reader.name}`);
       const row = await invalidationDelay(reader, raw, options.writes);
