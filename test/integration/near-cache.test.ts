@@ -19,6 +19,11 @@ import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine; the real delay is measured by the bench script. */
 const SEEN_WITHIN_MS = 1000;
+/**
+ * Room for a loaded 2-core machine (the router's 500 ms default timed out plain commands there,
+ * at load ~20); still well under the paused-server test's 5 s "fails fast" bound.
+ */
+const COMMAND_TIMEOUT_MS = 2000;
 
 let server: Standalone;
 let raw: Redis;
@@ -26,7 +31,7 @@ const caches: Cache[] = [];
 
 function nearCache(options: Partial<CacheOptions> = {}): Cache {
   const cache = createCache({
-    router: routers.standalone({ url: server.url }),
+    router: routers.standalone({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS }),
     keyPrefix: uniquePrefix('near'),
     nearCache: true,
     ...options,
@@ -90,7 +95,10 @@ afterAll(async () => {
 // Every Cache method behaves the same with the near cache on (two codec cases of the matrix).
 defineCacheSuite(
   'standalone + near cache',
-  async () => ({ router: routers.standalone({ url: server.url }), cleanup: async () => {} }),
+  async () => ({
+    router: routers.standalone({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS }),
+    cleanup: async () => {},
+  }),
   CODEC_MATRIX.slice(0, 2),
   { nearCache: true },
 );
