@@ -91,8 +91,8 @@ Options:
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
   --scenario <s[,s]>      steady | failover | soak | near | cluster (default: steady,failover,soak);
-                          near: hot-key gets with/without the near cache and node-redis
-                          clientSideCache, invalidation delay, stale reads through a SENTINEL
+                          near: hot-key gets with/without the near cache, node-redis
+                          clientSideCache and bentocache, invalidation delay, stale reads through a SENTINEL
                           FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis
                           Cluster vs node-redis createCluster (steady, a shard failover, getMany
                           of 100 keys)
