@@ -46,6 +46,13 @@ export interface NearFailoverRow {
   readsAfterWrite: number;
   staleReadsAfterWrite: number;
   flushReasons: string[];
+  /**
+   * When the cache heard of the failover (its first 'failover' flush, on +switch-master),
+   * in ms after the raw write was acknowledged (negative: before it); null if never.
+   */
+  failoverFlushAfterWriteMs?: number | null;
+  /** Last stale read's start, in ms after the raw write was acknowledged; null if none. */
+  lastStaleAfterWriteMs?: number | null;
 }
 
 export interface NearResult {
@@ -317,7 +324,11 @@ async function masterClient(topology: Topology): Promise<Redis> {
 async function failoverStaleReads(topology: Topology): Promise<NearFailoverRow> {
   const { cache } = ours(topology, true);
   const flushReasons: string[] = [];
-  cache.on('near-flush', ({ reason }) => flushReasons.push(reason));
+  let failoverFlushAt: number | undefined;
+  cache.on('near-flush', ({ reason }) => {
+    flushReasons.push(reason);
+    if (reason === 'failover') failoverFlushAt ??= performance.now();
+  });
   try {
     await cache.set('fo', '1', { ttl: null });
     for (let i = 0; i < 5; i++) await cache.get('fo');
@@ -349,10 +360,14 @@ async function failoverStaleReads(topology: Topology): Promise<NearFailoverRow> 
       await reader;
     }
     const after = reads.filter((r) => r.at > writtenAt);
+    const stale = after.filter((r) => r.value === '1');
+    const last = stale[stale.length - 1];
     return {
       readsAfterWrite: after.length,
-      staleReadsAfterWrite: after.filter((r) => r.value === '1').length,
+      staleReadsAfterWrite: stale.length,
       flushReasons: [...new Set(flushReasons)],
+      failoverFlushAfterWriteMs: failoverFlushAt === undefined ? null : failoverFlushAt - writtenAt,
+      lastStaleAfterWriteMs: last === undefined ? null : last.at - writtenAt,
     };
   } finally {
     await cache.close();
@@ -451,7 +466,16 @@ export async function runNear(
   }
   if (options.failover) {
     log('near: SENTINEL FAILOVER with the near cache on');
-    result.failover = await failoverStaleReads(topology);
+    const f = await failoverStaleReads(topology);
+    result.failover = f;
+    if (f.failoverFlushAfterWriteMs !== null && f.failoverFlushAfterWriteMs !== undefined) {
+      // The raw client writes as soon as a Sentinel names the new master (a poll); this cache
+      // learns it from its +switch-master subscription, which may come later. Until then it
+      // still trusts what the old master told it: the reads in that window are the stale ones.
+      result.notes?.push(
+        `Failover: the raw write was acknowledged ${f.failoverFlushAfterWriteMs >= 0 ? `${f.failoverFlushAfterWriteMs.toFixed(1)} ms before` : `${(-f.failoverFlushAfterWriteMs).toFixed(1)} ms after`} the cache heard +switch-master (its failover flush)${f.lastStaleAfterWriteMs === null || f.lastStaleAfterWriteMs === undefined ? '' : `; the last stale read started ${f.lastStaleAfterWriteMs.toFixed(1)} ms after the write`}.`,
+      );
+    }
   }
   return result;
 }
