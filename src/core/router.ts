@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NodeAddress } from './address.js';
-import type { DataConnectionHook } from './connection-hook.js';
+import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from './connection-hook.js';
 
 /**
  * The contract between the cache and its routers. It lives in core because core owns it:
@@ -77,4 +77,13 @@ export interface Router {
    * removes the hook. Optional: the near cache needs it and runs without one otherwise.
    */
   onDataConnection?(hook: DataConnectionHook): () => void;
+  /**
+   * Routers whose `execute` lends one client that picks a data connection per command
+   * (routers.cluster lends its ioredis Cluster: slot, MOVED, ASK and replica choice are
+   * ioredis') implement this: `listener` runs for every command handed to a data connection,
+   * so the near cache knows which connection carried a read. Returns the lent client and the
+   * remover, or undefined when the router cannot watch its connections (the near cache then
+   * turns itself off). Routers that lend the data connection itself do not implement it.
+   */
+  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
 }
