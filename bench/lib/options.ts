@@ -109,8 +109,8 @@ Options:
                           steady: every client per GET/SET mix x concurrency x value size, with
                           redis-benchmark (next to redis-server) as the limit rows, then the
                           explicit-pipelines table (batches of 100 keys);
-                          near: hot-key gets with/without the near cache and node-redis
-                          clientSideCache, invalidation delay, stale reads through a SENTINEL
+                          near: hot-key gets with/without the near cache, node-redis
+                          clientSideCache and bentocache, invalidation delay, stale reads through a SENTINEL
                           FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis
                           Cluster vs node-redis createCluster (steady, a shard failover, getMany
                           of 100 keys)

@@ -536,6 +536,8 @@ function nearSection(near: NearResult): string[] {
   }
   for (const s of near.skipped) out.push(`- skipped \`${s.client}\`: ${s.reason}`);
   if (near.skipped.length > 0) out.push('');
+  for (const note of near.notes ?? []) out.push(`- ${note}`);
+  if ((near.notes ?? []).length > 0) out.push('');
   return out;
 }
 

@@ -53,6 +53,11 @@ export interface NearEntry {
    * handing the same one to every caller is then safe, and a hit skips decoding.
    */
   decoded?: unknown;
+  /**
+   * A decoded Buffer value, kept private: Buffers are mutable, so every hit gets its own copy
+   * of it (a copy costs far less than decoding again).
+   */
+  decodedBuffer?: Buffer;
 }
 
 /** What the commands call. */

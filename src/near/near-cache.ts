@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from '../core/connection-hook.js';
 import { ConfigError } from '../core/errors.js';

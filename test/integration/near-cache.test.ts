@@ -8,16 +8,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
-import { CacheError, ConfigError } from '../../src/core/errors.js';
+import { CacheClosedError, CacheError, ConfigError } from '../../src/core/errors.js';
 import type { CacheOptions } from '../../src/core/options.js';
 import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
+import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine; the real delay is measured by the bench script. */
 const SEEN_WITHIN_MS = 1000;
+/**
+ * Room for a loaded 2-core machine (the router's 500 ms default timed out plain commands there,
+ * at load ~20); still well under the paused-server test's 5 s "fails fast" bound.
+ */
+const COMMAND_TIMEOUT_MS = 2000;
 
 let server: Standalone;
 let raw: Redis;
@@ -25,7 +31,7 @@ const caches: Cache[] = [];
 
 function nearCache(options: Partial<CacheOptions> = {}): Cache {
   const cache = createCache({
-    router: routers.standalone({ url: server.url }),
+    router: routers.standalone({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS }),
     keyPrefix: uniquePrefix('near'),
     nearCache: true,
     ...options,
@@ -89,7 +95,10 @@ afterAll(async () => {
 // Every Cache method behaves the same with the near cache on (two codec cases of the matrix).
 defineCacheSuite(
   'standalone + near cache',
-  async () => ({ router: routers.standalone({ url: server.url }), cleanup: async () => {} }),
+  async () => ({
+    router: routers.standalone({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS }),
+    cleanup: async () => {},
+  }),
   CODEC_MATRIX.slice(0, 2),
   { nearCache: true },
 );
@@ -106,6 +115,41 @@ describe('near cache on standalone', () => {
     expect(after?.entries).toBeGreaterThanOrEqual(1);
     expect(after?.enabled).toBe(true);
     expect(cache.nearCache.enabled).toBe(true);
+  });
+
+  it('a hit hands every caller its own object or Buffer: mutating one never changes the next hit', async () => {
+    const { cache } = tracked();
+    await cache.set('obj', { n: 1, list: [1, 2] });
+    await warm(cache, 'obj');
+    const first = await cache.get<{ n: number; list: number[] }>('obj');
+    if (first === undefined) throw new Error('expected a value');
+    first.n = 2;
+    first.list.push(3);
+    expect(await cache.get('obj')).toEqual({ n: 1, list: [1, 2] });
+
+    const bytes = tracked({ serializer: serializers.msgpack() }).cache;
+    await bytes.set('buf', Buffer.from('abc'));
+    await warm(bytes, 'buf');
+    const held = await bytes.get<Buffer>('buf');
+    held?.fill(0x7a);
+    expect((await bytes.get<Buffer>('buf'))?.toString()).toBe('abc');
+    expect(await bytes.get('buf')).not.toBe(await bytes.get('buf'));
+  });
+
+  it('a hit is still a promise: a bad key rejects (never throws synchronously), a closed cache rejects', async () => {
+    const { cache } = tracked();
+    await cache.set('k', 'v');
+    await warm(cache, 'k');
+    const hit = cache.get('k');
+    expect(hit).toBeInstanceOf(Promise);
+    expect(await hit).toBe('v');
+    let pending: Promise<unknown> | undefined;
+    expect(() => {
+      pending = cache.get(42 as unknown as string);
+    }).not.toThrow();
+    await expect(pending).rejects.toBeInstanceOf(ConfigError);
+    await cache.close();
+    await expect(cache.get('k')).rejects.toBeInstanceOf(CacheClosedError);
   });
 
   it('a write by a raw ioredis client is seen within a bound, in every process (two caches)', async () => {

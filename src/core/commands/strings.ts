@@ -3,7 +3,7 @@ import { decodeEntry, encodeEntry } from '../entries.js';
 import type { EntryMeta } from '../envelope.js';
 import { ConfigError } from '../errors.js';
 import { NULL, ZERO } from '../executor.js';
-import type { NearLayer } from '../near.js';
+import type { NearEntry, NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
 import { currentEntries, type EnvelopeOptions, envelopeFor, graceOf } from './tagged.js';
@@ -22,10 +22,30 @@ export interface SetOptions extends KeyOptions, EnvelopeOptions {
   xx?: boolean;
 }
 
-export async function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<T | undefined> {
-  const redisKey = redisKeyOf(ctx, key, options);
+/**
+ * Not `async`: with the near cache on, a held entry is answered synchronously (one resolved
+ * promise, no async frames, no await), which is most of what a hit costs. Failures before the
+ * first await (a bad key) still become rejections, as from an async function.
+ */
+export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<T | undefined> {
+  let redisKey: string;
+  try {
+    redisKey = redisKeyOf(ctx, key, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const near = ctx.executor.near;
-  if (near !== undefined) return nearGet<T>(ctx, near, key, redisKey);
+  if (near === undefined) return remoteGet<T>(ctx, key, redisKey);
+  const held = near.lookup(redisKey);
+  if (held === undefined) return nearMissGet<T>(ctx, near, key, redisKey);
+  try {
+    return Promise.resolve(fromHeld<T>(ctx, key, held));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+async function remoteGet<T>(ctx: CommandContext, key: string, redisKey: string): Promise<T | undefined> {
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
   return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
@@ -60,31 +80,42 @@ async function checkedEnvelope<T>(
   return value as T;
 }
 
-/** get through the near cache: a held entry answers from memory, else GET + PTTL through it. */
-async function nearGet<T>(
+/** A held near-cache entry as `get` answers it (a promise only for an entry with an envelope). */
+function fromHeld<T>(
+  ctx: CommandContext,
+  key: string,
+  held: NearEntry,
+): T | undefined | Promise<T | undefined> {
+  if (held.value === null) return missed(ctx, key);
+  if (held.decoded !== undefined) {
+    ctx.executor.hit(key);
+    return held.decoded as T;
+  }
+  if (held.decodedBuffer !== undefined) {
+    ctx.executor.hit(key);
+    return Buffer.from(held.decodedBuffer) as T;
+  }
+  const entry = decodeEntry(ctx.codec, held.value, key);
+  // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
+  // may be invalidated without its own key changing), so its decoded value is never kept.
+  if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
+  const value = entry.value;
+  ctx.executor.hit(key);
+  // Immutable values are decoded once and shared. A Buffer is decoded once too, but kept as a
+  // private copy that every later hit copies again. Other objects are decoded per hit. Either
+  // way no caller can change what another one gets.
+  if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
+  else if (Buffer.isBuffer(value)) held.decodedBuffer = Buffer.from(value);
+  return value as T;
+}
+
+/** Not held: GET + PTTL through the near cache, which keeps the reply when it is safe to. */
+async function nearMissGet<T>(
   ctx: CommandContext,
   near: NearLayer,
   key: string,
   redisKey: string,
 ): Promise<T | undefined> {
-  const held = near.lookup(redisKey);
-  if (held !== undefined) {
-    if (held.value === null) return missed(ctx, key);
-    if (held.decoded !== undefined) {
-      ctx.executor.hit(key);
-      return held.decoded as T;
-    }
-    const entry = decodeEntry(ctx.codec, held.value, key);
-    // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
-    // may be invalidated without its own key changing), so its decoded value is never kept.
-    if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
-    const value = entry.value;
-    ctx.executor.hit(key);
-    // Immutable values are decoded once; objects are decoded per hit so no caller can
-    // change what another one gets.
-    if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
-    return value as T;
-  }
   const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => near.read(client, redisKey));
   return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
