@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Topology } from '../src/topology/types.js';
+import { type BatchRow, batchSteps, runBatches } from './lib/batches.js';
 import { failoverChart, soakChart } from './lib/chart.js';
 import {
   BASELINE_CLIENT,
@@ -17,6 +18,7 @@ import {
 import { type ClusterBenchResult, clusterBenchOptions, runClusterScenario } from './lib/cluster.js';
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
+import { benchmarkTarget, LIMIT_VARIANTS, preloadBenchmarkKeys, runBenchmarkFor } from './lib/limit.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
 import { type NearResult, runNear } from './lib/near.js';
 import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
@@ -25,6 +27,7 @@ import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/r
 import { runSoak, type SoakResult } from './lib/soak.js';
 import {
   CellMeasurement,
+  limitRow,
   measureSteady,
   mixLabel,
   preload,
@@ -51,6 +54,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
   const progress = Progress.for(options.quiet);
   const machine = machineInfo();
   const steady: SteadyRow[] = [];
+  const batches: BatchRow[] = [];
   const failover: FailoverResult[] = [];
   const soak: SoakResult[] = [];
   const skipped: SkippedClient[] = [];
@@ -68,8 +72,11 @@ export async function runBenchCli(argv: string[]): Promise<void> {
       const topology = await startBenchTopology({ downAfterMs: 5000 });
       try {
         machine.redis = await redisVersion(await topology.currentMaster(), topology.routerOptions());
-        if (wantsSteady)
-          steady.push(...(await runSteadyScenario(adapters, topology, options, progress, skipped)));
+        if (wantsSteady) {
+          const measured = await runSteadyScenario(adapters, topology, options, progress, skipped);
+          steady.push(...measured.rows);
+          batches.push(...measured.batches);
+        }
         if (wantsSoak)
           soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
         if (wantsNear) {
@@ -136,9 +143,13 @@ export async function runBenchCli(argv: string[]): Promise<void> {
       options,
       baseline: BASELINE_CLIENT,
       clients: adapters.map((a) => ({ name: a.name, family: a.family, description: a.description })),
+      limits: steady.some((r) => r.kind === 'limit')
+        ? LIMIT_VARIANTS.map((v) => ({ name: v.name, family: 'limit' as const, description: v.description }))
+        : [],
       method: METHOD_NOTES,
     },
     steady,
+    ...(batches.length > 0 ? { batches } : {}),
     failover,
     soak,
     ...(cluster ? { cluster } : {}),
@@ -159,16 +170,35 @@ async function runSteadyScenario(
   options: BenchOptions,
   progress: Progress,
   skipped: SkippedClient[],
-): Promise<SteadyRow[]> {
+): Promise<{ rows: SteadyRow[]; batches: BatchRow[] }> {
   const { created, skipped: notRun } = await createClients(adapters, topology, 'steady');
   skipped.push(...notRun);
   const rows: SteadyRow[] = [];
+  const reasonOf = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // The limit rows: redis-benchmark on the current master (limit.ts). Not installed (or a TLS
+  // topology): skipped with the reason. A run that fails skips that cell's rows, with the reason.
+  let limitAvailable = true;
+  try {
+    await benchmarkTarget(topology);
+  } catch (error) {
+    limitAvailable = false;
+    for (const v of LIMIT_VARIANTS)
+      skipped.push({ client: v.name, scenario: 'steady', reason: reasonOf(error) });
+  }
   try {
     const cells = steadyCells(options.steady);
     const { rounds, cellMs, warmupMs, keySpace } = options.steady;
-    progress.phase('steady', cells.length * created.length * rounds, 'runs');
+    const limitRuns = limitAvailable ? LIMIT_VARIANTS.length : 0;
+    progress.phase(
+      'steady',
+      cells.length * (created.length * rounds + limitRuns) +
+        batchSteps(created, options.batch, limitAvailable),
+      'runs',
+    );
     let done = 0;
     let preloadedSize: number | undefined;
+    let limitPreloaded: string | undefined;
     for (const [i, cell] of cells.entries()) {
       const value = valueOfSize(cell.valueSize);
       if (preloadedSize !== cell.valueSize) {
@@ -197,12 +227,60 @@ async function runSteadyScenario(
       for (const c of created) {
         rows.push((measurements.get(c.adapter.name) as CellMeasurement).toRow(c.adapter.name, cell));
       }
+      if (limitAvailable) {
+        const cellName = `steady ${mixLabel(cell.readRatio)} c=${cell.concurrency} ${cell.valueSize} B`;
+        let variantsDone = 0;
+        try {
+          // Asked per cell: redis-benchmark follows the master should a failover have happened.
+          const target = await benchmarkTarget(topology);
+          const preloadKey = `${target.host}:${target.port} ${cell.valueSize}`;
+          if (limitPreloaded !== preloadKey) {
+            progress.update(done, `preloading ${cell.valueSize} B values · redis-benchmark`);
+            await preloadBenchmarkKeys(target, cell.valueSize, keySpace);
+            limitPreloaded = preloadKey;
+          }
+          for (const variant of LIMIT_VARIANTS) {
+            progress.update(done, `${cellName.slice(7)} · ${variant.name}`);
+            // GET and SET separately (redis-benchmark has no mix), half the cell's time each.
+            const spec = {
+              concurrency: cell.concurrency,
+              pipeline: variant.pipeline,
+              valueSize: cell.valueSize,
+              keySpace,
+            };
+            const get = await runBenchmarkFor(target, { ...spec, command: 'GET' }, cellMs / 2);
+            const set = await runBenchmarkFor(target, { ...spec, command: 'SET' }, cellMs / 2);
+            const ms = Math.round((get.requests / get.opsPerSec + set.requests / set.opsPerSec) * 1000);
+            rows.push(limitRow(variant, cell, get, set, ms));
+            variantsDone++;
+            done++;
+          }
+        } catch (error) {
+          for (const v of LIMIT_VARIANTS.slice(variantsDone)) {
+            skipped.push({ client: v.name, scenario: cellName, reason: reasonOf(error) });
+            done++;
+          }
+        }
+      }
+    }
+    let batches: BatchRow[] = [];
+    try {
+      const target = limitAvailable ? await benchmarkTarget(topology) : undefined;
+      batches = await runBatches(
+        created,
+        target,
+        options.batch,
+        (label) => progress.update(done++, label),
+        (client, reason) => skipped.push({ client, scenario: 'explicit pipelines', reason }),
+      );
+    } catch (error) {
+      skipped.push({ client: 'explicit pipelines', scenario: 'steady', reason: reasonOf(error) });
     }
     progress.update(done, 'done');
+    return { rows, batches };
   } finally {
     await closeClients(created);
   }
-  return rows;
 }
 
 async function runSoakScenario(

@@ -11,7 +11,7 @@
  */
 import { Redis } from 'ioredis';
 import { compressors } from '../../src/compressors/index.js';
-import { createCache, routers } from '../../src/index.js';
+import { type Cache, createCache, routers } from '../../src/index.js';
 import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Topology } from '../../src/topology/types.js';
@@ -21,9 +21,27 @@ export interface BenchClient {
   get(key: string): Promise<unknown>;
   set(key: string, value: string): Promise<unknown>;
   close(): Promise<void>;
+  /** The ways this client sends many keys at once, for the explicit-pipelines table (batches.ts). */
+  batches?: BatchMethod[];
 }
 
-export type ClientFamily = 'ours' | 'floor' | 'peer';
+export type BatchShape = 'multi-key' | 'pipeline';
+
+/** One way of reading or writing many keys in one go (a pipeline, MGET/MSET, getMany/setMany). */
+export interface BatchMethod {
+  /** E.g. 'getMany / setMany', 'pipeline of GET / SET'. */
+  label: string;
+  /**
+   * What reaches Redis for a batch of reads / of writes: one multi-key command (MGET, MSET) or a
+   * pipeline of single-key commands; the explicit-pipelines table compares each with the
+   * redis-benchmark row of the same shape.
+   */
+  shape: { get: BatchShape; set: BatchShape };
+  getMany(keys: string[]): Promise<unknown>;
+  setMany(keys: string[], value: string): Promise<unknown>;
+}
+
+export type ClientFamily = 'ours' | 'floor' | 'peer' | 'limit';
 
 export interface ClientAdapter {
   name: string;
@@ -48,7 +66,12 @@ export const BASELINE_CLIENT = 'ioredis-sentinel';
 /** Our commandTimeoutMs default, used for the ioredis peer that has a timeout too. */
 const COMMAND_TIMEOUT_MS = 500;
 
-function cacheClient(router: Router): BenchClient {
+/**
+ * Our cache as every bench scenario runs it: string serializer, no compressor, the shared key
+ * layout, no expiry, errors counted by the workload (the listener keeps them from being
+ * reported twice).
+ */
+export function benchCache(router: Router): Cache {
   const cache = createCache({
     router,
     serializer: serializers.string(),
@@ -57,27 +80,83 @@ function cacheClient(router: Router): BenchClient {
     version: 1,
     defaultTtl: null,
   });
-  // Errors are counted by the workload; a listener keeps them from being reported twice.
   cache.on('error', () => {});
+  return cache;
+}
+
+function cacheClient(router: Router, withBatches = false): BenchClient {
+  const cache = benchCache(router);
   return {
     get: (key) => cache.get<string>(key),
     set: (key, value) => cache.set(key, value),
     close: () => cache.close(),
+    ...(withBatches
+      ? {
+          batches: [
+            {
+              label: 'getMany / setMany',
+              // getMany: one MGET per node; setMany: one pipeline of SETs per node (SET PX with a TTL).
+              shape: { get: 'multi-key', set: 'pipeline' },
+              getMany: (keys) => cache.getMany(keys),
+              setMany: (keys, value) => cache.setMany(keys.map((k) => [k, value] as const)),
+            },
+          ],
+        }
+      : {}),
   };
 }
 
-function ioredisClient(redis: Redis): BenchClient {
+/**
+ * Close an ioredis client (or Cluster) that may be talking to a paused node: quit() waits for a
+ * reply, which a paused node never sends, so it gets a deadline; disconnect() afterwards also
+ * closes failoverDetector's sentinel subscriptions, which quit() leaves reconnecting.
+ */
+export async function closeIoredis(redis: { quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
+  await withTimeout(redis.quit(), 1000, 'ioredis quit').catch(() => {});
+  redis.disconnect();
+}
+
+/** node-redis (the optional devDependency `redis`), or ClientUnavailableError when it is not installed. */
+export async function importNodeRedis<T>(): Promise<T> {
+  try {
+    return (await import('redis')) as unknown as T;
+  } catch {
+    throw new ClientUnavailableError('package `redis` (node-redis) is not installed; npm install -D redis');
+  }
+}
+
+function ioredisClient(redis: Redis, withBatches = false): BenchClient {
   redis.on('error', () => {});
   return {
     get: (key) => redis.get(redisKey(key)),
     set: (key, value) => redis.set(redisKey(key), value),
-    close: async () => {
-      // quit() waits for a reply, which a paused node never sends, so it gets a deadline;
-      // disconnect() afterwards also closes failoverDetector's sentinel subscriptions, which
-      // quit() leaves reconnecting.
-      await withTimeout(redis.quit(), 1000, 'ioredis quit').catch(() => {});
-      redis.disconnect();
-    },
+    close: () => closeIoredis(redis),
+    ...(withBatches
+      ? {
+          batches: [
+            {
+              label: 'pipeline of GET / SET',
+              shape: { get: 'pipeline', set: 'pipeline' },
+              getMany: (keys) => {
+                const pipeline = redis.pipeline();
+                for (const key of keys) pipeline.get(redisKey(key));
+                return pipeline.exec();
+              },
+              setMany: (keys, value) => {
+                const pipeline = redis.pipeline();
+                for (const key of keys) pipeline.set(redisKey(key), value);
+                return pipeline.exec();
+              },
+            },
+            {
+              label: 'MGET / MSET',
+              shape: { get: 'multi-key', set: 'multi-key' },
+              getMany: (keys) => redis.mget(keys.map(redisKey)),
+              setMany: (keys, value) => redis.mset(keys.flatMap((key) => [redisKey(key), value])),
+            },
+          ],
+        }
+      : {}),
   };
 }
 
@@ -115,7 +194,7 @@ export const CLIENTS: ClientAdapter[] = [
     description:
       'createCache + routers.pooled (defaults: commandTimeoutMs 500, pool max 8, breaker), readFrom master, string serializer',
     create: async (topology) =>
-      cacheClient(routers.pooled({ ...topology.routerOptions(), readFrom: 'master' })),
+      cacheClient(routers.pooled({ ...topology.routerOptions(), readFrom: 'master' }), true),
   },
   {
     name: 'discovery',
@@ -123,7 +202,7 @@ export const CLIENTS: ClientAdapter[] = [
     description:
       'createCache + routers.discovery (asks a sentinel per operation, shared in-flight query), readFrom master, string serializer',
     create: async (topology) =>
-      cacheClient(routers.discovery({ ...topology.routerOptions(), readFrom: 'master' })),
+      cacheClient(routers.discovery({ ...topology.routerOptions(), readFrom: 'master' }), true),
   },
   {
     name: 'standalone',
@@ -139,6 +218,7 @@ export const CLIENTS: ClientAdapter[] = [
           ...(o.password !== undefined ? { password: o.password } : {}),
           ...(o.username !== undefined ? { username: o.username } : {}),
         }),
+        true,
       );
     },
   },
@@ -147,7 +227,7 @@ export const CLIENTS: ClientAdapter[] = [
     family: 'peer',
     description:
       'ioredis 5 `new Redis({ sentinels, name })` with defaults (no command timeout): the baseline',
-    create: async (topology) => ioredisClient(await ready(new Redis({ ...sentinelAuth(topology) }))),
+    create: async (topology) => ioredisClient(await ready(new Redis({ ...sentinelAuth(topology) })), true),
   },
   {
     name: 'ioredis-sentinel-fd',
@@ -170,14 +250,7 @@ export const CLIENTS: ClientAdapter[] = [
     description:
       'node-redis `createSentinel({ name, sentinelRootNodes })` with defaults (devDependency `redis`)',
     create: async (topology) => {
-      let mod: { createSentinel: (options: unknown) => unknown };
-      try {
-        mod = (await import('redis')) as unknown as typeof mod;
-      } catch {
-        throw new ClientUnavailableError(
-          'package `redis` (node-redis) is not installed; npm install -D redis',
-        );
-      }
+      const mod = await importNodeRedis<{ createSentinel: (options: unknown) => unknown }>();
       const o = topology.routerOptions();
       const node = {
         ...(o.password !== undefined ? { password: o.password } : {}),

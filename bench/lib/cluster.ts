@@ -12,13 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Cluster } from 'ioredis';
-import { compressors } from '../../src/compressors/index.js';
-import { type Cache, createCache, routers } from '../../src/index.js';
+import { type Cache, routers } from '../../src/index.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
-import { serializers } from '../../src/serializers/index.js';
 import { withConnection } from '../../src/topology/control.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
-import { ClientUnavailableError, KEY_PREFIX, redisKey } from './clients.js';
+import { benchCache, closeIoredis, importNodeRedis, redisKey } from './clients.js';
 import { errorLabel, sleep, withTimeout } from './errors.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
@@ -123,16 +121,7 @@ export interface ClusterBenchResult {
 }
 
 function ourCache(topo: ClusterTopology): Cache {
-  const cache = createCache({
-    router: routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS }),
-    serializer: serializers.string(),
-    compressor: compressors.none(),
-    keyPrefix: KEY_PREFIX,
-    version: 1,
-    defaultTtl: null,
-  });
-  cache.on('error', () => {});
-  return cache;
+  return benchCache(routers.cluster({ ...topo.routerOptions(), commandTimeoutMs: COMMAND_TIMEOUT_MS }));
 }
 
 type Factory = [name: string, create: (topo: ClusterTopology) => Promise<ClusterClient>];
@@ -165,24 +154,14 @@ const FACTORIES: Factory[] = [
         description: `ioredis 5 \`new Cluster(nodes, { redisOptions: { commandTimeout: ${COMMAND_TIMEOUT_MS} } })\`, other options default`,
         get: (k) => c.get(redisKey(k)),
         set: (k, v) => c.set(redisKey(k), v),
-        close: async () => {
-          await withTimeout(c.quit(), 1000, 'quit').catch(() => {});
-          c.disconnect();
-        },
+        close: () => closeIoredis(c),
       };
     },
   ],
   [
     'node-redis-cluster',
     async (topo) => {
-      let mod: { createCluster: (options: unknown) => unknown };
-      try {
-        mod = (await import('redis')) as unknown as typeof mod;
-      } catch {
-        throw new ClientUnavailableError(
-          'package `redis` (node-redis) is not installed; npm install -D redis',
-        );
-      }
+      const mod = await importNodeRedis<{ createCluster: (options: unknown) => unknown }>();
       const o = topo.routerOptions();
       const cluster = mod.createCluster({
         rootNodes: o.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),

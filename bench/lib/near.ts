@@ -18,6 +18,7 @@ import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { importNodeRedis } from './clients.js';
 
 export interface NearHotRow {
   client: string;
@@ -107,7 +108,7 @@ interface NodeRedisSentinel {
 }
 
 async function nodeRedis(topology: Topology): Promise<Reader> {
-  const mod = (await import('redis')) as unknown as { createSentinel(o: unknown): NodeRedisSentinel };
+  const mod = await importNodeRedis<{ createSentinel(o: unknown): NodeRedisSentinel }>();
   const o = topology.routerOptions();
   const sentinel = mod.createSentinel({
     name: o.service,

@@ -29,6 +29,20 @@ export interface SteadyOptions {
   keySpace: number;
 }
 
+/** The explicit-pipelines table (batches.ts), run after the steady-state cells on the same clients. */
+export interface BatchOptions {
+  /** Keys per batch. */
+  size: number;
+  valueSize: number;
+  /** Batches in flight. */
+  concurrency: number[];
+  /** Measured time per (op, concurrency, client method); `--cell` sets it to half the steady cell. */
+  cellMs: number;
+  warmupMs: number;
+  /** Distinct keys per client that the batches pick from. */
+  keySpace: number;
+}
+
 export interface FailoverOptions {
   faults: Fault[];
   /** `sentinel down-after-milliseconds` of the failover topology. */
@@ -69,6 +83,7 @@ export interface BenchOptions {
   only: string[] | undefined;
   scenarios: ScenarioName[];
   steady: SteadyOptions;
+  batch: BatchOptions;
   failover: FailoverOptions;
   soak: SoakOptions;
   near: NearScenarioOptions;
@@ -87,10 +102,13 @@ bench/results/<timestamp>/{report.md,results.json,*.svg}.
 
 Options:
   --quick                 everything tiny (CI smoke): 1 s cells, concurrency 1 and 16, 100 B values,
-                          one short pause failover with down-after 1000 ms, 2 s soak
+                          0.5 s pipeline cells, one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
   --scenario <s[,s]>      steady | failover | soak | near | cluster (default: steady,failover,soak);
+                          steady: every client per GET/SET mix x concurrency x value size, with
+                          redis-benchmark (next to redis-server) as the limit rows, then the
+                          explicit-pipelines table (batches of 100 keys);
                           near: hot-key gets with/without the near cache and node-redis
                           clientSideCache, invalidation delay, stale reads through a SENTINEL
                           FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis
@@ -99,7 +117,8 @@ Options:
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
   --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
                           after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
-  --cell <dur>            measured time per steady-state cell and client (default 4s, in 2 rounds)
+  --cell <dur>            measured time per steady-state cell and client (default 4s, in 2 rounds);
+                          also sets the explicit-pipelines cells to half of it (default 2s)
   --out <dir>             output directory
   --quiet                 no progress bar, no report on stdout
   -h, --help              this text`;
@@ -136,6 +155,7 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       warmupMs: 300,
       keySpace: 1000,
     },
+    batch: { size: 100, valueSize: 100, concurrency: [1, 16], cellMs: 2000, warmupMs: 300, keySpace: 1000 },
     failover: {
       faults: ['pause'],
       downAfterMs: 3000,
@@ -174,6 +194,7 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       warmupMs: 200,
       keySpace: 200,
     },
+    batch: { size: 100, valueSize: 100, concurrency: [4], cellMs: 500, warmupMs: 100, keySpace: 200 },
     failover: {
       faults: ['pause'],
       downAfterMs: 1000,
@@ -255,7 +276,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     // About 60 samples whatever the length, but not more often than every 500 ms.
     base.soak.sampleEveryMs = Math.max(500, Math.round(base.soak.durationMs / 60));
   }
-  if (values.cell !== undefined) base.steady.cellMs = parseDuration(values.cell);
+  if (values.cell !== undefined) {
+    base.steady.cellMs = parseDuration(values.cell);
+    base.batch.cellMs = Math.max(100, Math.round(base.steady.cellMs / 2));
+  }
 
   return {
     ...base,

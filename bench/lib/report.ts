@@ -3,9 +3,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BatchRow } from './batches.js';
 import { BASELINE_CLIENT, type ClientFamily, type SkippedClient } from './clients.js';
 import { type ClusterBenchResult, clusterSection } from './cluster.js';
 import type { FailoverResult } from './failover.js';
+import { LIMIT_ROW } from './limit.js';
 import type { MachineInfo } from './machine.js';
 import type { NearResult } from './near.js';
 import type { BenchOptions } from './options.js';
@@ -23,9 +25,14 @@ export interface BenchResults {
     options: BenchOptions;
     baseline: string;
     clients: Array<{ name: string; family: ClientFamily; description: string }>;
+    /** The redis-benchmark reference rows in `steady` (kind 'limit'); empty when they did not run. */
+    limits?: Array<{ name: string; family: ClientFamily; description: string }>;
     method: string[];
   };
+  /** Clients' rows and, with kind 'limit', redis-benchmark's rows for the same cells. */
   steady: SteadyRow[];
+  /** The explicit-pipelines table (batches of keys per call); absent when it did not run. */
+  batches?: BatchRow[];
   failover: FailoverResult[];
   soak: SoakResult[];
   /** `--scenario cluster`. */
@@ -41,26 +48,32 @@ export const METHOD_NOTES = [
   'Our clients (pooled, discovery, standalone) run through createCache with the string serializer and no compressor; the peers store the same string values raw. The comparison includes our whole per-operation cost (key building, codec header, router); the key layout `bench:1:<key>` is the same for everyone.',
   "Every client reads from the master (readFrom: 'master' for ours, the peers' default), so the numbers compare routing, not replica reads.",
   'Steady state: closed-loop workers (concurrency = operations in flight); each cell runs client after client, in several rounds with the order rotated per round, and sums the rounds, so outside load on a shared machine is spread over all clients; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
+  "Limit rows (`redis-benchmark`, `redis-benchmark -P16`): redis-benchmark, the C client shipped with redis-server, against the same master at each cell's concurrency (`-c` connections) and value size (`-d`), random keys over the same key-space size (`-r`, preloaded so GETs hit). It has no mixed workload, so GET and SET run separately for half the cell's time each and are combined for the cell's mix: time per operation = r / GET rate + (1 − r) / SET rate (r = GET fraction; a weighted harmonic mean of the two rates), latency percentiles from the mixture r·F_GET + (1 − r)·F_SET of the two latency distributions redis-benchmark prints (n/a when its output cannot be read). redis-benchmark takes a request count, not a time: a short first run (also the warm-up) measures the rate and the measured run asks for rate × time requests. The limit rows of a cell run after the clients' rounds of that cell, not interleaved with them, and redis-benchmark re-reads the current master before each cell. \"vs limit\" = a client's ops/s ÷ the non-pipelined row's in the same cell.",
+  'Explicit pipelines: batches of random keys per call (ours getMany / setMany: one MGET, or one pipeline of SETs, per node; ioredis pipeline() of GETs / SETs and MGET / MSET) in a closed loop, the clients one after another per (operation, batches in flight), order rotated; the limit rows are redis-benchmark with as many connections as batches in flight, -P <batch size> GET / SET for the pipelines and one MGET / MSET of <batch size> `key:__rand_int__` keys per request for the multi-key commands. keys/s = batches/s × batch size.',
   'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master writes = acknowledged writes that the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master — split-brain writes; usually lost as well, unless the client also retried them on the new master.',
   'Client part of the outage = +switch-master → first acknowledged write started after it that the new master has (a write acknowledged by the demoted master and then lost does not count as recovery). Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
 ];
 
-/** Fill in opsRatio / p99Ratio relative to the baseline client in the same cell. */
+const sameCell = (a: SteadyRow, b: SteadyRow) =>
+  a.readRatio === b.readRatio && a.concurrency === b.concurrency && a.valueSize === b.valueSize;
+
+/**
+ * Fill in opsRatio / p50Ratio / p99Ratio / p999Ratio relative to the baseline client in the same
+ * cell, and limitRatio relative to the non-pipelined redis-benchmark row (limit.ts).
+ */
 export function addRatios(rows: SteadyRow[], baseline = BASELINE_CLIENT): void {
   for (const row of rows) {
-    const base = rows.find(
-      (r) =>
-        r.client === baseline &&
-        r.readRatio === row.readRatio &&
-        r.concurrency === row.concurrency &&
-        r.valueSize === row.valueSize,
-    );
+    const base = rows.find((r) => r.client === baseline && sameCell(r, row));
+    const limit = rows.find((r) => r.kind === 'limit' && r.client === LIMIT_ROW && sameCell(r, row));
     const of = (mine: number, theirs: number | undefined) =>
       theirs !== undefined && theirs > 0 ? round2(mine / theirs) : null;
     row.opsRatio = of(row.opsPerSec, base?.opsPerSec);
-    row.p50Ratio = of(row.latency.p50Ms, base?.latency.p50Ms);
-    row.p99Ratio = of(row.latency.p99Ms, base?.latency.p99Ms);
-    row.p999Ratio = of(row.latency.p999Ms, base?.latency.p999Ms);
+    // A limit row's latency is per request of a combined mix (and per pipelined request with -P): no ratio.
+    const latencyComparable = row.kind !== 'limit';
+    row.p50Ratio = latencyComparable ? of(row.latency.p50Ms, base?.latency.p50Ms) : null;
+    row.p99Ratio = latencyComparable ? of(row.latency.p99Ms, base?.latency.p99Ms) : null;
+    row.p999Ratio = latencyComparable ? of(row.latency.p999Ms, base?.latency.p999Ms) : null;
+    row.limitRatio = of(row.opsPerSec, limit?.opsPerSec);
   }
 }
 
@@ -75,7 +88,8 @@ export interface HeadToHead {
 }
 
 /** Each of `ours` against every other client: geometric means over the cells both ran. */
-export function headToHead(rows: SteadyRow[], ours: string[]): HeadToHead[] {
+export function headToHead(allRows: SteadyRow[], ours: string[]): HeadToHead[] {
+  const rows = allRows.filter((r) => r.kind !== 'limit');
   const clients = [...new Set(rows.map((r) => r.client))];
   const out: HeadToHead[] = [];
   for (const client of ours.filter((c) => clients.includes(c))) {
@@ -146,7 +160,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     table(
       ['client', 'kind', 'configuration'],
-      meta.clients.map((c) => [`\`${c.name}\``, c.family, c.description]),
+      [...meta.clients, ...(meta.limits ?? [])].map((c) => [`\`${c.name}\``, c.family, c.description]),
     ),
     '',
   );
@@ -219,31 +233,45 @@ function steadySection(results: BenchResults): string[] {
       '',
     );
   }
+  out.push(...limitSection(results));
+  const rowOrder = [...clientOrder, ...(results.meta.limits ?? []).map((l) => l.name)];
+  const hasLimit = rows.some((r) => r.kind === 'limit');
   for (const size of sizes) {
     for (const mix of mixes) {
       const cellRows = rows
         .filter((r) => r.valueSize === size && r.readRatio === mix)
         .sort(
-          (a, b) =>
-            a.concurrency - b.concurrency || clientOrder.indexOf(a.client) - clientOrder.indexOf(b.client),
+          (a, b) => a.concurrency - b.concurrency || rowOrder.indexOf(a.client) - rowOrder.indexOf(b.client),
         );
       if (cellRows.length === 0) continue;
       out.push(
         `### ${cellRows[0]?.mix} GET/SET, ${sizeLabel(size)} values`,
         '',
-        `In brackets: relative to \`${results.meta.baseline}\` in the same cell (ops/s above 1 = faster; latency below 1 = faster).`,
+        `In brackets: relative to \`${results.meta.baseline}\` in the same cell (ops/s above 1 = faster; latency below 1 = faster).${hasLimit ? ` vs limit: ops/s ÷ \`${LIMIT_ROW}\` (no pipelining) in the same cell; limit rows are in italics.` : ''}`,
         '',
       );
+      const latency = (r: SteadyRow, ms: number, ratioOf: number | null | undefined) =>
+        r.kind === 'limit' && r.limit?.latencyParsed === false ? 'n/a' : withRatio(fmt(ms, 3), ratioOf);
       out.push(
         table(
-          ['concurrency', 'client', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors'],
+          [
+            'concurrency',
+            'client',
+            'ops/s',
+            ...(hasLimit ? ['vs limit'] : []),
+            'p50 ms',
+            'p99 ms',
+            'p99.9 ms',
+            'errors',
+          ],
           cellRows.map((r) => [
             String(r.concurrency),
-            `\`${r.client}\``,
+            r.kind === 'limit' ? `*\`${r.client}\`*` : `\`${r.client}\``,
             withRatio(fmt(r.opsPerSec, 0), r.opsRatio),
-            withRatio(fmt(r.latency.p50Ms, 3), r.p50Ratio),
-            withRatio(fmt(r.latency.p99Ms, 3), r.p99Ratio),
-            withRatio(fmt(r.latency.p999Ms, 3), r.p999Ratio),
+            ...(hasLimit ? [ratio(r.limitRatio)] : []),
+            latency(r, r.latency.p50Ms, r.p50Ratio),
+            latency(r, r.latency.p99Ms, r.p99Ratio),
+            latency(r, r.latency.p999Ms, r.p999Ratio),
             topErrors(r.errorsByName, 2),
           ]),
         ),
@@ -251,7 +279,128 @@ function steadySection(results: BenchResults): string[] {
       );
     }
   }
+  if (results.batches && results.batches.length > 0) out.push(...batchSection(results.batches, rowOrder));
   return out;
+}
+
+const geomeanOf = (values: Array<number | null | undefined>) =>
+  geomean(values.filter((x): x is number => typeof x === 'number' && x > 0));
+
+/**
+ * "Distance from the limit": every client's ops/s as a fraction of redis-benchmark's in the same
+ * cell, by concurrency, and why a Node client sits below a C benchmark client. The text is
+ * written to hold whatever the numbers; the numbers come from the run.
+ */
+function limitSection(results: BenchResults): string[] {
+  const rows = results.steady;
+  const limits = rows.filter((r) => r.kind === 'limit');
+  if (limits.length === 0) return [];
+  const concurrencies = [...new Set(rows.map((r) => r.concurrency))].sort((a, b) => a - b);
+  const names = [
+    ...results.meta.clients.map((c) => c.name),
+    ...(results.meta.limits ?? []).map((l) => l.name).filter((n) => n !== LIMIT_ROW),
+  ].filter((n) => rows.some((r) => r.client === n));
+  const cellLabel = (r: SteadyRow) => `${r.mix}, c=${r.concurrency}, ${sizeLabel(r.valueSize)}`;
+  const out: string[] = [
+    '### Distance from the limit',
+    '',
+    `Each client's ops/s ÷ \`${LIMIT_ROW}\`'s (redis-benchmark without pipelining, same master, same concurrency, value size and GET/SET mix), geometric mean over mixes and value sizes; 1.00× = as many operations per second as redis-benchmark's C client. The \`${LIMIT_ROW} -P16\` row shows what pipelining 16 requests per connection gets out of the same server.`,
+    '',
+    table(
+      ['client', ...concurrencies.map((c) => `concurrency ${c}`), 'all cells', 'highest cell', 'lowest cell'],
+      names.map((client) => {
+        const mine = rows.filter((r) => r.client === client && typeof r.limitRatio === 'number');
+        const sorted = [...mine].sort((a, b) => (b.limitRatio as number) - (a.limitRatio as number));
+        const best = sorted[0];
+        const worst = sorted[sorted.length - 1];
+        return [
+          rows.find((r) => r.client === client)?.kind === 'limit' ? `*\`${client}\`*` : `\`${client}\``,
+          ...concurrencies.map((c) =>
+            ratio(geomeanOf(mine.filter((r) => r.concurrency === c).map((r) => r.limitRatio))),
+          ),
+          ratio(geomeanOf(mine.map((r) => r.limitRatio))),
+          best ? `${ratio(best.limitRatio)} (${cellLabel(best)})` : '–',
+          worst ? `${ratio(worst.limitRatio)} (${cellLabel(worst)})` : '–',
+        ];
+      }),
+    ),
+    '',
+    "What sets the distance (what the ratios measure; the numbers above are this run's):",
+    '',
+    `- **CPU per command in the client.** A Node client runs every command through JavaScript on one thread: building the command, writing it, parsing the reply, allocating its strings or Buffers, settling a promise and running the caller's continuation. redis-benchmark writes a precomputed request and only counts replies, in C. Here the bench process, redis-server (master, replicas replicating every SET, sentinels) and redis-benchmark share ${results.meta.machine.cpus} CPU core(s), so whatever CPU the client spends per command is also taken from the server: where a client is below the row, this is usually most of the reason.`,
+    '- **Connections.** redis-benchmark opens one connection per unit of concurrency, each with one request in flight (with `-P16`, 16). ioredis and our routers multiplex every in-flight command over one connection per node (`pooled`: a small pool): at high concurrency they write many commands per socket write and read many replies per read (implicit pipelining), which saves system calls on both sides and can bring them close to, or past, the non-pipelined row; the `-P16` row is the bound for that effect.',
+    "- **Concurrency 1.** One operation in flight is one round trip at a time: the ratio is the client's added latency per operation (event-loop turn, promise, timers) against a round trip that costs redis-benchmark almost nothing; at higher concurrency that cost is hidden behind other operations in flight and the ratio measures throughput per CPU instead.",
+    "- **Our extra work over a raw client.** `createCache` builds the key, adds the codec header and goes through the router (breaker and pool for `pooled`, a Sentinel query per operation for `discovery`); the distance of `standalone` (no Sentinel) from the raw peers is that cost, the distance of `pooled` / `discovery` from `standalone` is the router's.",
+    '- **What the limit row is not.** It is combined from separate GET and SET runs (see Method), it reads keys named by redis-benchmark (`key:<n>`, same key-space size and value size), and it does not count the client-side work a cache exists for (serialization, compression): it is the ceiling for this machine and server, not a competitor.',
+    '',
+  ];
+  return out;
+}
+
+function batchSection(batches: BatchRow[], order: string[]): string[] {
+  const first = batches[0] as BatchRow;
+  const hasLimit = batches.some((b) => b.kind === 'limit');
+  const base = (b: BatchRow) =>
+    batches.find(
+      (r) =>
+        r.client === BASELINE_CLIENT &&
+        r.method === 'pipeline of GET / SET' &&
+        r.op === b.op &&
+        r.concurrency === b.concurrency,
+    );
+  const sorted = [...batches].sort(
+    (a, b) =>
+      (a.op === b.op ? 0 : a.op === 'get' ? -1 : 1) ||
+      a.concurrency - b.concurrency ||
+      Number(a.kind === 'limit') - Number(b.kind === 'limit') ||
+      order.indexOf(a.client) - order.indexOf(b.client) ||
+      a.method.localeCompare(b.method),
+  );
+  return [
+    '## Explicit pipelines',
+    '',
+    `Batches of ${first.size} random keys with ${sizeLabel(first.valueSize)} values per call, closed loop (concurrency = batches in flight), same run and topology as the steady state. keys/s = batches/s × ${first.size}; in brackets: keys/s relative to \`${BASELINE_CLIENT}\` pipeline of GET / SET.${hasLimit ? ` vs limit: keys/s ÷ the redis-benchmark row that sends the same thing to Redis (\`-P ${first.size}\` GET / SET: ${first.size} single-key requests written before the replies are read; MGET / MSET of ${first.size} keys: one command per batch), with as many connections as batches in flight.` : ''} Latency per batch (redis-benchmark: per request, from the write of its batch).`,
+    '',
+    table(
+      [
+        'op',
+        'concurrency',
+        'client',
+        'method',
+        'sent as',
+        'batches/s',
+        'keys/s',
+        ...(hasLimit ? ['vs limit'] : []),
+        'p50 ms',
+        'p99 ms',
+        'errors',
+      ],
+      sorted.map((b) => {
+        const ref = base(b);
+        return [
+          b.op.toUpperCase(),
+          String(b.concurrency),
+          b.kind === 'limit' ? `*\`${b.client}\`*` : `\`${b.client}\``,
+          b.method,
+          b.shape === 'pipeline'
+            ? `pipeline of ${b.size} ${b.op.toUpperCase()}`
+            : `${b.op === 'get' ? 'MGET' : 'MSET'} of ${b.size}`,
+          fmt(b.batchesPerSec, 0),
+          withRatio(
+            fmt(b.keysPerSec, 0),
+            ref && ref.keysPerSec > 0 ? round2(b.keysPerSec / ref.keysPerSec) : null,
+          ),
+          ...(hasLimit ? [ratio(b.limitRatio)] : []),
+          b.latency ? fmt(b.latency.p50Ms, 3) : 'n/a',
+          b.latency ? fmt(b.latency.p99Ms, 3) : 'n/a',
+          topErrors(b.errorsByName, 2),
+        ];
+      }),
+    ),
+    '',
+    'What the two ratios say: a batch pays the per-call cost (promise, event-loop turn, router bookkeeping, one round trip per node) once for all its keys, so the distance left from the limit row of the same shape is mostly the per-key cost of building the commands and parsing the replies in JavaScript, which redis-benchmark does not have; the bracket compares the clients with each other. One MGET / MSET is also less work for the server than as many GETs / SETs (one command to parse and dispatch instead of one per key), which is why each row is compared with the limit row that sends the same thing.',
+    '',
+  ];
 }
 
 function failoverSection(f: FailoverResult): string[] {

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchClient, CreatedClient } from './clients.js';
 import { errorLabel, sleep } from './errors.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import { type BenchmarkRun, combineRuns, type LimitDetail, type LimitVariant } from './limit.js';
 import type { SteadyOptions } from './options.js';
 
 export interface SteadyCell {
@@ -18,6 +19,10 @@ export interface SteadyCell {
 
 export interface SteadyRow extends SteadyCell {
   client: string;
+  /** 'limit': a redis-benchmark reference row (limit.ts), not a client; absent for clients. */
+  kind?: 'limit';
+  /** For a limit row: the redis-benchmark runs it was combined from. */
+  limit?: LimitDetail;
   /** Label of the mix, e.g. '90/10' (GET/SET). */
   mix: string;
   durationMs: number;
@@ -31,6 +36,8 @@ export interface SteadyRow extends SteadyCell {
   p50Ratio?: number | null;
   p99Ratio?: number | null;
   p999Ratio?: number | null;
+  /** Filled in by the report: ops/s relative to the non-pipelined redis-benchmark row in the same cell. */
+  limitRatio?: number | null;
 }
 
 export const mixLabel = (readRatio: number): string =>
@@ -90,6 +97,30 @@ export class CellMeasurement {
       latency,
     };
   }
+}
+
+/** A limit row: the cell's mix combined from redis-benchmark's GET and SET runs (limit.ts). */
+export function limitRow(
+  variant: LimitVariant,
+  cell: SteadyCell,
+  get: BenchmarkRun,
+  set: BenchmarkRun,
+  measuredMs: number,
+): SteadyRow {
+  const { opsPerSec, latency, latencyParsed } = combineRuns(cell.readRatio, get, set);
+  return {
+    client: variant.name,
+    kind: 'limit',
+    ...cell,
+    mix: mixLabel(cell.readRatio),
+    durationMs: measuredMs,
+    ops: get.requests + set.requests,
+    opsPerSec,
+    errors: 0,
+    errorsByName: {},
+    latency,
+    limit: { pipeline: variant.pipeline, get, set, latencyParsed },
+  };
 }
 
 /**

@@ -49,7 +49,7 @@ describe('bench --quick', () => {
         'ioredis-sentinel-fd',
       ]),
     );
-    // Nothing skipped for any reason other than a missing optional package.
+    // Nothing skipped for any reason other than a missing optional package (or redis-benchmark).
     expect(results.skipped.filter((s) => !s.reason.startsWith('ClientUnavailableError'))).toEqual([]);
   });
 
@@ -79,6 +79,84 @@ describe('bench --quick', () => {
     );
   });
 
+  // redis-benchmark ships with redis-server; only an environment without it may skip the limit rows.
+  const limitRan = () =>
+    !results.skipped.some(
+      (s) => s.client === 'redis-benchmark' && s.reason.startsWith('ClientUnavailableError'),
+    );
+
+  it('has the redis-benchmark limit rows in every steady-state cell, and every client ratio to them', () => {
+    if (!limitRan()) return;
+    expect(results.meta.limits?.map((l) => l.name)).toEqual(['redis-benchmark', 'redis-benchmark -P16']);
+    const { readRatios, concurrency, valueSizes } = results.meta.options.steady;
+    for (const readRatio of readRatios) {
+      for (const c of concurrency) {
+        for (const valueSize of valueSizes) {
+          const cell = results.steady.filter(
+            (r) => r.readRatio === readRatio && r.concurrency === c && r.valueSize === valueSize,
+          );
+          for (const name of ['redis-benchmark', 'redis-benchmark -P16']) {
+            const row = cell.find((r) => r.client === name);
+            expect(row, `${name} ${readRatio} c=${c} ${valueSize} B`).toBeDefined();
+            expect(row?.kind).toBe('limit');
+            expect(row?.opsPerSec).toBeGreaterThan(0);
+            expect(row?.limit?.get.opsPerSec).toBeGreaterThan(0);
+            expect(row?.limit?.set.opsPerSec).toBeGreaterThan(0);
+            expect(row?.limit?.get.args).toEqual(
+              expect.arrayContaining(['-c', String(c), '-d', String(valueSize)]),
+            );
+            expect(row?.limit?.pipeline).toBe(name === 'redis-benchmark' ? 1 : 16);
+            // redis-benchmark 7 prints its latency distribution: the mix percentiles are read from it.
+            expect(row?.limit?.latencyParsed).toBe(true);
+            expect(row?.latency.p99Ms).toBeGreaterThan(0);
+          }
+          expect(cell.find((r) => r.client === 'redis-benchmark')?.limitRatio).toBe(1);
+          for (const row of cell.filter((r) => r.kind !== 'limit')) {
+            expect(row.limitRatio, row.client).toBeGreaterThan(0);
+          }
+        }
+      }
+    }
+  });
+
+  it('has the explicit-pipelines rows: ours getMany/setMany, ioredis pipeline and MGET/MSET, and their limits', () => {
+    const batches = results.batches ?? [];
+    const { concurrency } = results.meta.options.batch;
+    const expected = [
+      ['pooled', 'getMany / setMany'],
+      ['discovery', 'getMany / setMany'],
+      ['standalone', 'getMany / setMany'],
+      ['ioredis-sentinel', 'pipeline of GET / SET'],
+      ['ioredis-sentinel', 'MGET / MSET'],
+    ];
+    for (const op of ['get', 'set'] as const) {
+      for (const c of concurrency) {
+        for (const [client, method] of expected) {
+          const row = batches.find(
+            (b) => b.client === client && b.method === method && b.op === op && b.concurrency === c,
+          );
+          expect(row, `${client} ${method} ${op} c=${c}`).toBeDefined();
+          expect(row?.batches).toBeGreaterThan(0);
+          expect(row?.keysPerSec).toBe(Math.round((row?.batchesPerSec ?? 0) * (row?.size ?? 0)));
+          expect(row?.errors).toBe(0);
+        }
+        if (limitRan()) {
+          for (const shape of ['pipeline', 'multi-key']) {
+            const limit = batches.find(
+              (b) => b.kind === 'limit' && b.shape === shape && b.op === op && b.concurrency === c,
+            );
+            expect(limit, `redis-benchmark ${shape} ${op} c=${c}`).toBeDefined();
+            expect(limit?.keysPerSec).toBeGreaterThan(0);
+            expect(limit?.limitRatio).toBe(1);
+          }
+          for (const b of batches.filter((r) => r.op === op && r.concurrency === c)) {
+            expect(b.limitRatio, `${b.client} ${b.method}`).toBeGreaterThan(0);
+          }
+        }
+      }
+    }
+  });
+
   it('has a failover timeline with every client for the fault', () => {
     expect(results.failover.map((f) => f.fault)).toEqual(results.meta.options.failover.faults);
     for (const f of results.failover) {
@@ -106,6 +184,13 @@ describe('bench --quick', () => {
     expect(markdown).toContain('## Steady state');
     expect(markdown).toContain('## Failover: pause');
     expect(markdown).toContain('## Soak');
+    expect(markdown).toContain('## Explicit pipelines');
+    if (limitRan()) {
+      expect(markdown).toContain('### Distance from the limit');
+      expect(markdown).toMatch(/\| \*`redis-benchmark`\* \|/);
+      expect(markdown).toMatch(/\| \*`redis-benchmark -P16`\* \|/);
+      expect(markdown).toContain('vs limit');
+    }
     expect(results.charts).toEqual(expect.arrayContaining(['failover-pause.svg', 'soak.svg']));
     for (const chart of results.charts) {
       const svg = await readFile(join(outDir, chart), 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBenchArgs, parseDuration } from '../../bench/lib/options.js';
+import { parseBenchArgs, parseDuration, USAGE } from '../../bench/lib/options.js';
 
 describe('bench arguments (commander, durations through core/ttl.ts)', () => {
   it('parses durations like TTLs, a plain number being seconds', () => {
@@ -17,6 +17,16 @@ describe('bench arguments (commander, durations through core/ttl.ts)', () => {
     expect(options.soak.durationMs).toBe(2000);
     expect(options.only).toEqual(['pooled', 'discovery']);
     expect(parseBenchArgs(['-h']).help).toBe(true);
+  });
+
+  it('runs the explicit-pipelines cells for half of --cell, and documents the limit rows in --help', () => {
+    expect(parseBenchArgs([]).batch).toMatchObject({ size: 100, cellMs: 2000 });
+    expect(parseBenchArgs(['--quick']).batch.cellMs).toBeLessThanOrEqual(500);
+    const options = parseBenchArgs(['--cell', '1s']);
+    expect(options.steady.cellMs).toBe(1000);
+    expect(options.batch.cellMs).toBe(500);
+    expect(USAGE).toContain('redis-benchmark');
+    expect(USAGE).toContain('explicit-pipelines');
   });
 
   it('refuses unknown options and stray arguments', () => {

@@ -1,0 +1,272 @@
+/**
+ * Explicit pipelines: many keys per call instead of one operation per key. Every client that
+ * has batch methods (clients.ts: ours `getMany`/`setMany`, which send one MGET / one pipeline
+ * of SETs per node; ioredis `pipeline()` of GETs/SETs and MGET/MSET) reads or writes batches of
+ * `size` random keys in a closed loop, and `redis-benchmark -P <size>` is the limit row: the same
+ * number of requests written before the replies are read, from a C client.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BatchMethod, BatchShape, CreatedClient } from './clients.js';
+import { errorLabel, sleep } from './errors.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import {
+  type BenchmarkTarget,
+  LIMIT_ROW,
+  multiKeyCommandLine,
+  preloadBenchmarkKeys,
+  runBenchmarkFor,
+} from './limit.js';
+import type { BatchOptions } from './options.js';
+import { valueOfSize } from './steady.js';
+
+export type BatchOp = 'get' | 'set';
+
+export interface BatchRow {
+  client: string;
+  /** The batch method, e.g. 'getMany / setMany'; for the limit row the redis-benchmark flags. */
+  method: string;
+  kind?: 'limit';
+  op: BatchOp;
+  /** What reaches Redis per batch: one multi-key command or a pipeline of single-key commands. */
+  shape: BatchShape;
+  /** Keys per batch. */
+  size: number;
+  valueSize: number;
+  /** Batches in flight. */
+  concurrency: number;
+  durationMs: number;
+  batches: number;
+  batchesPerSec: number;
+  keysPerSec: number;
+  /** Per batch (for the limit row: per request, from the moment its batch was written). */
+  latency: LatencySummary | null;
+  errors: number;
+  errorsByName: Record<string, number>;
+  /** keys/s relative to the redis-benchmark row with the same op, shape and concurrency. */
+  limitRatio?: number | null;
+}
+
+export const batchKeys = (client: string, keySpace: number): string[] =>
+  Array.from({ length: keySpace }, (_, i) => `${client}:b:${i}`);
+
+function randomBatch(keys: string[], size: number): string[] {
+  const out = new Array<string>(size);
+  for (let i = 0; i < size; i++) out[i] = keys[(Math.random() * keys.length) | 0] as string;
+  return out;
+}
+
+/** One client's batch method on one (op, concurrency) for `warmupMs` + `measureMs`. */
+export async function measureBatches(
+  client: string,
+  method: BatchMethod,
+  op: BatchOp,
+  concurrency: number,
+  keys: string[],
+  o: BatchOptions,
+): Promise<BatchRow> {
+  const value = valueOfSize(o.valueSize);
+  const histogram = new LatencyHistogram();
+  const errorsByName: Record<string, number> = {};
+  let errors = 0;
+  const measureFrom = performance.now() + o.warmupMs;
+  const end = measureFrom + o.cellMs;
+  const worker = async () => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      const batch = randomBatch(keys, o.size);
+      try {
+        if (op === 'get') await method.getMany(batch);
+        else await method.setMany(batch, value);
+        if (t0 >= measureFrom) histogram.recordMs(performance.now() - t0);
+      } catch (error) {
+        if (t0 >= measureFrom) {
+          errors++;
+          const label = errorLabel(error);
+          errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+        }
+        await sleep(1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const latency = histogram.summary();
+  histogram.destroy();
+  const batchesPerSec = (latency.count / o.cellMs) * 1000;
+  return {
+    client,
+    method: method.label,
+    op,
+    shape: method.shape[op],
+    size: o.size,
+    valueSize: o.valueSize,
+    concurrency,
+    durationMs: o.cellMs,
+    batches: latency.count,
+    batchesPerSec: Math.round(batchesPerSec),
+    keysPerSec: Math.round(batchesPerSec * o.size),
+    latency,
+    errors,
+    errorsByName,
+  };
+}
+
+/** Write every batch key once through the client's first batch method, so GETs hit. */
+export async function preloadBatchKeys(c: CreatedClient, keys: string[], o: BatchOptions): Promise<void> {
+  const method = c.client.batches?.[0];
+  if (!method) return;
+  const value = valueOfSize(o.valueSize);
+  for (let from = 0; from < keys.length; from += o.size) {
+    await method.setMany(keys.slice(from, from + o.size), value);
+  }
+}
+
+/**
+ * A limit row: redis-benchmark at `concurrency` connections, either `-P <size>` GET / SET
+ * (shape 'pipeline': `size` single-key requests written before the replies are read) or one
+ * MGET / MSET of `size` keys per request (shape 'multi-key').
+ */
+export async function benchmarkBatchRow(
+  target: BenchmarkTarget,
+  op: BatchOp,
+  shape: BatchShape,
+  concurrency: number,
+  keySpace: number,
+  o: BatchOptions,
+): Promise<BatchRow> {
+  const command = op === 'get' ? 'GET' : 'SET';
+  const multi = shape === 'multi-key';
+  const run = await runBenchmarkFor(
+    target,
+    {
+      command,
+      concurrency,
+      pipeline: multi ? 1 : o.size,
+      valueSize: o.valueSize,
+      keySpace,
+      ...(multi ? { commandLine: multiKeyCommandLine(command, o.size, valueOfSize(o.valueSize)) } : {}),
+    },
+    o.cellMs,
+  );
+  const pct = (p: number) => {
+    const total = run.cdf[run.cdf.length - 1]?.[1] ?? 0;
+    return run.cdf.find(([, count]) => count >= (p / 100) * total - 1e-9)?.[0];
+  };
+  const p50 = pct(50);
+  const p99 = pct(99);
+  const p999 = pct(99.9);
+  // A request is a key with -P, a whole batch with MGET / MSET.
+  const batchesPerSec = multi ? run.opsPerSec : run.opsPerSec / o.size;
+  return {
+    client: LIMIT_ROW,
+    method: multi ? `${op === 'get' ? 'MGET' : 'MSET'} × ${o.size} keys` : `-P ${o.size} ${command}`,
+    kind: 'limit',
+    op,
+    shape,
+    size: o.size,
+    valueSize: o.valueSize,
+    concurrency,
+    durationMs: Math.round((run.requests / run.opsPerSec) * 1000),
+    batches: Math.round(multi ? run.requests : run.requests / o.size),
+    batchesPerSec: Math.round(batchesPerSec),
+    keysPerSec: Math.round(batchesPerSec * o.size),
+    latency:
+      p50 !== undefined && p99 !== undefined && p999 !== undefined
+        ? {
+            count: run.requests,
+            meanMs: run.meanMs ?? 0,
+            p50Ms: p50,
+            p99Ms: p99,
+            p999Ms: p999,
+            maxMs: run.maxMs ?? 0,
+          }
+        : null,
+    errors: 0,
+    errorsByName: {},
+  };
+}
+
+const SHAPES: BatchShape[] = ['pipeline', 'multi-key'];
+
+/**
+ * Every (op, concurrency): each client's batch methods one after another (order rotated per
+ * step so no client always runs first), then the redis-benchmark limit row when it can run.
+ */
+export async function runBatches(
+  clients: CreatedClient[],
+  target: BenchmarkTarget | undefined,
+  o: BatchOptions,
+  onStep: (label: string) => void,
+  onSkip: (client: string, reason: string) => void,
+): Promise<BatchRow[]> {
+  const reasonOf = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const keySpace = Math.max(o.keySpace, o.size);
+  const withBatches: CreatedClient[] = [];
+  for (const c of clients.filter((c) => (c.client.batches?.length ?? 0) > 0)) {
+    onStep(`preloading batch keys · ${c.adapter.name}`);
+    try {
+      await preloadBatchKeys(c, batchKeys(c.adapter.name, keySpace), o);
+      withBatches.push(c);
+    } catch (error) {
+      // A client that cannot write its keys (e.g. one pinned to a demoted master) is left out, with the reason.
+      onSkip(c.adapter.name, reasonOf(error));
+    }
+  }
+  let limit = target;
+  if (limit) {
+    try {
+      await preloadBenchmarkKeys(limit, o.valueSize, keySpace);
+    } catch (error) {
+      onSkip(LIMIT_ROW, reasonOf(error));
+      limit = undefined;
+    }
+  }
+  const rows: BatchRow[] = [];
+  const variants = withBatches.flatMap((c) =>
+    (c.client.batches ?? []).map((method) => ({ client: c.adapter.name, method })),
+  );
+  let step = 0;
+  for (const op of ['get', 'set'] as const) {
+    for (const concurrency of o.concurrency) {
+      const shift = variants.length > 0 ? step++ % variants.length : 0;
+      for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) {
+        onStep(`${op} × ${o.size} c=${concurrency} · ${v.client} ${v.method.label}`);
+        rows.push(
+          await measureBatches(v.client, v.method, op, concurrency, batchKeys(v.client, keySpace), o),
+        );
+      }
+      for (const shape of limit ? SHAPES : []) {
+        onStep(`${op} × ${o.size} c=${concurrency} · redis-benchmark ${shape}`);
+        try {
+          rows.push(await benchmarkBatchRow(limit as BenchmarkTarget, op, shape, concurrency, keySpace, o));
+        } catch (error) {
+          onSkip(LIMIT_ROW, `${op} ${shape} c=${concurrency}: ${reasonOf(error)}`);
+        }
+      }
+    }
+  }
+  addBatchRatios(rows);
+  return rows;
+}
+
+/** Steps runBatches reports through onStep (for a progress total). */
+export function batchSteps(clients: CreatedClient[], o: BatchOptions, withLimit: boolean): number {
+  const methods = clients.reduce((n, c) => n + (c.client.batches?.length ?? 0), 0);
+  return 2 * o.concurrency.length * (methods + (withLimit ? SHAPES.length : 0));
+}
+
+export function addBatchRatios(rows: BatchRow[]): void {
+  for (const row of rows) {
+    const limit = rows.find(
+      (r) =>
+        r.kind === 'limit' &&
+        r.op === row.op &&
+        r.shape === row.shape &&
+        r.concurrency === row.concurrency &&
+        r.size === row.size,
+    );
+    row.limitRatio =
+      limit && limit.keysPerSec > 0 ? Math.round((row.keysPerSec / limit.keysPerSec) * 100) / 100 : null;
+  }
+}
