@@ -10,6 +10,12 @@ import { startCluster } from './topology/cluster.js';
 import { collectClusterStatus, describeCluster, formatClusterStatus } from './topology/cluster-status.js';
 import { DEFAULT_STATE_FILE, downFromState, livePids, readState, writeState } from './topology/detached.js';
 import {
+  failoverShard,
+  killShardMaster,
+  pauseShardMaster,
+  waitForShardMaster,
+} from './topology/detached-cluster-control.js';
+import {
   failover,
   killMaster,
   pauseMaster,
@@ -84,11 +90,12 @@ async function clusterUp(o: UpOptions): Promise<void> {
     shards: o.shards,
     replicasPerShard: o.replicasPerShard,
     nodeTimeoutMs: o.nodeTimeout,
+    tls: o.tls ?? false,
     detached: o.detach ?? false,
     ...(password ? { auth: { password } } : {}),
     ...(o.verbose ? { log: (line: string) => console.error(`[topology] ${line}`) } : {}),
   });
-  console.log(describeCluster(topology));
+  console.log(describeCluster(topology, topology.state().tls?.caFile));
   if (o.detach) {
     writeState(o.stateFile, topology.state());
     console.log(
@@ -158,9 +165,47 @@ const FAULTS = {
   kill: { run: killMaster, did: 'killed (SIGKILL) the master' },
 } as const;
 
-async function topologyFault(kind: keyof typeof FAULTS, o: FaultOptions): Promise<void> {
+const CLUSTER_FAULTS = {
+  failover: { run: failoverShard, did: 'CLUSTER FAILOVER accepted; master was' },
+  pause: { run: pauseShardMaster, did: 'paused (SIGSTOP) the master' },
+  kill: { run: killShardMaster, did: 'killed (SIGKILL) the master' },
+} as const;
+
+function slotRanges(slots: [number, number][]): string {
+  return slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
+}
+
+async function topologyFault(
+  kind: keyof typeof FAULTS,
+  shardArg: string | undefined,
+  o: FaultOptions,
+): Promise<void> {
   const state = readState(o.stateFile);
   const started = Date.now();
+  if (state.cluster) {
+    if (shardArg === undefined) {
+      throw new Error(
+        `a cluster: name the shard, e.g. \`sentinel-cache topology ${kind} 0\` (0 to ${state.cluster.shards - 1})`,
+      );
+    }
+    const shard = Number(shardArg);
+    const { master, slots } = await CLUSTER_FAULTS[kind].run(state, shard);
+    console.log(
+      `${CLUSTER_FAULTS[kind].did} ${addressKey(master)} of shard ${shard} (slots ${slotRanges(slots)})`,
+    );
+    if (o.wait) {
+      const next = await waitForShardMaster(state, shard, master, o.timeout);
+      console.log(
+        `new master of shard ${shard}: ${addressKey(next)} after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+    } else if (kind === 'pause') {
+      console.log('resume it with: sentinel-cache topology resume');
+    }
+    return;
+  }
+  if (shardArg !== undefined) {
+    throw new Error(`a shard (${shardArg}) is for a cluster; this topology is Sentinel (${state.service})`);
+  }
   const { master } = await FAULTS[kind].run(state);
   console.log(`${FAULTS[kind].did} ${addressKey(master)} (service ${state.service})`);
   if (o.wait) {
@@ -199,8 +244,7 @@ async function topologyStatus(o: { stateFile: string; sentinels?: string; servic
   }
   const state = readState(o.stateFile);
   if (state.cluster) {
-    const creds = { username: state.auth?.username, password: state.auth?.password };
-    console.log(formatClusterStatus(await collectClusterStatus(state.nodes, creds)));
+    console.log(formatClusterStatus(await collectClusterStatus(state.nodes, stateCredentials(state).data)));
     return;
   }
   const { data, sentinel } = stateCredentials(state);
@@ -313,19 +357,25 @@ export function buildProgram(): Command {
 
   topology
     .command('failover')
-    .description('SENTINEL FAILOVER: promote a replica now, and wait for the new master (detached topology)')
+    .description(
+      'SENTINEL FAILOVER (a cluster: CLUSTER FAILOVER on a replica of the shard): promote a replica now, and wait for the new master (detached topology)',
+    )
     .addOption(stateFileOption())
     .option('--no-wait', 'return once a sentinel accepted the failover')
     .addOption(timeoutOption())
-    .action((o: FaultOptions) => topologyFault('failover', o));
+    .argument('[shard]', 'a cluster: the shard whose master to act on (0, 1, ...)')
+    .action((shard: string | undefined, o: FaultOptions) => topologyFault('failover', shard, o));
 
   topology
     .command('pause')
-    .description('SIGSTOP the master (like `docker pause`): the sentinels fail over after --down-after ms')
+    .description(
+      'SIGSTOP the master (a cluster: of the shard; like `docker pause`): a failover follows after --down-after / --node-timeout ms',
+    )
     .addOption(stateFileOption())
     .option('--wait', 'wait until the sentinels name a new master')
     .addOption(timeoutOption())
-    .action((o: FaultOptions) => topologyFault('pause', o));
+    .argument('[shard]', 'a cluster: the shard whose master to act on (0, 1, ...)')
+    .action((shard: string | undefined, o: FaultOptions) => topologyFault('pause', shard, o));
 
   topology
     .command('resume')
@@ -335,11 +385,14 @@ export function buildProgram(): Command {
 
   topology
     .command('kill')
-    .description('SIGKILL the master (it does not come back; `topology down` still cleans up)')
+    .description(
+      'SIGKILL the master (a cluster: of the shard; it does not come back; `topology down` still cleans up)',
+    )
     .addOption(stateFileOption())
     .option('--wait', 'wait until the sentinels name a new master')
     .addOption(timeoutOption())
-    .action((o: FaultOptions) => topologyFault('kill', o));
+    .argument('[shard]', 'a cluster: the shard whose master to act on (0, 1, ...)')
+    .action((shard: string | undefined, o: FaultOptions) => topologyFault('kill', shard, o));
 
   program
     .command('bench')

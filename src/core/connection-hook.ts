@@ -40,3 +40,23 @@ export class DataConnectionHooks {
     for (const hook of this.#hooks) await hook(client, info);
   }
 }
+
+/** A command handed to a data connection (ioredis' Command has these fields). */
+export interface RoutedCommand {
+  readonly name: string;
+  readonly args: readonly unknown[];
+}
+
+/**
+ * Called, synchronously, for every command a routing client hands to one of the router's
+ * data connections (see Router.onRoutedCommand), before it is written.
+ */
+export type RoutedCommandListener = (connection: Redis, command: RoutedCommand) => void;
+
+/** What Router.onRoutedCommand gives back. */
+export interface RoutedCommands {
+  /** The client the router lends to operations (routers.cluster: its ioredis Cluster). */
+  lent: Redis;
+  /** Stop calling the listener. */
+  remove: () => void;
+}

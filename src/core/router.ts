@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NodeAddress } from './address.js';
-import type { DataConnectionHook } from './connection-hook.js';
+import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from './connection-hook.js';
 
 /**
  * The contract between the cache and its routers. It lives in core because core owns it:
@@ -35,6 +35,28 @@ export interface RouterStats {
   nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
   failovers: number;
   breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
+  /** routers.discovery with `speculativeReads` (the default): what became of the speculative reads. */
+  speculation?: SpeculationStats;
+}
+
+/**
+ * Speculative reads (routers.discovery): a read sent to the last known node together with the
+ * sentinel query, its reply kept only if the fresh answer names that node.
+ */
+export interface SpeculationStats {
+  /** Reads sent speculatively. */
+  sent: number;
+  /** The fresh answer confirmed the node: its reply (or its error) was the read's answer. */
+  hits: number;
+  /**
+   * Reply discarded: the fresh answer named another node, the topology changed meanwhile, or
+   * no sentinel answered (then the read fails, or falls back, as without speculation).
+   */
+  misses: number;
+  /** Misses run again on the node the fresh answer named. */
+  reruns: number;
+  /** Failures of discarded speculative reads (never seen by the caller). */
+  discardedErrors: number;
 }
 
 export interface Router {
@@ -77,4 +99,13 @@ export interface Router {
    * removes the hook. Optional: the near cache needs it and runs without one otherwise.
    */
   onDataConnection?(hook: DataConnectionHook): () => void;
+  /**
+   * Routers whose `execute` lends one client that picks a data connection per command
+   * (routers.cluster lends its ioredis Cluster: slot, MOVED, ASK and replica choice are
+   * ioredis') implement this: `listener` runs for every command handed to a data connection,
+   * so the near cache knows which connection carried a read. Returns the lent client and the
+   * remover, or undefined when the router cannot watch its connections (the near cache then
+   * turns itself off). Routers that lend the data connection itself do not implement it.
+   */
+  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
 }

@@ -15,6 +15,8 @@ export interface CacheStats {
   breaker: RouterStats['breaker'];
   /** Per node (`host:port`): operations and errors as counted by the router. */
   nodes: RouterStats['nodes'];
+  /** routers.discovery with speculativeReads: what became of the reads sent ahead of their sentinel answer. */
+  speculation?: RouterStats['speculation'];
   /** Present when the `nearCache` option is on. */
   nearCache?: NearCacheStats;
 }
@@ -38,6 +40,7 @@ export class Counters {
       router: router.kind,
       breaker: router.breaker,
       nodes: router.nodes,
+      ...(router.speculation ? { speculation: router.speculation } : {}),
     };
   }
 }

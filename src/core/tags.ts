@@ -11,6 +11,11 @@
  * Cost: an entry without tags costs nothing extra. Reading a tagged entry costs one more round
  * trip (one MGET of its tags' stamps; getMany batches every entry's tags into one MGET).
  * Stamps never expire (one small key per tag ever invalidated).
+ *
+ * On a cluster the stamp keys of several tags usually hash to different slots, and one MGET (or
+ * one pipeline) cannot span slots: stamps are then read with one MGET per slot and bumped with
+ * one pipeline per slot, the slots in parallel (`canCombine`, the router's answer to "can one
+ * command take these keys?"). On a single master everything is one group, as before.
  */
 import type { Redis } from 'ioredis';
 import type { EntryMeta, TagVersion } from './envelope.js';
@@ -25,28 +30,74 @@ export function parseStamps(raw: ReadonlyArray<string | Buffer | null>): number[
   return raw.map((stamp) => (stamp === null ? 0 : Number(stamp.toString())));
 }
 
-/** Current stamps of `tags` (one MGET), as a map tag → stamp. */
+/** Whether one command can take all of `keys` (Router.canCombine: one hash slot on a cluster). */
+export type CanCombine = (keys: readonly string[]) => boolean;
+
+/** A single master: any keys go together. */
+export const ANY_KEYS: CanCombine = () => true;
+
+/**
+ * Indexes into `keys`, in groups one command can take (order kept inside each group): one
+ * group when `canCombine` takes them all (a single master, or keys of one slot), else one group
+ * per hash slot.
+ */
+export function combinableGroups(keys: readonly string[], canCombine: CanCombine): number[][] {
+  if (canCombine(keys)) return [keys.map((_, i) => i)];
+  const groups: number[][] = [];
+  keys.forEach((key, i) => {
+    const group = groups.find((g) => canCombine([keys[g[0] as number] as string, key]));
+    if (group === undefined) groups.push([i]);
+    else group.push(i);
+  });
+  return groups;
+}
+
+/**
+ * Current stamps of `tags`, as a map tag → stamp: one MGET (a consistent snapshot) when one
+ * command can take their stamp keys, else one MGET per hash slot, in parallel.
+ */
 export async function readStamps(
   client: Redis,
   prefix: string,
   tags: Iterable<string>,
+  canCombine: CanCombine = ANY_KEYS,
 ): Promise<Map<string, number>> {
   const list = [...new Set(tags)];
   const stamps = new Map<string, number>();
   if (list.length === 0) return stamps;
-  const raw = await client.mget(...list.map((tag) => tagStampKey(prefix, tag)));
-  const values = parseStamps(raw);
-  for (let i = 0; i < list.length; i++) stamps.set(list[i] as string, values[i] as number);
+  const keys = list.map((tag) => tagStampKey(prefix, tag));
+  await Promise.all(
+    combinableGroups(keys, canCombine).map(async (group) => {
+      const values = parseStamps(await client.mget(...group.map((i) => keys[i] as string)));
+      group.forEach((i, j) => {
+        stamps.set(list[i] as string, values[j] as number);
+      });
+    }),
+  );
   return stamps;
 }
 
-/** Bump the stamps of `tags` (one pipeline of INCR): every entry carrying one becomes a miss. */
-export async function bumpStamps(client: Redis, prefix: string, tags: readonly string[]): Promise<void> {
+/**
+ * Bump the stamps of `tags`: every entry carrying one becomes a miss. One pipeline of INCR,
+ * or on a cluster one per hash slot, in parallel (if one fails, the others may have bumped:
+ * the error is thrown, and calling again is safe).
+ */
+export async function bumpStamps(
+  client: Redis,
+  prefix: string,
+  tags: readonly string[],
+  canCombine: CanCombine = ANY_KEYS,
+): Promise<void> {
   if (tags.length === 0) return;
-  const pipeline = client.pipeline();
-  for (const tag of tags) pipeline.incr(tagStampKey(prefix, tag));
-  const results = (await pipeline.exec()) ?? [];
-  for (const [error] of results) if (error) throw error;
+  const keys = tags.map((tag) => tagStampKey(prefix, tag));
+  await Promise.all(
+    combinableGroups(keys, canCombine).map(async (group) => {
+      const pipeline = client.pipeline();
+      for (const i of group) pipeline.incr(keys[i] as string);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [error] of results) if (error) throw error;
+    }),
+  );
 }
 
 /** The tags an entry's recorded stamps are checked against. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook } from '../core/connection-hook.js';
+import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from '../core/connection-hook.js';
 import { ConfigError } from '../core/errors.js';
 import type {
   FlushReason,
@@ -17,6 +17,7 @@ import { Tracking } from './tracking.js';
 /** A router that lets the near cache prepare its data connections. */
 export interface TrackableRouter {
   onDataConnection?(hook: DataConnectionHook): () => void;
+  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
   on(event: 'failover' | 'topology-change', fn: () => void): void;
   off(event: 'failover' | 'topology-change', fn: () => void): void;
 }
@@ -59,6 +60,7 @@ export class NearCache implements NearLayer {
         keys: (keys) => {
           for (const key of keys) this.#invalidate(key.toString());
         },
+        spoil: (key) => this.#guard.invalidate(key),
         flush: (reason) => this.flush(reason),
         error: (error) => sink.error(error),
         unsupported: (error) => this.#disable(error),
@@ -76,12 +78,28 @@ export class NearCache implements NearLayer {
       );
       return;
     }
+    // A router lending a client that routes each command itself (cluster) says which node
+    // connection carried each read; one that cannot say gets no near cache.
+    let routed: RoutedCommands | undefined;
+    if (typeof router.onRoutedCommand === 'function') {
+      routed = router.onRoutedCommand(this.#tracking.routedCommand);
+      if (routed === undefined) {
+        this.#disable(
+          new ConfigError(
+            'Near cache disabled: this router cannot tell which connection carries each read (its client library offers no hook for that); the cache runs without a near cache',
+          ),
+        );
+        return;
+      }
+      this.#tracking.lend(routed.lent);
+    }
     const removeHook = router.onDataConnection(this.#tracking.hook);
     const onFailover = () => this.flush('failover');
     const onTopology = () => this.flush('topology-change');
     router.on('failover', onFailover);
     router.on('topology-change', onTopology);
     this.#detach = () => {
+      routed?.remove();
       removeHook();
       router.off('failover', onFailover);
       router.off('topology-change', onTopology);

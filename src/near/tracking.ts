@@ -1,5 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook, DataConnectionInfo } from '../core/connection-hook.js';
+import type {
+  DataConnectionHook,
+  DataConnectionInfo,
+  RoutedCommand,
+  RoutedCommandListener,
+} from '../core/connection-hook.js';
 import { ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import type { FlushReason } from '../core/near.js';
 import { InvalidationChannel } from './invalidation-channel.js';
@@ -7,6 +12,8 @@ import { InvalidationChannel } from './invalidation-channel.js';
 export interface TrackingListener {
   /** Redis invalidated these keys. */
   keys(keys: Buffer[]): void;
+  /** A read of `key` went through a connection that was not tracking: keep nothing it brings back. */
+  spoil(key: string): void;
   /** Invalidations may have been missed, or everything changed: drop everything. */
   flush(reason: FlushReason): void;
   /** Tracking failed for a reason that may pass (a node down); near cache stays on. */
@@ -38,10 +45,17 @@ interface NodeTracking {
   clients: Set<Redis>;
   retryTimer: NodeJS.Timeout | undefined;
   retryDelayMs: number;
+  /** Set while the node has no data connection: its channel is closed if none comes back. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
+/**
+ * A node with no data connection for this long loses its channel (a cluster node that left the
+ * slot map); a reconnect within it (standalone, a restarting node) reuses the channel.
+ */
+const IDLE_CHANNEL_MS = 10_000;
 
 /** A refusal that will not pass by retrying: the command is renamed away or denied by ACL, or too old a server. */
 function isUnsupported(err: unknown): boolean {
@@ -51,6 +65,16 @@ function isUnsupported(err: unknown): boolean {
       err.message,
     )
   );
+}
+
+/** The reads whose replies the near cache keeps (NearCache.read / readMany): GET, MGET, PTTL. */
+function spoilReadKeys(command: RoutedCommand, listener: TrackingListener): void {
+  const name = command.name.toLowerCase();
+  if (name !== 'get' && name !== 'pttl' && name !== 'mget') return;
+  for (const arg of command.args) {
+    if (typeof arg === 'string') listener.spoil(arg);
+    else if (Buffer.isBuffer(arg)) listener.spoil(arg.toString());
+  }
 }
 
 function asError(err: unknown): Error {
@@ -73,6 +97,14 @@ export class Tracking {
   readonly #listener: TrackingListener;
   readonly #clients = new WeakMap<Redis, TrackedClient>();
   readonly #nodes = new Map<string, NodeTracking>();
+  /** Routing clients lent to operations (routers.cluster's ioredis Cluster); see `routedCommand`. */
+  readonly #lent = new WeakSet<Redis>();
+  /**
+   * Bumped whenever any data connection stops tracking: a read on a lent client sent before
+   * that is not stored (its connection may be the one; every such stop also flushes today, this
+   * keeps the rule independent of that).
+   */
+  #lentGeneration = 0;
   #disabled = false;
   #closed = false;
 
@@ -85,20 +117,48 @@ export class Tracking {
   readonly hook: DataConnectionHook = async (client, info) => {
     if (this.#disabled || this.#closed) return;
     const state = this.#stateOf(client, info);
+    // The node may have been dropped while it had no connection: join its current record.
+    if (this.#nodes.get(state.node.key) !== state.node) state.node = this.#node(info);
     state.node.clients.add(client);
+    clearTimeout(state.node.idleTimer);
+    state.node.idleTimer = undefined;
     await this.#track(client, state);
+  };
+
+  /**
+   * Register a routing client the router lends to operations (routers.cluster's ioredis
+   * Cluster) and hand `routedCommand` to the router (Router.onRoutedCommand). Reads on it get a
+   * ticket; whether the node connection that carried one was tracking is decided per command.
+   */
+  lend(client: Redis): void {
+    this.#lent.add(client);
+  }
+
+  /**
+   * A routing client handed `command` to `connection`. If that connection is not tracking
+   * into a live channel right now, the reply to a read it carries is not watched by Redis:
+   * spoil the near cache's reads of its keys in flight. A tracking connection that stops
+   * tracking later always flushes (close, lost channel), which spoils every read in flight.
+   */
+  readonly routedCommand: RoutedCommandListener = (connection, command) => {
+    if (this.#disabled || this.#closed) return;
+    if (this.#clients.get(connection)?.active === true) return;
+    spoilReadKeys(command, this.#listener);
   };
 
   /** A number to hand back to stillValid() when the reply arrives, or -1: do not keep the reply. */
   ticket(client: Redis): number {
+    if (this.#disabled) return -1;
     const state = this.#clients.get(client);
-    return state?.active === true && !this.#disabled ? state.generation : -1;
+    if (state !== undefined) return state.active ? state.generation : -1;
+    return this.#lent.has(client) ? this.#lentGeneration : -1;
   }
 
   stillValid(client: Redis, ticket: number): boolean {
     if (ticket < 0 || this.#disabled) return false;
     const state = this.#clients.get(client);
-    return state?.active === true && state.generation === ticket;
+    if (state !== undefined) return state.active && state.generation === ticket;
+    return this.#lent.has(client) && this.#lentGeneration === ticket;
   }
 
   get disabled(): boolean {
@@ -123,7 +183,9 @@ export class Tracking {
       // the keys read through it are no longer watched by anyone.
       client.on('close', () => {
         tracked.node.clients.delete(client);
+        if (tracked.node.clients.size === 0) this.#dropWhenIdle(tracked.node);
         const wasTracking = tracked.active;
+        if (wasTracking) this.#lentGeneration++;
         tracked.active = false;
         tracked.generation++;
         if (wasTracking && !this.#closed) this.#listener.flush('disconnect');
@@ -143,6 +205,7 @@ export class Tracking {
         clients: new Set(),
         retryTimer: undefined,
         retryDelayMs: RETRY_MIN_MS,
+        idleTimer: undefined,
       };
       this.#nodes.set(key, node);
     }
@@ -150,6 +213,7 @@ export class Tracking {
   }
 
   async #track(client: Redis, state: TrackedClient): Promise<void> {
+    if (state.active) this.#lentGeneration++;
     state.active = false;
     const generation = ++state.generation;
     const node = state.node;
@@ -225,6 +289,7 @@ export class Tracking {
     for (const client of node.clients) {
       const state = this.#clients.get(client);
       if (state !== undefined) {
+        if (state.active) this.#lentGeneration++;
         state.active = false;
         state.generation++;
       }
@@ -262,9 +327,22 @@ export class Tracking {
     );
   }
 
+  #dropWhenIdle(node: NodeTracking): void {
+    if (node.idleTimer !== undefined || this.#closed || this.#disabled) return;
+    node.idleTimer = setTimeout(() => {
+      node.idleTimer = undefined;
+      if (node.clients.size !== 0 || this.#nodes.get(node.key) !== node) return;
+      this.#nodes.delete(node.key);
+      this.#dropNode(node);
+    }, IDLE_CHANNEL_MS);
+    node.idleTimer.unref();
+  }
+
   #dropNode(node: NodeTracking): void {
     if (node.retryTimer !== undefined) clearTimeout(node.retryTimer);
     node.retryTimer = undefined;
+    clearTimeout(node.idleTimer);
+    node.idleTimer = undefined;
     const channel = node.channel;
     node.channel = undefined;
     channel?.close();

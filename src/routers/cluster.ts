@@ -1,4 +1,10 @@
-import { Cluster, type ClusterOptions, type Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis } from 'ioredis';
+import {
+  type DataConnectionHook,
+  DataConnectionHooks,
+  type RoutedCommandListener,
+  type RoutedCommands,
+} from '../core/connection-hook.js';
 import {
   AuthenticationError,
   CacheClosedError,
@@ -13,6 +19,8 @@ import {
   type ResolvedClusterOptions,
   resolveClusterOptions,
 } from './cluster/options.js';
+import { quietStreamsConnector } from './cluster/quiet-streams.js';
+import { masterView, scaleReadsFor } from './cluster/read-from.js';
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
 import { redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
@@ -45,6 +53,32 @@ const ERROR_EVENT_INTERVAL_MS = 1000;
 
 function lastNodeError(err: Error): unknown {
   return (err as Error & { lastNodeError?: unknown }).lastNodeError ?? undefined;
+}
+
+/**
+ * Whether this ioredis Cluster creates its node connections where '+node' sees them first and
+ * sends commands through their `sendCommand` (ioredis 5.x: `connectionPool` forwards its
+ * '+node' to the Cluster; `Cluster#sendCommand` ends in `redis.sendCommand(command, stream)`).
+ */
+function announcesNodeConnections(cluster: Cluster): boolean {
+  const pool = (cluster as unknown as { connectionPool?: { listenerCount?: (e: string) => number } })
+    .connectionPool;
+  return (
+    typeof pool?.listenerCount === 'function' &&
+    pool.listenerCount('+node') > 0 &&
+    typeof Redis.prototype.sendCommand === 'function' &&
+    /\.sendCommand\(command, stream\)/.test(String(Cluster.prototype.sendCommand))
+  );
+}
+
+let warnedNoRoutedCommands = false;
+function warnNoRoutedCommands(): void {
+  if (warnedNoRoutedCommands) return;
+  warnedNoRoutedCommands = true;
+  process.emitWarning(
+    'ioredis Cluster does not announce its node connections as this version expects: the near cache is off on routers.cluster',
+    { code: 'SENTINEL_CACHE_NO_CLUSTER_NEAR_CACHE' },
+  );
 }
 
 interface NodeCounters {
@@ -84,12 +118,17 @@ export class ClusterRouter implements Router {
   #watchTimer: NodeJS.Timeout | undefined;
   #firstReady: Promise<void> | undefined;
   #refreshTimeoutsInARow = 0;
+  readonly #hooks = new DataConnectionHooks();
+  readonly #routedListeners = new Set<RoutedCommandListener>();
+  /** The cluster as write operations see it: every command on the master (read-from.ts). */
+  readonly #forWrites: Cluster;
 
   constructor(options: ClusterRouterOptions) {
     const o = resolveClusterOptions(options);
     this.#options = o;
+    const toMaster = new WeakSet<object>();
     const clusterOptions: ClusterOptions = {
-      scaleReads: o.readFrom === 'master' ? 'master' : 'slave',
+      scaleReads: scaleReadsFor(o.readFrom, toMaster),
       slotsRefreshInterval: o.slotsRefreshIntervalMs,
       slotsRefreshTimeout: o.slotsRefreshTimeoutMs,
       retryDelayOnFailover: 0,
@@ -112,6 +151,8 @@ export class ClusterRouter implements Router {
         // node never answers it, and its commands in flight would wait for their timeout.
         // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
         disconnectTimeout: DROPPED_NODE_GRACE_MS,
+        // A socket's second error must not become an uncaught exception (quiet-streams.ts).
+        Connector: quietStreamsConnector() as never,
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}),
@@ -123,9 +164,10 @@ export class ClusterRouter implements Router {
         typeof natMap === 'function' ? (key: string) => natMap(parseNodeKey(key)) : natMap;
     }
     this.#cluster = new Cluster(o.nodes, clusterOptions);
+    this.#forWrites = o.readFrom === 'master' ? this.#cluster : masterView(this.#cluster, toMaster);
     this.#owners = mastersBySlot(this.#cluster.slots);
 
-    this.#cluster.on('+node', (redis: Redis) => this.#countCommands(redis));
+    this.#cluster.on('+node', (redis: Redis) => this.#instrument(redis));
     this.#cluster.on('ready', () => {
       this.#everReady = true;
       this.#lastError = undefined;
@@ -163,10 +205,12 @@ export class ClusterRouter implements Router {
   }
 
   /**
-   * Count commands per node at the node connection itself (retries and redirections included),
-   * and coalesce each node's same-tick commands into one socket write (write-coalescing.ts).
+   * Every node connection ioredis opens ('+node' fires when its pool creates one, before it
+   * carries a command): count its commands (retries and redirections included), coalesce its
+   * same-tick commands into one socket write (write-coalescing.ts), report each command to the
+   * routed-command listeners, and run the data connection hooks on each 'ready'.
    */
-  #countCommands(redis: Redis): void {
+  #instrument(redis: Redis): void {
     const key = `${redis.options.host}:${redis.options.port}`;
     let counters = this.#counters.get(key);
     if (counters === undefined) {
@@ -178,13 +222,65 @@ export class ClusterRouter implements Router {
       c.errors++;
     };
     const coalesce = this.#options.coalesceWrites;
+    const listeners = this.#routedListeners;
     const send = redis.sendCommand.bind(redis);
     redis.sendCommand = ((command, stream) => {
       c.ops++;
       command.promise.catch(countError);
+      if (listeners.size !== 0) for (const listener of listeners) listener(redis, command);
       if (coalesce) coalesceWrites(redis);
       return send(command, stream);
     }) as Redis['sendCommand'];
+    redis.on('ready', () => {
+      if (!this.#hooks.empty) this.#runHook(redis, (r, info) => this.#hooks.run(r, info));
+    });
+  }
+
+  /**
+   * A hook on one node connection. ioredis sends the commands queued for the node when it is
+   * ready, without waiting for the hook: a hook must not assume its setup precedes every
+   * command (the near cache learns, through onRoutedCommand, which commands went through a
+   * connection it had not prepared yet, and keeps nothing they read). A failing hook is an
+   * 'error' event, not a closed connection.
+   */
+  #runHook(redis: Redis, hook: DataConnectionHook): void {
+    const info = { host: String(redis.options.host), port: Number(redis.options.port) };
+    hook(redis, info).catch((err: unknown) => this.#reportError(err, info));
+  }
+
+  /**
+   * Run `hook` on every node connection (masters and replicas), each time it is ready: those
+   * ioredis opens from now on, and the ready ones now.
+   */
+  onDataConnection(hook: DataConnectionHook): () => void {
+    const remove = this.#hooks.add(hook);
+    for (const redis of this.#cluster.nodes('all')) {
+      if (redis.status === 'ready') this.#runHook(redis, hook);
+    }
+    return remove;
+  }
+
+  /**
+   * `execute` lends the ioredis Cluster, which picks the node connection per command (slot,
+   * MOVED, ASK, replica): `listener` hears every command handed to a node connection, from the
+   * connection's own `sendCommand` (wrapped in #instrument). That relies on ioredis internals
+   * (its ConnectionPool announcing each connection it creates as '+node', the Cluster sending
+   * through the node connection's `sendCommand`): checked here; without them this returns
+   * undefined (with a process warning) and the near cache runs without itself, since a read
+   * whose connection went unreported could be kept untracked.
+   */
+  onRoutedCommand(listener: RoutedCommandListener): RoutedCommands | undefined {
+    if (!announcesNodeConnections(this.#cluster)) {
+      warnNoRoutedCommands();
+      return undefined;
+    }
+    this.#routedListeners.add(listener);
+    return {
+      lent: this.#cluster as unknown as Redis,
+      remove: () => {
+        this.#routedListeners.delete(listener);
+      },
+    };
   }
 
   #reportError(err: unknown, address?: NodeAddress): void {
@@ -325,19 +421,21 @@ export class ClusterRouter implements Router {
     });
   }
 
-  execute<T>(_intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+  execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new CacheClosedError('Router is closed'));
     // The hot path (cluster ready) runs `fn` in this tick, with no extra await.
-    if (this.#cluster.status !== 'ready') return this.#whenReady().then(() => this.#run(fn));
-    return this.#run(fn);
+    if (this.#cluster.status !== 'ready') return this.#whenReady().then(() => this.#run(intent, fn));
+    return this.#run(intent, fn);
   }
 
-  #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  #run<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     let result: Promise<T>;
     try {
       // A Cluster has the command methods of a Redis; multi-key and keyless commands are
-      // grouped by slot / sent to every master by the caller (groupKeys, eachMaster).
-      result = fn(this.#cluster as unknown as Redis);
+      // grouped by slot / sent to every master by the caller (groupKeys, eachMaster). With
+      // replica reads, a write operation's read-only commands still go to the master.
+      const client = intent === 'write' ? this.#forWrites : this.#cluster;
+      result = fn(client as unknown as Redis);
     } catch (err) {
       return Promise.reject(this.#translate(err));
     }

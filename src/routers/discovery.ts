@@ -8,13 +8,22 @@ import {
   replicaLinkDownError,
   wrongRoleError,
 } from './node-clients.js';
-import { type NodeHandle, type NodeRoleNeed, routerClosed } from './pipeline.js';
+import {
+  isBrokenConnection,
+  mayReadElsewhere,
+  type NodeHandle,
+  type NodeRoleNeed,
+  type ReadPlan,
+  routerClosed,
+} from './pipeline.js';
 import { addressKey } from './sentinel/address.js';
 import type { SentinelNews } from './sentinel/context.js';
 import { FreshQuery } from './sentinel/fresh-query.js';
 import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
-import type { Intent, NodeAddress, Router, SentinelRouterOptions } from './types.js';
+import { judgeSpeculation, SpeculationCounters } from './sentinel/speculation.js';
+import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from './types.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -41,6 +50,28 @@ interface NodeConnection {
   dropped?: boolean;
 }
 
+/** A read sent ahead of its sentinel answer (speculativeReads). */
+interface Speculation<T> {
+  conn: NodeConnection;
+  handle: NodeHandle;
+  client: Redis;
+  need: NodeRoleNeed;
+  /** The topology epoch when it was sent (the connection's ROLE check is from this epoch). */
+  epoch: number;
+  /** The read itself; a rejection handler is attached at once (a discarded failure is no unhandled rejection). */
+  outcome: Promise<T>;
+}
+
+/** One sentinel answer about the replicas. */
+interface ReplicaAnswer {
+  /** Replicas not flagged down, in the sentinel's order. */
+  usable: NodeAddress[];
+  /** Keys of those whose link to the master the sentinel reports up. */
+  linkUp: Set<string>;
+}
+
+const noop = (): void => {};
+
 /**
  * Per-request discovery: every operation asks a sentinel where the master (writes) or a
  * live replica (reads) is *now*, then runs on a connection to exactly that address.
@@ -54,8 +85,14 @@ interface NodeConnection {
  *   list a deposed master as a replica before it has become one).
  * - Concurrent operations share sentinel queries through FreshQuery, which only lets an
  *   operation use a query sent after it started.
+ * - speculativeReads (default on): a read goes to the node of the last answer at the same
+ *   time as its sentinel query, and its reply counts only if that fresh answer names the
+ *   same node, in the same topology epoch, on the same ROLE-checked connection; otherwise the
+ *   reply is dropped and the read runs on the node the answer names. So every read is still
+ *   routed by an answer obtained after it started, in one round trip instead of two. Writes
+ *   always wait for the answer: a write must never reach a node the answer does not name.
  */
-export function discovery(opts: SentinelRouterOptions): Router {
+export function discovery(opts: DiscoveryRouterOptions): Router {
   return new DiscoveryRouter(opts);
 }
 
@@ -65,16 +102,34 @@ export class DiscoveryRouter extends SentinelRouter {
   private readonly connecting = new Map<string, Promise<NodeConnection>>();
   private readonly handles = new Map<string, NodeHandle>();
   private readonly masterQuery: FreshQuery<NodeAddress>;
-  private readonly replicaQuery: FreshQuery<NodeAddress[]>;
+  private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
   /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
   private epoch = 0;
   /** Replicas the sentinels last reported with `master-link-status: err`. */
-  private readonly linkDown = new Set<string>();
+  private linkDown = new Set<string>();
+  private readonly speculativeReads: boolean;
+  private readonly speculation = new SpeculationCounters();
+  /** The master of the last sentinel answer: where the next master read is sent speculatively. */
+  private lastMaster: NodeAddress | undefined;
+  /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
+  private lastReplicas: NodeAddress[] = [];
+  private nextSpeculativeReplica = 0;
+  /**
+   * @internal Test hook: called with every read's result as it is handed to the caller, and
+   * the address keys the fresh sentinel answer that routed it named.
+   */
+  auditReads: ((result: unknown, named: readonly string[]) => void) | undefined;
 
-  constructor(opts: SentinelRouterOptions) {
+  constructor(opts: DiscoveryRouterOptions) {
     super(opts);
+    this.speculativeReads = opts.speculativeReads ?? true;
     this.masterQuery = new FreshQuery(() => this.ctx.askMaster(), SENTINEL_QUERIES_IN_FLIGHT);
     this.replicaQuery = new FreshQuery(() => this.askReplicas(), SENTINEL_QUERIES_IN_FLIGHT);
+  }
+
+  override stats(): RouterStats {
+    const base = super.stats();
+    return this.speculativeReads ? { ...base, speculation: this.speculation.snapshot() } : base;
   }
 
   protected async closeNodes(): Promise<void> {
@@ -85,23 +140,63 @@ export class DiscoveryRouter extends SentinelRouter {
     this.conns.clear();
   }
 
-  protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>, mayRetry = true): Promise<T> {
-    return this.masterOperation(intent, fn, mayRetry);
+  protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (intent === 'read' && this.speculates()) return this.masterRead(fn, true);
+    return this.masterOperation(intent, fn, true);
   }
 
   protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    return this.pipeline.read(
-      {
-        preferred: this.ctx.readFrom === 'replica-preferred',
-        service: this.ctx.service,
-        replicas: async () =>
-          (await this.replicaQuery.get())
-            .filter((a) => this.withinLag(a))
-            .map((a) => this.handle(a, 'replica')),
-        onMaster: () => this.masterOperation('read', fn, false),
-      },
-      fn,
-    );
+    const spec = this.speculates() ? this.speculateOnReplica(fn) : undefined;
+    if (!spec) return this.readReplicas(() => this.freshReplicas(), fn);
+    return this.confirmReplicaRead(spec, fn);
+  }
+
+  /**
+   * Reads speculate unless a data connection hook is installed: the near cache's hook means its
+   * reads keep a reply the moment it arrives, before the router could drop an unconfirmed one.
+   */
+  private speculates(): boolean {
+    return this.speculativeReads && this.ctx.node.hooks.empty;
+  }
+
+  /** A read of the master: speculatively on the last answer's master when its connection is current. */
+  private masterRead<T>(fn: (client: Redis) => Promise<T>, mayRetry: boolean): Promise<T> {
+    const spec = this.lastMaster && this.speculate(this.lastMaster, 'master', fn);
+    if (!spec) return this.masterOperation('read', fn, mayRetry);
+    return this.confirmMasterRead(spec, fn, mayRetry);
+  }
+
+  private async confirmMasterRead<T>(
+    spec: Speculation<T>,
+    fn: (client: Redis) => Promise<T>,
+    mayRetry: boolean,
+  ): Promise<T> {
+    let address: NodeAddress;
+    try {
+      address = await this.freshMaster();
+    } catch (err) {
+      this.speculation.misses++;
+      this.discard(spec);
+      throw err;
+    }
+    const named = [addressKey(address)];
+    const retry = mayRetry ? () => this.masterOperation('read', fn, false) : undefined;
+    if (this.judge(spec, named) === 'accept') {
+      this.speculation.hits++;
+      this.ctx.stats.op(spec.conn.key, 'master');
+      let result: T;
+      try {
+        result = await spec.outcome;
+      } catch (err) {
+        // The confirmed node's own answer: sorted exactly as if sent after the answer.
+        return this.pipeline.failed(spec.handle, 'master', spec.client, err, retry);
+      }
+      this.auditReads?.(result, named);
+      return result;
+    }
+    this.discard(spec);
+    this.speculation.reruns++;
+    return this.runOnMaster(address, 'read', fn, retry);
   }
 
   private async masterOperation<T>(
@@ -110,6 +205,42 @@ export class DiscoveryRouter extends SentinelRouter {
     mayRetry: boolean,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
+    const address = await this.freshMaster();
+    return this.runOnMaster(
+      address,
+      intent,
+      fn,
+      mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
+    );
+  }
+
+  private runOnMaster<T>(
+    address: NodeAddress,
+    intent: Intent,
+    fn: (client: Redis) => Promise<T>,
+    retry: (() => Promise<T>) | undefined,
+  ): Promise<T> {
+    const audit = this.auditReads;
+    if (audit === undefined || intent !== 'read') {
+      return this.pipeline.run(this.handle(address, 'master'), 'master', fn, retry);
+    }
+    // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
+    // here too would name this address for a reply that came from the next one.
+    let retried = false;
+    const tracked =
+      retry &&
+      (() => {
+        retried = true;
+        return retry();
+      });
+    return this.pipeline.run(this.handle(address, 'master'), 'master', fn, tracked).then((result) => {
+      if (!retried) audit(result, [addressKey(address)]);
+      return result;
+    });
+  }
+
+  /** The master a sentinel names now (asked after the caller started), never a demoted one. */
+  private async freshMaster(): Promise<NodeAddress> {
     let address = await this.masterQuery.get();
     if (this.ctx.isDemoted(address)) {
       // The answer was obtained just before a +switch-master named this address as the
@@ -119,12 +250,167 @@ export class DiscoveryRouter extends SentinelRouter {
         throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
       }
     }
-    return this.pipeline.run(
-      this.handle(address, 'master'),
-      'master',
-      fn,
-      mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
-    );
+    this.lastMaster = address;
+    return address;
+  }
+
+  /** Replica handles for a read, from a sentinel answer obtained after the read started. */
+  private async freshReplicas(): Promise<NodeHandle[]> {
+    return this.replicaHandles((await this.replicaQuery.get()).usable);
+  }
+
+  private replicaHandles(usable: readonly NodeAddress[]): NodeHandle[] {
+    return usable.filter((a) => this.withinLag(a)).map((a) => this.handle(a, 'replica'));
+  }
+
+  /** The pipeline's replica read (round robin, skips, master fallback) over `replicas`. */
+  private readReplicas<T>(
+    replicas: () => Promise<readonly NodeHandle[]> | readonly NodeHandle[],
+    fn: (client: Redis) => Promise<T>,
+  ): Promise<T> {
+    const plan: ReadPlan<T> = {
+      preferred: this.ctx.readFrom === 'replica-preferred',
+      service: this.ctx.service,
+      replicas,
+      onMaster: () => this.masterOperation('read', fn, false),
+    };
+    const audit = this.auditReads;
+    if (audit === undefined) return this.pipeline.read(plan, fn);
+    let named: readonly string[] = [];
+    let viaMaster = false;
+    return this.pipeline
+      .read(
+        {
+          ...plan,
+          replicas: async () => {
+            const handles = await replicas();
+            named = handles.map((h) => h.key);
+            return handles;
+          },
+          onMaster: () => {
+            viaMaster = true; // audited by the master path
+            return plan.onMaster();
+          },
+        },
+        fn,
+      )
+      .then((result) => {
+        if (!viaMaster) audit(result, named);
+        return result;
+      });
+  }
+
+  /**
+   * Send `fn` to the next replica of the last answer, round robin (skipping failed or lagging
+   * ones). When that replica has no current connection the read waits for its answer instead
+   * of going to another one: the pipeline's read then opens (or re-checks) connections in its
+   * own rotation, so every replica keeps getting reads.
+   */
+  private speculateOnReplica<T>(fn: (client: Redis) => Promise<T>): Speculation<T> | undefined {
+    const candidates = this.lastReplicas;
+    const n = candidates.length;
+    for (let i = 0; i < n; i++) {
+      const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
+      if (this.pipeline.skipping(addressKey(address)) || !this.withinLag(address)) continue;
+      return this.speculate(address, 'replica', fn);
+    }
+    return undefined;
+  }
+
+  private async confirmReplicaRead<T>(spec: Speculation<T>, fn: (client: Redis) => Promise<T>): Promise<T> {
+    let answer: ReplicaAnswer;
+    try {
+      answer = await this.replicaQuery.get();
+    } catch (err) {
+      // No fresh answer: the read gets the pipeline's handling of that (replica-preferred
+      // falls back to the master, 'replica' fails), never the unconfirmed reply.
+      this.speculation.misses++;
+      this.discard(spec);
+      this.speculation.reruns++;
+      return this.readReplicas(() => Promise.reject(err), fn);
+    }
+    const usable = answer.usable.filter((a) => this.withinLag(a));
+    // Confirmed only by a replica the answer lists as usable *and* with its link up.
+    const named = usable.map(addressKey).filter((k) => answer.linkUp.has(k));
+    if (this.judge(spec, named) !== 'accept') {
+      this.discard(spec);
+      this.speculation.reruns++;
+      return this.readReplicas(() => this.replicaHandles(usable), fn);
+    }
+    this.speculation.hits++;
+    this.ctx.stats.op(spec.conn.key, 'replica');
+    let result: T;
+    try {
+      result = await spec.outcome;
+    } catch (err) {
+      // The confirmed replica's own failure, sorted as usual (evict, skip); a transient one
+      // passes the read to the other replicas the answer lists, as a replica read would.
+      const failure = await this.pipeline.failed(spec.handle, 'replica', spec.client, err).then(
+        () => undefined as never,
+        (e: unknown) => e,
+      );
+      if (!mayReadElsewhere(failure)) throw failure;
+      const rest = usable.filter((a) => addressKey(a) !== spec.conn.key);
+      if (rest.length === 0 && this.ctx.readFrom !== 'replica-preferred') throw failure;
+      return this.readReplicas(() => this.replicaHandles(rest), fn);
+    }
+    this.auditReads?.(result, named);
+    return result;
+  }
+
+  /**
+   * Send `fn` now on the connection to `address`, if that connection is ready and its ROLE
+   * check is current and fits `need`; undefined otherwise (the read then waits for the answer).
+   */
+  private speculate<T>(
+    address: NodeAddress,
+    need: NodeRoleNeed,
+    fn: (client: Redis) => Promise<T>,
+  ): Speculation<T> | undefined {
+    const key = addressKey(address);
+    const conn = this.conns.get(key);
+    if (conn?.client.status !== 'ready' || !this.checkIsCurrent(conn, need) || !fits(conn, need)) {
+      return undefined;
+    }
+    if (need === 'master' && this.ctx.isDemoted(address)) return undefined;
+    const client = conn.client;
+    coalesceWrites(client);
+    let outcome: Promise<T>;
+    try {
+      outcome = fn(client);
+    } catch (err) {
+      outcome = Promise.reject(err);
+    }
+    outcome.catch(noop);
+    this.speculation.sent++;
+    return { conn, handle: this.handle(address, need), client, need, epoch: this.epoch, outcome };
+  }
+
+  /** Does the fresh answer, naming `named`, confirm the node `spec` went to? */
+  private judge(spec: Speculation<unknown>, named: readonly string[]) {
+    const { conn, need } = spec;
+    const verdict = judgeSpeculation({
+      target: conn.key,
+      named,
+      sentEpoch: spec.epoch,
+      currentEpoch: this.epoch,
+      connectionHolds:
+        this.conns.get(conn.key) === conn &&
+        !conn.dropped &&
+        fits(conn, need) &&
+        !(need === 'master' && this.ctx.isDemoted(conn.address)),
+    });
+    if (verdict !== 'accept') this.speculation.misses++;
+    return verdict;
+  }
+
+  /** The speculative reply is not used; a broken connection behind it is still dropped. */
+  private discard(spec: Speculation<unknown>): void {
+    spec.outcome.catch((err: unknown) => {
+      this.speculation.discardedErrors++;
+      const translated = translateError(err, spec.conn.address, this.ctx.node.commandTimeoutMs, spec.client);
+      if (isBrokenConnection(translated)) spec.handle.evict(translated as Error, spec.client);
+    });
   }
 
   /** The pipeline's view of `address` in one role (one object per address and role). */
@@ -240,15 +526,19 @@ export class DiscoveryRouter extends SentinelRouter {
     conn.client.disconnect();
   }
 
-  private async askReplicas(): Promise<NodeAddress[]> {
+  private async askReplicas(): Promise<ReplicaAnswer> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) {
       throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
     }
     const usable = res.value.filter(isUsable);
-    this.linkDown.clear();
-    for (const r of usable) if (linkReportedDown(r)) this.linkDown.add(addressKey(r.address));
-    return usable.map((r) => r.address);
+    const linkDown = new Set<string>();
+    const linkUp = new Set<string>();
+    for (const r of usable) (linkReportedDown(r) ? linkDown : linkUp).add(addressKey(r.address));
+    this.linkDown = linkDown;
+    const addresses = usable.map((r) => r.address);
+    this.lastReplicas = addresses.filter((a) => linkUp.has(addressKey(a)));
+    return { usable: addresses, linkUp };
   }
 
   /**

@@ -4,7 +4,7 @@ import { type ClusterRouter, type ClusterRouterOptions, cluster } from './cluste
 import { discovery } from './discovery.js';
 import { pooled } from './pooled.js';
 import { type StandaloneOptions, standalone } from './standalone.js';
-import type { PooledRouterOptions, SentinelRouterOptions } from './types.js';
+import type { DiscoveryRouterOptions, PooledRouterOptions } from './types.js';
 
 // Names and types of every router option, checked before a router is built (core/validate.ts:
 // unknown names with a "did you mean", wrong types naming the option). Rules between options
@@ -47,6 +47,11 @@ const SENTINEL: Schema = {
   maxReplicaLagMs: 'positive number',
 };
 
+const DISCOVERY: Schema = {
+  ...SENTINEL,
+  speculativeReads: 'boolean',
+};
+
 const POOLED: Schema = {
   ...SENTINEL,
   pool: {
@@ -82,8 +87,8 @@ const CLUSTER: Schema = {
 export const routers = {
   standalone: (options: StandaloneOptions): Router =>
     standalone(validateOptions('routers.standalone', options, STANDALONE)),
-  discovery: (options: SentinelRouterOptions): Router =>
-    discovery(validateOptions('routers.discovery', options, SENTINEL)),
+  discovery: (options: DiscoveryRouterOptions): Router =>
+    discovery(validateOptions('routers.discovery', options, DISCOVERY)),
   pooled: (options: PooledRouterOptions): Router =>
     pooled(validateOptions('routers.pooled', options, POOLED)),
   cluster: (options: ClusterRouterOptions): ClusterRouter =>

@@ -149,7 +149,7 @@ export class RoutePipeline {
         counter?.succeeded();
         return value;
       },
-      (err: unknown) => counted(counter, this.failed(node, role, retry, client, err)),
+      (err: unknown) => counted(counter, this.failed(node, role, client, err, retry)),
     );
   }
 
@@ -175,13 +175,16 @@ export class RoutePipeline {
     return Promise.reject(translated);
   }
 
-  /** The operation failed on `client`: sort the failure (see the class comment). */
-  private failed<T>(
+  /**
+   * Sort the failure of an operation that ran on `client` of `node` (run() above, or a
+   * speculative read whose node the fresh answer confirmed): evict, skip, retry or reject.
+   */
+  failed<T>(
     node: NodeHandle,
     role: NodeRoleNeed,
-    retry: (() => Promise<T>) | undefined,
     client: Redis,
     err: unknown,
+    retry?: () => Promise<T>,
   ): Promise<T> {
     this.stats.error(node.key);
     if (isReadOnlyError(err)) {
@@ -251,6 +254,11 @@ export class RoutePipeline {
     this.skipped.set(key, Date.now() + REPLICA_SKIP_MS);
   }
 
+  /** A replica read skips `key` now (it failed within REPLICA_SKIP_MS). */
+  skipping(key: string): boolean {
+    return this.isSkipped(key, Date.now());
+  }
+
   private isSkipped(key: string, now: number): boolean {
     const until = this.skipped.get(key);
     if (until === undefined) return false;
@@ -265,7 +273,7 @@ function counted<T>(counter: OutcomeCounter | undefined, settled: Promise<T>): P
 }
 
 /** The connection failed or hung: it is not used again (the next operation reconnects). */
-function isBrokenConnection(err: unknown): boolean {
+export function isBrokenConnection(err: unknown): boolean {
   return err instanceof ConnectionInterruptedError || err instanceof CommandTimeoutError;
 }
 

@@ -10,6 +10,7 @@ export type {
   RouterEvent,
   RouterEventMap,
   RouterStats,
+  SpeculationStats,
 } from '../core/router.js';
 
 /** Options shared by every router that talks to data nodes. */
@@ -59,6 +60,17 @@ export interface SentinelRouterOptions extends NodeConnectionOptions {
   maxReplicaLagMs?: number;
   /** Rewrite addresses announced by sentinels (NAT, Docker port mapping). */
   natMap?: Record<string, NodeAddress> | ((address: NodeAddress) => NodeAddress);
+}
+
+export interface DiscoveryRouterOptions extends SentinelRouterOptions {
+  /**
+   * Send each read to the node of the last sentinel answer at the same time as the sentinel
+   * query, and keep its reply only if that fresh answer (obtained after the read started)
+   * names the same node and nothing changed its role meanwhile; otherwise the reply is
+   * discarded and the read runs again on the node the answer names. One round trip per read
+   * instead of two; writes always wait for the answer. Default true.
+   */
+  speculativeReads?: boolean;
 }
 
 export interface PooledRouterOptions extends SentinelRouterOptions {

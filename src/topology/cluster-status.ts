@@ -8,7 +8,7 @@ import { type Credentials, parseInfo, withConnection } from './control.js';
  * Human-readable addresses plus a `createCache` config to paste into an app. The password is
  * never printed: the snippet reads it from an environment variable.
  */
-export function describeCluster(t: ClusterTopology): string {
+export function describeCluster(t: ClusterTopology, caFile?: string): string {
   const lines = [
     `Redis Cluster is up (provider: process): ${t.shardCount} shards, ${t.replicasPerShard} replica(s) each`,
   ];
@@ -28,6 +28,7 @@ export function describeCluster(t: ClusterTopology): string {
     `    nodes: [${seeds}],`,
     ...(t.auth?.username ? [`    username: '${t.auth.username}',`] : []),
     ...(t.auth ? ['    password: process.env.REDIS_PASSWORD,'] : []),
+    ...(t.tls ? [`    tls: { ca: readFileSync(${JSON.stringify(caFile ?? 'ca.crt')}) },`] : []),
     '  }),',
     '});',
   );

@@ -156,5 +156,7 @@ export function clusterNodeConf(c: ClusterNodeConfig): string {
     'cluster-require-full-coverage no',
     'cluster-replica-validity-factor 0',
   ];
+  // TLS on the cluster bus too (node-to-node gossip and failover votes), like replication.
+  if (c.tls) lines.push('tls-cluster yes');
   return `${dataNodeConf(c)}${lines.join('\n')}\n`;
 }

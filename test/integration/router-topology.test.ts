@@ -81,12 +81,18 @@ describe.each(ROUTER_KINDS)('%s router: topology changes', (kind) => {
     const after = await strlenCalls();
     const onMaster = delta(before, after, master);
     const perReplica = replicas.map((n) => delta(before, after, n));
+    // discovery's speculative reads: a reply its fresh answer did not confirm was discarded and
+    // the read ran again, so the node ran it twice (harmless for a read; counted as a miss).
+    const reruns = r.stats().speculation?.misses ?? 0;
     if (where === 'master') {
-      expect(onMaster).toBe(40);
+      expect(onMaster).toBeGreaterThanOrEqual(40);
+      expect(onMaster).toBeLessThanOrEqual(40 + reruns);
       expect(perReplica).toEqual([0, 0]);
     } else {
       expect(onMaster).toBe(0);
-      expect(perReplica.reduce((a, b) => a + b, 0)).toBe(40);
+      const onReplicas = perReplica.reduce((a, b) => a + b, 0);
+      expect(onReplicas).toBeGreaterThanOrEqual(40);
+      expect(onReplicas).toBeLessThanOrEqual(40 + reruns);
       for (const n of perReplica) expect(n).toBeGreaterThan(0); // spread over both replicas
     }
     const nodes = r.stats().nodes;

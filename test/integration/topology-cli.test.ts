@@ -153,7 +153,8 @@ describe('sentinel-cache topology up --detach / status / down', () => {
     }
   });
 
-  it('--help works on every command', async () => {
+  // Nine CLI processes one after the other: each takes seconds to start on a loaded machine.
+  it('--help works on every command', { timeout: 180_000 }, async () => {
     for (const args of [
       [],
       ['topology'],

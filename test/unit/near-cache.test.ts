@@ -96,4 +96,23 @@ describe('NearCache without a router hook', () => {
     expect(near.lookup('k')).toBeUndefined();
     expect(near.stats()).toMatchObject({ enabled: false, hits: 0, misses: 0 });
   });
+
+  it('turns itself off with a ConfigError when a routing router cannot say which connection carried a read', () => {
+    const errors: Error[] = [];
+    let hooked = false;
+    const near = new NearCache(NEAR_CACHE_DEFAULTS, '', { flushed: () => {}, error: (e) => errors.push(e) });
+    near.attach({
+      on: () => {},
+      off: () => {},
+      onDataConnection: () => {
+        hooked = true;
+        return () => {};
+      },
+      onRoutedCommand: () => undefined,
+    });
+    expect(near.enabled).toBe(false);
+    expect(hooked).toBe(false);
+    expect(errors[0]).toBeInstanceOf(ConfigError);
+    expect(errors[0]?.message).toMatch(/which connection/);
+  });
 });

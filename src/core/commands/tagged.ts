@@ -9,6 +9,7 @@ import type { CommandContext } from './context.js';
 /**
  * Entries with an envelope (grace and/or tags, see envelope.ts and tags.ts): building the
  * envelope on write, checking it on read (fresh? tags not invalidated?), invalidating tags.
+ * Stamps of tags in several hash slots (a cluster) are read and bumped per slot (tags.ts).
  */
 
 export interface EnvelopeOptions {
@@ -56,7 +57,9 @@ async function stampedEnvelope(
   const stamps =
     tags.length === 0
       ? new Map<string, number>()
-      : await ctx.executor.run('write', 'set', key, null, (client) => readStamps(client, prefix, tags));
+      : await ctx.executor.run('write', 'set', key, null, (client) =>
+          readStamps(client, prefix, tags, (keys) => ctx.executor.canCombine(keys)),
+        );
   return { staleAt: ttl === null ? 0 : Date.now() + ttl, tags: tagVersions(tags, stamps) };
 }
 
@@ -78,7 +81,9 @@ export async function currentEntries(
   const stamps =
     tags.size === 0
       ? new Map<string, number>()
-      : await ctx.executor.run('read', operation, key, null, (client) => readStamps(client, prefix, tags));
+      : await ctx.executor.run('read', operation, key, null, (client) =>
+          readStamps(client, prefix, tags, (keys) => ctx.executor.canCombine(keys)),
+        );
   return metas.map((meta) => isFresh(meta, now) && tagsCurrent(meta, stamps));
 }
 
@@ -87,6 +92,6 @@ export async function invalidateTags(ctx: CommandContext, tags: readonly string[
   const list = validateTags(tags, 'invalidateTags');
   const prefix = ctx.keys.prefix;
   await ctx.executor.run('write', 'invalidateTags', undefined, null, (client) =>
-    bumpStamps(client, prefix, list),
+    bumpStamps(client, prefix, list, (keys) => ctx.executor.canCombine(keys)),
   );
 }

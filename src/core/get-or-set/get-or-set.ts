@@ -27,7 +27,7 @@ import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
 import type { NearLayer } from '../near.js';
 import { toNamedError } from '../redis-errors.js';
-import { entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
+import { type CanCombine, entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
 import { abandonFill, acquireFill, type FillKeys, releaseFill, storeFill } from './fill-lock.js';
@@ -230,12 +230,12 @@ async function readForGetOrSet(
   redisKey: string,
   opts: ResolvedGetOrSetOptions,
 ): Promise<{ state: 'fresh' | 'stale' | 'gone'; value?: unknown }> {
-  const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
   const near = ctx.near;
   const held = near?.lookup(redisKey);
-  const [raw, optionStamps] =
-    held !== undefined && stampKeys.length === 0
-      ? [held.value, []]
+  const canCombine = combineOf(ctx);
+  const [raw, stamps] =
+    held !== undefined && opts.tags.length === 0
+      ? [held.value, new Map<string, number>()]
       : await ctx.run('read', 'getOrSet', key, (client) =>
           Promise.all([
             held !== undefined
@@ -243,7 +243,7 @@ async function readForGetOrSet(
               : near !== undefined
                 ? near.read(client, redisKey)
                 : client.getBuffer(redisKey),
-            stampKeys.length === 0 ? [] : client.mget(...stampKeys),
+            readStamps(client, ctx.prefix, opts.tags, canCombine),
           ]),
         );
   if (raw === null) {
@@ -251,14 +251,10 @@ async function readForGetOrSet(
     return { state: 'gone' };
   }
   const { value, meta } = decodeEntry(ctx.codec, raw, key);
-  const stamps = new Map<string, number>();
-  opts.tags.forEach((tag, i) => {
-    stamps.set(tag, Number(optionStamps[i] ?? 0));
-  });
   const unknownTags = (meta?.tags ?? []).map(({ tag }) => tag).filter((tag) => !stamps.has(tag));
   if (unknownTags.length > 0) {
     const more = await ctx.run('read', 'getOrSet', key, (client) =>
-      readStamps(client, ctx.prefix, unknownTags),
+      readStamps(client, ctx.prefix, unknownTags, canCombine),
     );
     for (const [tag, stamp] of more) stamps.set(tag, stamp);
   }
@@ -282,7 +278,11 @@ async function produce(
   const lockKey = fillLockKey(ctx, redisKey);
   const channel = `${ctx.prefix}:__fill__:${redisKey}`;
   const token = randomBytes(16).toString('hex');
-  const stampKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
+  // The acquire script reads the tags' stamps too when one script can take their keys with the
+  // value and lock keys (always on a single master); on a cluster with tags in other slots,
+  // compute() reads them itself, still before the factory runs.
+  const tagKeys = opts.tags.map((tag) => tagStampKey(ctx.prefix, tag));
+  const stampKeys = ctx.canCombine([redisKey, lockKey, ...tagKeys]) ? tagKeys : [];
   const deadline = Date.now() + opts.lockTimeout;
   let listener: Awaited<ReturnType<FillChannel['listen']>> | undefined;
   /** Someone else holds the lock: Redis errors from now on are retried until the deadline. */
@@ -322,7 +322,10 @@ async function produce(
           await ctx.run('write', 'getOrSet', key, (client) => releaseFill(client, lock)).catch(() => {});
           return filled;
         }
-        const stamps = new Map(opts.tags.map((tag, i) => [tag, got.stamps[i] ?? 0] as const));
+        const stamps =
+          stampKeys.length === tagKeys.length
+            ? new Map(opts.tags.map((tag, i) => [tag, got.stamps[i] ?? 0] as const))
+            : undefined;
         return compute(ctx, key, redisKey, factory, opts, stale, lock, stamps);
       }
       if (filled !== undefined) return filled;
@@ -363,7 +366,9 @@ async function usable(
   const stamps =
     tags.length === 0
       ? new Map<string, number>()
-      : await ctx.run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags));
+      : await ctx.run('write', 'getOrSet', key, (client) =>
+          readStamps(client, ctx.prefix, tags, combineOf(ctx)),
+        );
   return entryState(meta, stamps, Date.now(), 0) === 'fresh' ? { value } : undefined;
 }
 
@@ -385,7 +390,7 @@ async function compute(
   if (stamps === undefined && tags.length > 0) {
     // Stamps are read before the factory runs: an invalidation during the factory wins.
     stamps = await ctx
-      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags))
+      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags, combineOf(ctx)))
       .catch(() => new Map<string, number>());
   }
   const factoryCtx: FactoryContext = {
@@ -410,7 +415,7 @@ async function compute(
     const missing = tags.filter((tag) => !stamps?.has(tag));
     if (missing.length > 0) {
       const more = await ctx.run('write', 'getOrSet', key, (client) =>
-        readStamps(client, ctx.prefix, missing),
+        readStamps(client, ctx.prefix, missing, combineOf(ctx)),
       );
       stamps = new Map([...(stamps ?? []), ...more]);
     }
@@ -443,6 +448,11 @@ async function compute(
     ctx.ignored(error, key);
   }
   return { value };
+}
+
+/** The router's "one command can take these keys" (one hash slot on a cluster), for tags.ts. */
+function combineOf(ctx: GetOrSetContext): CanCombine {
+  return (keys) => ctx.canCombine(keys);
 }
 
 function served(ctx: GetOrSetContext, key: string, reason: StaleReason): void {

@@ -15,8 +15,9 @@ export interface ClusterRouterOptions {
   /** Rewrite the addresses the cluster announces (NAT, Docker port mapping). */
   natMap?: Record<string, NodeAddress> | ((address: NodeAddress) => NodeAddress);
   /**
-   * 'master' (default): every command on the slot's master. 'replica' / 'replica-preferred':
-   * read-only commands on a replica of the slot, the master when the slot has none.
+   * 'master' (default): every command on the slot's master. 'replica': the read-only commands
+   * of read operations on a replica of the slot; ReplicaNotFoundError when the slot has no
+   * usable replica. 'replica-preferred': as 'replica', the master when the slot has none.
    */
   readFrom?: ReadFrom;
   /** A command with no reply after this long fails with CommandTimeoutError. Default 500. */
