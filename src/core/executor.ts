@@ -79,6 +79,44 @@ export class Executor {
     return this.run('write', operation, key, fallback, near === undefined ? fn : near.ownWrite(touched, fn));
   }
 
+  /** `write`, then `andThen` on its answer in the same promise step (see `runThen`). */
+  writeThen<T, F, R>(
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    touched: string | readonly string[],
+    fn: (client: Redis) => Promise<T>,
+    andThen: (answer: T | F) => R | PromiseLike<R>,
+  ): Promise<R> {
+    const near = this.near;
+    return this.runThen(
+      'write',
+      operation,
+      key,
+      fallback,
+      near === undefined ? fn : near.ownWrite(touched, fn),
+      andThen,
+    );
+  }
+
+  /**
+   * `run`, then `andThen` on its answer (an ignoreErrors fallback included) in the same promise
+   * step: get and set run once per operation, and every promise step is garbage per operation.
+   * What `andThen` throws (a value that cannot be decoded) is no operation error: not counted,
+   * not swallowed by ignoreErrors — as if it ran after `run`.
+   */
+  runThen<T, F, R>(
+    intent: Intent,
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+    andThen: (answer: T | F) => R | PromiseLike<R>,
+  ): Promise<R> {
+    if (commandChannel.hasSubscribers) return this.run(intent, operation, key, fallback, fn).then(andThen);
+    return this.#run(intent, operation, key, fallback, fn, andThen) as Promise<R>;
+  }
+
   /**
    * Run `fn` through the router; apply ignoreErrors; count errors. Published on the
    * `sentinel-cache:command` TracingChannel when it has subscribers (else one property read).
@@ -90,30 +128,53 @@ export class Executor {
     fallback: Fallback<F>,
     fn: (client: Redis) => Promise<T>,
   ): Promise<T | F> {
-    if (!commandChannel.hasSubscribers) return this.#run(intent, operation, key, fallback, fn);
-    return commandChannel.tracePromise(() => this.#run(intent, operation, key, fallback, fn), {
-      operation,
-      intent,
-      key,
-      cacheId: this.cacheId,
-    });
+    if (!commandChannel.hasSubscribers)
+      return this.#run(intent, operation, key, fallback, fn) as Promise<T | F>;
+    return commandChannel.tracePromise(
+      () => this.#run(intent, operation, key, fallback, fn) as Promise<T | F>,
+      {
+        operation,
+        intent,
+        key,
+        cacheId: this.cacheId,
+      },
+    );
   }
 
-  async #run<T, F>(
+  /**
+   * Promise handlers rather than an async function: this runs once per operation, and an async
+   * function's suspended frame was the largest garbage per operation in the cache layer (GC
+   * pauses make a single caller's p99.9; docs/design.md, performance notes). Without
+   * ignoreErrors a failure is only counted, by one handler shared by every operation.
+   */
+  #run<T, F>(
     intent: Intent,
     operation: string,
     key: string | undefined,
     fallback: Fallback<F>,
     fn: (client: Redis) => Promise<T>,
-  ): Promise<T | F> {
-    if (this.#closing !== undefined) throw new CacheClosedError();
+    andThen?: (answer: T | F) => unknown,
+  ): Promise<unknown> {
+    if (this.#closing !== undefined) return Promise.reject(new CacheClosedError());
+    let routed: Promise<T>;
     try {
-      return await this.router.execute(intent, fn);
+      routed = this.router.execute(intent, fn);
     } catch (err) {
-      this.counters.errors++;
-      return this.recover(err, operation, key, fallback);
+      routed = Promise.reject(err);
     }
+    if (fallback === null || !this.#ignoreErrors) return routed.then(andThen, this.#counted);
+    return routed.then(andThen, (err: unknown) => {
+      this.counters.errors++;
+      const answer = this.recover(err, operation, key, fallback);
+      return andThen === undefined ? answer : andThen(answer);
+    });
   }
+
+  /** A failure that ignoreErrors cannot turn into an answer: count it, rethrow it. */
+  readonly #counted = (err: unknown): never => {
+    this.counters.errors++;
+    throw err;
+  };
 
   /**
    * Run `fn` on every master (router.eachMaster; a router without it: once, on the master) and

@@ -24,12 +24,12 @@ export const BREAKER_DEFAULTS = {
 export const tripsBreaker = isNodeFailure;
 
 interface RollingWindow {
-  increment(property: 'fires' | 'successes'): void;
+  increment(property: 'fires'): void;
 }
 
 /**
  * opossum's rolling window, if this opossum has the shape the fast path relies on
- * (`status.increment(name)`, what its own 'fire'/'success' listeners call; untyped in
+ * (`status.increment(name)`, what its own 'fire' listener calls; untyped in
  * @types/opossum). Without it every operation goes through `fire()`, which is correct, only
  * slower: warned once per process so the slowdown has a visible cause.
  */
@@ -94,31 +94,55 @@ export class RoleBreaker {
 
   /**
    * Run `task` under the breaker. While the breaker is closed the task runs directly and its
-   * outcome is counted in opossum's rolling window the way `fire()` counts it (a fire plus a
-   * success; an infrastructure failure goes through `fire()` so opossum's own threshold check
-   * runs). `fire()` per operation cost an argument array, two events, a promise with four
-   * closures and two derived promises: measured GC pressure and tail latency on the hot path.
-   * Open and half-open states go through `fire()` unchanged (fail fast, one trial).
+   * outcome is counted in opossum's rolling window (see `track`). `fire()` per operation cost
+   * an argument array, two events, a promise with four closures and two derived promises:
+   * measured GC pressure and tail latency on the hot path. Open and half-open states go
+   * through `fire()` unchanged (fail fast, one trial).
    */
   run<T>(task: () => Promise<T>): Promise<T> {
-    if (!this.cb.closed || this.shut || this.window === undefined) return this.fire(task);
+    if (!this.passing) return this.fire(task);
     let result: Promise<T>;
     try {
       result = task();
     } catch (err) {
       result = Promise.reject(err);
     }
+    return this.track(result);
+  }
+
+  /**
+   * Closed, and counting without `fire()`: a caller may start its operation itself and report
+   * its outcome with `track` (what `run` does) or `succeeded` — the RoutePipeline does, as its
+   * OutcomeCounter, in its own promise step.
+   */
+  get passing(): boolean {
+    return this.cb.closed && !this.shut && this.window !== undefined;
+  }
+
+  /**
+   * Count an operation started while `passing`. Every outcome is a fire; an infrastructure
+   * failure goes through `fire()` so opossum counts the failure and runs its own threshold
+   * check (failures / fires). Successes are deliberately not counted: opossum's open decision
+   * does not read them, and its `successes` counter also pushes a latency sample per call into
+   * the current bucket (whatever `rollingPercentilesEnabled` says) — an array holding every
+   * operation of the last second, copied and promoted by every scavenge: longer GC pauses, the
+   * p99.9 of a single caller (docs/design.md, performance notes).
+   */
+  track<T>(result: Promise<T>): Promise<T> {
     return result.then(this.onSuccess, this.onFailure) as Promise<T>;
   }
 
+  /** Count a success of an operation started while `passing` (what `track` does on success). */
+  succeeded(): void {
+    this.onSuccess(undefined);
+  }
+
   private shut = false;
-  /** opossum's rolling window (`status.increment` is what its own 'fire'/'success' listeners call). */
+  /** opossum's rolling window (`status.increment` is what its own 'fire' listener calls). */
   private readonly window: RollingWindow | undefined;
 
   private readonly onSuccess = <T>(value: T): T => {
-    const window = this.window as RollingWindow;
-    window.increment('fires');
-    window.increment('successes');
+    (this.window as RollingWindow).increment('fires');
     return value;
   };
 

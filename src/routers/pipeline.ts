@@ -35,6 +35,17 @@ export interface NodeHandle {
   evict(err: Error, client?: Redis): void;
 }
 
+/**
+ * Counts an operation's outcome for a circuit breaker inside the pipeline's own promise step
+ * (a closed RoleBreaker is one), so guarding an operation costs no promise of its own.
+ */
+export interface OutcomeCounter {
+  /** The operation succeeded. */
+  succeeded(): void;
+  /** The operation failed on its first try: count how `settled` (a retry included) ends. */
+  track<T>(settled: Promise<T>): Promise<T>;
+}
+
 /** The error every router throws for an operation started after (or cut short by) close(). */
 export function routerClosed(): CacheClosedError {
   return new CacheClosedError('Router is closed');
@@ -84,46 +95,89 @@ export class RoutePipeline {
     private readonly onNotMaster: (address: NodeAddress) => void = () => {},
   ) {}
 
-  /** Run `fn` on `node`; `retry` (if any) re-routes the operation after READONLY or a ROLE mismatch. */
-  async run<T>(
+  /**
+   * Run `fn` on `node`; `retry` (if any) re-routes the operation after READONLY or a ROLE
+   * mismatch; `counter` (if any) is told the outcome. Never throws: every failure is a
+   * rejection. Written with explicit promise handlers rather than as an async function: this
+   * is the per-operation hot path, and an async function's suspended frame cost more garbage
+   * per operation than everything else here (GC pauses are what a single caller's p99.9 is
+   * made of; docs/design.md, performance notes).
+   */
+  run<T>(
     node: NodeHandle,
     role: NodeRoleNeed,
     fn: (client: Redis) => Promise<T>,
     retry?: () => Promise<T>,
+    counter?: OutcomeCounter,
   ): Promise<T> {
-    let client: Redis;
+    let lent: Redis | Promise<Redis>;
     try {
-      const lent = node.acquire();
-      client = lent instanceof Promise ? await lent : lent;
+      lent = node.acquire();
     } catch (err) {
-      this.stats.error(node.key);
-      const translated = translateError(err, node.address, this.commandTimeoutMs) as Error;
-      if (role === 'master' && wrongRoleAddress(translated) !== undefined) {
-        // Whoever named this node master was wrong or behind: remember it, and ask again
-        // (the strategy's retry re-resolves, skipping this address).
-        this.onNotMaster(node.address);
-        if (retry) return retry();
-      }
-      // Only a connection that failed is thrown away; a node in the wrong role (a deposed
-      // master listed as replica) may still be right for other operations.
-      if (isBrokenConnection(translated)) node.evict(translated);
-      if (role === 'replica' && isTransient(translated)) this.skip(node.key);
-      throw translated;
+      lent = Promise.reject(err);
     }
+    if (lent instanceof Promise) {
+      return lent.then(
+        (client) => this.runOn(node, role, fn, retry, counter, client),
+        (err: unknown) => counted(counter, this.notAcquired(node, role, retry, err)),
+      );
+    }
+    return this.runOn(node, role, fn, retry, counter, lent);
+  }
+
+  /** `fn` on an acquired `client`: release it on success, sort the failure otherwise. */
+  private runOn<T>(
+    node: NodeHandle,
+    role: NodeRoleNeed,
+    fn: (client: Redis) => Promise<T>,
+    retry: (() => Promise<T>) | undefined,
+    counter: OutcomeCounter | undefined,
+    client: Redis,
+  ): Promise<T> {
     this.stats.op(node.key, role);
+    let result: Promise<T>;
     try {
       coalesceWrites(client);
-      const result = await fn(client);
-      node.release(client);
-      return result;
+      const value = fn(client);
+      result = value instanceof Promise ? value : Promise.resolve(value);
     } catch (err) {
-      return this.failed(node, role, client, err, retry);
+      result = Promise.reject(err);
     }
+    return result.then(
+      (value) => {
+        node.release(client);
+        counter?.succeeded();
+        return value;
+      },
+      (err: unknown) => counted(counter, this.failed(node, role, client, err, retry)),
+    );
+  }
+
+  /** Acquiring a client failed (the connection or its ROLE check). */
+  private notAcquired<T>(
+    node: NodeHandle,
+    role: NodeRoleNeed,
+    retry: (() => Promise<T>) | undefined,
+    err: unknown,
+  ): Promise<T> {
+    this.stats.error(node.key);
+    const translated = translateError(err, node.address, this.commandTimeoutMs) as Error;
+    if (role === 'master' && wrongRoleAddress(translated) !== undefined) {
+      // Whoever named this node master was wrong or behind: remember it, and ask again
+      // (the strategy's retry re-resolves, skipping this address).
+      this.onNotMaster(node.address);
+      if (retry) return retry();
+    }
+    // Only a connection that failed is thrown away; a node in the wrong role (a deposed
+    // master listed as replica) may still be right for other operations.
+    if (isBrokenConnection(translated)) node.evict(translated);
+    if (role === 'replica' && isTransient(translated)) this.skip(node.key);
+    return Promise.reject(translated);
   }
 
   /**
    * Sort the failure of an operation that ran on `client` of `node` (run() above, or a
-   * speculative read whose node the fresh answer confirmed): evict, skip, retry or throw.
+   * speculative read whose node the fresh answer confirmed): evict, skip, retry or reject.
    */
   failed<T>(
     node: NodeHandle,
@@ -212,6 +266,10 @@ export class RoutePipeline {
     this.skipped.delete(key);
     return false;
   }
+}
+
+function counted<T>(counter: OutcomeCounter | undefined, settled: Promise<T>): Promise<T> {
+  return counter === undefined ? settled : counter.track(settled);
 }
 
 /** The connection failed or hung: it is not used again (the next operation reconnects). */

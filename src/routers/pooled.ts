@@ -101,18 +101,15 @@ export class PooledRouter extends SentinelRouter {
 
   protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
     const pool = this.master;
+    const breaker = this.breakers.master;
     if (pool?.alive && !this.ctx.fence.up) {
       // Fast path: the master is resolved and no failover is announced.
-      return this.breakers.master.run(() =>
-        this.pipeline.run(
-          pool,
-          'master',
-          fn,
-          intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined,
-        ),
-      );
+      const retry = intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined;
+      // A closed breaker only counts, in the pipeline's promise step: no promise of its own.
+      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker);
+      return breaker.run(() => this.pipeline.run(pool, 'master', fn, retry));
     }
-    return this.breakers.master.run(() => this.masterOperation(intent, fn, true));
+    return breaker.run(() => this.masterOperation(intent, fn, true));
   }
 
   protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {

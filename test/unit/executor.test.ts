@@ -66,6 +66,66 @@ describe('Executor', () => {
     ).rejects.toBe(timeout);
   });
 
+  it("runThen: andThen maps the answer and an ignored failure's fallback; what it throws is not counted", async () => {
+    const timeout = new CommandTimeoutError('timed out', 500);
+    const ignoring = executor(fakeRouter(timeout), true);
+    const seen: unknown[] = [];
+    const mapped = await ignoring.exec.runThen(
+      'read',
+      'get',
+      'k',
+      NULL,
+      async () => 'never',
+      (v) => {
+        seen.push(v);
+        return 'mapped';
+      },
+    );
+    expect(mapped).toBe('mapped');
+    expect(seen).toEqual([null]);
+    expect(ignoring.counters.errors).toBe(1);
+
+    const ok = executor(fakeRouter(), true);
+    const decode = new DecodeError('bad bytes', 'k');
+    await expect(
+      ok.exec.runThen(
+        'read',
+        'get',
+        'k',
+        NULL,
+        async () => 'raw',
+        () => {
+          throw decode;
+        },
+      ),
+    ).rejects.toBe(decode);
+    expect(ok.counters.errors).toBe(0);
+    expect(ok.seen).toEqual([]);
+    expect(
+      await ok.exec.runThen(
+        'read',
+        'get',
+        'k',
+        NULL,
+        async () => 2,
+        (v) => (v as number) * 3,
+      ),
+    ).toBe(6);
+
+    const strict = executor(fakeRouter(timeout), false);
+    await expect(
+      strict.exec.writeThen(
+        'set',
+        'k',
+        NULL,
+        'k',
+        async () => 'OK',
+        () => true,
+      ),
+    ).rejects.toBe(timeout);
+    expect(strict.counters.errors).toBe(1);
+  });
+
   it('closes the router once and refuses every later operation', async () => {
     const router = fakeRouter();
     const { exec } = executor(router, false);

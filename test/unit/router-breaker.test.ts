@@ -180,6 +180,28 @@ describe("RoleBreaker fast path (counts in opossum's rolling window without fire
     );
   });
 
+  it('a success on the fast path leaves no latency sample behind (no per-operation garbage kept for 1 s)', async () => {
+    const b = new RoleBreaker('master', {}, { open() {}, halfOpen() {}, close() {} });
+    try {
+      for (let i = 0; i < 50; i++) await b.run(async () => i);
+      for (let i = 0; i < 50; i++) {
+        expect(b.passing).toBe(true);
+        await b.track(Promise.resolve(i));
+        b.succeeded();
+      }
+      // opossum's 'successes' counter pushes one latencyTimes entry per call: the fast path
+      // must not use it (those arrays were promoted by every scavenge: GC pauses at p99.9).
+      const cb = (
+        b as unknown as { cb: { status: { window: Array<{ fires: number; latencyTimes: number[] }> } } }
+      ).cb;
+      const window = cb.status.window;
+      expect(window.reduce((n, bucket) => n + bucket.latencyTimes.length, 0)).toBe(0);
+      expect(window.reduce((n, bucket) => n + bucket.fires, 0)).toBe(150);
+    } finally {
+      b.shutdown();
+    }
+  });
+
   it('matches the installed opossum: the breaker uses the fast path', async () => {
     const b = new RoleBreaker('master', {}, { open() {}, halfOpen() {}, close() {} });
     try {

@@ -130,3 +130,68 @@ describe('RoutePipeline.run', () => {
     await expect(p.run(n, 'master', readonly)).rejects.toBeInstanceOf(MasterNotFoundError);
   });
 });
+
+describe('RoutePipeline.run with an OutcomeCounter (a closed breaker counting in the pipeline step)', () => {
+  function counter() {
+    const seen = { succeeded: 0, tracked: [] as Array<'ok' | 'failed'> };
+    return {
+      seen,
+      succeeded: () => {
+        seen.succeeded++;
+      },
+      track<T>(settled: Promise<T>): Promise<T> {
+        return settled.then(
+          (v) => {
+            seen.tracked.push('ok');
+            return v;
+          },
+          (err: unknown) => {
+            seen.tracked.push('failed');
+            throw err;
+          },
+        );
+      },
+    };
+  }
+
+  it('a success releases the client and counts once; a failure is tracked through its retry', async () => {
+    const { p } = pipeline();
+    const released: Redis[] = [];
+    const n = { ...node(1), release: (c: Redis) => released.push(c) };
+    const c = counter();
+    expect(await p.run(n, 'master', async (client) => portOf(client), undefined, c)).toBe(1);
+    expect(released).toHaveLength(1);
+    expect(c.seen).toEqual({ succeeded: 1, tracked: [] });
+
+    const readonly = async () => {
+      throw new ReplyError("READONLY You can't write against a read only replica.");
+    };
+    // READONLY then a successful retry: one outcome, the retry's.
+    expect(await p.run(n, 'master', readonly, async () => 'retried', c)).toBe('retried');
+    expect(c.seen.tracked).toEqual(['ok']);
+    await expect(
+      p.run(n, 'master', async () => Promise.reject(new Error('Command timed out')), undefined, c),
+    ).rejects.toBeInstanceOf(CommandTimeoutError);
+    expect(c.seen).toEqual({ succeeded: 1, tracked: ['ok', 'failed'] });
+  });
+
+  it('never throws synchronously: a throwing acquire or operation is a rejection', async () => {
+    const { p } = pipeline();
+    const broken = {
+      ...node(1),
+      acquire: (): Redis => {
+        throw new Error('Connection is closed.');
+      },
+    };
+    const c = counter();
+    const run = p.run(broken, 'master', async () => 1, undefined, c);
+    expect(run).toBeInstanceOf(Promise);
+    await expect(run).rejects.toThrow();
+    expect(broken.evicted).toBe(1);
+    const sync = p.run(node(2), 'master', (() => {
+      throw new ReplyError('ERR boom');
+    }) as () => Promise<number>);
+    await expect(sync).rejects.toBeInstanceOf(ServerError);
+    expect(c.seen.tracked).toEqual(['failed']);
+  });
+});

@@ -23,9 +23,12 @@ export interface SetOptions extends KeyOptions, EnvelopeOptions {
 }
 
 /**
- * Not `async`: with the near cache on, a held entry is answered synchronously (one resolved
- * promise, no async frames, no await), which is most of what a hit costs. Failures before the
- * first await (a bad key) still become rejections, as from an async function.
+ * `get` and `set` are the per-operation hot path: written with promise handlers instead of as
+ * async functions, whose suspended frames were the largest garbage per operation (GC pauses
+ * make a single caller's p99.9; docs/design.md, performance notes). With the near cache on, a
+ * held entry is answered synchronously (one resolved promise, no async frames), which is most
+ * of what a hit costs. Same contract: every failure, also a synchronous one (a bad key), is a
+ * rejection.
  */
 export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): Promise<T | undefined> {
   let redisKey: string;
@@ -35,7 +38,16 @@ export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): 
     return Promise.reject(error);
   }
   const near = ctx.executor.near;
-  if (near === undefined) return remoteGet<T>(ctx, key, redisKey);
+  if (near === undefined) {
+    return ctx.executor.runThen(
+      'read',
+      'get',
+      key,
+      NULL,
+      (client) => client.getBuffer(redisKey),
+      (raw) => (raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key))),
+    );
+  }
   const held = near.lookup(redisKey);
   if (held === undefined) return nearMissGet<T>(ctx, near, key, redisKey);
   try {
@@ -43,11 +55,6 @@ export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): 
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-async function remoteGet<T>(ctx: CommandContext, key: string, redisKey: string): Promise<T | undefined> {
-  const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => client.getBuffer(redisKey));
-  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
 
 function missed(ctx: CommandContext, key: string): undefined {
@@ -110,48 +117,84 @@ function fromHeld<T>(
 }
 
 /** Not held: GET + PTTL through the near cache, which keeps the reply when it is safe to. */
-async function nearMissGet<T>(
+function nearMissGet<T>(
   ctx: CommandContext,
   near: NearLayer,
   key: string,
   redisKey: string,
 ): Promise<T | undefined> {
-  const raw = await ctx.executor.run('read', 'get', key, NULL, (client) => near.read(client, redisKey));
-  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
+  return ctx.executor.runThen(
+    'read',
+    'get',
+    key,
+    NULL,
+    (client) => near.read(client, redisKey),
+    (raw) => (raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key))),
+  );
 }
 
-export async function set(
+export function set(
   ctx: CommandContext,
   key: string,
   value: unknown,
   options?: SetOptions,
 ): Promise<boolean> {
-  const redisKey = redisKeyOf(ctx, key, options);
-  const ttl = ttlOf(ctx, options?.ttl);
-  const nx = options?.nx === true;
-  const xx = options?.xx === true;
-  if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
-  // Encode before any write: a value the serializer refuses means nothing is written.
-  const envelope = envelopeFor(ctx, ttl, options, key);
-  const meta = envelope === undefined ? undefined : await envelope;
+  try {
+    const redisKey = redisKeyOf(ctx, key, options);
+    const ttl = ttlOf(ctx, options?.ttl);
+    const nx = options?.nx === true;
+    const xx = options?.xx === true;
+    if (nx && xx) throw new ConfigError('set: nx and xx cannot both be true');
+    // Encode before any write: a value the serializer refuses means nothing is written.
+    const envelope = envelopeFor(ctx, ttl, options, key);
+    if (envelope !== undefined) {
+      return envelope.then((meta) => setEntry(ctx, key, redisKey, value, ttl, nx, xx, options, meta));
+    }
+    return setEntry(ctx, key, redisKey, value, ttl, nx, xx, options, undefined);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** set, once the envelope (if any) is known. Throws synchronously for a value it cannot encode. */
+function setEntry(
+  ctx: CommandContext,
+  key: string,
+  redisKey: string,
+  value: unknown,
+  ttl: number | null,
+  nx: boolean,
+  xx: boolean,
+  options: SetOptions | undefined,
+  meta: EntryMeta | undefined,
+): Promise<boolean> {
   const encoded = encodeEntry(ctx.codec, value, meta);
   // Redis keeps an entry with an envelope for ttl + grace (getOrSet may serve it stale).
   const px = ttl === null || meta === undefined ? ttl : ttl + graceOf(options);
   if (ttl !== null && ttl <= 0) {
     // Expire now. With nx an existing key must survive (django-redis semantics); a missing
     // one would be expired at once: nothing to do either way.
-    if (!nx) await ctx.executor.write('set', key, ZERO, redisKey, (client) => client.del(redisKey));
-    return false;
+    if (nx) return Promise.resolve(false);
+    return ctx.executor.writeThen('set', key, ZERO, redisKey, (client) => client.del(redisKey), FALSE);
   }
-  const reply = await ctx.executor.write('set', key, NULL, redisKey, (client) => {
-    if (px === null) {
-      if (nx) return client.set(redisKey, encoded, 'NX');
-      if (xx) return client.set(redisKey, encoded, 'XX');
-      return client.set(redisKey, encoded);
-    }
-    if (nx) return client.set(redisKey, encoded, 'PX', px, 'NX');
-    if (xx) return client.set(redisKey, encoded, 'PX', px, 'XX');
-    return client.set(redisKey, encoded, 'PX', px);
-  });
-  return reply === 'OK';
+  return ctx.executor.writeThen(
+    'set',
+    key,
+    NULL,
+    redisKey,
+    (client) => {
+      if (px === null) {
+        if (nx) return client.set(redisKey, encoded, 'NX');
+        if (xx) return client.set(redisKey, encoded, 'XX');
+        return client.set(redisKey, encoded);
+      }
+      if (nx) return client.set(redisKey, encoded, 'PX', px, 'NX');
+      if (xx) return client.set(redisKey, encoded, 'PX', px, 'XX');
+      return client.set(redisKey, encoded, 'PX', px);
+    },
+    IS_OK,
+  );
 }
+
+const FALSE = (): boolean => false;
+const IS_OK = (reply: unknown): boolean => reply === 'OK';
