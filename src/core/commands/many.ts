@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { BATCH_SIZE, chunks, failedPart, type Progress, progress } from '../batch.js';
 import { decodeEntry } from '../entries.js';
@@ -171,6 +172,10 @@ export async function setMany(
   for (const [key, value] of entriesOf(entries)) {
     redisKeys.push(ctx.keys.build(key, version));
     values.push(ctx.codec.encode(value));
+    // Every value is encoded before anything is written (a value the serializer refuses means
+    // nothing is written), but a huge batch must not stall the event loop while it encodes:
+    // replies to other operations in flight would wait, and their command timeouts fire.
+    if (values.length % BATCH_SIZE === 0) await yieldToEventLoop();
   }
   if (redisKeys.length === 0) return;
   if (ttl !== null && ttl <= 0) {
