@@ -62,6 +62,22 @@ interface Speculation<T> {
   outcome: Promise<T>;
 }
 
+/**
+ * One sentinel answer about the master. Every operation of a batch gets the same object, so
+ * the key (and the one-element list the speculation verdict compares with) is built once per
+ * answer, not once per operation.
+ */
+interface MasterAnswer {
+  address: NodeAddress;
+  key: string;
+  named: readonly string[];
+}
+
+function masterAnswer(address: NodeAddress): MasterAnswer {
+  const key = addressKey(address);
+  return { address, key, named: [key] };
+}
+
 /** One sentinel answer about the replicas. */
 interface ReplicaAnswer {
   /** Replicas not flagged down, in the sentinel's order. */
@@ -100,8 +116,10 @@ export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
   private readonly conns = new Map<string, NodeConnection>();
   private readonly connecting = new Map<string, Promise<NodeConnection>>();
-  private readonly handles = new Map<string, NodeHandle>();
-  private readonly masterQuery: FreshQuery<NodeAddress>;
+  /** The pipeline's view of each address, per role (one object per address and role). */
+  private readonly masterNodeHandles = new Map<string, NodeHandle>();
+  private readonly replicaNodeHandles = new Map<string, NodeHandle>();
+  private readonly masterQuery: FreshQuery<MasterAnswer>;
   private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
   /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
   private epoch = 0;
@@ -110,7 +128,7 @@ export class DiscoveryRouter extends SentinelRouter {
   private readonly speculativeReads: boolean;
   private readonly speculation = new SpeculationCounters();
   /** The master of the last sentinel answer: where the next master read is sent speculatively. */
-  private lastMaster: NodeAddress | undefined;
+  private lastMaster: MasterAnswer | undefined;
   /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
   private lastReplicas: NodeAddress[] = [];
   private nextSpeculativeReplica = 0;
@@ -123,7 +141,10 @@ export class DiscoveryRouter extends SentinelRouter {
   constructor(opts: DiscoveryRouterOptions) {
     super(opts);
     this.speculativeReads = opts.speculativeReads ?? true;
-    this.masterQuery = new FreshQuery(() => this.ctx.askMaster(), SENTINEL_QUERIES_IN_FLIGHT);
+    this.masterQuery = new FreshQuery(
+      () => this.ctx.askMaster().then(masterAnswer),
+      SENTINEL_QUERIES_IN_FLIGHT,
+    );
     this.replicaQuery = new FreshQuery(() => this.askReplicas(), SENTINEL_QUERIES_IN_FLIGHT);
   }
 
@@ -161,42 +182,49 @@ export class DiscoveryRouter extends SentinelRouter {
 
   /** A read of the master: speculatively on the last answer's master when its connection is current. */
   private masterRead<T>(fn: (client: Redis) => Promise<T>, mayRetry: boolean): Promise<T> {
-    const spec = this.lastMaster && this.speculate(this.lastMaster, 'master', fn);
+    const last = this.lastMaster;
+    const spec = last && this.speculate(last.address, last.key, 'master', fn);
     if (!spec) return this.masterOperation('read', fn, mayRetry);
     return this.confirmMasterRead(spec, fn, mayRetry);
   }
 
-  private async confirmMasterRead<T>(
+  /**
+   * Written with promise handlers rather than as an async function: this is discovery's
+   * per-read hot path (pipeline.ts says why that matters).
+   */
+  private confirmMasterRead<T>(
     spec: Speculation<T>,
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
   ): Promise<T> {
-    let address: NodeAddress;
-    try {
-      address = await this.freshMaster();
-    } catch (err) {
-      this.speculation.misses++;
-      this.discard(spec);
-      throw err;
-    }
-    const named = [addressKey(address)];
-    const retry = mayRetry ? () => this.masterOperation('read', fn, false) : undefined;
-    if (this.judge(spec, named) === 'accept') {
-      this.speculation.hits++;
-      this.ctx.stats.op(spec.conn.key, 'master');
-      let result: T;
-      try {
-        result = await spec.outcome;
-      } catch (err) {
-        // The confirmed node's own answer: sorted exactly as if sent after the answer.
-        return this.pipeline.failed(spec.handle, 'master', spec.client, err, retry);
-      }
-      this.auditReads?.(result, named);
-      return result;
-    }
-    this.discard(spec);
-    this.speculation.reruns++;
-    return this.runOnMaster(address, 'read', fn, retry);
+    return this.freshMaster().then(
+      (answer) => {
+        // Built only when needed: most reads succeed on the confirmed node.
+        const retry = () => (mayRetry ? () => this.masterOperation('read', fn, false) : undefined);
+        if (this.judge(spec, answer.named) !== 'accept') {
+          this.discard(spec);
+          this.speculation.reruns++;
+          return this.runOnMaster(answer, 'read', fn, retry());
+        }
+        this.speculation.hits++;
+        this.ctx.stats.op(spec.conn.key, 'master');
+        const audit = this.auditReads;
+        return spec.outcome.then(
+          audit &&
+            ((result: T) => {
+              audit(result, answer.named);
+              return result;
+            }),
+          // The confirmed node's own answer: sorted exactly as if sent after the answer.
+          (err: unknown) => this.pipeline.failed(spec.handle, 'master', spec.client, err, retry()),
+        );
+      },
+      (err: unknown) => {
+        this.speculation.misses++;
+        this.discard(spec);
+        throw err;
+      },
+    );
   }
 
   private async masterOperation<T>(
@@ -205,16 +233,16 @@ export class DiscoveryRouter extends SentinelRouter {
     mayRetry: boolean,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
-    let address = await this.freshMaster();
+    let answer = await this.freshMaster();
     if (intent === 'write' && this.ctx.fence.up) {
       // The failover leader announced a promotion while we asked: the answer may name the
       // master being replaced, and a write it acknowledged now would be lost. Hold, then ask
       // again (an answer obtained after the fence came down).
       await this.ctx.holdWriteDuringFailover(intent);
-      address = await this.freshMaster();
+      answer = await this.freshMaster();
     }
     return this.runOnMaster(
-      address,
+      answer,
       intent,
       fn,
       mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
@@ -222,15 +250,14 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   private runOnMaster<T>(
-    address: NodeAddress,
+    answer: MasterAnswer,
     intent: Intent,
     fn: (client: Redis) => Promise<T>,
     retry: (() => Promise<T>) | undefined,
   ): Promise<T> {
     const audit = this.auditReads;
-    if (audit === undefined || intent !== 'read') {
-      return this.pipeline.run(this.handle(address, 'master'), 'master', fn, retry);
-    }
+    const handle = this.handle(answer.address, 'master', answer.key);
+    if (audit === undefined || intent !== 'read') return this.pipeline.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
     // here too would name this address for a reply that came from the next one.
     let retried = false;
@@ -240,25 +267,29 @@ export class DiscoveryRouter extends SentinelRouter {
         retried = true;
         return retry();
       });
-    return this.pipeline.run(this.handle(address, 'master'), 'master', fn, tracked).then((result) => {
-      if (!retried) audit(result, [addressKey(address)]);
+    return this.pipeline.run(handle, 'master', fn, tracked).then((result) => {
+      if (!retried) audit(result, answer.named);
       return result;
     });
   }
 
   /** The master a sentinel names now (asked after the caller started), never a demoted one. */
-  private async freshMaster(): Promise<NodeAddress> {
-    let address = await this.masterQuery.get();
-    if (this.ctx.isDemoted(address)) {
+  private freshMaster(): Promise<MasterAnswer> {
+    return this.masterQuery.get().then((answer) => {
+      if (!this.ctx.isDemoted(answer.address)) {
+        this.lastMaster = answer;
+        return answer;
+      }
       // The answer was obtained just before a +switch-master named this address as the
       // old master: ask again rather than write to it.
-      address = await this.masterQuery.get();
-      if (this.ctx.isDemoted(address)) {
-        throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
-      }
-    }
-    this.lastMaster = address;
-    return address;
+      return this.masterQuery.get().then((again) => {
+        if (this.ctx.isDemoted(again.address)) {
+          throw new MasterNotFoundError(`Sentinels still name the demoted master of "${this.ctx.service}"`);
+        }
+        this.lastMaster = again;
+        return again;
+      });
+    });
   }
 
   /** Replica handles for a read, from a sentinel answer obtained after the read started. */
@@ -319,7 +350,7 @@ export class DiscoveryRouter extends SentinelRouter {
     for (let i = 0; i < n; i++) {
       const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
       if (this.pipeline.skipping(addressKey(address)) || !this.withinLag(address)) continue;
-      return this.speculate(address, 'replica', fn);
+      return this.speculate(address, addressKey(address), 'replica', fn);
     }
     return undefined;
   }
@@ -371,10 +402,10 @@ export class DiscoveryRouter extends SentinelRouter {
    */
   private speculate<T>(
     address: NodeAddress,
+    key: string,
     need: NodeRoleNeed,
     fn: (client: Redis) => Promise<T>,
   ): Speculation<T> | undefined {
-    const key = addressKey(address);
     const conn = this.conns.get(key);
     if (conn?.client.status !== 'ready' || !this.checkIsCurrent(conn, need) || !fits(conn, need)) {
       return undefined;
@@ -390,7 +421,7 @@ export class DiscoveryRouter extends SentinelRouter {
     }
     outcome.catch(noop);
     this.speculation.sent++;
-    return { conn, handle: this.handle(address, need), client, need, epoch: this.epoch, outcome };
+    return { conn, handle: this.handle(address, need, key), client, need, epoch: this.epoch, outcome };
   }
 
   /** Does the fresh answer, naming `named`, confirm the node `spec` went to? */
@@ -421,10 +452,9 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /** The pipeline's view of `address` in one role (one object per address and role). */
-  private handle(address: NodeAddress, need: NodeRoleNeed): NodeHandle {
-    const key = addressKey(address);
-    const id = `${need}@${key}`;
-    let handle = this.handles.get(id);
+  private handle(address: NodeAddress, need: NodeRoleNeed, key = addressKey(address)): NodeHandle {
+    const handles = need === 'master' ? this.masterNodeHandles : this.replicaNodeHandles;
+    let handle = handles.get(key);
     if (!handle) {
       handle = {
         address,
@@ -443,7 +473,7 @@ export class DiscoveryRouter extends SentinelRouter {
           if (conn && (client === undefined || conn.client === client)) this.drop(conn);
         },
       };
-      this.handles.set(id, handle);
+      handles.set(key, handle);
     }
     return handle;
   }

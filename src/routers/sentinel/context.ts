@@ -132,6 +132,8 @@ export class SentinelContext {
    * from each other within seconds), so its answer is stale.
    */
   isDemoted(address: NodeAddress): boolean {
+    // Asked for every operation of the discovery router: nothing to look up between failovers.
+    if (this.demoted.size === 0) return false;
     const at = this.demoted.get(addressKey(address));
     if (at === undefined) return false;
     if (Date.now() - at > DEMOTION_MEMORY_MS) {
