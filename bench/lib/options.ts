@@ -117,7 +117,7 @@ Options:
   --fault <f[,f]|all>     pause | kill | failover (default: pause)
   --duration <dur>        soak duration per client (default 60s; pooled and discovery run one
                           after another, so 10m takes 20 minutes), e.g. 10m, 90s; plain number = seconds
-  --cell <dur>            measured time per steady-state cell and client (default 4s, in 2 rounds);
+  --cell <dur>            measured time per steady-state cell and client (default 4s, in 4 rounds);
                           also sets the explicit-pipelines cells to half of it (default 2s)
   --out <dir>             output directory
   --quiet                 no progress bar, no report on stdout
@@ -151,7 +151,7 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       concurrency: [1, 16, 64, 256],
       valueSizes: [100, 10 * 1024],
       cellMs: 4000,
-      rounds: 2,
+      rounds: 4,
       warmupMs: 300,
       keySpace: 1000,
     },
