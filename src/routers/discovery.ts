@@ -199,12 +199,13 @@ export class DiscoveryRouter extends SentinelRouter {
   ): Promise<T> {
     return this.freshMaster().then(
       (answer) => {
-        // Built only when needed: most reads succeed on the confirmed node.
-        const retry = () => (mayRetry ? () => this.masterOperation('read', fn, false) : undefined);
+        // The re-route after READONLY / a wrong ROLE, built only when needed: most reads succeed
+        // on the confirmed node.
+        const retryIfAllowed = () => (mayRetry ? () => this.masterOperation('read', fn, false) : undefined);
         if (this.judge(spec, answer.named) !== 'accept') {
           this.discard(spec);
           this.speculation.reruns++;
-          return this.runOnMaster(answer, 'read', fn, retry());
+          return this.runOnMaster(answer, 'read', fn, retryIfAllowed());
         }
         this.speculation.hits++;
         this.ctx.stats.op(spec.conn.key, 'master');
@@ -216,7 +217,7 @@ export class DiscoveryRouter extends SentinelRouter {
               return result;
             }),
           // The confirmed node's own answer: sorted exactly as if sent after the answer.
-          (err: unknown) => this.pipeline.failed(spec.handle, 'master', spec.client, err, retry()),
+          (err: unknown) => this.pipeline.failed(spec.handle, 'master', spec.client, err, retryIfAllowed()),
         );
       },
       (err: unknown) => {
