@@ -10,6 +10,7 @@ import { type Schema, validateOptions } from '../core/validate.js';
 import type { NodeAddress } from '../routers/types.js';
 import { guardProcesses, type ProcessGuard } from './cleanup.js';
 import { type ClusterNodeEntry, isFailing, ownsSlot, parseClusterNodes } from './cluster-nodes.js';
+import { claimedMasterOf, type NodeView, readNodeViews, shardSlotRanges } from './cluster-views.js';
 import { type Credentials, controlClient, parseInfo, withConnection } from './control.js';
 import { INSTALL_HINT, TopologyTimeoutError, TopologyUnavailableError } from './errors.js';
 import { freePort, isPortFree } from './ports.js';
@@ -72,12 +73,6 @@ export interface ClusterShardView {
   slots: [number, number][];
   master: NodeAddress;
   replicas: NodeAddress[];
-}
-
-interface NodeView {
-  node: NodeAddress;
-  entries: ClusterNodeEntry[];
-  myself: ClusterNodeEntry;
 }
 
 /**
@@ -157,25 +152,8 @@ export class ClusterTopology {
       .map((p) => this.nodes[this.#procs.indexOf(p)]!);
   }
 
-  async #views(nodes = this.answeringNodes()): Promise<NodeView[]> {
-    const views = await Promise.all(
-      nodes.map(async (node) => {
-        try {
-          const text = await withConnection(
-            node,
-            this.#creds,
-            (c) => c.call('CLUSTER', 'NODES') as Promise<string>,
-            CONTROL_TIMEOUT_MS,
-          );
-          const entries = parseClusterNodes(String(text));
-          const myself = entries.find((e) => e.flags.includes('myself'));
-          return myself ? { node, entries, myself } : undefined;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    return views.filter((v): v is NodeView => v !== undefined);
+  #views(nodes = this.answeringNodes()): Promise<NodeView[]> {
+    return readNodeViews(nodes, this.#creds, CONTROL_TIMEOUT_MS);
   }
 
   /**
@@ -184,12 +162,7 @@ export class ClusterTopology {
    * config epoch wins, as in the cluster itself.
    */
   #masterFromViews(views: NodeView[], shard: number): ClusterNodeEntry | undefined {
-    const slot = this.firstSlot(shard);
-    const claims = views
-      .map((v) => v.myself)
-      .filter((me) => me.flags.includes('master') && ownsSlot(me, slot))
-      .sort((a, b) => b.configEpoch - a.configEpoch);
-    return claims[0];
+    return claimedMasterOf(views, this.firstSlot(shard));
   }
 
   async currentMaster(shard: number): Promise<NodeAddress> {
@@ -633,10 +606,7 @@ export async function startCluster(options: ClusterTopologyOptions = {}): Promis
     const entries = parseClusterNodes(
       String(await withConnection(first, creds, (c) => c.call('CLUSTER', 'NODES'), CONTROL_TIMEOUT_MS)),
     );
-    const shardSlots = entries
-      .filter((e) => e.flags.includes('master') && e.slots.length > 0)
-      .map((e) => e.slots)
-      .sort((a, b) => a[0]![0] - b[0]![0]);
+    const shardSlots = shardSlotRanges(entries);
 
     const topology = new ClusterTopology({
       dir,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addressKey, sameAddress } from '../core/address.js';
 import type { NodeAddress } from '../core/router.js';
-import { type ClusterNodeEntry, ownsSlot, parseClusterNodes } from './cluster-nodes.js';
+import { claimedMasterOf, type NodeView, readNodeViews, shardSlotRanges } from './cluster-views.js';
 import { withConnection } from './control.js';
 import { stateCredentials } from './detached-control.js';
 import type { ProcessTopologyState } from './process-topology.js';
@@ -17,12 +17,6 @@ import type { ProcessTopologyState } from './process-topology.js';
 
 const CONTROL_TIMEOUT_MS = 1000;
 
-interface NodeView {
-  node: NodeAddress;
-  entries: ClusterNodeEntry[];
-  myself: ClusterNodeEntry;
-}
-
 /** A shard of a detached cluster: its number, slot ranges and current master. */
 export interface DetachedShard {
   shard: number;
@@ -30,44 +24,16 @@ export interface DetachedShard {
   master: NodeAddress;
 }
 
-async function views(state: ProcessTopologyState): Promise<NodeView[]> {
-  const { data } = stateCredentials(state);
-  const all = await Promise.all(
-    state.nodes.map(async (node) => {
-      try {
-        const text = await withConnection(
-          node,
-          data,
-          (c) => c.call('CLUSTER', 'NODES') as Promise<string>,
-          CONTROL_TIMEOUT_MS,
-        );
-        const entries = parseClusterNodes(String(text));
-        const myself = entries.find((e) => e.flags.includes('myself'));
-        return myself ? { node, entries, myself } : undefined;
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  return all.filter((v): v is NodeView => v !== undefined);
+/** Every answering node's view of the cluster. */
+function views(state: ProcessTopologyState): Promise<NodeView[]> {
+  return readNodeViews(state.nodes, stateCredentials(state).data, CONTROL_TIMEOUT_MS);
 }
 
-/** The slot ranges of each shard, shard 0 first: the masters serving slots, by their lowest slot. */
+/** The slot ranges of each shard, from the first answering node's view. */
 function shardSlots(views: NodeView[]): [number, number][][] {
   const first = views[0];
   if (first === undefined) throw new Error('no node of the cluster answers');
-  return first.entries
-    .filter((e) => e.flags.includes('master') && e.slots.length > 0)
-    .map((e) => [...e.slots].sort((a, b) => a[0] - b[0]))
-    .sort((a, b) => (a[0]?.[0] ?? 0) - (b[0]?.[0] ?? 0));
-}
-
-/** The answering node that claims to be master of `slot` (the higher config epoch if two do). */
-function masterOf(views: NodeView[], slot: number): ClusterNodeEntry | undefined {
-  return views
-    .map((v) => v.myself)
-    .filter((me) => me.flags.includes('master') && ownsSlot(me, slot))
-    .sort((a, b) => b.configEpoch - a.configEpoch)[0];
+  return shardSlotRanges(first.entries);
 }
 
 function checkShard(state: ProcessTopologyState, shard: number | undefined): number {
@@ -84,7 +50,7 @@ export async function clusterShard(state: ProcessTopologyState, shard: number): 
   const seen = await views(state);
   const slots = shardSlots(seen)[shard];
   if (slots?.[0] === undefined) throw new Error(`shard ${shard} serves no slots`);
-  const master = masterOf(seen, slots[0][0]);
+  const master = claimedMasterOf(seen, slots[0][0]);
   if (master === undefined) throw new Error(`no answering node serves shard ${shard} (slot ${slots[0][0]})`);
   return { shard, slots, master: master.address };
 }
