@@ -75,8 +75,7 @@ export class Executor {
     touched: string | readonly string[],
     fn: (client: Redis) => Promise<T>,
   ): Promise<T | F> {
-    const near = this.near;
-    return this.run('write', operation, key, fallback, near === undefined ? fn : near.ownWrite(touched, fn));
+    return this.run('write', operation, key, fallback, this.#asOwnWrite(touched, fn));
   }
 
   /** `write`, then `andThen` on its answer in the same promise step (see `runThen`). */
@@ -88,15 +87,13 @@ export class Executor {
     fn: (client: Redis) => Promise<T>,
     andThen: (answer: T | F) => R | PromiseLike<R>,
   ): Promise<R> {
+    return this.runThen('write', operation, key, fallback, this.#asOwnWrite(touched, fn), andThen);
+  }
+
+  /** `fn` as a write of `touched` that the near cache (when on) keeps its entries out of. */
+  #asOwnWrite<T>(touched: string | readonly string[], fn: (client: Redis) => Promise<T>) {
     const near = this.near;
-    return this.runThen(
-      'write',
-      operation,
-      key,
-      fallback,
-      near === undefined ? fn : near.ownWrite(touched, fn),
-      andThen,
-    );
+    return near === undefined ? fn : near.ownWrite(touched, fn);
   }
 
   /**

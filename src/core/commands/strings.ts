@@ -45,7 +45,7 @@ export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): 
       key,
       NULL,
       (client) => client.getBuffer(redisKey),
-      (raw) => (raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key))),
+      (raw) => answerOf<T>(ctx, key, raw),
     );
   }
   const held = near.lookup(redisKey);
@@ -55,6 +55,15 @@ export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): 
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** What `get` answers for GET's reply: a miss, or the decoded (and, with an envelope, checked) value. */
+function answerOf<T>(
+  ctx: CommandContext,
+  key: string,
+  raw: Buffer | null,
+): T | undefined | Promise<T | undefined> {
+  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
 }
 
 function missed(ctx: CommandContext, key: string): undefined {
@@ -129,7 +138,7 @@ function nearMissGet<T>(
     key,
     NULL,
     (client) => near.read(client, redisKey),
-    (raw) => (raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key))),
+    (raw) => answerOf<T>(ctx, key, raw),
   );
 }
 
