@@ -3,6 +3,7 @@ import { DataConnectionHooks } from '../core/connection-hook.js';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
+import { watchForStalls } from './stall-watchdog.js';
 import type { NodeConnectionOptions } from './types.js';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
@@ -42,7 +43,8 @@ interface ClientInternals {
  * The `unref` option: the client's socket (once connected) and its reconnect timer no longer
  * keep the process alive. ioredis has no such option, so it is applied on its own events: the
  * socket is unref'd on 'connect', the reconnect timer on 'reconnecting' (emitted on the next
- * tick after the timer is set). Commands in flight keep their (ref'd) command-timeout timers.
+ * tick after the timer is set). While commands are in flight, their (ref'd) timeout timer
+ * (the stall watchdog's interval) keeps the process alive.
  */
 export function unrefClient(client: Redis): void {
   const internals = client as unknown as ClientInternals;
@@ -51,8 +53,17 @@ export function unrefClient(client: Redis): void {
 }
 
 /**
+ * Bound every command of `client` by `timeoutMs`: one stall watchdog for the connection
+ * (stall-watchdog.ts), or ioredis' per-command `commandTimeout` timer where the watchdog
+ * cannot be installed. Either way a command that gets no answer fails with "Command timed out".
+ */
+export function boundCommands(client: Redis, timeoutMs: number): void {
+  if (!watchForStalls(client, timeoutMs)) client.options.commandTimeout = timeoutMs;
+}
+
+/**
  * An ioredis client for one data node, configured to fail fast and never replay:
- * - `commandTimeout`: a paused node fails each command after commandTimeoutMs;
+ * - commands are bounded (boundCommands): a paused node fails them after commandTimeoutMs;
  * - `connectTimeout` bounds the TCP/TLS handshake;
  * - no offline queue and no reconnection: a command issued on a client that is not
  *   connected fails at once instead of waiting for a reconnect that may never come, and a
@@ -77,7 +88,6 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
     reconnectOnError: () => false,
     autoResubscribe: false,
     autoResendUnfulfilledCommands: false,
-    commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
     // The routers coalesce writes themselves (write-coalescing.ts).
     enableAutoPipelining: false,
@@ -85,6 +95,7 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
   // Errors reach callers through the commands they issue (an 'error' event with no listener
   // would crash the process); the last one is kept to say why a connection closed.
   trackSocketErrors(client);
+  boundCommands(client, commandTimeoutMs);
   if (unref) unrefClient(client);
   return client;
 }

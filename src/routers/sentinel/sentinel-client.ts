@@ -9,7 +9,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
-import { unrefClient } from '../node-clients.js';
+import { boundCommands, unrefClient } from '../node-clients.js';
 import { routerClosed } from '../pipeline.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
@@ -259,13 +259,13 @@ export class SentinelClient {
       ...sentinelClientOptions(sentinel, this.access),
       lazyConnect: true,
       // The first command triggers the connection and waits in the offline queue; the
-      // command timeout (armed when the command is issued) bounds connect + reply.
+      // command bound (armed when the command is issued) covers connect + reply.
       enableOfflineQueue: true,
-      commandTimeout: this.access.timeoutMs,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
     trackSocketErrors(client); // failures surface through the commands we issue
+    boundCommands(client, this.access.timeoutMs);
     if (this.access.unref) unrefClient(client);
     this.clients.set(key, client);
     return client;

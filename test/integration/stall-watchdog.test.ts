@@ -1,0 +1,118 @@
+/**
+ * The stall watchdog that bounds the Sentinel routers' commands (one per connection instead
+ * of one timer per command), on a real redis-server: a paused server fails the command at the
+ * head and every command behind it with "Command timed out" (never before the timeout) and
+ * closes the connection; a connection that keeps answering is never stuck, however long its
+ * queue; an idle connection holds no timer; a command still waiting for the connection (the
+ * sentinel clients' offline queue) is bounded too. Budgets are no-hang bounds, not timings.
+ */
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { CommandTimeoutError } from '../../src/core/errors.js';
+import { translateError } from '../../src/routers/errors.js';
+import { boundCommands, createNodeClient } from '../../src/routers/node-clients.js';
+import { rejectionWithin, useStandalone } from '../fixtures/reliability.js';
+
+const TIMEOUT_MS = 1000;
+/** Scheduling slack on a loaded 2-core machine. */
+const BUDGET_MS = TIMEOUT_MS + 4000;
+
+describe('stall watchdog (node and sentinel clients)', () => {
+  const env = useStandalone();
+
+  async function connected(): Promise<Redis> {
+    const client = createNodeClient(env.server, { commandTimeoutMs: TIMEOUT_MS });
+    await client.connect();
+    return client;
+  }
+
+  it('installs itself: the client has no per-command timer', async () => {
+    const client = await connected();
+    try {
+      expect(client.options.commandTimeout).toBeUndefined();
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('paused server: the head and every command behind it fail with "Command timed out", not before the timeout; the connection is closed', async () => {
+    const client = await connected();
+    try {
+      expect(await client.set('before', '1')).toBe('OK');
+      await env.server.pause();
+      try {
+        const started = Date.now();
+        const head = client.get('before');
+        const behind = [client.set('x', '1'), client.get('x'), client.call('PING')];
+        const errors = await Promise.all([head, ...behind].map((p) => rejectionWithin(p, BUDGET_MS)));
+        const elapsed = Date.now() - started;
+        for (const err of errors) {
+          expect((err as Error).message).toBe('Command timed out');
+          expect(translateError(err, env.server, TIMEOUT_MS)).toBeInstanceOf(CommandTimeoutError);
+        }
+        // Lower bound only (Date.now() granularity aside): never earlier than the timeout.
+        expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 2);
+        await expect.poll(() => client.status, { timeout: BUDGET_MS }).toBe('end');
+      } finally {
+        await env.server.resume();
+      }
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a connection that keeps answering is never stuck, even when its last command waits longer than the timeout', async () => {
+    const client = await connected();
+    try {
+      // WAIT 1 600 on a master without replicas blocks this connection 600 ms, then says 0.
+      // Three in a row: the last is answered ~1.8 s after it was sent, 600 ms after it
+      // reached the head. A per-command timer of 1 s would have failed it.
+      const replies = await Promise.all([0, 1, 2].map(() => client.call('WAIT', '1', '600')));
+      expect(replies).toEqual([0, 0, 0]);
+      expect(client.status).toBe('ready');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('an idle connection holds no timer', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const clients = await Promise.all(Array.from({ length: 20 }, () => connected()));
+    try {
+      const before = timers();
+      await Promise.all(clients.map((c) => c.ping()));
+      // Armed while the pings waited; every watchdog stops at its next check (TIMEOUT_MS / 8).
+      await expect.poll(timers, { timeout: BUDGET_MS, interval: 50 }).toBeLessThanOrEqual(before + 2);
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+  });
+
+  it('a command waiting in the offline queue for a connection that never becomes ready is bounded too', async () => {
+    await env.server.pause(); // the kernel accepts the connection; the server never answers
+    const client = new Redis({
+      host: env.server.host,
+      port: env.server.port,
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    boundCommands(client, TIMEOUT_MS);
+    try {
+      const err = await rejectionWithin(client.call('PING'), BUDGET_MS);
+      expect((err as Error).message).toBe('Command timed out');
+    } finally {
+      client.disconnect();
+      await env.server.resume();
+    }
+  });
+
+  it("falls back to ioredis' per-command timer on a client without the queues it reads", () => {
+    const bare = { options: {} } as unknown as Redis;
+    boundCommands(bare, 300);
+    expect(bare.options.commandTimeout).toBe(300);
+  });
+});
