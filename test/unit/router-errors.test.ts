@@ -17,7 +17,7 @@ import {
   WritesRefusedError,
 } from '../../src/core/errors.js';
 import { translateError } from '../../src/routers/errors.js';
-import { coalesceWrites, isCorkable } from '../../src/routers/write-coalescing.js';
+import { coalesceWrites, IMMEDIATE_WRITES, isCorkable } from '../../src/routers/write-coalescing.js';
 
 const at = { host: '127.0.0.1', port: 7000 };
 
@@ -96,9 +96,8 @@ describe('write coalescing relies on two ioredis internals, checked', () => {
     expect(isCorkable(undefined)).toBe(false);
   });
 
-  it('corks a busy ready client and uncorks on the next tick', async () => {
-    const calls: string[] = [];
-    const stream = {
+  function recordingStream(calls: string[]) {
+    return {
       writableCorked: 0,
       cork() {
         calls.push('cork');
@@ -109,12 +108,29 @@ describe('write coalescing relies on two ioredis internals, checked', () => {
         this.writableCorked--;
       },
     };
-    const client = { commandQueue: { length: 3 }, stream, status: 'ready' };
+  }
+
+  it('corks a busy ready client and uncorks on the next tick', async () => {
+    const calls: string[] = [];
+    const client = {
+      commandQueue: { length: IMMEDIATE_WRITES },
+      stream: recordingStream(calls),
+      status: 'ready',
+    };
     coalesceWrites(client as never);
     coalesceWrites(client as never); // same tick: corked once
     expect(calls).toEqual(['cork']);
     await new Promise((r) => process.nextTick(r));
     expect(calls).toEqual(['cork', 'uncork']);
+  });
+
+  it('fewer than IMMEDIATE_WRITES commands awaiting replies: the command is written at once (no cork)', async () => {
+    const calls: string[] = [];
+    for (const length of [0, 1, IMMEDIATE_WRITES - 1]) {
+      coalesceWrites({ commandQueue: { length }, stream: recordingStream(calls), status: 'ready' } as never);
+    }
+    await new Promise((r) => process.nextTick(r));
+    expect(calls).toEqual([]);
   });
 
   it('a client without the expected shape keeps working, uncoalesced, with one warning', async () => {
@@ -124,7 +140,7 @@ describe('write coalescing relies on two ioredis internals, checked', () => {
     try {
       expect(() => coalesceWrites({ status: 'ready' } as never)).not.toThrow();
       expect(() =>
-        coalesceWrites({ commandQueue: { length: 2 }, status: 'ready', stream: {} } as never),
+        coalesceWrites({ commandQueue: { length: IMMEDIATE_WRITES }, status: 'ready', stream: {} } as never),
       ).not.toThrow();
       await new Promise((r) => setImmediate(r));
       expect(warnings.filter((w) => w.includes('write coalescing is off'))).toHaveLength(1);
