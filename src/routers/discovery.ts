@@ -23,7 +23,7 @@ import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
 import { judgeSpeculation, SpeculationCounters } from './sentinel/speculation.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from './types.js';
-import { coalesceWrites } from './write-coalescing.js';
+import { coalesceUntilImmediate } from './write-coalescing.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -413,7 +413,9 @@ export class DiscoveryRouter extends SentinelRouter {
     }
     if (need === 'master' && this.ctx.isDemoted(address)) return undefined;
     const client = conn.client;
-    coalesceWrites(client);
+    // Leaves with the sentinel query of this read's batch (sent by setImmediate), together
+    // with the batch's other reads.
+    coalesceUntilImmediate(client);
     let outcome: Promise<T>;
     try {
       outcome = fn(client);

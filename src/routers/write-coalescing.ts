@@ -56,6 +56,30 @@ export function coalesceWrites(client: Redis): void {
   process.nextTick(uncork, stream);
 }
 
+/**
+ * Hold `client`'s writes until this event-loop iteration's setImmediate callbacks, for a
+ * command whose answer is only used together with something sent then: discovery's
+ * speculative read waits for its batch's sentinel query, which FreshQuery sends by
+ * setImmediate. Writing the read earlier gains nothing, and holding it lets every read of the
+ * batch leave in one write. Without it, at 16 operations in flight most reads left one by one
+ * (a system call each: the data connection has few commands awaiting replies while the
+ * operations wait for the sentinel, so coalesceWrites writes them at once). Measured,
+ * discovery / pooled ops/s in interleaved runs (90/10 GET/SET, 100 B): 0.59 → 0.65× at 16 in
+ * flight, 0.83 → 0.90× at 64, no change at 1.
+ */
+export function coalesceUntilImmediate(client: Redis): void {
+  if (client.status !== 'ready') return;
+  const stream = (client as Partial<Pick<Redis, 'stream'>>).stream;
+  if (!isCorkable(stream)) {
+    warnUnsupported();
+    return;
+  }
+  // Already corked (this tick or this iteration): the command joins that write.
+  if (stream.writableCorked !== 0) return;
+  stream.cork();
+  setImmediate(uncork, stream);
+}
+
 /** True when `stream` is a Writable we can cork (the shape the coalescing relies on). */
 export function isCorkable(stream: unknown): stream is Redis['stream'] {
   const s = stream as { cork?: unknown; uncork?: unknown; writableCorked?: unknown } | null | undefined;

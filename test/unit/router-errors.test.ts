@@ -17,7 +17,12 @@ import {
   WritesRefusedError,
 } from '../../src/core/errors.js';
 import { translateError } from '../../src/routers/errors.js';
-import { coalesceWrites, IMMEDIATE_WRITES, isCorkable } from '../../src/routers/write-coalescing.js';
+import {
+  coalesceUntilImmediate,
+  coalesceWrites,
+  IMMEDIATE_WRITES,
+  isCorkable,
+} from '../../src/routers/write-coalescing.js';
 
 const at = { host: '127.0.0.1', port: 7000 };
 
@@ -131,6 +136,20 @@ describe('write coalescing relies on two ioredis internals, checked', () => {
     }
     await new Promise((r) => process.nextTick(r));
     expect(calls).toEqual([]);
+  });
+
+  it('coalesceUntilImmediate: corks even an idle connection, once, and uncorks in the setImmediate phase (not at nextTick)', async () => {
+    const calls: string[] = [];
+    const client = { commandQueue: { length: 0 }, stream: recordingStream(calls), status: 'ready' };
+    coalesceUntilImmediate(client as never);
+    coalesceUntilImmediate(client as never); // same iteration: corked once
+    await new Promise((r) => process.nextTick(r));
+    expect(calls).toEqual(['cork']);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual(['cork', 'uncork']);
+    // Not ready (before connect): nothing to cork.
+    coalesceUntilImmediate({ ...client, status: 'connecting' } as never);
+    expect(calls).toEqual(['cork', 'uncork']);
   });
 
   it('a client without the expected shape keeps working, uncoalesced, with one warning', async () => {
