@@ -9,6 +9,12 @@ import type { Redis } from 'ioredis';
 export interface DataConnectionInfo {
   host: string;
   port: number;
+  /**
+   * The router's bound on one command to this node, when the connection itself does not
+   * carry it in `options.commandTimeout` (the Sentinel routers bound their connections with a
+   * watchdog instead). A connection the hook opens to the node (`client.duplicate()`) uses it.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**

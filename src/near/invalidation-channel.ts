@@ -50,10 +50,18 @@ export class InvalidationChannel {
 
   /**
    * Open a channel to the node `template` is connected to, with `template`'s address,
-   * credentials, TLS and timeouts. Rejects with the server's reply when CLIENT is refused.
+   * credentials, TLS and timeouts. Each command (CLIENT ID, SUBSCRIBE, the pings) is bounded
+   * by `commandTimeoutMs` (DataConnectionInfo), else by `template`'s own `commandTimeout`: a
+   * channel to a paused node must fail its ping, not wait forever. Rejects with the server's
+   * reply when CLIENT is refused.
    */
-  static async open(template: Redis, listener: ChannelListener): Promise<InvalidationChannel> {
+  static async open(
+    template: Redis,
+    commandTimeoutMs: number | undefined,
+    listener: ChannelListener,
+  ): Promise<InvalidationChannel> {
     const client = template.duplicate({
+      commandTimeout: commandTimeoutMs ?? template.options.commandTimeout,
       lazyConnect: true,
       enableOfflineQueue: true,
       enableReadyCheck: false,

@@ -43,6 +43,8 @@ interface NodeTracking {
   channel: InvalidationChannel | undefined;
   opening: Promise<InvalidationChannel> | undefined;
   clients: Set<Redis>;
+  /** DataConnectionInfo.commandTimeoutMs, for the channel's commands (its pings). */
+  commandTimeoutMs: number | undefined;
   retryTimer: NodeJS.Timeout | undefined;
   retryDelayMs: number;
   /** Set while the node has no data connection: its channel is closed if none comes back. */
@@ -203,6 +205,7 @@ export class Tracking {
         channel: undefined,
         opening: undefined,
         clients: new Set(),
+        commandTimeoutMs: info.commandTimeoutMs,
         retryTimer: undefined,
         retryDelayMs: RETRY_MIN_MS,
         idleTimer: undefined,
@@ -254,7 +257,7 @@ export class Tracking {
   #channel(node: NodeTracking, template: Redis): Promise<InvalidationChannel> {
     if (node.channel?.alive) return Promise.resolve(node.channel);
     if (node.opening !== undefined) return node.opening;
-    const opening = InvalidationChannel.open(template, {
+    const opening = InvalidationChannel.open(template, node.commandTimeoutMs, {
       keys: (keys) => {
         if (node.channel === channel()) this.#listener.keys(keys);
       },

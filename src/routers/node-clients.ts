@@ -194,7 +194,9 @@ export async function connectVerified(
         if (expected === 'replica' && !info.linkUp) throw replicaLinkDownError(address);
         // Before anyone uses the connection (the near cache turns on CLIENT TRACKING here),
         // and only on one that is kept.
-        if (opts.hooks !== undefined && !opts.hooks.empty) await opts.hooks.run(client, address);
+        if (opts.hooks !== undefined && !opts.hooks.empty) {
+          await opts.hooks.run(client, { host: address.host, port: address.port, commandTimeoutMs });
+        }
         return info;
       })(),
       deadline,

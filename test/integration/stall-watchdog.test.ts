@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CommandTimeoutError } from '../../src/core/errors.js';
+import { InvalidationChannel } from '../../src/near/invalidation-channel.js';
 import { translateError } from '../../src/routers/errors.js';
 import { boundCommands, createNodeClient } from '../../src/routers/node-clients.js';
 import { rejectionWithin, useStandalone } from '../fixtures/reliability.js';
@@ -107,6 +108,33 @@ describe('stall watchdog (node and sentinel clients)', () => {
     } finally {
       client.disconnect();
       await env.server.resume();
+    }
+  });
+
+  it("the near cache's invalidation channel, duplicated from a watched connection, still fails its ping on a paused server", async () => {
+    // The duplicate copies options, not the watchdog: without the bound handed over
+    // (DataConnectionInfo.commandTimeoutMs) its ping would wait forever and the near cache
+    // would keep entries it can no longer vouch for.
+    const template = await connected();
+    const lost: string[] = [];
+    const channel = await InvalidationChannel.open(template, TIMEOUT_MS, {
+      keys: () => {},
+      flushed: () => {},
+      lost: (reason) => lost.push(reason),
+    });
+    try {
+      await env.server.pause();
+      try {
+        // A ping every second, each bounded by TIMEOUT_MS.
+        await expect
+          .poll(() => lost, { timeout: BUDGET_MS + 2000 })
+          .toEqual(['invalidation connection did not answer a ping']);
+      } finally {
+        await env.server.resume();
+      }
+    } finally {
+      channel.close();
+      template.disconnect();
     }
   });
 
