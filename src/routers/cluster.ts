@@ -228,7 +228,7 @@ export class ClusterRouter implements Router {
       c.ops++;
       command.promise.catch(countError);
       if (listeners.size !== 0) for (const listener of listeners) listener(redis, command);
-      if (coalesce) coalesceWrites(redis);
+      if (coalesce) coalesceWrites(redis, 1);
       return send(command, stream);
     }) as Redis['sendCommand'];
     redis.on('ready', () => {

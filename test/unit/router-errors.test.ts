@@ -138,6 +138,22 @@ describe('write coalescing relies on two ioredis internals, checked', () => {
     expect(calls).toEqual([]);
   });
 
+  it('immediateWrites 1 (routers.cluster): corks as soon as one command awaits a reply', async () => {
+    const calls: string[] = [];
+    coalesceWrites(
+      { commandQueue: { length: 0 }, stream: recordingStream(calls), status: 'ready' } as never,
+      1,
+    );
+    expect(calls).toEqual([]);
+    coalesceWrites(
+      { commandQueue: { length: 1 }, stream: recordingStream(calls), status: 'ready' } as never,
+      1,
+    );
+    expect(calls).toEqual(['cork']);
+    await new Promise((r) => process.nextTick(r));
+    expect(calls).toEqual(['cork', 'uncork']);
+  });
+
   it('coalesceUntilImmediate: corks even an idle connection, once, and uncorks in the setImmediate phase (not at nextTick)', async () => {
     const calls: string[] = [];
     const client = { commandQueue: { length: 0 }, stream: recordingStream(calls), status: 'ready' };
