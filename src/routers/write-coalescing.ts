@@ -27,8 +27,8 @@ import type { Redis } from 'ioredis';
  * ops/s at 16 in flight (p99.9 1.7–2.4x), 0.93–1.00x at 64, 1.21–1.28x at 256; from the 9th
  * (IMMEDIATE_WRITES 8) 0.91–0.96x (p99.9 0.97–1.18x), 1.04–1.15x and 1.10–1.16x. At 256 in
  * flight the operations are spread over several connections, which overlap each other's turns;
- * there the extra writes cost ~10 %. Thresholds 4 and 16 and a chunked cork (flush every 4,
- * 8 or 16 corked commands) did worse at 16 or at 64 in flight.
+ * there the extra writes cost ~10 %. Thresholds 4, 16 and 32 and a chunked cork (flush every 4,
+ * 8 or 16 corked commands) each did worse at one of 16, 64 or 256 in flight.
  */
 /** Commands awaiting replies on a connection before the next ones are coalesced. */
 export const IMMEDIATE_WRITES = 8;
@@ -54,14 +54,7 @@ export function coalesceWrites(client: Redis, immediateWrites = IMMEDIATE_WRITES
   // once, keeping the server busy (see above); deferring it would only add latency. (Before
   // the first connect the socket does not exist yet: commands wait in the offline queue.)
   if (queue.length < immediateWrites || client.status !== 'ready') return;
-  const stream = (client as Partial<Pick<Redis, 'stream'>>).stream;
-  if (!isCorkable(stream)) {
-    warnUnsupported();
-    return;
-  }
-  if (stream.writableCorked !== 0) return;
-  stream.cork();
-  process.nextTick(uncork, stream);
+  cork(client, 'tick');
 }
 
 /**
@@ -77,15 +70,24 @@ export function coalesceWrites(client: Redis, immediateWrites = IMMEDIATE_WRITES
  */
 export function coalesceUntilImmediate(client: Redis): void {
   if (client.status !== 'ready') return;
+  cork(client, 'immediate');
+}
+
+/**
+ * Cork `client`'s socket until the end of this tick (process.nextTick) or until this
+ * iteration's setImmediate callbacks. Already corked (this tick or this iteration): the
+ * command joins that write.
+ */
+function cork(client: Redis, until: 'tick' | 'immediate'): void {
   const stream = (client as Partial<Pick<Redis, 'stream'>>).stream;
   if (!isCorkable(stream)) {
     warnUnsupported();
     return;
   }
-  // Already corked (this tick or this iteration): the command joins that write.
   if (stream.writableCorked !== 0) return;
   stream.cork();
-  setImmediate(uncork, stream);
+  if (until === 'tick') process.nextTick(uncork, stream);
+  else setImmediate(uncork, stream);
 }
 
 /** True when `stream` is a Writable we can cork (the shape the coalescing relies on). */
