@@ -243,8 +243,9 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     };
     await sleep(300);
     // Writes (the replication stream included) wait on the replica; reads are served: it
-    // falls behind while its link stays up.
-    await replica.client('PAUSE', 6000, 'WRITE');
+    // falls behind while its link stays up. The pause outlasts the test (cleanup unpauses):
+    // on a loaded machine building and readying the routers below can take seconds.
+    await replica.client('PAUSE', 60_000, 'WRITE');
     await sleep(2500);
     async function worstStaleness(r: TestRouter): Promise<number> {
       let worst = 0;
