@@ -28,7 +28,7 @@ const cache = createCache({
   keyPrefix: 'example-cluster',
 });
 
-// One pipeline per master, in parallel.
+// One round trip per master, in parallel.
 const entries = new Map(Array.from({ length: 100 }, (_, i) => [`item:${i}`, { i }]));
 await cache.setMany(entries, { ttl: '1m' });
 const back = await cache.getMany(entries.keys());

@@ -31,7 +31,7 @@ const cache = createCache({
   keyPrefix: 'example-cluster',
 });
 
-// One pipeline per master, in parallel.
+// One round trip per master, in parallel.
 const entries = new Map<string, { i: number }>(
   Array.from({ length: 100 }, (_, i) => [`item:${i}`, { i }] as const),
 );

@@ -20,6 +20,27 @@ export function chunks<T>(items: readonly T[], size = BATCH_SIZE): T[][] {
 }
 
 /**
+ * `send(item)` for every item, all issued in this tick; their replies in order once every one has
+ * answered, else the first failure (thrown only then: a write still in flight must not outlive
+ * the operation that reported it failed). How a batch sends single-key commands on a router with
+ * several nodes (`groupKeys`): the router's client routes each command, and on a cluster follows
+ * MOVED, ASK and TRYAGAIN for that command alone, while the commands issued in one tick to one
+ * node still leave in one socket write (write coalescing), one round trip as with a pipeline.
+ * An ioredis Cluster pipeline instead re-sends all its commands where one of them was redirected:
+ * after an ASK the keys of the slot not migrated yet read as missing on the importing node.
+ */
+export async function eachKey<I, T>(items: readonly I[], send: (item: I) => Promise<T>): Promise<T[]> {
+  const settled = await Promise.allSettled(items.map((item) => send(item)));
+  const replies = new Array<T>(settled.length);
+  for (let j = 0; j < settled.length; j++) {
+    const outcome = settled[j] as PromiseSettledResult<T>;
+    if (outcome.status === 'rejected') throw outcome.reason;
+    replies[j] = outcome.value;
+  }
+  return replies;
+}
+
+/**
  * How far a multi-step operation got: `steps` round trips succeeded, `completed` keys were
  * done (deleted, listed, written). Updated by the operation as it goes, read when it fails.
  */

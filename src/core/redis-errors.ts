@@ -45,6 +45,22 @@ export function isReadOnlyError(err: unknown): boolean {
   return err instanceof Error && /^READONLY\b/.test(err.message);
 }
 
+/**
+ * A cluster node refused the command because its slot is served elsewhere or is moving: MOVED
+ * (another master owns it), ASK (being migrated, this key already left), TRYAGAIN (being
+ * migrated, a multi-key command's keys are split between the two nodes) — as a reply, or as the
+ * last error of ioredis giving up ("Too many Cluster redirections"). The node did not run it:
+ * sending it again is safe, also for a write.
+ */
+export function isSlotRefusal(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    /^(?:Too many Cluster redirections\. Last error: (?:ReplyError: )?)?(?:MOVED|ASK|TRYAGAIN)\b/.test(
+      err.message,
+    )
+  );
+}
+
 export function isAuthError(err: unknown): boolean {
   return (
     err instanceof Error &&

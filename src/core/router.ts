@@ -77,8 +77,10 @@ export interface Router {
   // cache falls back to "one group, one node, everything combinable" when they are absent.
 
   /**
-   * Indexes into `keys`, grouped so that the keys of one group can share one pipeline (one
-   * round trip to one node); the cache runs the groups in parallel. Absent: one group.
+   * Indexes into `keys`, grouped by the node that serves them: the cache issues one group's
+   * single-key commands in one tick (one round trip to that node; the lent client routes, and
+   * on a cluster redirects, each command on its own) and runs the groups in parallel. Absent:
+   * one node, whose batches are one command or one pipeline.
    */
   groupKeys?(keys: readonly string[]): number[][];
   /**

@@ -18,7 +18,9 @@
  * command take these keys?"). On a single master everything is one group, as before.
  */
 import type { Redis } from 'ioredis';
+import { eachKey } from './batch.js';
 import type { EntryMeta, TagVersion } from './envelope.js';
+import { isSlotRefusal } from './redis-errors.js';
 
 /** The Redis key of `tag`'s invalidation stamp for a cache with this key prefix. */
 export function tagStampKey(prefix: string, tag: string): string {
@@ -68,13 +70,27 @@ export async function readStamps(
   const keys = list.map((tag) => tagStampKey(prefix, tag));
   await Promise.all(
     combinableGroups(keys, canCombine).map(async (group) => {
-      const values = parseStamps(await client.mget(...group.map((i) => keys[i] as string)));
+      const stampKeys = group.map((i) => keys[i] as string);
+      const values = parseStamps(await mgetOrEach(client, stampKeys));
       group.forEach((i, j) => {
         stamps.set(list[i] as string, values[j] as number);
       });
     }),
   );
   return stamps;
+}
+
+/**
+ * MGET of `keys` (one slot on a cluster). While a cluster slot migrates, the node refuses a
+ * multi-key command whose keys are split between the two nodes, or missing on the importing one
+ * (TRYAGAIN), for as long as the migration lasts: the keys are then read one GET each, every GET
+ * redirected on its own (eachKey).
+ */
+function mgetOrEach(client: Redis, keys: string[]): Promise<(string | null)[]> {
+  return client.mget(keys).catch((err: unknown) => {
+    if (keys.length < 2 || !isSlotRefusal(err)) throw err;
+    return eachKey(keys, (key) => client.get(key));
+  });
 }
 
 /**
@@ -95,7 +111,16 @@ export async function bumpStamps(
       const pipeline = client.pipeline();
       for (const i of group) pipeline.incr(keys[i] as string);
       const results = (await pipeline.exec()) ?? [];
-      for (const [error] of results) if (error) throw error;
+      // A cluster pipeline follows a redirection only when every refused command got the same
+      // one; while the slot migrates some INCRs may come back ASK: the node did not run them,
+      // each is sent again on its own (and redirected on its own).
+      const refused: number[] = [];
+      results.forEach(([error], j) => {
+        if (error === null) return;
+        if (!isSlotRefusal(error)) throw error;
+        refused.push(group[j] as number);
+      });
+      await eachKey(refused, (i) => client.incr(keys[i] as string));
     }),
   );
 }

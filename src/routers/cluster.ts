@@ -13,7 +13,7 @@ import {
   MasterNotFoundError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
-import { isConnectionError, isTimeoutError } from '../core/redis-errors.js';
+import { isConnectionError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
@@ -33,11 +33,16 @@ function isClusterDownError(err: unknown): boolean {
   return err instanceof Error && /^CLUSTERDOWN\b/.test(err.message);
 }
 
-/** ioredis gave up on a command it kept redirecting, or the whole cluster is unreachable. */
+/**
+ * ioredis gave up on a command it kept redirecting, a node refused one because its slot is
+ * elsewhere or moving (MOVED / ASK / TRYAGAIN that ioredis did not follow: a node connection's
+ * own commands, a pipeline's), or the whole cluster is unreachable.
+ */
 function isRoutingFailure(err: unknown): boolean {
   return (
     err instanceof Error &&
-    (err.message.startsWith('Too many Cluster redirections') ||
+    (isSlotRefusal(err) ||
+      err.message.startsWith('Too many Cluster redirections') ||
       err.message.startsWith("Cluster isn't ready") ||
       err.message === 'Cluster is ended.' ||
       err.name === 'ClusterAllFailedError')
@@ -520,6 +525,7 @@ export class ClusterRouter implements Router {
           try {
             return { key, value: await fn(client, address) };
           } catch (err) {
+            if (isSlotRefusal(err)) throw this.#translate(err);
             throw translateError(err, address, this.#options.commandTimeoutMs, client);
           }
         }),

@@ -130,3 +130,47 @@ export async function until(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * Move `slot` from the master `from` to the master `to` the way `redis-cli --cluster reshard`
+ * does: IMPORTING on `to`, MIGRATING on `from`, then `MIGRATE ... KEYS` of `batch` keys at a
+ * time (`pauseMs` between batches, so clients meet the slot split between two nodes), then
+ * `SETSLOT NODE` on `to`, `from` and every other master. Returns the number of keys moved.
+ */
+export async function migrateSlot(
+  topo: ClusterTopology,
+  slot: number,
+  from: NodeAddress,
+  to: NodeAddress,
+  { batch = 10, pauseMs = 10 }: { batch?: number; pauseMs?: number } = {},
+): Promise<number> {
+  const password = topo.auth?.password;
+  const source = nodeClient(from, password);
+  const target = nodeClient(to, password);
+  const others = (await topo.shards())
+    .map((s) => s.master)
+    .filter((m) => m.port !== from.port && m.port !== to.port)
+    .map((m) => nodeClient(m, password));
+  try {
+    const sourceId = String(await source.call('CLUSTER', 'MYID'));
+    const targetId = String(await target.call('CLUSTER', 'MYID'));
+    await target.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
+    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+    let moved = 0;
+    for (let step = 0; ; step++) {
+      if (step > 10_000) throw new Error(`slot ${slot} still has keys on ${from.port} after 10,000 MIGRATEs`);
+      const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(batch))) as string[];
+      if (keys.length === 0) break;
+      const auth = password === undefined ? [] : ['AUTH', password];
+      await source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', ...auth, 'KEYS', ...keys);
+      moved += keys.length;
+      await sleep(pauseMs);
+    }
+    for (const node of [target, source, ...others]) {
+      await node.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+    }
+    return moved;
+  } finally {
+    for (const node of [source, target, ...others]) node.disconnect();
+  }
+}

@@ -160,7 +160,7 @@ describe('routers.cluster on a healthy cluster', () => {
     }
   });
 
-  it('a cache on it sends getMany/setMany/deleteMany as one pipeline per master, in parallel, order kept', async () => {
+  it('a cache on it sends getMany/setMany/deleteMany as one round trip per master (a command per key), in parallel, order kept', async () => {
     const r = routers.cluster(topo.routerOptions());
     let executes = 0;
     const execute = r.execute.bind(r);

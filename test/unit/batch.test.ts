@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { BATCH_SIZE, chunks, failedPart, progress, sumOverChunks } from '../../src/core/batch.js';
+import { BATCH_SIZE, chunks, eachKey, failedPart, progress, sumOverChunks } from '../../src/core/batch.js';
 import { CommandTimeoutError, IncompleteError } from '../../src/core/errors.js';
 import { TypedEmitter } from '../../src/core/events.js';
 import { Executor, ZERO } from '../../src/core/executor.js';
@@ -80,6 +80,34 @@ describe('sumOverChunks and failedPart', () => {
     expect(() => failedPart(executor(flakyRouter([]), true), boom, 'op', 'k', progress(), ZERO)).toThrow(
       boom,
     );
+  });
+});
+
+describe('eachKey', () => {
+  it('sends every command in this tick and answers in order', async () => {
+    const sent: number[] = [];
+    const replies = eachKey([2, 0, 1], (i) => {
+      sent.push(i);
+      return new Promise<string>((resolve) => setTimeout(() => resolve(`r${i}`), 3 - i));
+    });
+    expect(sent).toEqual([2, 0, 1]);
+    expect(await replies).toEqual(['r2', 'r0', 'r1']);
+  });
+
+  it('fails only once every command has answered, with the first failure', async () => {
+    let answered = 0;
+    const first = new Error('first');
+    const failing = eachKey([0, 1, 2], (i) => {
+      if (i === 0) return Promise.reject(first);
+      return new Promise<number>((resolve) =>
+        setTimeout(() => {
+          answered++;
+          resolve(i);
+        }, 20),
+      );
+    });
+    await expect(failing).rejects.toBe(first);
+    expect(answered).toBe(2);
   });
 });
 

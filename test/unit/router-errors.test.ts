@@ -16,6 +16,7 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
+import { isSlotRefusal } from '../../src/core/redis-errors.js';
 import { translateError } from '../../src/routers/errors.js';
 import {
   coalesceUntilImmediate,
@@ -70,6 +71,33 @@ describe('translateError: the one place that reads ioredis / Redis wording', () 
     expect(
       translateError(new ReplyError('WRONGPASS invalid username-password pair'), at, 500),
     ).toBeInstanceOf(AuthenticationError);
+  });
+});
+
+describe('isSlotRefusal: a cluster node did not run the command (its slot is elsewhere or moving)', () => {
+  it('recognises MOVED, ASK and TRYAGAIN, as replies and as the last error ioredis gave up on', () => {
+    for (const message of [
+      'MOVED 3999 127.0.0.1:7001',
+      'ASK 3999 127.0.0.1:7001',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request during rehashing of slot',
+      'Too many Cluster redirections. Last error: ReplyError: MOVED 3999 127.0.0.1:7001',
+    ]) {
+      expect(isSlotRefusal(new ReplyError(message)), message).toBe(true);
+    }
+  });
+
+  it('leaves every other failure alone (they may have run)', () => {
+    for (const message of [
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      'CLUSTERDOWN The cluster is down',
+      'ERR MOVED is not a command',
+      'Command timed out',
+      'ASKING',
+    ]) {
+      expect(isSlotRefusal(new ReplyError(message)), message).toBe(false);
+    }
+    expect(isSlotRefusal('MOVED 1 a:1')).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { chunks, failedPart, type Progress, progress } from '../batch.js';
+import { chunks, eachKey, failedPart, type Progress, progress } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
@@ -96,19 +96,17 @@ function scanStep(client: Redis, pattern: string, count: number) {
 }
 
 /**
- * UNLINK of keys one node's SCAN found: one command when they can be combined, else (keys of
- * several cluster slots) one pipeline of single-key UNLINKs.
+ * UNLINK of keys one node's SCAN found: one command on a single-node router. On a router with
+ * several nodes (a cluster), one UNLINK per key through the router's own client, each routed to
+ * the owner of its slot (eachKey): while a slot migrates, the keys a SCAN finds on the importing
+ * node are refused there (MOVED) until the migration ends, and a key may leave the migrating
+ * node between its SCAN and its UNLINK (ASK); routed on its own, each reaches the node holding it.
  */
-async function unlinkOnNode(ctx: CommandContext, client: Redis, keys: Buffer[]): Promise<number> {
-  if (ctx.executor.canCombine(keys.map((k) => k.toString()))) return client.unlink(keys);
-  const pipeline = client.pipeline();
-  for (const key of keys) pipeline.unlink(key);
-  let deleted = 0;
-  for (const [err, n] of (await pipeline.exec()) ?? []) {
-    if (err) throw err;
-    deleted += n as number;
-  }
-  return deleted;
+async function unlinkFound(ctx: CommandContext, client: Redis, keys: Buffer[]): Promise<number> {
+  const router = ctx.executor.router;
+  if (router.groupKeys === undefined) return client.unlink(keys);
+  const counts = await router.execute('write', (routed) => eachKey(keys, (key) => routed.unlink(key)));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -130,7 +128,7 @@ async function unlinkMatching(
     const batch = keep === undefined ? found : found.filter(keep);
     for (const chunk of chunks(batch)) {
       // Read `done.completed` only after the await: the runs on other masters add to it meanwhile.
-      const deleted = await unlinkOnNode(ctx, client, chunk);
+      const deleted = await unlinkFound(ctx, client, chunk);
       done.completed += deleted;
       done.steps++;
     }

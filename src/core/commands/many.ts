@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { BATCH_SIZE, chunks, failedPart, type Progress, progress } from '../batch.js';
+import { BATCH_SIZE, chunks, eachKey, failedPart, type Progress, progress } from '../batch.js';
 import { decodeEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
@@ -12,8 +12,9 @@ import { currentEntries } from './tagged.js';
 
 /**
  * Many keys at once: MGET, pipelines of SET PX, DEL — in chunks of BATCH_SIZE (batch.ts). On a
- * router with several masters (`groupKeys`), each chunk is one pipeline of single-key commands
- * per node, the nodes in parallel.
+ * router with several masters (`groupKeys`), each chunk is one group of single-key commands per
+ * node, issued in one tick (one round trip per node, each command redirected on its own while a
+ * cluster slot moves: eachKey), the nodes in parallel.
  */
 
 export interface SetManyOptions extends KeyOptions {
@@ -92,8 +93,10 @@ export async function getMany<T>(
 }
 
 /**
- * GET of every key, one pipeline per group, the groups in parallel; the replies in key order.
- * A group that fails under ignoreErrors leaves its keys missing (misses), the others count.
+ * GET of every key, one read per group (node), the groups in parallel; the replies in key order.
+ * Each GET is a command of its own, the group's all issued in one tick (eachKey: one round trip
+ * per node, every key redirected on its own while its slot moves). A group that fails under
+ * ignoreErrors leaves its keys missing (misses), the others count.
  */
 async function getGrouped(
   ctx: CommandContext,
@@ -103,11 +106,9 @@ async function getGrouped(
   const raws = new Array<Buffer | null>(redisKeys.length).fill(null);
   await Promise.all(
     groups.map(async (group) => {
-      const values = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, async (client) => {
-        const pipeline = client.pipeline();
-        for (const i of group) pipeline.getBuffer(redisKeys[i] as string);
-        return repliesOf<Buffer | null>(await pipeline.exec());
-      });
+      const values = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
+        eachKey(group, (i) => client.getBuffer(redisKeys[i] as string)),
+      );
       values.forEach((raw, j) => {
         raws[group[j] as number] = raw;
       });
@@ -156,9 +157,10 @@ async function nearMany(
 }
 
 /**
- * Pipelines of at most BATCH_SIZE `SET PX`, one after the other; every value is encoded
- * before anything is sent. A failure after a chunk was written is an IncompleteError (with
- * how many keys were written), also under ignoreErrors.
+ * `SET PX` of every entry in chunks of at most BATCH_SIZE, one chunk after the other: one
+ * pipeline per chunk on a single-node router, else one command per key per node group (eachKey);
+ * every value is encoded before anything is sent. A failure after a chunk was written is an
+ * IncompleteError (with how many keys were written), also under ignoreErrors.
  */
 export async function setMany(
   ctx: CommandContext,
@@ -186,8 +188,18 @@ export async function setMany(
   try {
     for (let from = 0; from < redisKeys.length; from += BATCH_SIZE) {
       const to = Math.min(redisKeys.length, from + BATCH_SIZE);
-      await inGroups(ctx, redisKeys.slice(from, to), done, (keys, indexes) =>
+      await inGroups(ctx, redisKeys.slice(from, to), done, (keys, indexes, grouped) =>
         ctx.executor.write('setMany', undefined, null, keys, async (client) => {
+          if (grouped) {
+            await eachKey(indexes, (j) => {
+              const i = from + j;
+              const value = values[i] as Buffer | string;
+              return ttl === null
+                ? client.set(redisKeys[i] as string, value)
+                : client.set(redisKeys[i] as string, value, 'PX', ttl);
+            });
+            return keys.length;
+          }
           const pipeline = client.pipeline();
           for (const j of indexes) {
             const i = from + j;
@@ -206,22 +218,25 @@ export async function setMany(
 
 /**
  * `send` for the keys of one chunk: once with all of them on a single-node router, else once per
- * node group, in parallel. Adds to `done` what succeeded (replies summed, one step per group), and
- * throws the first failure after every group settled, so a failed group next to written ones is
- * reported as partial (IncompleteError), never as nothing done.
+ * node group (`grouped`: send one command per key, see eachKey), in parallel. Adds to `done` what
+ * succeeded (replies summed, one step per group), and throws the first failure after every group
+ * settled, so a failed group next to written ones is reported as partial (IncompleteError),
+ * never as nothing done.
  */
 async function inGroups(
   ctx: CommandContext,
   chunk: string[],
   done: Progress,
-  send: (keys: string[], indexes: number[]) => Promise<number>,
+  send: (keys: string[], indexes: number[], grouped: boolean) => Promise<number>,
 ): Promise<void> {
-  const groups = ctx.executor.groupKeys(chunk) ?? [chunk.map((_, i) => i)];
+  const groups = ctx.executor.groupKeys(chunk);
+  const grouped = groups !== undefined;
   const outcomes = await Promise.allSettled(
-    groups.map((group) =>
+    (groups ?? [chunk.map((_, i) => i)]).map((group) =>
       send(
         group.map((i) => chunk[i] as string),
         group,
+        grouped,
       ),
     ),
   );
@@ -236,12 +251,11 @@ async function inGroups(
   if (failure !== undefined) throw failure.reason;
 }
 
-/** DEL of `keys` on one node: one command when they can be combined, else one pipeline of DELs. */
-async function delOnNode(ctx: CommandContext, client: Redis, keys: string[]): Promise<number> {
-  if (ctx.executor.canCombine(keys)) return client.del(keys);
-  const pipeline = client.pipeline();
-  for (const key of keys) pipeline.del(key);
-  return repliesOf<number>(await pipeline.exec()).reduce((a, b) => a + b, 0);
+/** DEL of `keys`: one command on a single-node router, else one per key (eachKey). */
+async function del(client: Redis, keys: string[], grouped: boolean): Promise<number> {
+  if (!grouped) return client.del(keys);
+  const counts = await eachKey(keys, (key) => client.del(key));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** DEL in chunks of BATCH_SIZE keys; the number deleted (IncompleteError if it stops half-way). */
@@ -249,8 +263,8 @@ async function deleteChunks(ctx: CommandContext, operation: string, redisKeys: s
   const done = progress();
   try {
     for (const chunk of chunks(redisKeys)) {
-      await inGroups(ctx, chunk, done, (keys) =>
-        ctx.executor.write(operation, undefined, null, keys, (client) => delOnNode(ctx, client, keys)),
+      await inGroups(ctx, chunk, done, (keys, _, grouped) =>
+        ctx.executor.write(operation, undefined, null, keys, (client) => del(client, keys, grouped)),
       );
     }
     return done.completed;

@@ -1,4 +1,4 @@
-import { chunks, sumOverChunks } from '../batch.js';
+import { chunks, eachKey, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
@@ -163,8 +163,8 @@ function requireOneSlot(ctx: CommandContext, op: string, redisKeys: string[]): v
 }
 
 /**
- * SDIFF / SINTER / SUNION over keys of several cluster slots: each set read (SMEMBERS, one
- * pipeline per node) and the result computed here, on the stored bytes as Redis compares them.
+ * SDIFF / SINTER / SUNION over keys of several cluster slots: each set read (SMEMBERS, one round
+ * trip per node: eachKey) and the result computed here, on the stored bytes as Redis compares them.
  */
 async function setAlgebraAcrossSlots(
   ctx: CommandContext,
@@ -175,16 +175,9 @@ async function setAlgebraAcrossSlots(
   const groups = ctx.executor.groupKeys(redisKeys) ?? [redisKeys.map((_, i) => i)];
   await Promise.all(
     groups.map(async (group) => {
-      const replies = await ctx.executor.run('read', op, undefined, EMPTY_ARRAY, async (client) => {
-        const pipeline = client.pipeline();
-        for (const i of group) pipeline.smembersBuffer(redisKeys[i] as string);
-        const out: Buffer[][] = [];
-        for (const [err, members] of (await pipeline.exec()) ?? []) {
-          if (err) throw err;
-          out.push(members as Buffer[]);
-        }
-        return out;
-      });
+      const replies = await ctx.executor.run('read', op, undefined, EMPTY_ARRAY, (client) =>
+        eachKey(group, (i) => client.smembersBuffer(redisKeys[i] as string)),
+      );
       group.forEach((i, j) => {
         sets[i] = replies[j] ?? [];
       });
