@@ -56,7 +56,8 @@ export function unrefClient(client: Redis): void {
  * Bound every command of `client` by `timeoutMs`: one stall watchdog for the connection
  * (stall-watchdog.ts), or ioredis' per-command `commandTimeout` timer where the watchdog
  * cannot be installed. Either way a command that gets no answer fails with "Command timed out".
- * The watchdog's bound is recorded (commandBoundOf), so a duplicate of the client gets it too.
+ * The watchdog's bound is recorded (commandBoundOf): a duplicate() of the client has no watchdog,
+ * and whoever opens one (getOrSet's fill subscriber) bounds it with that.
  */
 export function boundCommands(client: Redis, timeoutMs: number): void {
   if (watchForStalls(client, timeoutMs)) recordCommandBound(client, timeoutMs);

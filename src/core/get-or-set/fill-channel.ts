@@ -24,6 +24,8 @@ export type ConnectSubscriber = () => Promise<Redis>;
  * subscriber is on the current master, with the router's credentials and TLS), connected
  * before use and never reconnected: when it drops it is replaced through the router. Its
  * commands are bounded like the router's (commandBoundOf), else by SUBSCRIBE_BUDGET_MS.
+ * (routers.cluster lends an ioredis Cluster, whose duplicate() takes startup nodes first and
+ * keeps the cluster's own options: its node connections carry the router's commandTimeout.)
  */
 export function routedSubscriber(
   execute: <T>(intent: 'write', fn: (client: Redis) => Promise<T>) => Promise<T>,
