@@ -26,6 +26,24 @@ export interface DataConnectionInfo {
  */
 export type DataConnectionHook = (client: Redis, info: DataConnectionInfo) => Promise<void>;
 
+/**
+ * The bound on one command of a router's data connection, when its `options.commandTimeout`
+ * does not carry it (the Sentinel routers bound theirs with a stall watchdog): recorded by the
+ * router, read by whoever opens its own connection to the node with `client.duplicate()` (the
+ * duplicate has ioredis' options, not the watchdog).
+ */
+const commandBounds = new WeakMap<Redis, number>();
+
+/** A router records the bound it put on `client`'s commands outside `options.commandTimeout`. */
+export function recordCommandBound(client: Redis, timeoutMs: number): void {
+  commandBounds.set(client, timeoutMs);
+}
+
+/** The bound on one command of `client`: its `options.commandTimeout`, else what its router recorded. */
+export function commandBoundOf(client: Redis): number | undefined {
+  return client.options.commandTimeout ?? commandBounds.get(client);
+}
+
 /** The hooks registered on one router, run in registration order. */
 export class DataConnectionHooks {
   readonly #hooks = new Set<DataConnectionHook>();

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { DataConnectionHooks } from '../core/connection-hook.js';
+import { DataConnectionHooks, recordCommandBound } from '../core/connection-hook.js';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
 import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
@@ -56,9 +56,12 @@ export function unrefClient(client: Redis): void {
  * Bound every command of `client` by `timeoutMs`: one stall watchdog for the connection
  * (stall-watchdog.ts), or ioredis' per-command `commandTimeout` timer where the watchdog
  * cannot be installed. Either way a command that gets no answer fails with "Command timed out".
+ * The watchdog's bound is recorded (commandBoundOf): a duplicate() of the client has no watchdog,
+ * and whoever opens one (getOrSet's fill subscriber) bounds it with that.
  */
 export function boundCommands(client: Redis, timeoutMs: number): void {
-  if (!watchForStalls(client, timeoutMs)) client.options.commandTimeout = timeoutMs;
+  if (watchForStalls(client, timeoutMs)) recordCommandBound(client, timeoutMs);
+  else client.options.commandTimeout = timeoutMs;
 }
 
 /**

@@ -121,6 +121,58 @@ describe('tags in several hash slots on a cluster', () => {
     expect(calls).toBe(1);
   });
 
+  it('getOrSet: a caller joining a running fill after an invalidation of any of its tags gets a fresh value; a set() made meanwhile is kept', async () => {
+    const tags = tagsOnEveryShard('joined');
+    let release!: () => void;
+    let running!: () => void;
+    const gate = new Promise<void>((done) => {
+      release = done;
+    });
+    const started = new Promise<void>((done) => {
+      running = done;
+    });
+    const leader = cache.getOrSet(
+      'joined',
+      async () => {
+        running();
+        await gate;
+        return 'before-invalidation';
+      },
+      { tags },
+    );
+    await started;
+    await cache.invalidateTags([tags[1] as string]);
+    const joiner = cache.getOrSet('joined', () => 'fresh', { tags });
+    release();
+    expect(await leader).toBe('before-invalidation');
+    expect(await joiner).toBe('fresh');
+    expect(await cache.get('joined')).toBe('fresh');
+
+    // The store script (value and lock keys in one slot) keeps a set() made while a factory runs.
+    let again!: () => void;
+    let computing!: () => void;
+    const held = new Promise<void>((done) => {
+      again = done;
+    });
+    const inFactory = new Promise<void>((done) => {
+      computing = done;
+    });
+    const filling = cache.getOrSet(
+      'kept',
+      async () => {
+        computing();
+        await held;
+        return 'computed';
+      },
+      { tags },
+    );
+    await inFactory;
+    await cache.set('kept', 'explicit');
+    again();
+    expect(await filling).toBe('computed');
+    expect(await cache.get('kept')).toBe('explicit');
+  });
+
   it('ctx.setTags with tags in other slots than the call’s tags', async () => {
     const [a, b, c] = tagsOnEveryShard('settags') as [string, string, string];
     expect(

@@ -1,27 +1,36 @@
 /**
  * getOrSet's wake-up channel over a stub subscriber (no Redis): messages reach the listeners of
  * their channel, a dropped connection wakes every waiter and marks it lost, a SUBSCRIBE that
- * never answers does not hang the waiter, the last listener unsubscribes.
+ * never answers does not hang the waiter, one that fails (timed out) drops the subscriber and is
+ * reported once as a named error, the last listener unsubscribes.
  */
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { type CacheError, CommandTimeoutError } from '../../src/core/errors.js';
 import { FillChannel } from '../../src/core/get-or-set/fill-channel.js';
+
+/** How a stub answers SUBSCRIBE / UNSUBSCRIBE: at once, never, or "Command timed out" (ioredis' bound). */
+type Answer = 'ok' | 'never' | 'timeout';
 
 class StubSubscriber extends EventEmitter {
   subscribed: string[] = [];
   unsubscribed: string[] = [];
   disconnected = false;
-  constructor(private readonly answer = true) {
+  readonly options = { host: '127.0.0.1', port: 6390, commandTimeout: 500 };
+  constructor(
+    private readonly answer: Answer = 'ok',
+    private readonly unsubscribeAnswer: Answer = 'ok',
+  ) {
     super();
   }
   subscribe(channel: string): Promise<number> {
     this.subscribed.push(channel);
-    return this.answer ? Promise.resolve(1) : new Promise(() => {});
+    return reply(this.answer, 1);
   }
   unsubscribe(channel: string): Promise<number> {
     this.unsubscribed.push(channel);
-    return Promise.resolve(0);
+    return reply(this.unsubscribeAnswer, 0);
   }
   disconnect(): void {
     this.disconnected = true;
@@ -31,16 +40,26 @@ class StubSubscriber extends EventEmitter {
   }
 }
 
+function reply(answer: Answer, value: number): Promise<number> {
+  if (answer === 'ok') return Promise.resolve(value);
+  if (answer === 'timeout') return Promise.reject(new Error('Command timed out'));
+  return new Promise(() => {});
+}
+
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 function channelOver(...subscribers: StubSubscriber[]) {
   let opened = 0;
-  const channel = new FillChannel(async () => {
-    const next = subscribers[opened++];
-    if (next === undefined) throw new Error('no more subscribers');
-    return next as unknown as Redis;
-  });
-  return { channel, opened: () => opened };
+  const errors: CacheError[] = [];
+  const channel = new FillChannel(
+    async () => {
+      const next = subscribers[opened++];
+      if (next === undefined) throw new Error('no more subscribers');
+      return next as unknown as Redis;
+    },
+    (error) => errors.push(error),
+  );
+  return { channel, opened: () => opened, errors };
 }
 
 describe('FillChannel', () => {
@@ -101,7 +120,7 @@ describe('FillChannel', () => {
   });
 
   it('a SUBSCRIBE that never answers does not hang listen()', async () => {
-    const { channel } = channelOver(new StubSubscriber(false));
+    const { channel } = channelOver(new StubSubscriber('never'));
     const started = Date.now();
     const listener = await channel.listen('fill:hung');
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -110,9 +129,42 @@ describe('FillChannel', () => {
   });
 
   it('a subscriber that cannot be opened leaves the waiter on its timers', async () => {
-    const { channel } = channelOver();
+    const { channel, errors } = channelOver();
     const listener = await channel.listen('fill:none');
     expect(await listener.next(10)).toBeUndefined();
+    expect(errors).toHaveLength(1);
     channel.close();
+  });
+
+  it('a SUBSCRIBE that times out: CommandTimeoutError reported once, subscriber dropped, the next listen opens a new one', async () => {
+    const paused = new StubSubscriber('timeout');
+    const next = new StubSubscriber();
+    const { channel, opened, errors } = channelOver(paused, next);
+    const listener = await channel.listen('fill:t');
+    expect(listener.lost).toBe(true);
+    expect(paused.disconnected).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(CommandTimeoutError);
+    expect(errors[0]?.message).toMatch(/SUBSCRIBE to 127\.0\.0\.1:6390 got no reply within 500 ms/);
+    const again = await channel.listen('fill:t');
+    expect(opened()).toBe(2);
+    next.publish('fill:t', 'after');
+    expect((await again.next(5_000))?.toString()).toBe('after');
+    channel.close();
+  });
+
+  it('an UNSUBSCRIBE that times out drops the subscriber too; after close() nothing more is reported', async () => {
+    const paused = new StubSubscriber('ok', 'timeout');
+    const { channel, errors } = channelOver(paused, new StubSubscriber());
+    const listener = await channel.listen('fill:u');
+    listener.close();
+    await tick();
+    expect(paused.disconnected).toBe(true);
+    expect(errors.map((e) => e.constructor)).toEqual([CommandTimeoutError]);
+    const again = await channel.listen('fill:u');
+    channel.close();
+    again.close();
+    await tick();
+    expect(errors).toHaveLength(1);
   });
 });

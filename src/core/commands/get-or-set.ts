@@ -37,7 +37,11 @@ export function fillContext(options: {
     defaultTtl: options.defaultTtl,
     ignoreErrors: options.ignoreErrors,
     flights: new Map(),
-    channel: new FillChannel(routedSubscriber((intent, fn) => router.execute(intent, fn))),
+    channel: new FillChannel(
+      routedSubscriber((intent, fn) => router.execute(intent, fn)),
+      // The subscriber is this cache's own connection: its failure is reported like the router's.
+      (error) => executor.events.emit('error', { error, operation: 'getOrSet' }),
+    ),
     run: (intent, operation, key, fn) => executor.run(intent, operation, key, null, fn),
     write: (operation, key, touched, fn) => executor.write(operation, key, null, touched, fn),
     near: executor.near,

@@ -6,10 +6,15 @@
  *
  * Pub/sub is a wake-up, never the only way out: a message can be lost (the subscriber's node
  * died, a failover moved the master), so every wait is also bounded by a timer and the waiter
- * then looks at Redis itself. When the subscriber connection drops it is discarded and the next
- * wait opens a new one through the router (so it follows the current master).
+ * then looks at Redis itself. When the subscriber connection drops, or one of its commands
+ * fails (a paused node answers nothing: its SUBSCRIBE times out like any data command), it is
+ * discarded, the failure is reported, and the next wait opens a new one through the router
+ * (so it follows the current master).
  */
 import type { Redis } from 'ioredis';
+import { commandBoundOf } from '../connection-hook.js';
+import { type CacheError, CommandTimeoutError } from '../errors.js';
+import { isTimeoutError, toNamedError } from '../redis-errors.js';
 
 /** Opens a dedicated connection for SUBSCRIBE (e.g. a duplicate of a routed client). */
 export type ConnectSubscriber = () => Promise<Redis>;
@@ -17,7 +22,10 @@ export type ConnectSubscriber = () => Promise<Redis>;
 /**
  * A ConnectSubscriber that duplicates the client the router hands out for a write (so the
  * subscriber is on the current master, with the router's credentials and TLS), connected
- * before use and never reconnected: when it drops it is replaced through the router.
+ * before use and never reconnected: when it drops it is replaced through the router. Its
+ * commands are bounded like the router's (commandBoundOf), else by SUBSCRIBE_BUDGET_MS.
+ * (routers.cluster lends an ioredis Cluster, whose duplicate() takes startup nodes first and
+ * keeps the cluster's own options: its node connections carry the router's commandTimeout.)
  */
 export function routedSubscriber(
   execute: <T>(intent: 'write', fn: (client: Redis) => Promise<T>) => Promise<T>,
@@ -25,6 +33,9 @@ export function routedSubscriber(
   return () =>
     execute('write', async (client) => {
       const subscriber = client.duplicate({
+        commandTimeout: commandBoundOf(client) ?? SUBSCRIBE_BUDGET_MS,
+        // SUBSCRIBE needs no INFO ready check (it is answered while a node loads, too).
+        enableReadyCheck: false,
         lazyConnect: true,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
@@ -112,7 +123,11 @@ export class FillChannel {
   readonly #listeners = new Map<string, Set<FillListener>>();
   #closed = false;
 
-  constructor(private readonly connect: ConnectSubscriber) {}
+  /** `failed`: a subscriber could not be opened or one of its commands failed (it was dropped). */
+  constructor(
+    private readonly connect: ConnectSubscriber,
+    private readonly failed: (error: CacheError) => void,
+  ) {}
 
   /**
    * Start listening on `channel`. Resolves once the subscription is active, or after a short
@@ -128,8 +143,9 @@ export class FillChannel {
     }
     set.add(listener);
     if (first && !this.#closed) {
-      const subscribed = this.#client().then((client) => client.subscribe(channel));
-      subscribed.catch(() => this.#drop());
+      const subscriber = this.#client();
+      const subscribed = subscriber.then((client) => command(client, 'SUBSCRIBE', client.subscribe(channel)));
+      subscribed.catch((error: unknown) => this.#fail(subscriber, error));
       await withinBudget(subscribed, SUBSCRIBE_BUDGET_MS);
     }
     return listener;
@@ -153,7 +169,18 @@ export class FillChannel {
     const set = this.#listeners.get(channel);
     if (set === undefined || !set.delete(listener) || set.size > 0) return;
     this.#listeners.delete(channel);
-    this.#subscriber?.then((client) => client.unsubscribe(channel)).catch(() => {});
+    const subscriber = this.#subscriber;
+    subscriber
+      ?.then((client) => command(client, 'UNSUBSCRIBE', client.unsubscribe(channel)))
+      .catch((error: unknown) => this.#fail(subscriber, error));
+  }
+
+  /** `subscriber` failed (could not connect, or a command got no answer): drop it, report once. */
+  #fail(subscriber: Promise<Redis>, error: unknown): void {
+    // Already dropped (reset, close, an earlier failure of the same connection): nothing to say.
+    if (this.#subscriber !== subscriber) return;
+    this.#drop();
+    this.failed(toNamedError(error));
   }
 
   #client(): Promise<Redis> {
@@ -170,9 +197,7 @@ export class FillChannel {
       if (this.#closed) client.disconnect();
       return client;
     });
-    subscriber.catch(() => {
-      if (this.#subscriber === subscriber) this.#subscriber = undefined;
-    });
+    subscriber.catch(() => {}); // reported and dropped by the command that awaited it (#fail)
     this.#subscriber = subscriber;
     return subscriber;
   }
@@ -185,6 +210,24 @@ export class FillChannel {
     for (const set of this.#listeners.values()) for (const listener of set) listener.lose();
     // Channels are resubscribed by the next listen() on a new connection; current waiters poll.
     this.#listeners.clear();
+  }
+}
+
+/**
+ * A subscriber command's failure, named: a timeout says which command, on which node and what
+ * the bound was (ioredis only says "Command timed out").
+ */
+async function command<T>(client: Redis, name: string, sent: Promise<T>): Promise<T> {
+  try {
+    return await sent;
+  } catch (error) {
+    const ms = client.options.commandTimeout;
+    if (!isTimeoutError(error) || ms === undefined) throw error;
+    throw new CommandTimeoutError(
+      `getOrSet's fill channel: ${name} to ${client.options.host}:${client.options.port} got no reply within ${ms} ms (node paused or overloaded); the connection is dropped and reopened on the next wait`,
+      ms,
+      { cause: error },
+    );
   }
 }
 

@@ -16,6 +16,9 @@
  *      on a soft timeout, on a hard timeout, on a factory error and on a Redis error, each with a
  *      `stale-served` event naming the reason. Without stale: the factory's error unchanged,
  *      FactoryTimeoutError, or the Redis error.
+ *   5. A caller that joined a flight (or got another process's value by message) checks the
+ *      value's tags again with stamps read after it started: a value invalidated before the
+ *      call started is never its answer; it then takes part in a newer flight.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,10 +30,27 @@ import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
 import type { NearLayer } from '../near.js';
 import { toNamedError } from '../redis-errors.js';
-import { type CanCombine, entryState, readStamps, tagStampKey, tagVersions } from '../tags.js';
+import {
+  type CanCombine,
+  entryState,
+  isFresh,
+  readStamps,
+  tagStampKey,
+  tagsCurrent,
+  tagsOf,
+  tagVersions,
+} from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
-import { abandonFill, acquireFill, type FillKeys, releaseFill, storeFill } from './fill-lock.js';
+import {
+  abandonFill,
+  acquireFill,
+  type FillLock,
+  type FillTarget,
+  fingerprint,
+  releaseFill,
+  storeFill,
+} from './fill-lock.js';
 import {
   type GetOrSetOptions,
   type ResolvedGetOrSetOptions,
@@ -98,14 +118,23 @@ export interface GetOrSetContext {
   miss(key: string): void;
 }
 
+/** A value with its envelope: the tags (and their stamps) it can be checked against again. */
+interface Entry {
+  readonly value: unknown;
+  readonly meta: EntryMeta | undefined;
+}
+
 /** A production outcome: the fresh value, or "someone else is refreshing" (serve stale). */
-type Produced = { readonly value: unknown } | typeof BUSY;
+type Produced = Entry | typeof BUSY;
 const BUSY = Symbol('refreshing elsewhere');
+
+/** A caller's flight gave a value invalidated before the caller could vouch for it: go again. */
+const INVALIDATED = Symbol('invalidated before this call');
 
 /** One per key being read/produced in this process. */
 export interface Flight {
   /** Settles once the leader has read the entry: the stale value when one is usable. */
-  readonly stale: Promise<{ value: unknown } | undefined>;
+  readonly stale: Promise<Entry | undefined>;
   /** The fresh value (read or produced). */
   readonly fresh: Promise<Produced>;
 }
@@ -138,15 +167,50 @@ export async function getOrSet<T>(
   if (opts.grace > 0 || opts.tags.length > 0)
     assertEnvelopeSupport(ctx.codec, "getOrSet options 'grace' and 'tags'");
   if (typeof factory !== 'function') throw new ConfigError("getOrSet: option 'factory' must be a function");
-  const existing = ctx.flights.get(redisKey);
-  const leader = existing === undefined;
-  const flight = existing ?? startFlight(ctx, key, redisKey, factory as Factory<unknown>, opts);
   const started = Date.now();
+  /** A flight whose value was invalidated before this call could use it: never joined again. */
+  let passed: Flight | undefined;
+  for (;;) {
+    const existing = ctx.flights.get(redisKey);
+    const joined = existing !== undefined && existing !== passed ? existing : undefined;
+    const flight = joined ?? startFlight(ctx, key, redisKey, factory as Factory<unknown>, opts);
+    const answer = await answerFrom(ctx, key, flight, joined !== undefined, opts, started);
+    if (answer !== INVALIDATED) return answer as T;
+    passed = flight;
+  }
+}
 
-  const stale = await flight.stale;
-  if (stale !== undefined && !leader) {
-    served(ctx, key, 'refreshing');
-    return stale.value as T;
+/**
+ * One caller's answer from `flight`. The leader (it started the flight, so the flight's read
+ * came after the call began) takes what the flight gives. A joiner may have started after an
+ * invalidation the flight's read or production missed: a tagged value is its answer only once
+ * stamps read after the join say it is current; else INVALIDATED.
+ */
+async function answerFrom(
+  ctx: GetOrSetContext,
+  key: string,
+  flight: Flight,
+  joined: boolean,
+  opts: ResolvedGetOrSetOptions,
+  started: number,
+): Promise<unknown> {
+  let stale = await flight.stale;
+  if (stale !== undefined && joined) {
+    // Someone is refreshing: serve stale at once if it is still current.
+    let current: boolean;
+    try {
+      current = await stillCurrent(ctx, key, stale.meta, 'read');
+    } catch (error) {
+      // The leader's read vouched for it and grace covers Redis trouble, as for the leader.
+      ctx.ignored(error, key);
+      served(ctx, key, 'redis-error');
+      return stale.value;
+    }
+    if (current) {
+      served(ctx, key, 'refreshing');
+      return stale.value;
+    }
+    stale = undefined;
   }
   const hardMs =
     opts.hardTimeout === undefined ? undefined : Math.max(0, opts.hardTimeout - (Date.now() - started));
@@ -157,16 +221,29 @@ export async function getOrSet<T>(
     if (stale === undefined) throw error instanceof RedisFailure ? error.error : error;
     // The flight reports the error itself ('error' event), once, also when nobody waits any more.
     served(ctx, key, error instanceof RedisFailure ? 'redis-error' : 'factory-error');
-    return stale.value as T;
+    return stale.value;
   }
   if (waited.kind === 'value') {
-    if (waited.value !== BUSY) return waited.value.value as T;
-    served(ctx, key, 'refreshing');
-    return (stale as { value: unknown }).value as T;
+    const produced = waited.value;
+    if (produced === BUSY) {
+      // Only a joiner whose stale value was invalidated has none to serve: it needs a fresh fill.
+      if (stale === undefined) return INVALIDATED;
+      served(ctx, key, 'refreshing');
+      return stale.value;
+    }
+    if (!joined) return produced.value;
+    try {
+      return (await stillCurrent(ctx, key, produced.meta, 'read')) ? produced.value : INVALIDATED;
+    } catch (error) {
+      // As a failed read: the Redis error, or with ignoreErrors a miss (this caller fills again).
+      if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
+      ctx.ignored(error, key);
+      return INVALIDATED;
+    }
   }
   if (stale !== undefined) {
     served(ctx, key, 'timeout');
-    return stale.value as T;
+    return stale.value;
   }
   throw new FactoryTimeoutError(
     `getOrSet: the factory for ${JSON.stringify(key)} did not finish within hardTimeout (${opts.hardTimeout} ms) and no stale value is within grace`,
@@ -182,19 +259,22 @@ function startFlight(
   factory: Factory<unknown>,
   opts: ResolvedGetOrSetOptions,
 ): Flight {
-  let setStale!: (stale: { value: unknown } | undefined) => void;
-  const stale = new Promise<{ value: unknown } | undefined>((resolve) => {
+  let setStale!: (stale: Entry | undefined) => void;
+  const stale = new Promise<Entry | undefined>((resolve) => {
     setStale = resolve;
   });
   const fresh = (async (): Promise<Produced> => {
-    let known: { value: unknown } | undefined;
+    let known: Entry | undefined;
+    /** The bytes the read found (null: none); undefined when the read failed. */
+    let found: Buffer | null | undefined;
     try {
       const read = await readForGetOrSet(ctx, key, redisKey, opts);
       if (read.state === 'fresh') {
         setStale(undefined);
-        return { value: read.value };
+        return { value: read.value, meta: read.meta };
       }
-      known = read.state === 'stale' ? { value: read.value } : undefined;
+      known = read.state === 'stale' ? { value: read.value, meta: read.meta } : undefined;
+      found = read.raw;
     } catch (error) {
       // No stale value to fall back on: it lives in Redis. (With the near cache on, a held entry
       // is read without Redis above; a held stale one is then served on a Redis error during
@@ -204,7 +284,7 @@ function startFlight(
       ctx.ignored(error, key);
     }
     setStale(known);
-    return produce(ctx, key, redisKey, factory, opts, known);
+    return produce(ctx, key, redisKey, factory, opts, known, found);
   })();
   const flight: Flight = { stale, fresh };
   ctx.flights.set(redisKey, flight);
@@ -229,7 +309,7 @@ async function readForGetOrSet(
   key: string,
   redisKey: string,
   opts: ResolvedGetOrSetOptions,
-): Promise<{ state: 'fresh' | 'stale' | 'gone'; value?: unknown }> {
+): Promise<{ state: 'fresh' | 'stale' | 'gone'; raw: Buffer | null; value?: unknown; meta?: EntryMeta }> {
   const near = ctx.near;
   const held = near?.lookup(redisKey);
   const canCombine = combineOf(ctx);
@@ -248,7 +328,7 @@ async function readForGetOrSet(
         );
   if (raw === null) {
     ctx.miss(key);
-    return { state: 'gone' };
+    return { state: 'gone', raw };
   }
   const { value, meta } = decodeEntry(ctx.codec, raw, key);
   const unknownTags = (meta?.tags ?? []).map(({ tag }) => tag).filter((tag) => !stamps.has(tag));
@@ -261,23 +341,35 @@ async function readForGetOrSet(
   const state = entryState(meta, stamps, Date.now(), opts.grace);
   if (state === 'fresh') ctx.hit(key);
   else ctx.miss(key);
-  return { state, value };
+  return { state, raw, value, meta };
 }
 
-/** Produce a fresh value: under the fill lock ('distributed') or directly ('local'). */
+/**
+ * Produce a fresh value: under the fill lock ('distributed') or directly ('local'). `found` is
+ * what the leader's read found (undefined: the read failed), the baseline of a 'local' store.
+ */
 async function produce(
   ctx: GetOrSetContext,
   key: string,
   redisKey: string,
   factory: Factory<unknown>,
   opts: ResolvedGetOrSetOptions,
-  stale: { value: unknown } | undefined,
+  stale: Entry | undefined,
+  found: Buffer | null | undefined,
 ): Promise<Produced> {
-  if (opts.lock === 'local') return compute(ctx, key, redisKey, factory, opts, stale);
+  if (opts.lock === 'local') {
+    const target = found === undefined ? undefined : { value: redisKey, seen: fingerprint(found) };
+    return compute(ctx, key, factory, opts, stale, target);
+  }
 
-  const lockKey = fillLockKey(ctx, redisKey);
-  const channel = `${ctx.prefix}:__fill__:${redisKey}`;
-  const token = randomBytes(16).toString('hex');
+  const lock: FillLock = {
+    key: fillLockKey(ctx, redisKey),
+    token: randomBytes(16).toString('hex'),
+    channel: `${ctx.prefix}:__fill__:${redisKey}`,
+  };
+  const lockKey = lock.key;
+  /** Where this caller stores if it produces: over `raw`, what the key held when it looked. */
+  const fillTarget = (raw: Buffer | null): FillTarget => ({ value: redisKey, lock, seen: fingerprint(raw) });
   // The acquire script reads the tags' stamps too when one script can take their keys with the
   // value and lock keys (always on a single master); on a cluster with tags in other slots,
   // compute() reads them itself, still before the factory runs.
@@ -295,7 +387,7 @@ async function produce(
           acquireFill(
             client,
             { value: redisKey, lock: lockKey, stamps: stampKeys },
-            token,
+            lock.token,
             opts.lockTimeout,
             true, // the value too: another process may have refreshed it since our read
           ),
@@ -311,13 +403,13 @@ async function produce(
           continue;
         }
         if (!ctx.ignoreErrors || !ctx.isIgnorable(error)) throw error;
-        // Redis is unreachable and errors are ignored: produce without a lock (at worst one extra call).
+        // Redis is unreachable and errors are ignored: produce without a lock (at worst one extra
+        // call); its store, should Redis answer by then, still defers to a holder (fill-lock.ts).
         ctx.ignored(error, key);
-        return compute(ctx, key, redisKey, factory, opts, stale);
+        return compute(ctx, key, factory, opts, stale, found === undefined ? undefined : fillTarget(found));
       }
       const filled = got.value === null ? undefined : await usable(ctx, key, got.value);
       if (got.acquired) {
-        const lock = { key: lockKey, token, channel };
         if (filled !== undefined) {
           await ctx.run('write', 'getOrSet', key, (client) => releaseFill(client, lock)).catch(() => {});
           return filled;
@@ -326,7 +418,7 @@ async function produce(
           stampKeys.length === tagKeys.length
             ? new Map(opts.tags.map((tag, i) => [tag, got.stamps[i] ?? 0] as const))
             : undefined;
-        return compute(ctx, key, redisKey, factory, opts, stale, lock, stamps);
+        return compute(ctx, key, factory, opts, stale, fillTarget(got.value), true, stamps);
       }
       if (filled !== undefined) return filled;
       if (stale !== undefined) return BUSY;
@@ -335,19 +427,23 @@ async function produce(
         // Listen first, then look again: a fill published in between is then seen either way.
         // (Again after the subscriber connection dropped, e.g. in a failover.)
         listener?.close();
-        listener = await ctx.channel.listen(channel);
+        listener = await ctx.channel.listen(lock.channel);
         continue;
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        // The holder did not deliver within lockTimeout: call the factory ourselves.
-        return compute(ctx, key, redisKey, factory, opts, stale);
+        // The holder did not deliver within lockTimeout: call the factory ourselves. Its store
+        // defers to whoever holds the lock by then (fill-lock.ts).
+        return compute(ctx, key, factory, opts, stale, fillTarget(got.value));
       }
       const message = await listener.next(
         Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
       );
       if (message !== undefined && message.length > 0) {
-        return { value: ctx.codec.decode(message, key) };
+        // Checked like a value read from Redis: its tags may have been invalidated since its
+        // factory read their stamps. If so, look again (and fill ourselves).
+        const delivered = await usable(ctx, key, message);
+        if (delivered !== undefined) return delivered;
       }
     }
   } finally {
@@ -355,35 +451,45 @@ async function produce(
   }
 }
 
-/** A value found in Redis while waiting: usable if fresh and its tags are current. */
-async function usable(
-  ctx: GetOrSetContext,
-  key: string,
-  raw: Buffer,
-): Promise<{ value: unknown } | undefined> {
+/** A value found in Redis or delivered while waiting: usable if fresh and its tags are current. */
+async function usable(ctx: GetOrSetContext, key: string, raw: Buffer): Promise<Entry | undefined> {
   const { value, meta } = decodeEntry(ctx.codec, raw, key);
-  const tags = (meta?.tags ?? []).map(({ tag }) => tag);
-  const stamps =
-    tags.length === 0
-      ? new Map<string, number>()
-      : await ctx.run('write', 'getOrSet', key, (client) =>
-          readStamps(client, ctx.prefix, tags, combineOf(ctx)),
-        );
-  return entryState(meta, stamps, Date.now(), 0) === 'fresh' ? { value } : undefined;
+  if (!isFresh(meta, Date.now())) return undefined;
+  return (await stillCurrent(ctx, key, meta, 'write')) ? { value, meta } : undefined;
 }
 
-/** Run the factory, store its value (and hand it to waiters when holding the lock). */
+/** Are `meta`'s tags still current, by stamps read now? (No tags: nothing to read.) */
+async function stillCurrent(
+  ctx: GetOrSetContext,
+  key: string,
+  meta: EntryMeta | undefined,
+  intent: 'read' | 'write',
+): Promise<boolean> {
+  const tags = tagsOf(meta).map(({ tag }) => tag);
+  if (tags.length === 0) return true;
+  const stamps = await ctx.run(intent, 'getOrSet', key, (client) =>
+    readStamps(client, ctx.prefix, tags, combineOf(ctx)),
+  );
+  return tagsCurrent(meta, stamps);
+}
+
+/**
+ * Run the factory and store its value under `target` (fill-lock.ts: never over a value stored
+ * since `target.seen`, nor while another fill holds the lock); undefined `target`: what the key
+ * held is unknown, nothing is stored. `holding`: this caller holds `target.lock` (on failure it
+ * gives the lock up at once).
+ */
 async function compute(
   ctx: GetOrSetContext,
   key: string,
-  redisKey: string,
   factory: Factory<unknown>,
   opts: ResolvedGetOrSetOptions,
-  stale: { value: unknown } | undefined,
-  /** Held by this caller (its waiters are told the value); absent when producing without the lock. */
-  lock?: FillKeys['lock'],
+  stale: Entry | undefined,
+  target: FillTarget | undefined,
+  holding = false,
   knownStamps?: Map<string, number>,
-): Promise<Produced> {
+): Promise<Entry> {
+  const lock = holding ? target?.lock : undefined;
   let ttl = opts.ttl;
   let tags = opts.tags;
   let stamps = knownStamps;
@@ -431,23 +537,22 @@ async function compute(
     }
     throw error;
   }
-  if (ttl !== null && ttl <= 0) {
-    // "Expire now": nothing to store; wake the waiters to read (and produce) for themselves.
+  if (target === undefined || (ttl !== null && ttl <= 0)) {
+    // "Expire now" (or nowhere safe to store): wake the waiters to read (and produce) for themselves.
     if (lock !== undefined) {
       await ctx.run('write', 'getOrSet', key, (client) => abandonFill(client, lock)).catch(() => {});
     }
-    return { value };
+    return { value, meta };
   }
   const px = ttl === null ? null : ttl + opts.grace;
   try {
-    await ctx.write('getOrSet', key, redisKey, (client) =>
-      storeFill(client, { value: redisKey, lock }, encoded, px),
-    );
+    // Refused when a newer fill (or a set) got there first: its value stays; ours goes to our callers.
+    await ctx.write('getOrSet', key, target.value, (client) => storeFill(client, target, encoded, px));
   } catch (error) {
     // The value is good even if Redis could not keep it: hand it out, report the failure.
     ctx.ignored(error, key);
   }
-  return { value };
+  return { value, meta };
 }
 
 /** The router's "one command can take these keys" (one hash slot on a cluster), for tags.ts. */
