@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from '../core/connection-hook.js';
 import { ConfigError } from '../core/errors.js';
 import type {
   FlushReason,
@@ -13,12 +12,10 @@ import type {
 import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
 import { ReadGuard } from './read-guard.js';
 import { NearStore } from './store.js';
-import { Tracking } from './tracking.js';
+import { type TrackableRouter, Tracking, type TrackingListener } from './tracking.js';
 
-/** A router that lets the near cache prepare its data connections. */
-export interface TrackableRouter {
-  onDataConnection?(hook: DataConnectionHook): () => void;
-  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
+/** The router as the near cache sees it. */
+export interface NearRouter extends TrackableRouter {
   on(event: 'failover' | 'topology-change', fn: () => void): void;
   off(event: 'failover' | 'topology-change', fn: () => void): void;
 }
@@ -42,8 +39,11 @@ export class NearCache implements NearLayer {
   readonly #options: ResolvedNearCacheOptions;
   readonly #store: NearStore;
   readonly #guard = new ReadGuard();
-  readonly #tracking: Tracking;
+  readonly #broadcastPrefix: string;
   readonly #sink: NearCacheSink;
+  /** What the router's tracking (shared with the other near caches on it) tells this cache. */
+  readonly #listener: TrackingListener;
+  #tracking: Tracking | undefined;
   #detach: (() => void) | undefined;
   #enabled = true;
   #hits = 0;
@@ -53,55 +53,41 @@ export class NearCache implements NearLayer {
 
   constructor(options: ResolvedNearCacheOptions, broadcastPrefix: string, sink: NearCacheSink) {
     this.#options = options;
+    this.#broadcastPrefix = broadcastPrefix;
     this.#sink = sink;
     this.#store = new NearStore(options);
-    this.#tracking = new Tracking(
-      { mode: options.mode, prefix: broadcastPrefix },
-      {
-        keys: (keys) => {
-          for (const key of keys) this.#invalidate(key.toString());
-        },
-        spoil: (key) => this.#guard.invalidate(key),
-        flush: (reason) => this.flush(reason),
-        error: (error) => sink.error(error),
-        unsupported: (error) => this.#disable(error),
+    this.#listener = {
+      keys: (keys) => {
+        for (const key of keys) this.#invalidate(key);
       },
-    );
+      spoil: (key) => this.#guard.invalidate(key),
+      flush: (reason) => this.flush(reason),
+      error: (error) => sink.error(error),
+      unsupported: (error) => this.#disable(error),
+    };
   }
 
-  /** Hook into `router`'s data connections and failover signals. */
-  attach(router: TrackableRouter): void {
-    if (typeof router.onDataConnection !== 'function') {
-      this.#disable(
-        new ConfigError(
-          'Near cache disabled: this router cannot prepare its connections for CLIENT TRACKING (it has no onDataConnection); the cache runs without a near cache',
-        ),
-      );
+  /**
+   * Hook into `router`'s data connections (through its tracking, shared with the router's other
+   * near caches) and failover signals. Throws ConfigError when this cache's mode cannot share
+   * the router's tracking.
+   */
+  attach(router: NearRouter): void {
+    const tracking = Tracking.join(
+      router,
+      { mode: this.#options.mode, prefix: this.#broadcastPrefix },
+      this.#listener,
+    );
+    this.#tracking = tracking;
+    if (tracking.unusable !== undefined) {
+      this.#disable(tracking.unusable);
       return;
     }
-    // A router lending a client that routes each command itself (cluster) says which node
-    // connection carried each read; one that cannot say gets no near cache.
-    let routed: RoutedCommands | undefined;
-    if (typeof router.onRoutedCommand === 'function') {
-      routed = router.onRoutedCommand(this.#tracking.routedCommand);
-      if (routed === undefined) {
-        this.#disable(
-          new ConfigError(
-            'Near cache disabled: this router cannot tell which connection carries each read (its client library offers no hook for that); the cache runs without a near cache',
-          ),
-        );
-        return;
-      }
-      this.#tracking.lend(routed.lent);
-    }
-    const removeHook = router.onDataConnection(this.#tracking.hook);
     const onFailover = () => this.flush('failover');
     const onTopology = () => this.flush('topology-change');
     router.on('failover', onFailover);
     router.on('topology-change', onTopology);
     this.#detach = () => {
-      routed?.remove();
-      removeHook();
       router.off('failover', onFailover);
       router.off('topology-change', onTopology);
     };
@@ -122,7 +108,8 @@ export class NearCache implements NearLayer {
 
   /** GET (with PTTL in the same round trip) on `client`; keeps the reply when it is safe to. */
   async read(client: Redis, key: string): Promise<Buffer | null> {
-    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    const tracking = this.#tracking;
+    const ticket = this.#enabled && tracking !== undefined ? tracking.ticket(client) : -1;
     if (ticket < 0) return client.getBuffer(key);
     const pending = this.#guard.begin(key);
     const sentAt = performance.now();
@@ -134,13 +121,15 @@ export class NearCache implements NearLayer {
       // Always end the pending read, even on failure; whether to keep is decided below.
       pending.spoiled ||= !this.#guard.end(pending);
     }
-    if (!pending.spoiled && this.#tracking.stillValid(client, ticket)) this.#keep(key, value, pttl, sentAt);
+    if (!pending.spoiled && tracking?.stillValid(client, ticket) === true)
+      this.#keep(key, value, pttl, sentAt);
     return value;
   }
 
   /** MGET (with a PTTL per key in the same round trip) on `client`; keeps what is safe to. */
   async readMany(client: Redis, keys: string[]): Promise<Array<Buffer | null>> {
-    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    const tracking = this.#tracking;
+    const ticket = this.#enabled && tracking !== undefined ? tracking.ticket(client) : -1;
     if (ticket < 0) return client.mgetBuffer(...keys);
     const pendings = keys.map((key) => this.#guard.begin(key));
     const sentAt = performance.now();
@@ -156,7 +145,7 @@ export class NearCache implements NearLayer {
     } finally {
       for (const p of pendings) p.spoiled ||= !this.#guard.end(p);
     }
-    if (this.#tracking.stillValid(client, ticket)) {
+    if (tracking?.stillValid(client, ticket) === true) {
       for (let i = 0; i < keys.length; i++) {
         if (!(pendings[i] as { spoiled: boolean }).spoiled) {
           this.#keep(keys[i] as string, values[i] ?? null, pttls[i] as number, sentAt);
@@ -221,7 +210,7 @@ export class NearCache implements NearLayer {
   close(): void {
     this.#detach?.();
     this.#detach = undefined;
-    this.#tracking.close();
+    this.#tracking?.leave(this.#listener);
     this.#guard.flush();
     this.#store.clear();
   }
@@ -246,7 +235,7 @@ export class NearCache implements NearLayer {
     this.#enabled = false;
     this.#guard.flush();
     this.#store.clear();
-    this.#tracking.close();
+    this.#tracking?.leave(this.#listener);
     this.#sink.error(error);
   }
 }

@@ -292,6 +292,43 @@ describe('near cache on routers.cluster', () => {
     expect(await seen(cache, k, 3)).toBeLessThan(SEEN_WITHIN_MS);
   });
 
+  it('two near caches with their own prefixes on one router: another client overwrites both keys on every shard, both see every write', async () => {
+    const router = routers.cluster({ ...topo.routerOptions(), ...ROOMY });
+    const prefixes = [uniquePrefix('nearc-a'), uniquePrefix('nearc-b')];
+    const pair = prefixes.map((prefix) => createCache({ router, keyPrefix: prefix, nearCache: true }));
+    caches.push(...pair);
+    for (let shard = 0; shard < topo.shardCount; shard++) {
+      const names = prefixes.map((prefix) => {
+        for (let n = 0; ; n++) if (topo.shardOfSlot(slotOf(`${prefix}:1:s${n}`)) === shard) return `s${n}`;
+      });
+      for (let v = 1; v <= 5; v++) {
+        for (const [i, cache] of pair.entries()) {
+          await cache.set(names[i] as string, v - 1);
+          await warm(cache, names[i] as string);
+        }
+        for (const [i, prefix] of prefixes.entries()) await raw.set(`${prefix}:1:${names[i]}`, String(v));
+        for (const [i, cache] of pair.entries()) {
+          expect(await seen(cache, names[i] as string, v)).toBeLessThan(SEEN_WITHIN_MS);
+        }
+      }
+    }
+  });
+
+  it('two near caches in broadcast mode with their own prefixes on one router: both are invalidated', async () => {
+    const router = routers.cluster({ ...topo.routerOptions(), ...ROOMY });
+    const prefixes = [uniquePrefix('nearc-ba'), uniquePrefix('nearc-bb')];
+    const pair = prefixes.map((prefix) =>
+      createCache({ router, keyPrefix: prefix, nearCache: { mode: 'broadcast' } }),
+    );
+    caches.push(...pair);
+    for (const [i, cache] of pair.entries()) {
+      await cache.set('k', 1);
+      await warm(cache, 'k');
+      await raw.set(`${prefixes[i]}:1:k`, '2');
+      expect(await seen(cache, 'k', 2)).toBeLessThan(SEEN_WITHIN_MS);
+    }
+  });
+
   it('FLUSHALL on one master flushes everything (reason flushdb)', async () => {
     const { cache, on } = tracked();
     const reasons: string[] = [];
