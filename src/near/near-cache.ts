@@ -18,6 +18,8 @@ import { type TrackableRouter, Tracking, type TrackingListener } from './trackin
 export interface NearRouter extends TrackableRouter {
   on(event: 'failover' | 'topology-change', fn: () => void): void;
   off(event: 'failover' | 'topology-change', fn: () => void): void;
+  /** Present on a router over several masters (Router.groupKeys). */
+  groupKeys?(keys: readonly string[]): number[][];
 }
 
 /** PTTL replies: -2 no such key, -1 no expiry. */
@@ -46,6 +48,8 @@ export class NearCache implements NearLayer {
   #tracking: Tracking | undefined;
   #detach: (() => void) | undefined;
   #enabled = true;
+  /** False on a router over several masters: see `attach`. */
+  #holdsAbsent = true;
   #hits = 0;
   #misses = 0;
   #invalidations = 0;
@@ -83,6 +87,11 @@ export class NearCache implements NearLayer {
       this.#disable(tracking.unusable);
       return;
     }
+    // A "no such key" is vouched for by its owner's tracking only while that node owns the key:
+    // a cluster slot can move to another master without this process hearing of it (nothing is
+    // sent for a held key), and the new owner never saw the read. Keys that exist are safe (the
+    // move deletes them from the old owner, which invalidates them).
+    this.#holdsAbsent = typeof router.groupKeys !== 'function';
     const onFailover = () => this.flush('failover');
     const onTopology = () => this.flush('topology-change');
     router.on('failover', onFailover);
@@ -224,6 +233,7 @@ export class NearCache implements NearLayer {
     // A reply that contradicts itself (the key vanished or appeared between GET and PTTL,
     // or expires now) is not worth keeping: an invalidation is on its way anyway.
     if (pttl === NO_KEY ? value !== null : value === null || (pttl !== NO_EXPIRY && pttl <= 0)) return;
+    if (value === null && !this.#holdsAbsent) return;
     // Counted from when the read was sent, not when it came back: the key's expiry on the
     // server is at least that far away, so the entry never outlives it.
     const ttl = pttl >= 0 ? Math.min(pttl, this.#options.ttlMs) : this.#options.ttlMs;

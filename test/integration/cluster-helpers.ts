@@ -130,3 +130,51 @@ export async function until(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/** The master serving `slot`, as `asked` sees it (CLUSTER SLOTS). */
+async function ownerOf(asked: Redis, slot: number): Promise<NodeAddress> {
+  const ranges = (await asked.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+  const range = ranges.find(([first, last]) => slot >= first && slot <= last);
+  if (range === undefined) throw new Error(`slot ${slot} has no master`);
+  return { host: range[2][0], port: range[2][1] };
+}
+
+/**
+ * Move `slot` to the master at `to` the way `redis-cli --cluster reshard` does: IMPORTING on the
+ * target, MIGRATING on the source, MIGRATE of every key it holds, then SETSLOT NODE on every
+ * master. Returns the master it moved from.
+ */
+export async function migrateSlot(
+  topo: ClusterTopology,
+  slot: number,
+  to: NodeAddress,
+): Promise<NodeAddress> {
+  const password = topo.auth?.password;
+  const target = nodeClient(to, password);
+  const masters = (await topo.shards()).map((s) => nodeClient(s.master, password));
+  let source: Redis | undefined;
+  try {
+    const from = await ownerOf(target, slot);
+    if (from.host === to.host && from.port === to.port) return from;
+    source = nodeClient(from, password);
+    const targetId = String(await target.call('CLUSTER', 'MYID'));
+    const sourceId = String(await source.call('CLUSTER', 'MYID'));
+    await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId);
+    await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId);
+    for (;;) {
+      const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      if (keys.length === 0) break;
+      const auth = password === undefined ? [] : ['AUTH', password];
+      await source.call('MIGRATE', to.host, to.port, '', 0, 5000, ...auth, 'KEYS', ...keys);
+    }
+    await target.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
+    await source.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
+    for (const master of masters)
+      await master.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId).catch(() => {});
+    return from;
+  } finally {
+    target.disconnect();
+    source?.disconnect();
+    for (const master of masters) master.disconnect();
+  }
+}
