@@ -4,6 +4,7 @@
  * Values are integers: the codec stores them as decimal strings, so a raw ioredis client
  * writes exactly what the cache would.
  */
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -278,6 +279,32 @@ describe('near cache on standalone', () => {
       await warm(a.cache, 'shared');
     }
     expect(a.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(10);
+  });
+
+  it("a caller spinning on a held key (no timer in its loop) sees another process's write", async () => {
+    const { cache, key } = tracked();
+    await cache.set('flag', 0);
+    await warm(cache, 'flag');
+    // Another process writes the flag a moment after the spin starts: spawning needs no event-loop turn.
+    const writer = spawn(
+      'sh',
+      ['-c', `sleep 0.3; redis-cli -u '${server.url}' SET '${key('flag')}' 1 >/dev/null`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise((resolve) => writer.on('exit', resolve));
+    // The clock bounds the spin (a timer could not fire while it starves the event loop).
+    const deadline = performance.now() + 10_000;
+    let value: number | undefined = 0;
+    let reads = 0;
+    while (value !== 1 && performance.now() < deadline) {
+      value = await cache.get<number>('flag');
+      reads++;
+    }
+    await exited;
+    expect(value).toBe(1);
+    expect(reads).toBeGreaterThan(1);
   });
 
   it('a held "no such key" is dropped when another client creates the key', async () => {
