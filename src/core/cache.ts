@@ -23,7 +23,7 @@ import * as tagged from './commands/tagged.js';
 import { CACHE_ID } from './diagnostics.js';
 import { ConfigError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
-import { Executor } from './executor.js';
+import { Executor, routerInUse } from './executor.js';
 import type { Factory } from './get-or-set/get-or-set.js';
 import type { GetOrSetOptions } from './get-or-set/options.js';
 import { checkVersion, KeyBuilder } from './keys.js';
@@ -532,6 +532,8 @@ function closeGivenRouter(options: unknown): void {
     | { close?: unknown }
     | undefined;
   if (typeof router?.close !== 'function') return;
+  // Another cache's router: it stays open for that cache.
+  if (routerInUse(router as Router)) return;
   try {
     Promise.resolve(router.close()).catch(() => {});
   } catch {
@@ -567,15 +569,6 @@ function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
   const events = new TypedEmitter<CacheEventMap>();
   const router = resolved.router;
 
-  for (const event of FORWARDED) {
-    router.on(event, (payload: RouterEventMap[typeof event]) => {
-      if (event === 'failover') stats.failovers++;
-      events.emit(event, payload as never);
-    });
-  }
-  // Routers report what ioredis said; listeners get named errors (the original is the cause).
-  router.on('error', ({ error }) => events.emit('error', { error: toNamedError(error) }));
-
   let near: NearLayer | undefined;
   if (resolved.nearCache !== undefined) {
     if (layers.nearCache === undefined) {
@@ -602,6 +595,16 @@ function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
     ignoreErrors: resolved.ignoreErrors,
     near,
   });
+  // Router listeners go on only once nothing can refuse the cache (a router shared with other
+  // caches must not keep a refused one's), and come off when it closes.
+  for (const event of FORWARDED) {
+    executor.onRouter(event, (payload: RouterEventMap[typeof event]) => {
+      if (event === 'failover') stats.failovers++;
+      events.emit(event, payload as never);
+    });
+  }
+  // Routers report what ioredis said; listeners get named errors (the original is the cause).
+  executor.onRouter('error', ({ error }) => events.emit('error', { error: toNamedError(error) }));
   const fills = fillContext({
     executor,
     codec,
@@ -611,8 +614,8 @@ function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
   });
   // After a failover the fill channel's subscriber may be on a node that misses the new
   // master's messages: reopen it, and let getOrSet's waiters look at Redis again.
-  router.on('failover', () => fills.channel.reset());
-  router.on('topology-change', () => fills.channel.reset());
+  executor.onRouter('failover', () => fills.channel.reset());
+  executor.onRouter('topology-change', () => fills.channel.reset());
 
   return new Cache({
     executor,

@@ -4,7 +4,7 @@ import { CacheClosedError, CacheError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
-import type { Intent, Router } from './router.js';
+import type { Intent, Router, RouterEvent, RouterEventMap } from './router.js';
 import type { Counters } from './stats.js';
 
 /**
@@ -44,6 +44,17 @@ export interface ExecutorOptions {
   near?: NearLayer | undefined;
 }
 
+/**
+ * How many open caches use each router. A router passed to several `createCache` calls (one
+ * cache per module) is closed by the last of them: closing one must not break the others.
+ */
+const routerUsers = new WeakMap<Router, number>();
+
+/** Whether an open cache uses `router` (a createCache that threw must not close it then). */
+export function routerInUse(router: Router): boolean {
+  return (routerUsers.get(router) ?? 0) > 0;
+}
+
 /** Shared by a cache and its `withVersion()` views, so closing one closes all. */
 export class Executor {
   readonly router: Router;
@@ -53,6 +64,8 @@ export class Executor {
   /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
   readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
+  /** What this cache listens to on its router, removed on close (the router may outlive it). */
+  readonly #routerListeners: Array<() => void> = [];
   #closing: Promise<void> | undefined;
 
   constructor(options: ExecutorOptions) {
@@ -61,6 +74,7 @@ export class Executor {
     this.events = options.events;
     this.#ignoreErrors = options.ignoreErrors;
     this.near = options.near;
+    routerUsers.set(this.router, (routerUsers.get(this.router) ?? 0) + 1);
   }
 
   /**
@@ -242,11 +256,23 @@ export class Executor {
     if (this.events.has('miss')) this.events.emit('miss', { key });
   }
 
-  /** Close the router once; every later operation throws CacheClosedError. */
+  /** Listen to the router's `event` until this cache closes. */
+  onRouter<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    this.router.on(event, fn);
+    this.#routerListeners.push(() => this.router.off(event, fn));
+  }
+
+  /**
+   * Close once: every later operation throws CacheClosedError. The router closes with the last
+   * open cache that uses it.
+   */
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.near?.close();
-      this.#closing = this.router.close();
+      for (const remove of this.#routerListeners.splice(0)) remove();
+      const users = (routerUsers.get(this.router) ?? 1) - 1;
+      routerUsers.set(this.router, users);
+      this.#closing = users > 0 ? Promise.resolve() : this.router.close();
     }
     return this.#closing;
   }

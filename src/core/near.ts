@@ -65,6 +65,12 @@ export interface NearLayer {
   readonly enabled: boolean;
   /** The held entry for a Redis key, or undefined: go to Redis. */
   lookup(redisKey: string): NearEntry | undefined;
+  /**
+   * The promise a read answered from held entries resolves through: at once, or after the event
+   * loop turned when hits have kept it from turning for too long (a caller spinning on a held
+   * key must let the invalidation that ends its wait arrive).
+   */
+  answer<T>(value: T | PromiseLike<T>): Promise<T>;
   /** GET (with the key's PTTL in the same round trip) on `client`; keeps the reply when safe. */
   read(client: Redis, redisKey: string): Promise<Buffer | null>;
   /** MGET (with a PTTL per key in the same round trip) on `client`; keeps what is safe to. */

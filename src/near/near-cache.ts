@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from '../core/connection-hook.js';
 import { ConfigError } from '../core/errors.js';
 import type {
   FlushReason,
@@ -13,19 +12,34 @@ import type {
 import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
 import { ReadGuard } from './read-guard.js';
 import { NearStore } from './store.js';
-import { Tracking } from './tracking.js';
+import { type TrackableRouter, Tracking, type TrackingListener } from './tracking.js';
 
-/** A router that lets the near cache prepare its data connections. */
-export interface TrackableRouter {
-  onDataConnection?(hook: DataConnectionHook): () => void;
-  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
+/** The router as the near cache sees it. */
+export interface NearRouter extends TrackableRouter {
   on(event: 'failover' | 'topology-change', fn: () => void): void;
   off(event: 'failover' | 'topology-change', fn: () => void): void;
+  /** Present on a router over several masters (Router.groupKeys). */
+  groupKeys?(keys: readonly string[]): number[][];
 }
 
 /** PTTL replies: -2 no such key, -1 no expiry. */
 const NO_KEY = -2;
 const NO_EXPIRY = -1;
+/**
+ * Longest a run of hits may go on without the event loop turning (see `answer`): a caller
+ * spinning on a held key would otherwise never let the invalidation in.
+ */
+const MAX_SPIN_MS = 1;
+/** Hits between two looks at the clock for that (a power of two): keeps the look off most hits. */
+const SPIN_CHECK = 1024;
+
+/**
+ * `value` once the event loop has turned. A function of its own: a closure over `value` in
+ * `answer` would cost every hit a context allocation (~20 ns measured), not only the deferred ones.
+ */
+function afterTurn<T>(value: T | PromiseLike<T>): Promise<T> {
+  return new Promise<T>((resolve) => setImmediate(resolve, value));
+}
 
 /**
  * The near cache: recently read values held in memory (NearStore), trusted only while Redis
@@ -42,66 +56,71 @@ export class NearCache implements NearLayer {
   readonly #options: ResolvedNearCacheOptions;
   readonly #store: NearStore;
   readonly #guard = new ReadGuard();
-  readonly #tracking: Tracking;
+  readonly #broadcastPrefix: string;
   readonly #sink: NearCacheSink;
+  /** What the router's tracking (shared with the other near caches on it) tells this cache. */
+  readonly #listener: TrackingListener;
+  #tracking: Tracking | undefined;
   #detach: (() => void) | undefined;
   #enabled = true;
+  /** False on a router over several masters: see `attach`. */
+  #holdsAbsent = true;
   #hits = 0;
   #misses = 0;
   #invalidations = 0;
   #flushes = 0;
+  /** A run of hits began at #runStart and has not seen the event loop turn yet (see `answer`). */
+  #inRun = false;
+  #runStart = 0;
+  /** The current run of hits is older than MAX_SPIN_MS: answer through a macrotask. */
+  #starving = false;
+  readonly #turned = () => {
+    this.#inRun = false;
+    this.#starving = false;
+  };
 
   constructor(options: ResolvedNearCacheOptions, broadcastPrefix: string, sink: NearCacheSink) {
     this.#options = options;
+    this.#broadcastPrefix = broadcastPrefix;
     this.#sink = sink;
     this.#store = new NearStore(options);
-    this.#tracking = new Tracking(
-      { mode: options.mode, prefix: broadcastPrefix },
-      {
-        keys: (keys) => {
-          for (const key of keys) this.#invalidate(key.toString());
-        },
-        spoil: (key) => this.#guard.invalidate(key),
-        flush: (reason) => this.flush(reason),
-        error: (error) => sink.error(error),
-        unsupported: (error) => this.#disable(error),
+    this.#listener = {
+      keys: (keys) => {
+        for (const key of keys) this.#invalidate(key);
       },
-    );
+      spoil: (key) => this.#guard.invalidate(key),
+      flush: (reason) => this.flush(reason),
+      error: (error) => sink.error(error),
+      unsupported: (error) => this.#disable(error),
+    };
   }
 
-  /** Hook into `router`'s data connections and failover signals. */
-  attach(router: TrackableRouter): void {
-    if (typeof router.onDataConnection !== 'function') {
-      this.#disable(
-        new ConfigError(
-          'Near cache disabled: this router cannot prepare its connections for CLIENT TRACKING (it has no onDataConnection); the cache runs without a near cache',
-        ),
-      );
+  /**
+   * Hook into `router`'s data connections (through its tracking, shared with the router's other
+   * near caches) and failover signals. Throws ConfigError when this cache's mode cannot share
+   * the router's tracking.
+   */
+  attach(router: NearRouter): void {
+    const tracking = Tracking.join(
+      router,
+      { mode: this.#options.mode, prefix: this.#broadcastPrefix },
+      this.#listener,
+    );
+    this.#tracking = tracking;
+    if (tracking.unusable !== undefined) {
+      this.#disable(tracking.unusable);
       return;
     }
-    // A router lending a client that routes each command itself (cluster) says which node
-    // connection carried each read; one that cannot say gets no near cache.
-    let routed: RoutedCommands | undefined;
-    if (typeof router.onRoutedCommand === 'function') {
-      routed = router.onRoutedCommand(this.#tracking.routedCommand);
-      if (routed === undefined) {
-        this.#disable(
-          new ConfigError(
-            'Near cache disabled: this router cannot tell which connection carries each read (its client library offers no hook for that); the cache runs without a near cache',
-          ),
-        );
-        return;
-      }
-      this.#tracking.lend(routed.lent);
-    }
-    const removeHook = router.onDataConnection(this.#tracking.hook);
+    // A "no such key" is vouched for by its owner's tracking only while that node owns the key:
+    // a cluster slot can move to another master without this process hearing of it (nothing is
+    // sent for a held key), and the new owner never saw the read. Keys that exist are safe (the
+    // move deletes them from the old owner, which invalidates them).
+    this.#holdsAbsent = typeof router.groupKeys !== 'function';
     const onFailover = () => this.flush('failover');
     const onTopology = () => this.flush('topology-change');
     router.on('failover', onFailover);
     router.on('topology-change', onTopology);
     this.#detach = () => {
-      routed?.remove();
-      removeHook();
       router.off('failover', onFailover);
       router.off('topology-change', onTopology);
     };
@@ -114,15 +133,44 @@ export class NearCache implements NearLayer {
   /** The held entry for `key` (counted as a hit), or undefined (counted as a miss). */
   lookup(key: string): NearEntry | undefined {
     if (!this.#enabled) return undefined;
-    const entry = this.#store.get(key, performance.now());
-    if (entry === undefined) this.#misses++;
-    else this.#hits++;
+    const now = performance.now();
+    const entry = this.#store.get(key, now);
+    if (entry === undefined) {
+      this.#misses++;
+      return entry;
+    }
+    // Every SPIN_CHECK hits: is a caller spinning on held keys, starving the event loop?
+    if ((++this.#hits & (SPIN_CHECK - 1)) === 0) this.#checkSpin(now);
     return entry;
+  }
+
+  /**
+   * The first check of a run of hits asks to hear when the event loop turns; a later check
+   * that has not heard it after MAX_SPIN_MS finds the run starving the loop.
+   */
+  #checkSpin(now: number): void {
+    if (!this.#inRun) {
+      this.#inRun = true;
+      this.#runStart = now;
+      setImmediate(this.#turned);
+    } else if (now - this.#runStart > MAX_SPIN_MS) {
+      this.#starving = true;
+    }
+  }
+
+  /**
+   * The promise a read answered from memory resolves through: at once, or, when hits have kept
+   * the event loop from turning for over MAX_SPIN_MS, after it turned (a macrotask), so the
+   * invalidations that arrived meanwhile are applied before the caller's next read.
+   */
+  answer<T>(value: T | PromiseLike<T>): Promise<T> {
+    return this.#starving ? afterTurn(value) : Promise.resolve(value);
   }
 
   /** GET (with PTTL in the same round trip) on `client`; keeps the reply when it is safe to. */
   async read(client: Redis, key: string): Promise<Buffer | null> {
-    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    const tracking = this.#tracking;
+    const ticket = this.#enabled && tracking !== undefined ? tracking.ticket(client) : -1;
     if (ticket < 0) return client.getBuffer(key);
     const pending = this.#guard.begin(key);
     const sentAt = performance.now();
@@ -134,13 +182,15 @@ export class NearCache implements NearLayer {
       // Always end the pending read, even on failure; whether to keep is decided below.
       pending.spoiled ||= !this.#guard.end(pending);
     }
-    if (!pending.spoiled && this.#tracking.stillValid(client, ticket)) this.#keep(key, value, pttl, sentAt);
+    if (!pending.spoiled && tracking?.stillValid(client, ticket) === true)
+      this.#keep(key, value, pttl, sentAt);
     return value;
   }
 
   /** MGET (with a PTTL per key in the same round trip) on `client`; keeps what is safe to. */
   async readMany(client: Redis, keys: string[]): Promise<Array<Buffer | null>> {
-    const ticket = this.#enabled ? this.#tracking.ticket(client) : -1;
+    const tracking = this.#tracking;
+    const ticket = this.#enabled && tracking !== undefined ? tracking.ticket(client) : -1;
     if (ticket < 0) return client.mgetBuffer(...keys);
     const pendings = keys.map((key) => this.#guard.begin(key));
     const sentAt = performance.now();
@@ -156,7 +206,7 @@ export class NearCache implements NearLayer {
     } finally {
       for (const p of pendings) p.spoiled ||= !this.#guard.end(p);
     }
-    if (this.#tracking.stillValid(client, ticket)) {
+    if (tracking?.stillValid(client, ticket) === true) {
       for (let i = 0; i < keys.length; i++) {
         if (!(pendings[i] as { spoiled: boolean }).spoiled) {
           this.#keep(keys[i] as string, values[i] ?? null, pttls[i] as number, sentAt);
@@ -221,7 +271,7 @@ export class NearCache implements NearLayer {
   close(): void {
     this.#detach?.();
     this.#detach = undefined;
-    this.#tracking.close();
+    this.#tracking?.leave(this.#listener);
     this.#guard.flush();
     this.#store.clear();
   }
@@ -235,6 +285,7 @@ export class NearCache implements NearLayer {
     // A reply that contradicts itself (the key vanished or appeared between GET and PTTL,
     // or expires now) is not worth keeping: an invalidation is on its way anyway.
     if (pttl === NO_KEY ? value !== null : value === null || (pttl !== NO_EXPIRY && pttl <= 0)) return;
+    if (value === null && !this.#holdsAbsent) return;
     // Counted from when the read was sent, not when it came back: the key's expiry on the
     // server is at least that far away, so the entry never outlives it.
     const ttl = pttl >= 0 ? Math.min(pttl, this.#options.ttlMs) : this.#options.ttlMs;
@@ -246,7 +297,7 @@ export class NearCache implements NearLayer {
     this.#enabled = false;
     this.#guard.flush();
     this.#store.clear();
-    this.#tracking.close();
+    this.#tracking?.leave(this.#listener);
     this.#sink.error(error);
   }
 }

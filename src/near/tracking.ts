@@ -4,14 +4,22 @@ import type {
   DataConnectionInfo,
   RoutedCommand,
   RoutedCommandListener,
+  RoutedCommands,
 } from '../core/connection-hook.js';
 import { ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import type { FlushReason } from '../core/near.js';
 import { InvalidationChannel } from './invalidation-channel.js';
 
+/** A router that lets the near cache prepare its data connections. */
+export interface TrackableRouter {
+  onDataConnection?(hook: DataConnectionHook): () => void;
+  onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
+}
+
+/** One near cache on the router, as the tracking tells it what happened. */
 export interface TrackingListener {
   /** Redis invalidated these keys. */
-  keys(keys: Buffer[]): void;
+  keys(keys: string[]): void;
   /** A read of `key` went through a connection that was not tracking: keep nothing it brings back. */
   spoil(key: string): void;
   /** Invalidations may have been missed, or everything changed: drop everything. */
@@ -22,9 +30,10 @@ export interface TrackingListener {
   unsupported(error: ConfigError): void;
 }
 
+/** What one near cache needs tracked. */
 export interface TrackingOptions {
   mode: 'default' | 'broadcast';
-  /** Broadcast mode: the key prefix Redis broadcasts invalidations for ('' = every key). */
+  /** Broadcast mode: the key prefix Redis must broadcast invalidations for ('' = every key). */
   prefix: string;
 }
 
@@ -69,24 +78,32 @@ function isUnsupported(err: unknown): boolean {
   );
 }
 
-/** The reads whose replies the near cache keeps (NearCache.read / readMany): GET, MGET, PTTL. */
-function spoilReadKeys(command: RoutedCommand, listener: TrackingListener): void {
+/** The keys of a read whose reply the near cache keeps (NearCache.read / readMany: GET, MGET, PTTL). */
+function readKeys(command: RoutedCommand): string[] | undefined {
   const name = command.name.toLowerCase();
-  if (name !== 'get' && name !== 'pttl' && name !== 'mget') return;
+  if (name !== 'get' && name !== 'pttl' && name !== 'mget') return undefined;
+  const keys: string[] = [];
   for (const arg of command.args) {
-    if (typeof arg === 'string') listener.spoil(arg);
-    else if (Buffer.isBuffer(arg)) listener.spoil(arg.toString());
+    if (typeof arg === 'string') keys.push(arg);
+    else if (Buffer.isBuffer(arg)) keys.push(arg.toString());
   }
+  return keys;
 }
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** Every router's tracking, shared by the near caches on it (Tracking.join). */
+const byRouter = new WeakMap<TrackableRouter, Tracking>();
+
 /**
- * Server-assisted invalidation on RESP2 (REDIRECT mode): for every data node, one
- * InvalidationChannel; for every data connection the routers open (through the hook),
- * `CLIENT TRACKING ON REDIRECT <channel id>` before it carries a read whose reply we keep.
+ * Server-assisted invalidation on RESP2 (REDIRECT mode), one per router, shared by every near
+ * cache on it: for every data node, one InvalidationChannel; for every data connection the
+ * router opens (through the hook), `CLIENT TRACKING ON REDIRECT <channel id>` before it carries
+ * a read whose reply is kept. Redis keeps one tracking registration per connection, so two
+ * registrations (one per cache) would take the connection from each other: one registration
+ * serves every cache, and what it hears goes to each (`TrackingListener`).
  *
  * Never serve on hope: a read's reply may be kept only if its connection was tracking into a
  * live channel when the read was sent and still is when the reply arrives (`ticket` /
@@ -95,8 +112,11 @@ function asError(err: unknown): Error {
  * new channel.
  */
 export class Tracking {
-  readonly #options: TrackingOptions;
-  readonly #listener: TrackingListener;
+  readonly #router: TrackableRouter;
+  readonly #mode: 'default' | 'broadcast';
+  /** Broadcast mode: the prefixes registered, none covering another (Redis refuses overlaps). */
+  #prefixes: string[];
+  readonly #listeners = new Set<TrackingListener>();
   readonly #clients = new WeakMap<Redis, TrackedClient>();
   readonly #nodes = new Map<string, NodeTracking>();
   /** Routing clients lent to operations (routers.cluster's ioredis Cluster); see `routedCommand`. */
@@ -107,17 +127,114 @@ export class Tracking {
    * keeps the rule independent of that).
    */
   #lentGeneration = 0;
-  #disabled = false;
+  /** Why this router cannot have a near cache (set once; every cache on it runs without one). */
+  #unusable: ConfigError | undefined;
+  #detach: (() => void) | undefined;
   #closed = false;
 
-  constructor(options: TrackingOptions, listener: TrackingListener) {
-    this.#options = options;
-    this.#listener = listener;
+  /**
+   * The tracking of `router`, which `listener` (one near cache) now hears: the router's
+   * existing one, or a new one registered on its connections. Throws ConfigError when `options`
+   * cannot be served by the registration the router's other near caches use (another mode).
+   * Check `unusable` afterwards.
+   */
+  static join(router: TrackableRouter, options: TrackingOptions, listener: TrackingListener): Tracking {
+    let tracking = byRouter.get(router);
+    if (tracking === undefined) {
+      tracking = new Tracking(router, options);
+      byRouter.set(router, tracking);
+    } else {
+      tracking.#admit(options);
+    }
+    tracking.#listeners.add(listener);
+    return tracking;
+  }
+
+  private constructor(router: TrackableRouter, options: TrackingOptions) {
+    this.#router = router;
+    this.#mode = options.mode;
+    this.#prefixes = [options.prefix];
+    this.#attach();
+  }
+
+  /** Why the near cache cannot run on this router (the server or the router refused), if so. */
+  get unusable(): ConfigError | undefined {
+    return this.#unusable;
+  }
+
+  /** `listener`'s cache closed or turned itself off; the last one out stops tracking. */
+  leave(listener: TrackingListener): void {
+    if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
+    this.#close();
+    if (byRouter.get(this.#router) === this) byRouter.delete(this.#router);
+  }
+
+  #attach(): void {
+    const router = this.#router;
+    if (typeof router.onDataConnection !== 'function') {
+      this.#unusable = new ConfigError(
+        'Near cache disabled: this router cannot prepare its connections for CLIENT TRACKING (it has no onDataConnection); the cache runs without a near cache',
+      );
+      return;
+    }
+    // A router lending a client that routes each command itself (cluster) says which node
+    // connection carried each read; one that cannot say gets no near cache.
+    let routed: RoutedCommands | undefined;
+    if (typeof router.onRoutedCommand === 'function') {
+      routed = router.onRoutedCommand(this.routedCommand);
+      if (routed === undefined) {
+        this.#unusable = new ConfigError(
+          'Near cache disabled: this router cannot tell which connection carries each read (its client library offers no hook for that); the cache runs without a near cache',
+        );
+        return;
+      }
+      this.#lent.add(routed.lent);
+    }
+    const removeHook = router.onDataConnection(this.hook);
+    this.#detach = () => {
+      routed?.remove();
+      removeHook();
+    };
+  }
+
+  /**
+   * Another near cache joins. One registration serves both exactly: in default mode Redis
+   * invalidates every key read through the connection, whichever cache read it; in broadcast
+   * mode the registration gets the new cache's prefix too (Redis takes several). The two modes
+   * cannot share one (a connection is in one mode or the other): refused.
+   */
+  #admit(options: TrackingOptions): void {
+    if (options.mode !== this.#mode) {
+      throw new ConfigError(
+        `Option 'nearCache.mode' is '${options.mode}', but a near cache in '${this.#mode}' mode already uses this router. ` +
+          `The near caches of one router share one CLIENT TRACKING registration per connection, and a connection tracks in one mode only: ` +
+          `give this cache nearCache.mode '${this.#mode}' too, or give it a router of its own.`,
+      );
+    }
+    if (this.#mode !== 'broadcast' || this.#prefixes.some((p) => options.prefix.startsWith(p))) return;
+    const covered = this.#prefixes.filter((p) => p.startsWith(options.prefix));
+    this.#prefixes = [...this.#prefixes.filter((p) => !covered.includes(p)), options.prefix];
+    if (covered.length === 0) {
+      for (const node of this.#nodes.values()) {
+        for (const client of node.clients) void this.#widen(client, options.prefix);
+      }
+      return;
+    }
+    // The new prefix covers registered ones, and Redis refuses overlapping prefixes: each
+    // connection tracks again from scratch (OFF, then ON with the new set). Between the two
+    // the old prefixes are not watched: what was read under them may be stale now.
+    for (const node of this.#nodes.values()) {
+      for (const client of node.clients) {
+        const state = this.#clients.get(client);
+        if (state !== undefined && client.status === 'ready') this.#track(client, state).catch(() => {});
+      }
+    }
+    this.#flush('disconnect');
   }
 
   /** Register this on the router: it runs on every data connection, each time it is ready. */
   readonly hook: DataConnectionHook = async (client, info) => {
-    if (this.#disabled || this.#closed) return;
+    if (this.#unusable !== undefined || this.#closed) return;
     const state = this.#stateOf(client, info);
     // The node may have been dropped while it had no connection: join its current record.
     if (this.#nodes.get(state.node.key) !== state.node) state.node = this.#node(info);
@@ -128,50 +245,51 @@ export class Tracking {
   };
 
   /**
-   * Register a routing client the router lends to operations (routers.cluster's ioredis
-   * Cluster) and hand `routedCommand` to the router (Router.onRoutedCommand). Reads on it get a
-   * ticket; whether the node connection that carried one was tracking is decided per command.
-   */
-  lend(client: Redis): void {
-    this.#lent.add(client);
-  }
-
-  /**
    * A routing client handed `command` to `connection`. If that connection is not tracking
    * into a live channel right now, the reply to a read it carries is not watched by Redis:
-   * spoil the near cache's reads of its keys in flight. A tracking connection that stops
+   * spoil the near caches' reads of its keys in flight. A tracking connection that stops
    * tracking later always flushes (close, lost channel), which spoils every read in flight.
    */
   readonly routedCommand: RoutedCommandListener = (connection, command) => {
-    if (this.#disabled || this.#closed) return;
+    if (this.#unusable !== undefined || this.#closed) return;
     if (this.#clients.get(connection)?.active === true) return;
-    spoilReadKeys(command, this.#listener);
+    const keys = readKeys(command);
+    if (keys === undefined) return;
+    for (const listener of this.#listeners) for (const key of keys) listener.spoil(key);
   };
 
   /** A number to hand back to stillValid() when the reply arrives, or -1: do not keep the reply. */
   ticket(client: Redis): number {
-    if (this.#disabled) return -1;
+    if (this.#unusable !== undefined) return -1;
     const state = this.#clients.get(client);
     if (state !== undefined) return state.active ? state.generation : -1;
     return this.#lent.has(client) ? this.#lentGeneration : -1;
   }
 
   stillValid(client: Redis, ticket: number): boolean {
-    if (ticket < 0 || this.#disabled) return false;
+    if (ticket < 0 || this.#unusable !== undefined) return false;
     const state = this.#clients.get(client);
     if (state !== undefined) return state.active && state.generation === ticket;
     return this.#lent.has(client) && this.#lentGeneration === ticket;
   }
 
-  get disabled(): boolean {
-    return this.#disabled;
-  }
-
   /** Stop tracking for good: close every channel (data connections belong to the router). */
-  close(): void {
+  #close(): void {
     this.#closed = true;
+    this.#detach?.();
+    this.#detach = undefined;
     for (const node of this.#nodes.values()) this.#dropNode(node);
     this.#nodes.clear();
+  }
+
+  #flush(reason: FlushReason): void {
+    for (const listener of this.#listeners) listener.flush(reason);
+  }
+
+  #stopped(state: TrackedClient): void {
+    if (state.active) this.#lentGeneration++;
+    state.active = false;
+    state.generation++;
   }
 
   #stateOf(client: Redis, info: DataConnectionInfo): TrackedClient {
@@ -187,10 +305,8 @@ export class Tracking {
         tracked.node.clients.delete(client);
         if (tracked.node.clients.size === 0) this.#dropWhenIdle(tracked.node);
         const wasTracking = tracked.active;
-        if (wasTracking) this.#lentGeneration++;
-        tracked.active = false;
-        tracked.generation++;
-        if (wasTracking && !this.#closed) this.#listener.flush('disconnect');
+        this.#stopped(tracked);
+        if (wasTracking && !this.#closed) this.#flush('disconnect');
       });
     }
     return state;
@@ -216,42 +332,72 @@ export class Tracking {
   }
 
   async #track(client: Redis, state: TrackedClient): Promise<void> {
-    if (state.active) this.#lentGeneration++;
-    state.active = false;
-    const generation = ++state.generation;
+    this.#stopped(state);
+    const generation = state.generation;
     const node = state.node;
     try {
       const channel = await this.#channel(node, client);
       const args: Array<string | number> = ['TRACKING', 'ON', 'REDIRECT', channel.id];
-      if (this.#options.mode === 'broadcast') {
+      if (this.#mode === 'broadcast') {
         args.push('BCAST');
-        if (this.#options.prefix !== '') args.push('PREFIX', this.#options.prefix);
+        for (const prefix of this.#prefixes) if (prefix !== '') args.push('PREFIX', prefix);
       }
       // OFF first: re-tracking a connection (new channel id) in broadcast mode with the same
       // prefix is refused otherwise ("prefix overlaps"). Both leave in one write, in order.
       const off = client.call('CLIENT', 'TRACKING', 'OFF');
       const on = client.call('CLIENT', ...args);
       await Promise.all([off, on]);
-      if (state.generation === generation && channel.alive && node.channel === channel && !this.#closed) {
-        state.active = true;
-        node.retryDelayMs = RETRY_MIN_MS;
-      }
+      this.#confirmed(state, generation, channel);
     } catch (err) {
-      if (this.#closed || this.#disabled) return;
-      if (isUnsupported(err)) {
-        this.#disable(err);
-        return;
-      }
-      this.#listener.error(
-        new ConnectionInterruptedError(
-          `Near cache: could not track reads on ${node.key} (${asError(err).message}); reads through that connection are not held until it is retried`,
-          { cause: err },
-        ),
-      );
-      // The connection may outlive the failure (a node restarting, a channel lost while
-      // opening): try again while it is open.
-      this.#scheduleRetrack(node);
+      this.#failed(err, node);
     }
+  }
+
+  /**
+   * Broadcast mode, a tracking connection: add `prefix` to its registration (Redis adds to the
+   * prefixes it has; the others stay watched throughout). Reads sent before it is confirmed
+   * are not kept: the new prefix was not watched for them.
+   */
+  async #widen(client: Redis, prefix: string): Promise<void> {
+    const state = this.#clients.get(client);
+    if (state === undefined) return;
+    const channel = state.node.channel;
+    if (!state.active || channel === undefined || !channel.alive) {
+      // Not tracking (yet): a full re-track registers every prefix.
+      if (client.status === 'ready') this.#track(client, state).catch(() => {});
+      return;
+    }
+    this.#stopped(state);
+    const generation = state.generation;
+    try {
+      await client.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', channel.id, 'BCAST', 'PREFIX', prefix);
+      this.#confirmed(state, generation, channel);
+    } catch (err) {
+      this.#failed(err, state.node);
+    }
+  }
+
+  #confirmed(state: TrackedClient, generation: number, channel: InvalidationChannel): void {
+    if (state.generation === generation && channel.alive && state.node.channel === channel && !this.#closed) {
+      state.active = true;
+      state.node.retryDelayMs = RETRY_MIN_MS;
+    }
+  }
+
+  #failed(err: unknown, node: NodeTracking): void {
+    if (this.#closed || this.#unusable !== undefined) return;
+    if (isUnsupported(err)) {
+      this.#disable(err);
+      return;
+    }
+    const error = new ConnectionInterruptedError(
+      `Near cache: could not track reads on ${node.key} (${asError(err).message}); reads through that connection are not held until it is retried`,
+      { cause: err },
+    );
+    for (const listener of this.#listeners) listener.error(error);
+    // The connection may outlive the failure (a node restarting, a channel lost while
+    // opening): try again while it is open.
+    this.#scheduleRetrack(node);
   }
 
   #channel(node: NodeTracking, template: Redis): Promise<InvalidationChannel> {
@@ -259,14 +405,16 @@ export class Tracking {
     if (node.opening !== undefined) return node.opening;
     const opening = InvalidationChannel.open(template, node.commandTimeoutMs, {
       keys: (keys) => {
-        if (node.channel === channel()) this.#listener.keys(keys);
+        if (node.channel !== channel()) return;
+        const names = keys.map((key) => key.toString());
+        for (const listener of this.#listeners) listener.keys(names);
       },
-      flushed: () => this.#listener.flush('flushdb'),
+      flushed: () => this.#flush('flushdb'),
       lost: () => this.#onChannelLost(node, channel()),
     }).then(
       (ch) => {
         node.opening = undefined;
-        if (this.#closed || this.#disabled) {
+        if (this.#closed || this.#unusable !== undefined) {
           ch.close();
           throw new Error('near cache closed');
         }
@@ -291,19 +439,15 @@ export class Tracking {
     // Every connection of the node now redirects to a dead id: nothing they read is watched.
     for (const client of node.clients) {
       const state = this.#clients.get(client);
-      if (state !== undefined) {
-        if (state.active) this.#lentGeneration++;
-        state.active = false;
-        state.generation++;
-      }
+      if (state !== undefined) this.#stopped(state);
     }
-    this.#listener.flush('disconnect');
+    this.#flush('disconnect');
     this.#scheduleRetrack(node);
   }
 
   /** Re-track every open connection of the node into a (new) channel, with capped backoff. */
   #scheduleRetrack(node: NodeTracking): void {
-    if (node.retryTimer !== undefined || this.#closed || this.#disabled) return;
+    if (node.retryTimer !== undefined || this.#closed || this.#unusable !== undefined) return;
     const delay = node.retryDelayMs;
     node.retryDelayMs = Math.min(delay * 2, RETRY_MAX_MS);
     node.retryTimer = setTimeout(() => {
@@ -318,20 +462,19 @@ export class Tracking {
     node.retryTimer.unref();
   }
 
+  /** The server refuses CLIENT TRACKING: no near cache on this router. */
   #disable(err: unknown): void {
-    this.#disabled = true;
+    this.#unusable = new ConfigError(
+      `Near cache disabled: the server refuses CLIENT TRACKING (${asError(err).message}). ` +
+        'It needs Redis >= 6 with the CLIENT command allowed for this user; the cache runs without a near cache.',
+    );
     for (const node of this.#nodes.values()) this.#dropNode(node);
     this.#nodes.clear();
-    this.#listener.unsupported(
-      new ConfigError(
-        `Near cache disabled: the server refuses CLIENT TRACKING (${asError(err).message}). ` +
-          'It needs Redis >= 6 with the CLIENT command allowed for this user; the cache runs without a near cache.',
-      ),
-    );
+    for (const listener of [...this.#listeners]) listener.unsupported(this.#unusable);
   }
 
   #dropWhenIdle(node: NodeTracking): void {
-    if (node.idleTimer !== undefined || this.#closed || this.#disabled) return;
+    if (node.idleTimer !== undefined || this.#closed || this.#unusable !== undefined) return;
     node.idleTimer = setTimeout(() => {
       node.idleTimer = undefined;
       if (node.clients.size !== 0 || this.#nodes.get(node.key) !== node) return;

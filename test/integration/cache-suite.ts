@@ -541,6 +541,8 @@ export function defineCacheSuite(
         } finally {
           await victim.clear();
           await victim2.clear();
+          // The router is shared with the suite's cache: it closes with the last of them.
+          await Promise.all([globby, globby2, victim, victim2].map((c) => c.close()));
         }
       });
 
@@ -801,6 +803,7 @@ export function defineCacheSuite(
           expect(await other.get('foo')).toBe('kept');
         } finally {
           await other.clear();
+          await other.close();
         }
       });
 

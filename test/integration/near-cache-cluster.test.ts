@@ -16,7 +16,7 @@ import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
-import { nodeClient, until } from './cluster-helpers.js';
+import { migrateSlot, nodeClient, until } from './cluster-helpers.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine. */
 const SEEN_WITHIN_MS = 1000;
@@ -290,6 +290,94 @@ describe('near cache on routers.cluster', () => {
     await warm(cache, k);
     await raw.set(`${prefix}:1:${k}`, '3');
     expect(await seen(cache, k, 3)).toBeLessThan(SEEN_WITHIN_MS);
+  });
+
+  it('two near caches with their own prefixes on one router: another client overwrites both keys on every shard, both see every write', async () => {
+    const router = routers.cluster({ ...topo.routerOptions(), ...ROOMY });
+    const prefixes = [uniquePrefix('nearc-a'), uniquePrefix('nearc-b')];
+    const pair = prefixes.map((prefix) => createCache({ router, keyPrefix: prefix, nearCache: true }));
+    caches.push(...pair);
+    for (let shard = 0; shard < topo.shardCount; shard++) {
+      const names = prefixes.map((prefix) => {
+        for (let n = 0; ; n++) if (topo.shardOfSlot(slotOf(`${prefix}:1:s${n}`)) === shard) return `s${n}`;
+      });
+      for (let v = 1; v <= 5; v++) {
+        for (const [i, cache] of pair.entries()) {
+          await cache.set(names[i] as string, v - 1);
+          await warm(cache, names[i] as string);
+        }
+        for (const [i, prefix] of prefixes.entries()) await raw.set(`${prefix}:1:${names[i]}`, String(v));
+        for (const [i, cache] of pair.entries()) {
+          expect(await seen(cache, names[i] as string, v)).toBeLessThan(SEEN_WITHIN_MS);
+        }
+      }
+    }
+  });
+
+  it('two near caches in broadcast mode with their own prefixes on one router: both are invalidated', async () => {
+    const router = routers.cluster({ ...topo.routerOptions(), ...ROOMY });
+    const prefixes = [uniquePrefix('nearc-ba'), uniquePrefix('nearc-bb')];
+    const pair = prefixes.map((prefix) =>
+      createCache({ router, keyPrefix: prefix, nearCache: { mode: 'broadcast' } }),
+    );
+    caches.push(...pair);
+    for (const [i, cache] of pair.entries()) {
+      await cache.set('k', 1);
+      await warm(cache, 'k');
+      await raw.set(`${prefixes[i]}:1:k`, '2');
+      expect(await seen(cache, 'k', 2)).toBeLessThan(SEEN_WITHIN_MS);
+    }
+  });
+
+  it('a slot moved to another master (SETSLOT + MIGRATE): a key read while absent, then written there by another client, is seen', async () => {
+    // The periodic slot-map refresh would end a stale window after a while: make it long, so
+    // the test shows whether the near cache itself is exact.
+    const { cache, key } = tracked({}, { slotsRefreshIntervalMs: 60_000 });
+    const reasons: string[] = [];
+    cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    // Two keys of one slot (a hash tag) that is not a shard's first slot (the health check's).
+    let tag = '';
+    for (let n = 0; tag === ''; n++) {
+      const slot = slotOf(`mv${n}`);
+      if (![0, 1, 2].some((shard) => topo.firstSlot(shard) === slot)) tag = `mv${n}`;
+    }
+    const absent = `{${tag}}absent`;
+    const present = `{${tag}}present`;
+    const slot = slotOf(key(absent));
+    await cache.set(present, 1);
+    await warm(cache, present);
+    for (let i = 0; i < 3; i++) expect(await cache.get(absent)).toBeUndefined();
+    const shards = await topo.shards();
+    const owner = topo.shardOfSlot(slot);
+    const from = shards[owner]?.master as { host: string; port: number };
+    const to = shards[(owner + 1) % shards.length]?.master as { host: string; port: number };
+    await migrateSlot(topo, slot, from, to, { batch: 100, pauseMs: 0 });
+    try {
+      const node = nodeClient(to);
+      try {
+        await node.set(key(absent), '2');
+        await node.set(key(present), '3');
+      } finally {
+        node.disconnect();
+      }
+      expect(await seen(cache, absent, 2)).toBeLessThan(SEEN_WITHIN_MS);
+      expect(await seen(cache, present, 3)).toBeLessThan(SEEN_WITHIN_MS);
+      expect(await cache.has(absent)).toBe(true);
+      // The read that met MOVED refreshed the slot map: the router reported the change, and
+      // everything held was dropped.
+      await waitForReason(reasons, 'topology-change');
+      // Held again on the new master, and invalidated by its writes.
+      await warm(cache, present);
+      const again = nodeClient(to);
+      try {
+        await again.set(key(present), '4');
+      } finally {
+        again.disconnect();
+      }
+      expect(await seen(cache, present, 4)).toBeLessThan(SEEN_WITHIN_MS);
+    } finally {
+      await migrateSlot(topo, slot, to, from, { batch: 100, pauseMs: 0 });
+    }
   });
 
   it('FLUSHALL on one master flushes everything (reason flushdb)', async () => {

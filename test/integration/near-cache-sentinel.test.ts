@@ -88,6 +88,31 @@ describe.each(ROUTER_KINDS)('near cache on %s', (kind) => {
     }
   });
 
+  it('two near caches with their own prefixes on one router: another client overwrites both keys 20 times, both see every write', async () => {
+    const router = makeRouter(kind, topo);
+    await router.ready();
+    const prefixes = [uniquePrefix(`near-${kind}-a`), uniquePrefix(`near-${kind}-b`)];
+    const pair = prefixes.map((prefix) => createCache({ router, keyPrefix: prefix, nearCache: true }));
+    const raw = await masterClient();
+    try {
+      for (const cache of pair) await cache.set('k', 0);
+      for (let v = 1; v <= 20; v++) {
+        for (const cache of pair) await warm(cache, 'k');
+        for (const prefix of prefixes) await raw.set(`${prefix}:1:k`, String(v));
+        for (const cache of pair) expect(await seen(cache, 'k', v)).toBeLessThan(SEEN_WITHIN_MS);
+      }
+      // Closing one leaves the other (and the router) working.
+      const [a, b] = pair as [Cache, Cache];
+      await a.close();
+      await warm(b, 'k');
+      await raw.set(`${prefixes[1]}:1:k`, '21');
+      expect(await seen(b, 'k', 21)).toBeLessThan(SEEN_WITHIN_MS);
+    } finally {
+      raw.disconnect();
+      await Promise.all(pair.map((cache) => cache.close()));
+    }
+  });
+
   it('reads from replicas: a master write invalidates through the replica, values never go back', async () => {
     const { cache, key } = await nearCacheOn(kind, 'replica');
     const raw = await masterClient();

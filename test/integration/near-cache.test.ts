@@ -4,6 +4,7 @@
  * Values are integers: the codec stores them as decimal strings, so a raw ioredis client
  * writes exactly what the cache would.
  */
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,117 @@ defineCacheSuite(
   { nearCache: true },
 );
 
+/** Two near-cached caches with prefixes of their own on one standalone router (one cache per module). */
+function sharingOneRouter(a: Partial<CacheOptions> = {}, b: Partial<CacheOptions> = {}) {
+  const router = routers.standalone({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+  const make = (options: Partial<CacheOptions>) => {
+    const prefix = uniquePrefix('near-shared');
+    const cache = createCache({ router, keyPrefix: prefix, nearCache: true, ...options });
+    caches.push(cache);
+    return { cache, key: (k: string) => `${prefix}:1:${k}` };
+  };
+  return { router, a: make(a), make, b: make(b) };
+}
+
+describe('near caches sharing one standalone router', () => {
+  it('another client overwrites a key of each cache 20 times: both caches see every write', async () => {
+    const { a, b } = sharingOneRouter();
+    await a.cache.set('k', 0);
+    await b.cache.set('k', 0);
+    for (let v = 1; v <= 20; v++) {
+      await warm(a.cache, 'k');
+      await warm(b.cache, 'k');
+      await raw.set(a.key('k'), String(v));
+      await raw.set(b.key('k'), String(v));
+      const [ta, tb] = await Promise.all([seen(a.cache, 'k', v), seen(b.cache, 'k', v)]);
+      expect(ta).toBeLessThan(SEEN_WITHIN_MS);
+      expect(tb).toBeLessThan(SEEN_WITHIN_MS);
+    }
+    expect(a.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(20);
+    expect(b.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(20);
+  });
+
+  it('closing one cache leaves the router and the other near cache working', async () => {
+    const { a, b } = sharingOneRouter();
+    await a.cache.set('k', 1);
+    await b.cache.set('k', 1);
+    await warm(a.cache, 'k');
+    await warm(b.cache, 'k');
+    await a.cache.close();
+    await expect(a.cache.get('k')).rejects.toBeInstanceOf(CacheClosedError);
+    for (let v = 2; v < 5; v++) {
+      await raw.set(b.key('k'), String(v));
+      expect(await seen(b.cache, 'k', v)).toBeLessThan(SEEN_WITHIN_MS);
+      await warm(b.cache, 'k');
+    }
+  });
+
+  it('broadcast mode with different prefixes: one registration covers both, also for a cache that joins later', async () => {
+    const { a, b, make } = sharingOneRouter(
+      { nearCache: { mode: 'broadcast' } },
+      { nearCache: { mode: 'broadcast' } },
+    );
+    await a.cache.set('k', 1);
+    await b.cache.set('k', 1);
+    await warm(a.cache, 'k');
+    await warm(b.cache, 'k');
+    // A third cache after the connection is tracking: its prefix is added to the registration.
+    const c = make({ nearCache: { mode: 'broadcast' } });
+    await c.cache.set('k', 1);
+    await warm(c.cache, 'k');
+    for (let v = 2; v < 6; v++) {
+      for (const x of [a, b, c]) await raw.set(x.key('k'), String(v));
+      for (const x of [a, b, c]) {
+        expect(await seen(x.cache, 'k', v)).toBeLessThan(SEEN_WITHIN_MS);
+        await warm(x.cache, 'k');
+      }
+    }
+  });
+
+  it('broadcast mode: a cache whose prefix covers the tracked ones (custom keyFunction: every key) joins; nothing is missed', async () => {
+    const broadcast: Partial<CacheOptions> = { nearCache: { mode: 'broadcast' } };
+    const { router, a } = sharingOneRouter(broadcast, broadcast);
+    const reasons: string[] = [];
+    a.cache.on('near-flush', ({ reason }) => reasons.push(reason));
+    await a.cache.set('k', 1);
+    await warm(a.cache, 'k');
+    const prefix = uniquePrefix('near-custom');
+    const custom = createCache({
+      router,
+      nearCache: { mode: 'broadcast' },
+      keyFunction: (key) => `${prefix}/${key}`,
+      reverseKeyFunction: (redisKey) => redisKey.slice(prefix.length + 1),
+    });
+    caches.push(custom);
+    // The connection tracked the narrower prefixes: re-tracked from scratch, what was held dropped.
+    expect(reasons).toEqual(['disconnect']);
+    await custom.set('k', 1);
+    await warm(custom, 'k');
+    await warm(a.cache, 'k');
+    for (let v = 2; v < 6; v++) {
+      await raw.set(a.key('k'), String(v));
+      await raw.set(`${prefix}/k`, String(v));
+      expect(await seen(a.cache, 'k', v)).toBeLessThan(SEEN_WITHIN_MS);
+      expect(await seen(custom, 'k', v)).toBeLessThan(SEEN_WITHIN_MS);
+      await warm(a.cache, 'k');
+      await warm(custom, 'k');
+    }
+  });
+
+  it("a near cache in another mode than the router's others is refused with a ConfigError; the first keeps working", async () => {
+    const { router, a } = sharingOneRouter();
+    await a.cache.set('k', 1);
+    await warm(a.cache, 'k');
+    expect(() =>
+      createCache({ router, keyPrefix: uniquePrefix('near-other'), nearCache: { mode: 'broadcast' } }),
+    ).toThrow(/nearCache.mode/);
+    // The refused cache did not close the router the first one uses.
+    await raw.set(a.key('k'), '2');
+    expect(await seen(a.cache, 'k', 2)).toBeLessThan(SEEN_WITHIN_MS);
+    expect(await a.cache.set('k2', 1)).toBe(true);
+  });
+});
+
 describe('near cache on standalone', () => {
   it('serves repeated reads from memory and counts them', async () => {
     const { cache } = tracked();
@@ -167,6 +279,32 @@ describe('near cache on standalone', () => {
       await warm(a.cache, 'shared');
     }
     expect(a.cache.stats().nearCache?.invalidations).toBeGreaterThanOrEqual(10);
+  });
+
+  it("a caller spinning on a held key (no timer in its loop) sees another process's write", async () => {
+    const { cache, key } = tracked();
+    await cache.set('flag', 0);
+    await warm(cache, 'flag');
+    // Another process writes the flag a moment after the spin starts: spawning needs no event-loop turn.
+    const writer = spawn(
+      'sh',
+      ['-c', `sleep 0.3; redis-cli -u '${server.url}' SET '${key('flag')}' 1 >/dev/null`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise((resolve) => writer.on('exit', resolve));
+    // The clock bounds the spin (a timer could not fire while it starves the event loop).
+    const deadline = performance.now() + 10_000;
+    let value: number | undefined = 0;
+    let reads = 0;
+    while (value !== 1 && performance.now() < deadline) {
+      value = await cache.get<number>('flag');
+      reads++;
+    }
+    await exited;
+    expect(value).toBe(1);
+    expect(reads).toBeGreaterThan(1);
   });
 
   it('a held "no such key" is dropped when another client creates the key', async () => {

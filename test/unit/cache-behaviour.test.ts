@@ -43,7 +43,13 @@ class StubRouter implements Router {
     list.push(fn as (p: unknown) => void);
     this.listeners.set(event, list);
   }
-  off(): void {}
+  off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void {
+    const list = this.listeners.get(event) ?? [];
+    this.listeners.set(
+      event,
+      list.filter((f) => f !== fn),
+    );
+  }
   emit<E extends RouterEvent>(event: E, payload: RouterEventMap[E]): void {
     for (const fn of this.listeners.get(event) ?? []) fn(payload);
   }
@@ -75,6 +81,37 @@ describe('closed cache', () => {
     const cache = createCache({ router: new StubRouter(async () => null), ignoreErrors: true });
     await cache.close();
     await expect(cache.get('k')).rejects.toBeInstanceOf(CacheClosedError);
+  });
+});
+
+describe('a router shared by several caches', () => {
+  it('closes with the last of them; a closed one stops hearing its events', async () => {
+    const router = new StubRouter(async () => null);
+    const a = createCache({ router, keyPrefix: 'a' });
+    const b = createCache({ router, keyPrefix: 'b' });
+    const heard: string[] = [];
+    a.on('failover', () => heard.push('a'));
+    b.on('failover', () => heard.push('b'));
+    await a.close();
+    expect(router.closed).toBe(0);
+    await b.get('k');
+    router.emit('failover', { service: 's', to: { host: 'h', port: 1 } });
+    expect(heard).toEqual(['b']);
+    await b.close();
+    expect(router.closed).toBe(1);
+  });
+
+  it('a createCache that throws leaves open a router another cache uses (and closes one nobody uses)', async () => {
+    const router = new StubRouter(async () => null);
+    const a = createCache({ router, keyPrefix: 'a' });
+    expect(() => createCache({ router, keyPrefix: 'e:2' })).toThrow(ConfigError);
+    expect(router.closed).toBe(0);
+    await a.close();
+    expect(router.closed).toBe(1);
+    const unused = new StubRouter(async () => null);
+    expect(() => createCache({ router: unused, keyPrefix: 'e:2' })).toThrow(ConfigError);
+    await Promise.resolve();
+    expect(unused.closed).toBe(1);
   });
 });
 

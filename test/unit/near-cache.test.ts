@@ -116,3 +116,56 @@ describe('NearCache without a router hook', () => {
     expect(errors[0]?.message).toMatch(/which connection/);
   });
 });
+
+describe('near caches sharing one router', () => {
+  /** A router that counts the hooks registered on it (and never opens a connection). */
+  function countingRouter() {
+    const hooks = new Set<unknown>();
+    return {
+      hooks,
+      on: () => {},
+      off: () => {},
+      onDataConnection: (hook: unknown) => {
+        hooks.add(hook);
+        return () => {
+          hooks.delete(hook);
+        };
+      },
+    };
+  }
+  const sink = { flushed: () => {}, error: () => {} };
+
+  it('share one tracking registration: one hook, removed when the last near cache closes', () => {
+    const router = countingRouter();
+    const a = new NearCache(NEAR_CACHE_DEFAULTS, 'a:', sink);
+    const b = new NearCache(NEAR_CACHE_DEFAULTS, 'b:', sink);
+    a.attach(router);
+    b.attach(router);
+    expect(router.hooks.size).toBe(1);
+    a.close();
+    expect(router.hooks.size).toBe(1);
+    b.close();
+    expect(router.hooks.size).toBe(0);
+    // A near cache attached afterwards registers again.
+    const c = new NearCache(NEAR_CACHE_DEFAULTS, 'c:', sink);
+    c.attach(router);
+    expect(router.hooks.size).toBe(1);
+    c.close();
+  });
+
+  it("refuse a near cache whose mode differs from the router's others, saying how to share", () => {
+    const router = countingRouter();
+    const a = new NearCache({ ...NEAR_CACHE_DEFAULTS, mode: 'broadcast' }, 'a:', sink);
+    a.attach(router);
+    const b = new NearCache(NEAR_CACHE_DEFAULTS, 'b:', sink);
+    expect(() => b.attach(router)).toThrow(ConfigError);
+    expect(() => b.attach(router)).toThrow(/nearCache.mode 'broadcast' too, or give it a router of its own/);
+    // Broadcast caches with other prefixes share it.
+    const c = new NearCache({ ...NEAR_CACHE_DEFAULTS, mode: 'broadcast' }, 'c:', sink);
+    c.attach(router);
+    expect(router.hooks.size).toBe(1);
+    a.close();
+    c.close();
+    expect(router.hooks.size).toBe(0);
+  });
+});

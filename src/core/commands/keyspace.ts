@@ -23,8 +23,9 @@ export async function del(ctx: CommandContext, key: string, options?: KeyOptions
 export async function has(ctx: CommandContext, key: string, options?: KeyOptions): Promise<boolean> {
   const redisKey = redisKeyOf(ctx, key, options);
   // A near-cache entry answers; otherwise EXISTS (not kept: it does not say what GET would).
-  const held = ctx.executor.near?.lookup(redisKey);
-  if (held !== undefined) return held.value !== null;
+  const near = ctx.executor.near;
+  const held = near?.lookup(redisKey);
+  if (near !== undefined && held !== undefined) return near.answer(held.value !== null);
   return (await ctx.executor.run('read', 'has', key, ZERO, (client) => client.exists(redisKey))) === 1;
 }
 

@@ -144,7 +144,7 @@ async function nearMany(
     if (held === undefined) missing.push(i);
     else raws[i] = held.value;
   }
-  if (missing.length === 0) return raws;
+  if (missing.length === 0) return near.answer(raws);
   const keys = missing.map((i) => redisKeys[i] as string);
   const perKey = ctx.executor.groupKeys(keys) !== undefined;
   const fetched = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>

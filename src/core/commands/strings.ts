@@ -51,7 +51,7 @@ export function get<T>(ctx: CommandContext, key: string, options?: KeyOptions): 
   const held = near.lookup(redisKey);
   if (held === undefined) return nearMissGet<T>(ctx, near, key, redisKey);
   try {
-    return Promise.resolve(fromHeld<T>(ctx, key, held));
+    return near.answer(fromHeld<T>(ctx, key, held));
   } catch (error) {
     return Promise.reject(error);
   }
