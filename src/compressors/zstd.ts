@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/errors.js';
+import type { Compressor } from '../core/formats.js';
 import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
-import type { Compressor } from './types.js';
 import type { ZstdBackend, ZstdImplementation } from './zstd-backend.js';
 import { loadZstdNapi, zstdNapiBackend } from './zstd-napi.js';
 import { loadNodeZstd, nodeZstdBackend } from './zstd-node.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   CacheClosedError,
   CommandTimeoutError,
@@ -11,6 +11,7 @@ import {
   SerializationError,
   ValueTooLargeError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';

@@ -18,7 +18,6 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import type { Compressor } from '../../src/compressors/types.js';
 import type { Cache } from '../../src/core/cache.js';
 import {
   ConfigError,
@@ -27,11 +26,11 @@ import {
   NotAnIntegerError,
   SerializationError,
 } from '../../src/core/errors.js';
+import type { Compressor, Serializer } from '../../src/core/formats.js';
 import type { CacheOptions } from '../../src/core/options.js';
 import { createCache } from '../../src/create-cache.js';
 import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
-import type { Serializer } from '../../src/serializers/types.js';
 
 export interface SuiteRouter {
   router: Router;

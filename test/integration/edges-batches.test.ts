@@ -8,8 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_SIZE } from '../../src/core/batch.js';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { CommandTimeoutError, IncompleteError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { useStandalone } from '../fixtures/reliability.js';
 

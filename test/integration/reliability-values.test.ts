@@ -19,11 +19,12 @@ import { compressSync as lz4CompressSync } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import binding from 'zstd-napi/binding.js';
 import { compressors } from '../../src/compressors/index.js';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
+import type { Serializer } from '../../src/core/formats.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
-import type { Serializer } from '../../src/serializers/types.js';
 import { commandCalls, useStandalone } from '../fixtures/reliability.js';
 
 type SerializerName = 'json' | 'msgpack' | 'v8' | 'string';

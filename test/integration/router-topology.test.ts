@@ -5,7 +5,6 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
 import {
   CacheClosedError,
   CacheError,
@@ -14,6 +13,7 @@ import {
   ReplicaNotFoundError,
   SentinelUnavailableError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import type { ReadFrom, Router, RouterEvent } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';

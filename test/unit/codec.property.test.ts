@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import type { Compressor } from '../../src/compressors/types.js';
-import { Codec } from '../../src/core/codec.js';
 import { DecodeError, SerializationError } from '../../src/core/errors.js';
+import type { Compressor } from '../../src/core/formats.js';
+import { Codec } from '../../src/create-cache.js';
 import { serializers } from '../../src/serializers/index.js';
 
 /**

@@ -2,11 +2,11 @@ import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import type { Compressor } from '../../src/compressors/types.js';
-import { CODEC_MAGIC, Codec, DEFAULT_MAX_VALUE_BYTES, HEADER_BYTES } from '../../src/core/codec.js';
+import { CODEC_MAGIC, DEFAULT_MAX_VALUE_BYTES, HEADER_BYTES } from '../../src/core/codec.js';
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
+import type { Compressor, Serializer } from '../../src/core/formats.js';
+import { Codec } from '../../src/create-cache.js';
 import { serializers } from '../../src/serializers/index.js';
-import type { Serializer } from '../../src/serializers/types.js';
 import { thrown } from '../fixtures/thrown.js';
 
 const MiB = 1024 * 1024;

@@ -3,8 +3,8 @@ import type { Transform } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { CompressStream } from 'zstd-napi';
 import { compressors } from '../../src/compressors/index.js';
-import type { Compressor } from '../../src/compressors/types.js';
 import { ConfigError, DecodeError, ValueTooLargeError } from '../../src/core/errors.js';
+import type { Compressor } from '../../src/core/formats.js';
 import { thrown } from '../fixtures/thrown.js';
 
 const MiB = 1024 * 1024;

@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import { Codec } from '../../src/core/codec.js';
 import { ConnectionInterruptedError, DecodeError } from '../../src/core/errors.js';
+import { Codec } from '../../src/create-cache.js';
 import {
   isTlsError,
   redactCredentials,
