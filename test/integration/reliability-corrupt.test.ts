@@ -18,6 +18,7 @@ import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { rawClient, settleWithin } from '../fixtures/reliability.js';
+import { zstdAvailable } from '../fixtures/zstd.js';
 
 const PREFIX = 'corrupt';
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -174,7 +175,7 @@ const CODECS = [serializers.json(), serializers.msgpack(), serializers.v8(), ser
       compressors.zlib({ minLength: 0 }),
       compressors.gzip({ minLength: 0 }),
       compressors.brotli({ minLength: 0 }),
-      compressors.zstd({ minLength: 0 }),
+      ...(zstdAvailable ? [compressors.zstd({ minLength: 0 })] : []),
     ].map((compressor) => new Codec({ serializer, compressor, maxValueBytes: MAX_VALUE_BYTES })),
 );
 
