@@ -42,8 +42,7 @@ function partOf(file: string): string {
  * What each part may import (besides itself). Core owns the contracts and depends on nothing of
  * ours; the implementations (serializers, compressors, routers, the near cache, telemetry, the
  * topology) depend on core only; the django-redis adapter reuses compressors; the package's
- * createCache plugs the implementations into core; the entry points come last. The main entry
- * (`index`) does not load the test topology, a subpath of its own.
+ * createCache plugs the implementations into core; the entry points come last.
  */
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
@@ -55,7 +54,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   topology: ['core'],
   adapters: ['core', 'serializers', 'compressors'],
   'create-cache': ['core', 'serializers', 'compressors', 'near', 'adapters'],
-  index: ['core', 'serializers', 'compressors', 'routers', 'near', 'telemetry', 'adapters', 'create-cache'],
+  index: ['core', 'serializers', 'compressors', 'routers', 'create-cache'],
   cli: [
     'core',
     'serializers',
@@ -152,6 +151,18 @@ describe('architecture', () => {
 
   it('every import goes in an allowed direction (docs/design.md, Layout)', () => {
     expect(violations(graph)).toEqual([]);
+  });
+
+  it('the main entry loads none of the subpath entries (topology, telemetry, keyv)', () => {
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const target of graph.get(file) ?? []) visit(target);
+    };
+    visit('src/index.ts');
+    const subpaths = /^src\/(topology\/|telemetry\/|adapters\/keyv\.ts$)/;
+    expect([...reached].filter((file) => subpaths.test(file))).toEqual([]);
   });
 
   it('has no import cycle between folders', () => {
