@@ -373,7 +373,7 @@ describe('load and clean shutdown', () => {
 
   it('after close() a process exits on its own (no socket or timer left behind)', async () => {
     const { code, hung, output } = await runTsxSource(
-      `import { createCache } from ${srcModule('core/cache.ts')};
+      `import { createCache } from ${srcModule('create-cache.ts')};
 import { routers } from ${srcModule('routers/index.ts')};
 const cache = createCache({ router: routers.standalone({ url: process.argv[2] }), keyPrefix: 'exit-test' });
 await cache.set('k', 1);

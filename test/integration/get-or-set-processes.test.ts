@@ -130,7 +130,7 @@ describe('cross-process single flight', () => {
     await cache.set('t3', 'three', { tags: ['x'] });
     const run = await runTsxSource(
       `
-      import { createCache } from ${srcModule('core/cache.ts')};
+      import { createCache } from ${srcModule('create-cache.ts')};
       import { routers } from ${srcModule('routers/index.ts')};
       const cache = createCache({ router: routers.standalone({ url: ${JSON.stringify(server.url)} }), keyPrefix: ${JSON.stringify(prefix)} });
       const before = await cache.get('t1');
