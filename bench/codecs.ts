@@ -17,10 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import { Command } from 'commander';
 import { compressors } from '../src/compressors/index.js';
-import type { Compressor } from '../src/compressors/types.js';
-import { Codec } from '../src/core/codec.js';
+import type { Compressor, Serializer } from '../src/core/formats.js';
+import { Codec } from '../src/create-cache.js';
 import { serializers } from '../src/serializers/index.js';
-import type { Serializer } from '../src/serializers/types.js';
 
 // commander, like the CLI and the bench runner.
 const { quick, long } = new Command('bench:codecs')

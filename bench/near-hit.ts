@@ -19,10 +19,10 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { Cache } from '../src/core/cache.js';
+import type { Serializer } from '../src/core/formats.js';
 import { createCache } from '../src/create-cache.js';
 import { routers } from '../src/routers/index.js';
 import { serializers } from '../src/serializers/index.js';
-import type { Serializer } from '../src/serializers/types.js';
 import { startStandalone } from '../src/topology/index.js';
 
 const { ms, runs, concurrency, baseline } = new Command('near-hit')

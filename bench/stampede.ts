@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
-import { createCache } from '../src/core/cache.js';
+import { createCache } from '../src/create-cache.js';
 import { routers } from '../src/routers/index.js';
 import { startStandalone } from '../src/topology/index.js';
 

@@ -10,7 +10,8 @@
  * Prints ops/s per variant (median of rounds) and the overhead against the plain cache.
  */
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { type Cache, createCache } from '../src/core/cache.js';
+import type { Cache } from '../src/core/cache.js';
+import { createCache } from '../src/create-cache.js';
 import { routers } from '../src/routers/index.js';
 import { instrument } from '../src/telemetry/index.js';
 import { startStandalone } from '../src/topology/index.js';

@@ -20,7 +20,8 @@ const compressorList = {
   zlib: compressors.zlib({ level: 6 }),
   gzip: compressors.gzip(),
   brotli: compressors.brotli({ level: 4 }),
-  zstd: compressors.zstd({ level: 3 }),
+  // zstd needs node:zlib's (Node >= 22.15) or `npm install zstd-napi`; without either, zstd() throws.
+  ...(compressors.zstdImplementations().length > 0 ? { zstd: compressors.zstd({ level: 3 }) } : {}),
 };
 
 for (const [s, serializer] of Object.entries(serializerList)) {

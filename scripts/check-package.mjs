@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Checks the package as a user gets it: `npm pack`, install the tarball into an empty project,
-// then load every entry point from ESM and from CommonJS (require(esm), Node >= 20.19), compile
-// a TypeScript consumer under moduleResolution node16, nodenext and bundler, and print the
-// install's size and package count (the numbers the README quotes).
+// Checks the package as a user gets it: `npm pack` (its prepack script builds), install the
+// tarball into an empty project, hold the install to its size budget (the numbers the README
+// quotes), load every entry point from ESM and from CommonJS (require(esm), Node >= 20.19),
+// check zstd without the optional peer zstd-napi, and compile a TypeScript consumer under
+// moduleResolution node16, nodenext and bundler.
 //
-// Usage: node scripts/check-package.mjs   (after `npm run build`; needs the npm registry for
-// the package's own dependencies). Exits non-zero on the first failure.
+// Usage: node scripts/check-package.mjs   (needs the npm registry for the package's own
+// dependencies). Exits non-zero on the first failure.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// What a plain `npm install sentinel-cache` may bring (issue 25: was 59 packages, 25 MiB).
+const MAX_PACKAGES = 30;
+const MAX_MIB = 12;
 const work = mkdtempSync(join(tmpdir(), 'sentinel-cache-package-'));
 const run = (cmd, args, cwd, env = {}) =>
   execFileSync(cmd, args, {
@@ -30,8 +34,7 @@ try {
   const shipped = packed.files.map((f) => f.path);
   const leaked = shipped.filter((path) => path.startsWith('dist/bench') || path.startsWith('test/'));
   if (leaked.length > 0) throw new Error(`the tarball ships ${leaked.slice(0, 5).join(', ')}`);
-  if (!shipped.includes('dist/src/cli.js'))
-    throw new Error('the tarball has no dist/src/cli.js: run npm run build');
+  if (!shipped.includes('dist/src/cli.js')) throw new Error('the tarball has no dist/src/cli.js');
 
   step('install the tarball into an empty project');
   const app = join(work, 'app');
@@ -40,13 +43,32 @@ try {
   run('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', tarball], app);
   const lock = JSON.parse(readFileSync(join(app, 'node_modules', '.package-lock.json'), 'utf8'));
   const packages = Object.keys(lock.packages).filter((path) => path !== '');
-  const size = run('du', ['-sh', 'node_modules'], app).split('\t')[0];
+  const kib = (path) => Number(run('du', ['-sk', path], app).split('\t')[0]);
+  const mib = (k) => (k / 1024).toFixed(1);
+  const total = kib('node_modules');
   const tarballKb = Math.round(packed.size / 1024);
   console.log(
-    `check-package: installed ${packages.length} packages (sentinel-cache included), ${size} in node_modules; tarball ${tarballKb} kB`,
+    `check-package: installed ${packages.length} packages (sentinel-cache included), ${mib(total)} MiB in node_modules (du); tarball ${tarballKb} kB`,
   );
-  const runtime = packages.filter((path) => /node_modules\/(vega|d3-|cli-progress|hdr-histogram)/.test(path));
-  if (runtime.length > 0) throw new Error(`bench-only packages installed: ${runtime.join(', ')}`);
+  const topLevel = packages.filter((path) => path.split('node_modules/').length === 2);
+  const sizes = topLevel
+    .map((path) => [path.slice('node_modules/'.length), kib(path)])
+    .sort((a, b) => b[1] - a[1]);
+  console.log(
+    `check-package: largest: ${sizes
+      .slice(0, 6)
+      .map(([name, k]) => `${name} ${mib(k)}`)
+      .join(', ')} (MiB)`,
+  );
+  if (packages.length > MAX_PACKAGES || total > MAX_MIB * 1024) {
+    throw new Error(
+      `the install is ${packages.length} packages, ${mib(total)} MiB; the budget is ${MAX_PACKAGES} packages, ${MAX_MIB} MiB`,
+    );
+  }
+  const runtime = packages.filter((path) =>
+    /node_modules\/(vega|d3-|cli-progress|hdr-histogram|zstd-napi)/.test(path),
+  );
+  if (runtime.length > 0) throw new Error(`dev-only packages installed: ${runtime.join(', ')}`);
 
   // Optional peers the keyv and telemetry entry points need, as a user of those would add them.
   run('npm', ['install', '--no-audit', '--no-fund', 'keyv@5', '@opentelemetry/api@1'], app);
@@ -72,6 +94,28 @@ for (const [spec, names] of [${checks.join(', ')}]) {
   writeFileSync(join(app, 'cjs.cjs'), body('require(spec)'));
   run(process.execPath, ['esm.mjs'], app);
   run(process.execPath, ['cjs.cjs'], app);
+
+  step("zstd without zstd-napi: node:zlib's where Node has it, else a ConfigError saying what to install");
+  writeFileSync(
+    join(app, 'zstd.mjs'),
+    `import { compressors, ConfigError } from 'sentinel-cache';
+const [major, minor] = process.versions.node.split('.').map(Number);
+const nodeHasZstd = major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15);
+if (nodeHasZstd) {
+  const zstd = compressors.zstd();
+  const text = Buffer.from('zstd '.repeat(100));
+  if (zstd.implementation !== 'node:zlib' || !zstd.decompress(zstd.compress(text), 1e6).equals(text)) process.exit(1);
+} else {
+  try {
+    compressors.zstd();
+    process.exit(2);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !error.message.includes('npm install zstd-napi')) throw error;
+  }
+}
+`,
+  );
+  run(process.execPath, ['zstd.mjs'], app);
 
   step('the CLI runs, and its bench command explains where the bench is');
   const bin = join(app, 'node_modules', '.bin', 'sentinel-cache');

@@ -25,7 +25,6 @@ export {
   type ZRangeOptions,
 } from './core/cache.js';
 export type { CodecOptions, DecodedEntry } from './core/codec.js';
-export { Codec } from './core/codec.js';
 export type { EntryMeta, TagVersion } from './core/envelope.js';
 export * from './core/errors.js';
 export type {
@@ -47,7 +46,7 @@ export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.
 export type { CacheOptions } from './core/options.js';
 export type { CacheStats } from './core/stats.js';
 export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
-export { createCache } from './create-cache.js';
+export { Codec, createCache } from './create-cache.js';
 export { type ClusterRouterOptions, routers, type StandaloneOptions } from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';

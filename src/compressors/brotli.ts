@@ -1,6 +1,6 @@
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import type { Compressor } from '../core/formats.js';
 import { nodeZlibCompressor } from './node-zlib.js';
-import type { Compressor } from './types.js';
 
 export const BROTLI_ID = 4;
 

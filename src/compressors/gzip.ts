@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Compressor } from '../core/formats.js';
 import { nodeZlibCompressor } from './node-zlib.js';
-import type { Compressor } from './types.js';
 
 export const GZIP_ID = 3;
 

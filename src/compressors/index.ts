@@ -1,16 +1,15 @@
+import { type Compressor, CompressorRegistry } from '../core/formats.js';
 import { type BrotliOptions, brotli } from './brotli.js';
 import { type GzipOptions, gzip } from './gzip.js';
 import { type Lz4Options, lz4 } from './lz4.js';
 import { none } from './none.js';
-import { CompressorRegistry } from './registry.js';
-import type { Compressor } from './types.js';
 import { type ZlibOptions, zlib } from './zlib.js';
 import { lazyZstd, type ZstdCompressor, type ZstdOptions, zstd, zstdImplementations } from './zstd.js';
 
+export type { Compressor } from '../core/formats.js';
 export type { BrotliOptions } from './brotli.js';
 export type { GzipOptions } from './gzip.js';
 export type { Lz4Options } from './lz4.js';
-export type { Compressor } from './types.js';
 export type { ZlibOptions } from './zlib.js';
 export type { ZstdCompressor, ZstdImplementation, ZstdOptions } from './zstd.js';
 

@@ -1,6 +1,6 @@
 import { compressSync, uncompressSync } from 'lz4-napi';
+import type { Compressor } from '../core/formats.js';
 import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
-import type { Compressor } from './types.js';
 
 export const LZ4_ID = 1;
 

@@ -1,6 +1,6 @@
 import type zlib from 'node:zlib';
+import type { Compressor } from '../core/formats.js';
 import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
-import type { Compressor } from './types.js';
 
 /**
  * Runs a node:zlib sync decompressor with `maxOutputLength`, which makes zlib stop (and

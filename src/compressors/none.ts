@@ -1,9 +1,7 @@
+import { type Compressor, NONE_ID } from '../core/formats.js';
 import { tooLarge } from './limits.js';
-import type { Compressor } from './types.js';
 
 /** Wire id 0: the payload is stored as serialized. The codec never calls `compress` for it. */
-export const NONE_ID = 0;
-
 export function none(): Compressor {
   return {
     name: 'none',

@@ -1,6 +1,6 @@
 import { deflateSync, inflateSync } from 'node:zlib';
+import type { Compressor } from '../core/formats.js';
 import { nodeZlibCompressor } from './node-zlib.js';
-import type { Compressor } from './types.js';
 
 export const ZLIB_ID = 2;
 

@@ -2,8 +2,8 @@
 export type ZstdImplementation = 'node:zlib' | 'zstd-napi';
 
 /**
- * One zstd implementation, configured with a level. Both write the same frame format
- * (content size and XXH64 checksum in every frame) and read each other's frames.
+ * One zstd implementation, configured with a level. Both write content size and (unless turned
+ * off) an XXH64 checksum in every frame, and read each other's frames.
  */
 export interface ZstdBackend {
   readonly implementation: ZstdImplementation;

@@ -7,9 +7,9 @@ import type { ZstdBackend } from './zstd-backend.js';
 type ZstdNapi = typeof Binding;
 
 /**
- * Loads zstd-napi's native binding if the optional dependency is installed (it is built from
- * source at install time and may be missing). Synchronous `require` keeps module init free of
- * top-level await, so the package stays loadable from CommonJS.
+ * Loads zstd-napi's native binding if the application installed it (an optional peer
+ * dependency, needed only where node:zlib has no zstd). Synchronous `require` keeps module init
+ * free of top-level await, so the package stays loadable from CommonJS.
  */
 export function loadZstdNapi(): ZstdNapi | undefined {
   try {

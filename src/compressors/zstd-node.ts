@@ -27,11 +27,11 @@ const WINDOW_LOG_MIN = 10;
 const WINDOW_LOG_MAX = 31;
 
 /**
- * Zstandard via node:zlib: no native addon to build. Frames are written exactly as the
- * zstd-napi backend writes them (same level, content size and XXH64 checksum: the same libzstd
- * produces the same bytes), and reading has the same bounds: the declared size is checked
- * against `maxBytes` first, `maxOutputLength` stops a frame without one at the limit, and the
- * decoder's window is capped at the limit (`windowLogMax`).
+ * Zstandard via node:zlib: no native addon to build. Frames carry what the zstd-napi backend's
+ * carry (content size, XXH64 checksum), so each reads the other's, and reading has the same
+ * bounds: the declared size is checked against `maxBytes` first, `maxOutputLength` stops a
+ * frame without one at the limit, and the decoder's window is capped at the limit
+ * (`windowLogMax`).
  */
 export function nodeZstdBackend(node: NodeZstd, level: number, checksum = true): ZstdBackend {
   const c = node.constants;

@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/errors.js';
+import type { Compressor } from '../core/formats.js';
 import { DEFAULT_MIN_LENGTH, intOption } from './limits.js';
-import type { Compressor } from './types.js';
 import type { ZstdBackend, ZstdImplementation } from './zstd-backend.js';
 import { loadZstdNapi, zstdNapiBackend } from './zstd-napi.js';
 import { loadNodeZstd, nodeZstdBackend } from './zstd-node.js';
@@ -20,8 +20,8 @@ export interface ZstdOptions {
   level?: number;
   /**
    * Which zstd does the work. 'auto' (default): node:zlib's where the running Node has it
-   * (>= 22.15 / 23.8), else the optional dependency zstd-napi. Both write the same frames and
-   * read each other's.
+   * (>= 22.15 / 23.8; no Node 20 has it), else zstd-napi, an optional peer dependency the
+   * application installs (`npm install zstd-napi`). Each reads the other's frames.
    */
   implementation?: 'auto' | ZstdImplementation;
   /**
@@ -54,8 +54,7 @@ function backend(implementation: 'auto' | ZstdImplementation, level: number, che
     if (napi !== undefined) return zstdNapiBackend(napi, level, checksum);
   }
   const nodeHint = `node:zlib has zstd from Node 22.15 / 23.8 (this is Node ${process.versions.node})`;
-  const napiHint =
-    "the optional dependency 'zstd-napi' is not installed or did not build (npm install zstd-napi)";
+  const napiHint = 'zstd-napi, an optional peer dependency, is not installed (npm install zstd-napi)';
   const why =
     implementation === 'node:zlib'
       ? nodeHint
@@ -67,7 +66,7 @@ function backend(implementation: 'auto' | ZstdImplementation, level: number, che
 
 /**
  * Zstandard. Throws ConfigError when neither node:zlib's zstd nor zstd-napi is available (or
- * not the one asked for with `implementation`).
+ * not the one asked for with `implementation`), saying to `npm install zstd-napi`.
  */
 export function zstd(options: ZstdOptions = {}): ZstdCompressor {
   const minLength = intOption('zstd', 'minLength', options.minLength, DEFAULT_MIN_LENGTH, 0, 2 ** 32 - 1);

@@ -1,6 +1,4 @@
 import type { Redis } from 'ioredis';
-import { compressors } from '../compressors/index.js';
-import { serializers } from '../serializers/index.js';
 import { Codec, type CompatCodecFactory, type ValueCodec } from './codec.js';
 import type { CommandContext, KeyOptions } from './commands/context.js';
 import type { IncrOptions } from './commands/counters.js';
@@ -24,6 +22,7 @@ import { CACHE_ID } from './diagnostics.js';
 import { ConfigError } from './errors.js';
 import { type CacheEvent, type CacheEventMap, type Listener, TypedEmitter } from './events.js';
 import { Executor, routerInUse } from './executor.js';
+import type { CodecFormats } from './formats.js';
 import type { Factory } from './get-or-set/get-or-set.js';
 import type { GetOrSetOptions } from './get-or-set/options.js';
 import { checkVersion, KeyBuilder } from './keys.js';
@@ -55,6 +54,8 @@ export interface NearCacheControl {
 
 /** Implementations core calls but does not import; the package entry (src/create-cache.ts) supplies them. */
 export interface CacheLayers {
+  /** The serializers and compressors (registries, defaults: msgpack, none). */
+  formats: CodecFormats;
   nearCache?: NearLayerFactory;
   /** Codecs selectable with the `compat` option, by name (src/adapters/django-redis.ts). */
   compatCodecs?: Readonly<Record<string, CompatCodecFactory>>;
@@ -544,10 +545,10 @@ function closeGivenRouter(options: unknown): void {
 /**
  * Create a cache. Options are validated here: a bad option throws ConfigError naming it (and
  * the router given is closed). Nothing connects until the first operation or `ready()`.
- * `layers` are the implementations of core's optional contracts (the near cache, compat
- * codecs); the package's `createCache` passes them, so users never do.
+ * `layers` are the implementations of core's contracts (serializers and compressors, the near
+ * cache, compat codecs); the package's `createCache` passes them, so users never do.
  */
-export function createCache(options: CacheOptions, layers: CacheLayers = {}): Cache {
+export function createCache(options: CacheOptions, layers: CacheLayers): Cache {
   try {
     return buildCache(options, layers);
   } catch (err) {
@@ -558,12 +559,13 @@ export function createCache(options: CacheOptions, layers: CacheLayers = {}): Ca
 
 function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
   const resolved = resolveOptions(options);
-  const serializer = resolved.serializer ?? serializers.msgpack();
-  const compressor = resolved.compressor ?? compressors.none();
+  const { formats } = layers;
+  const serializer = resolved.serializer ?? formats.defaultSerializer();
+  const compressor = resolved.compressor ?? formats.defaultCompressor();
   const { maxValueBytes, compat } = resolved;
   const codec: ValueCodec =
     compat === undefined
-      ? new Codec({ serializer, compressor, maxValueBytes })
+      ? new Codec({ serializer, compressor, maxValueBytes }, formats)
       : compatCodec(layers, compat)({ serializer, compressor, maxValueBytes });
   const stats = new Counters();
   const events = new TypedEmitter<CacheEventMap>();

@@ -48,13 +48,18 @@
  * error — is a `DecodeError` naming the key (the original error is its `cause`).
  */
 import { constants } from 'node:buffer';
-import { type Compressor, compressors } from '../compressors/index.js';
-import { NONE_ID } from '../compressors/none.js';
-import { assertCompressor } from '../compressors/registry.js';
-import { type Serializer, serializers } from '../serializers/index.js';
-import { assertSerializer, FIRST_USER_ID } from '../serializers/registry.js';
 import { ENVELOPE_FLAG, type EntryMeta, EnvelopeError, readEnvelope, writeEnvelope } from './envelope.js';
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from './errors.js';
+import {
+  assertCompressor,
+  assertSerializer,
+  type CodecFormats,
+  type Compressor,
+  NONE_ID,
+  type Serializer,
+  type WireLookup,
+} from './formats.js';
+import { FIRST_USER_ID } from './wire-registry.js';
 
 export const CODEC_MAGIC = 0x00;
 export const CODEC_VERSION = 1;
@@ -107,20 +112,26 @@ export interface CompatCodecOptions {
 /** Builds a compat codec (`compat: name`) from the cache's serializer, compressor and limit. */
 export type CompatCodecFactory = (options: CompatCodecOptions) => ValueCodec;
 
+/**
+ * The codec. `formats` are the registries a header's ids are looked up in and the default
+ * compressor: the package's `Codec` (src/create-cache.ts) passes the built-ins.
+ */
 export class Codec implements ValueCodec {
   readonly serializer: Serializer;
   readonly compressor: Compressor;
   readonly maxValueBytes: number;
+  readonly #serializers: WireLookup<Serializer>;
+  readonly #compressors: WireLookup<Compressor>;
 
-  constructor(options: CodecOptions) {
+  constructor(options: CodecOptions, formats: CodecFormats) {
     if (typeof options !== 'object' || options === null) {
       throw new ConfigError('Codec options must be an object with at least a serializer');
     }
     assertSerializer(options.serializer);
-    const compressor = options.compressor ?? compressors.none();
+    const compressor = options.compressor ?? formats.defaultCompressor();
     assertCompressor(compressor);
-    assertRegistryAgrees('serializer', options.serializer, serializers.byId(options.serializer.id));
-    assertRegistryAgrees('compressor', compressor, compressors.byId(compressor.id));
+    assertRegistryAgrees('serializer', options.serializer, formats.serializers.byId(options.serializer.id));
+    assertRegistryAgrees('compressor', compressor, formats.compressors.byId(compressor.id));
     const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1 || maxValueBytes > MAX_LENGTH) {
       throw new ConfigError(
@@ -130,6 +141,8 @@ export class Codec implements ValueCodec {
     this.serializer = options.serializer;
     this.compressor = compressor;
     this.maxValueBytes = maxValueBytes;
+    this.#serializers = formats.serializers;
+    this.#compressors = formats.compressors;
   }
 
   /**
@@ -235,7 +248,8 @@ export class Codec implements ValueCodec {
     if ((flags & ~ENVELOPE_FLAG) !== 0) throw new Malformed(`unknown header flags 0x${hex(flags)}`);
 
     const serializerId = raw[2]!;
-    const serializer = serializerId === this.serializer.id ? this.serializer : serializers.byId(serializerId);
+    const serializer =
+      serializerId === this.serializer.id ? this.serializer : this.#serializers.byId(serializerId);
     if (serializer === undefined) {
       throw new Malformed(`unknown serializer id ${serializerId} (register it with serializers.register())`);
     }
@@ -258,7 +272,7 @@ export class Codec implements ValueCodec {
       }
     } else {
       const compressor =
-        compressorId === this.compressor.id ? this.compressor : compressors.byId(compressorId);
+        compressorId === this.compressor.id ? this.compressor : this.#compressors.byId(compressorId);
       if (compressor === undefined) {
         throw new Malformed(
           `unknown compressor id ${compressorId} (register it with compressors.register())`,

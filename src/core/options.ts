@@ -1,7 +1,6 @@
-import type { Compressor } from '../compressors/types.js';
-import type { Serializer } from '../serializers/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './codec.js';
 import { ConfigError } from './errors.js';
+import type { Compressor, Serializer } from './formats.js';
 import type { KeyFunction, ReverseKeyFunction } from './keys.js';
 import type { NearCacheOptions } from './near.js';
 import type { Router } from './router.js';

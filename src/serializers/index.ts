@@ -1,13 +1,12 @@
+import { type Serializer, SerializerRegistry } from '../core/formats.js';
 import { type JsonOptions, json } from './json.js';
 import { type MsgpackOptions, msgpack } from './msgpack.js';
-import { SerializerRegistry } from './registry.js';
 import { string } from './string.js';
-import type { Serializer } from './types.js';
 import { type V8Options, v8 } from './v8.js';
 
+export type { Serializer } from '../core/formats.js';
 export type { JsonOptions } from './json.js';
 export type { MsgpackOptions } from './msgpack.js';
-export type { Serializer } from './types.js';
 export type { V8Options } from './v8.js';
 
 const registry = new SerializerRegistry();

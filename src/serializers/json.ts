@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import type { Serializer } from '../core/formats.js';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
-import type { Serializer } from './types.js';
 
 export const JSON_ID = 1;
 

@@ -1,7 +1,7 @@
 import { addExtension, C1, type Options, Packr, Unpackr } from 'msgpackr';
+import type { Serializer } from '../core/formats.js';
 import { BINARY_VIEW_CLASSES } from './binary-views.js';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
-import type { Serializer } from './types.js';
 
 export const MSGPACK_ID = 2;
 

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import type { Serializer } from '../core/formats.js';
 import { describe, Refusal, toSerializationError } from './refusal.js';
-import type { Serializer } from './types.js';
 
 export const STRING_ID = 4;
 

@@ -1,7 +1,7 @@
 import { deserialize, serialize } from 'node:v8';
+import type { Serializer } from '../core/formats.js';
 import { BINARY_VIEW_CLASSES } from './binary-views.js';
 import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
-import type { Serializer } from './types.js';
 
 export const V8_ID = 3;
 

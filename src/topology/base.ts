@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
+import type { NodeAddress } from '../core/address.js';
 import { sameAddress } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import { type Credentials, firstAnswer, nodeRole, sentinelMasterAddr, withConnection } from './control.js';
 import { TopologyControlUnsupportedError } from './errors.js';
 import { waitForHealthy, waitForNewMaster } from './health.js';

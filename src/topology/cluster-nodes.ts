@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/address.js';
 
 /** One line of `CLUSTER NODES`, as seen by the node that answered. */
 export interface ClusterNodeEntry {

@@ -1,5 +1,5 @@
+import type { NodeAddress } from '../core/address.js';
 import { addressKey } from '../core/address.js';
-import type { NodeAddress } from '../routers/types.js';
 import type { ClusterTopology } from './cluster.js';
 import { type ClusterNodeEntry, parseClusterNodes } from './cluster-nodes.js';
 import { type Credentials, parseInfo, withConnection } from './control.js';

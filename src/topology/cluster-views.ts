@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../routers/types.js';
+import type { NodeAddress } from '../core/address.js';
 import { type ClusterNodeEntry, ownsSlot, parseClusterNodes } from './cluster-nodes.js';
 import { type Credentials, withConnection } from './control.js';
 

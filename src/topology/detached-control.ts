@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeAddress } from '../core/address.js';
 import { addressKey, sameAddress } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import { type Credentials, firstAnswer, sentinelMasterAddr, withConnection } from './control.js';
 import { isRedisServerPid } from './detached.js';
 import type { ProcessTopologyState } from './process-topology.js';

@@ -1,5 +1,5 @@
+import type { NodeAddress } from '../core/address.js';
 import { addressKey } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import {
   type Credentials,

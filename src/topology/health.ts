@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeAddress } from '../core/address.js';
 import { addressKey, sameAddress } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import {
   type Credentials,
   controlClient,

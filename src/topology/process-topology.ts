@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { NodeAddress } from '../core/address.js';
 import { addressKey, sameAddress } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import { SentinelTopologyBase } from './base.js';
 import { guardProcesses, type ProcessGuard } from './cleanup.js';
 import type { ResolvedTopologyOptions } from './options.js';

@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../core/router.js';
+import type { NodeAddress } from '../core/address.js';
 import type { TopologyAuth } from './types.js';
 
 /** Paths of the PEM files a TLS node loads. */

@@ -1,4 +1,4 @@
-import type { NodeAddress } from '../core/router.js';
+import type { NodeAddress } from '../core/address.js';
 import { isDockerReachable } from './docker-detect.js';
 import { INSTALL_HINT, TopologyUnavailableError } from './errors.js';
 import { parseSentinelList } from './external.js';

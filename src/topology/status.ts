@@ -1,5 +1,5 @@
+import type { NodeAddress } from '../core/address.js';
 import { addressKey, sameAddress } from '../core/address.js';
-import type { NodeAddress } from '../core/router.js';
 import { type Credentials, pairsToRecord, parseInfo, withConnection } from './control.js';
 
 export interface DataNodeStatus {

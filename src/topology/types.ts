@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import type { NodeAddress } from '../core/router.js';
+import type { NodeAddress } from '../core/address.js';
 
 export type { NodeAddress };
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   CacheClosedError,
   CommandTimeoutError,
@@ -11,6 +11,7 @@ import {
   SerializationError,
   ValueTooLargeError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
@@ -372,7 +373,7 @@ describe('load and clean shutdown', () => {
 
   it('after close() a process exits on its own (no socket or timer left behind)', async () => {
     const { code, hung, output } = await runTsxSource(
-      `import { createCache } from ${srcModule('core/cache.ts')};
+      `import { createCache } from ${srcModule('create-cache.ts')};
 import { routers } from ${srcModule('routers/index.ts')};
 const cache = createCache({ router: routers.standalone({ url: process.argv[2] }), keyPrefix: 'exit-test' });
 await cache.set('k', 1);

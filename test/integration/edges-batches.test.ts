@@ -7,11 +7,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_SIZE } from '../../src/core/batch.js';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { CommandTimeoutError, IncompleteError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
-import { useStandalone } from '../fixtures/reliability.js';
+import { commandCalls, useStandalone } from '../fixtures/reliability.js';
 
 const redis = useStandalone();
 
@@ -42,8 +42,15 @@ describe('batches are split into bounded chunks', () => {
     await cache?.close();
   });
 
-  it('documents its chunk size', () => {
-    expect(BATCH_SIZE).toBe(1000);
+  it('getMany sends 1,000 keys per MGET (the documented chunk size)', async () => {
+    const mgets = async (count: number): Promise<number> => {
+      const before = (await commandCalls(redis.raw)).mget ?? 0;
+      expect((await cache.getMany(keyList('chunk-', count))).size).toBe(0);
+      return ((await commandCalls(redis.raw)).mget ?? 0) - before;
+    };
+    expect(await mgets(1000)).toBe(1);
+    expect(await mgets(1001)).toBe(2);
+    expect(await mgets(2500)).toBe(3);
   });
 
   it('setMany of 60,000 × 100 B succeeds while 10 concurrent gets keep answering', async () => {

@@ -5,8 +5,9 @@
  * prefix's versioned keys ('e' vs 'e:2') is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { ConfigError, NotAnIntegerError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { useStandalone } from '../fixtures/reliability.js';
 

@@ -4,8 +4,8 @@
  * an operation cut off by the pooled breaker's half-open reconnect.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
 import { ConfigError, ConnectionInterruptedError, SentinelUnavailableError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { halfOpenInterruption } from '../../src/routers/pooled.js';
 import type { Router } from '../../src/routers/types.js';

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Standalone, startStandalone } from '../../src/topology/index.js';
+import { djangoRedisPresent, PYTHON } from '../fixtures/python-django.js';
 
 const exec = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
+const django = djangoRedisPresent(import.meta.filename);
 
 let server: Standalone;
 beforeAll(async () => {
@@ -45,7 +47,7 @@ describe.each(['ts', 'mjs'])('examples (.%s)', (ext) => {
     expect(out).toMatch(/sentinel_cache\.hits .*"cache\.tier":"remote".* 1/);
   });
 
-  it('django: what Node wrote, Django reads', async () => {
+  it.runIf(django)('django: what Node wrote, Django reads', async () => {
     const out = await example(`django.${ext}`);
     expect(out).toContain('orders: 101');
     const env = {
@@ -56,9 +58,9 @@ describe.each(['ts', 'mjs'])('examples (.%s)', (ext) => {
       DJANGO_KEY_PREFIX: 'shop',
     };
     const bridge = join(ROOT, 'test', 'fixtures', 'django', 'bridge.py');
-    const cart = await exec('/usr/bin/python3', [bridge, 'get', 'cart:7'], { env });
+    const cart = await exec(PYTHON, [bridge, 'get', 'cart:7'], { env });
     expect(JSON.parse(cart.stdout)).toEqual({ items: [{ sku: 'A-1', qty: 2 }], total: 59.9 });
-    const orders = await exec('/usr/bin/python3', [bridge, 'incr', 'orders', '1'], { env });
+    const orders = await exec(PYTHON, [bridge, 'incr', 'orders', '1'], { env });
     expect(orders.stdout.trim()).toBe('102');
   });
 });

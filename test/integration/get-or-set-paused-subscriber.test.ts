@@ -7,9 +7,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { CommandTimeoutError } from '../../src/core/errors.js';
 import type { CacheEventMap } from '../../src/core/events.js';
+import { createCache } from '../../src/create-cache.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
 import { uniquePrefix } from './cache-suite.js';

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
@@ -129,7 +130,7 @@ describe('cross-process single flight', () => {
     await cache.set('t3', 'three', { tags: ['x'] });
     const run = await runTsxSource(
       `
-      import { createCache } from ${srcModule('core/cache.ts')};
+      import { createCache } from ${srcModule('create-cache.ts')};
       import { routers } from ${srcModule('routers/index.ts')};
       const cache = createCache({ router: routers.standalone({ url: ${JSON.stringify(server.url)} }), keyPrefix: ${JSON.stringify(prefix)} });
       const before = await cache.get('t1');

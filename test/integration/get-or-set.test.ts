@@ -6,10 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { ConfigError, FactoryTimeoutError } from '../../src/core/errors.js';
 import type { CacheEventMap } from '../../src/core/events.js';
-import { createCache as createPackageCache } from '../../src/create-cache.js';
+import { createCache, createCache as createPackageCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';

@@ -35,7 +35,7 @@ afterAll(async () => {
 /** Runs `body` in a child with `createCache` and `routers` imported; returns its outcome. */
 function runChild(body: string, budgetMs = EXIT_BUDGET_MS) {
   const source = `
-import { createCache } from ${srcModule('core/cache.ts')};
+import { createCache } from ${srcModule('create-cache.ts')};
 import { routers } from ${srcModule('routers/index.ts')};
 const out = {};
 ${body}
@@ -113,7 +113,7 @@ out.value = await cache.get('k');
     const script = join(dir, 'child.mts');
     writeFileSync(
       script,
-      `import { createCache } from ${srcModule('core/cache.ts')};
+      `import { createCache } from ${srcModule('create-cache.ts')};
 import { routers } from ${srcModule('routers/index.ts')};
 const cache = createCache({ router: routers.standalone({ url: ${JSON.stringify(data.url)} }) });
 process.stdout.write(String(await cache.get('missing')) + '\\n');

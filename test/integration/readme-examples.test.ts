@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterTopology, startCluster, startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { zstdAvailable } from '../fixtures/zstd.js';
 
 const exec = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -161,7 +162,8 @@ describe.each(['mjs', 'ts'])('README examples (.%s)', (ext) => {
 
   it('codecs: every serializer × compressor pair round-trips', async () => {
     const out = await run(`codecs.${ext}`);
-    expect(out.match(/round-trips/g)).toHaveLength(24);
+    // 4 serializers × 6 compressors; 5 where this process has no zstd (Node 20 without zstd-napi).
+    expect(out.match(/round-trips/g)).toHaveLength(zstdAvailable ? 24 : 20);
     expect(out).not.toContain('DIFFERS');
   });
 

@@ -7,8 +7,9 @@
  * util.inspect at unlimited depth and searched).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { AuthenticationError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';

@@ -7,7 +7,7 @@
  * failures become misses / no-ops with an 'error' event, programming errors still throw.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   CircuitOpenError,
   CommandTimeoutError,
@@ -18,6 +18,7 @@ import {
   SentinelUnavailableError,
   SerializationError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import type { NodeAddress, Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';

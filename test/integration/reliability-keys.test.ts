@@ -6,9 +6,10 @@
  * clear beyond what was asked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { escapeGlob } from '../../src/core/keys.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { commandCalls, useStandalone } from '../fixtures/reliability.js';

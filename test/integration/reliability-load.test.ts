@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   CacheClosedError,
   CircuitOpenError,
@@ -14,6 +14,7 @@ import {
   ConnectionInterruptedError,
   MasterNotFoundError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import type { Router } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';

@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   CircuitOpenError,
   CommandTimeoutError,
   ConnectionInterruptedError,
   SentinelUnavailableError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';

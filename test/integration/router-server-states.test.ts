@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/core/cache.js';
+import type { Cache } from '../../src/core/cache.js';
 import {
   BusyError,
   type CacheError,
@@ -21,6 +21,7 @@ import {
   OutOfMemoryError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
 import type { ReadFrom, Router } from '../../src/routers/types.js';
 import { startStandalone, startTopology } from '../../src/topology/index.js';

@@ -5,8 +5,6 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
-import { Codec } from '../../src/core/codec.js';
 import {
   CacheClosedError,
   CacheError,
@@ -22,6 +20,7 @@ import {
   WritesRefusedError,
 } from '../../src/core/errors.js';
 import type { ErrorEvent } from '../../src/core/events.js';
+import { Codec, createCache } from '../../src/create-cache.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
 import { serializers } from '../../src/serializers/index.js';
 

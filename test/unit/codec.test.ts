@@ -2,23 +2,23 @@ import { constants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import type { Compressor } from '../../src/compressors/types.js';
-import { CODEC_MAGIC, Codec, DEFAULT_MAX_VALUE_BYTES, HEADER_BYTES } from '../../src/core/codec.js';
+import { CODEC_MAGIC, HEADER_BYTES } from '../../src/core/codec.js';
 import { ConfigError, DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
+import type { Compressor, Serializer } from '../../src/core/formats.js';
+import { Codec } from '../../src/create-cache.js';
 import { serializers } from '../../src/serializers/index.js';
-import type { Serializer } from '../../src/serializers/types.js';
 import { thrown } from '../fixtures/thrown.js';
+import { compressorNames } from '../fixtures/zstd.js';
 
 const MiB = 1024 * 1024;
 const serializerNames = ['json', 'msgpack', 'v8', 'string'] as const;
-const compressorNames = ['none', 'lz4', 'zlib', 'gzip', 'brotli', 'zstd'] as const;
 
 function codec(
   serializer: string,
   compressor = 'none',
   options: { minLength?: number; maxValueBytes?: number } = {},
 ) {
-  const make = compressors[compressor as (typeof compressorNames)[number]] as (o?: object) => Compressor;
+  const make = compressors[compressor as 'lz4'] as (o?: object) => Compressor;
   return new Codec({
     serializer: serializers.byName(serializer)!,
     compressor: compressor === 'none' ? compressors.none() : make({ minLength: options.minLength ?? 0 }),
@@ -77,7 +77,7 @@ describe('integers', () => {
   );
 
   it('does so for every serializer, which never sees them', () => {
-    for (const name of serializerNames) expect(codec(name, 'zstd').encode(12)).toBe('12');
+    for (const name of serializerNames) expect(codec(name, 'brotli').encode(12)).toBe('12');
   });
 
   it('stores -0 as 0 (documented)', () => {
@@ -201,7 +201,9 @@ describe('compression policy', () => {
 
   it('uses the configured compressor id when it pays', () => {
     const ids = { lz4: 1, zlib: 2, gzip: 3, brotli: 4, zstd: 5 };
-    for (const [name, id] of Object.entries(ids)) {
+    for (const [name, id] of Object.entries(ids).filter(([name]) =>
+      compressorNames.includes(name as 'zstd'),
+    )) {
       const encoded = codec('json', name).encode(record) as Buffer;
       expect(encoded[3], name).toBe(id);
       expect(encoded.length).toBeLessThan(JSON.stringify(record).length);
@@ -240,11 +242,10 @@ describe('switching configuration never breaks old entries', () => {
 describe('maxValueBytes', () => {
   it('defaults to 64 MiB', () => {
     expect(codec('json').maxValueBytes).toBe(64 * MiB);
-    expect(DEFAULT_MAX_VALUE_BYTES).toBe(64 * MiB);
   });
 
   it('refuses an oversized value on write with ValueTooLargeError and returns nothing', () => {
-    const c = codec('json', 'zstd', { maxValueBytes: 1000 });
+    const c = codec('json', 'brotli', { maxValueBytes: 1000 });
     const error = thrown(() =>
       c.encode({ list: Array.from({ length: 400 }, (_, i) => i) }),
     ) as ValueTooLargeError;
@@ -254,7 +255,7 @@ describe('maxValueBytes', () => {
   });
 
   it('measures the serialized size, before compression', () => {
-    const c = codec('string', 'zstd', { maxValueBytes: 1000 });
+    const c = codec('string', 'brotli', { maxValueBytes: 1000 });
     // Compresses to a few bytes, but serialized it is 2001 bytes.
     expect(thrown(() => c.encode('a'.repeat(2000)))).toBeInstanceOf(ValueTooLargeError);
     expect(c.decode(c.encode('a'.repeat(999)) as Buffer, 'k')).toBe('a'.repeat(999));
@@ -389,7 +390,7 @@ describe('user serializers and compressors', () => {
   it('accepts differently configured instances of a built-in', () => {
     expect(() => new Codec({ serializer: serializers.json({ strict: false }) })).not.toThrow();
     expect(
-      () => new Codec({ serializer: serializers.json(), compressor: compressors.zstd({ level: 19 }) }),
+      () => new Codec({ serializer: serializers.json(), compressor: compressors.brotli({ level: 9 }) }),
     ).not.toThrow();
   });
 });

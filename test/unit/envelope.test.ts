@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import { Codec, HEADER_BYTES } from '../../src/core/codec.js';
+import { HEADER_BYTES } from '../../src/core/codec.js';
 import { ENVELOPE_FLAG, type EntryMeta, readEnvelope, writeEnvelope } from '../../src/core/envelope.js';
 import { ConfigError, DecodeError, SerializationError } from '../../src/core/errors.js';
 import { ANY_KEYS, combinableGroups, entryState } from '../../src/core/tags.js';
+import { Codec } from '../../src/create-cache.js';
 import { createCache, type Router, serializers } from '../../src/index.js';
 import { thrown } from '../fixtures/thrown.js';
 

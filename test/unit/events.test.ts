@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
 import {
   AuthenticationError,
   CacheError,
@@ -8,6 +7,7 @@ import {
 } from '../../src/core/errors.js';
 import type { ErrorEvent } from '../../src/core/events.js';
 import { toNamedError } from '../../src/core/redis-errors.js';
+import { createCache } from '../../src/create-cache.js';
 import type { Router, RouterEventMap } from '../../src/routers/types.js';
 
 const STREAM = "Stream isn't writeable and enableOfflineQueue options is false";

@@ -1,8 +1,8 @@
 import { Packr, Unpackr, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SerializationError } from '../../src/core/errors.js';
+import type { Serializer } from '../../src/core/formats.js';
 import { serializers } from '../../src/serializers/index.js';
-import type { Serializer } from '../../src/serializers/types.js';
 
 function roundTrip(serializer: Serializer, value: unknown): unknown {
   const bytes = serializer.serialize(value);

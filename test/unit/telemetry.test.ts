@@ -5,8 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCache } from '../../src/core/cache.js';
 import { CommandTimeoutError } from '../../src/core/errors.js';
+import { createCache } from '../../src/create-cache.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
 import { instrument, METRICS } from '../../src/telemetry/index.js';
 import { point, type TestMetrics, testMeterProvider } from '../fixtures/metrics.js';
