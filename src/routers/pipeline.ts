@@ -37,7 +37,8 @@ export interface NodeHandle {
 
 /**
  * Counts an operation's outcome for a circuit breaker inside the pipeline's own promise step
- * (a closed RoleBreaker is one), so guarding an operation costs no promise of its own.
+ * (a closed RoleBreaker's `counter`, taken when the operation is admitted), so guarding an
+ * operation costs no promise of its own.
  */
 export interface OutcomeCounter {
   /** The operation succeeded. */

@@ -106,7 +106,7 @@ export class PooledRouter extends SentinelRouter {
       // Fast path: the master is resolved and no failover is announced.
       const retry = intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined;
       // A closed breaker only counts, in the pipeline's promise step: no promise of its own.
-      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker);
+      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker.counter);
       return breaker.run(() => this.pipeline.run(pool, 'master', fn, retry));
     }
     return breaker.run(() => this.masterOperation(intent, fn, true));
