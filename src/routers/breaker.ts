@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { CircuitOpenError, isNodeFailure } from '../core/errors.js';
+import type { OutcomeCounter } from './pipeline.js';
 import type { PooledRouterOptions } from './types.js';
 
 export type BreakerRole = 'master' | 'replica';
@@ -58,10 +59,19 @@ export interface BreakerHooks {
  * CircuitOpenError instead of piling up on a dead master; after resetTimeoutMs it
  * half-opens and lets one operation through (the router re-resolves the node first); a
  * success closes it.
+ *
+ * Only operations admitted in the current state count: every state change starts a new
+ * OutcomeCounter, and an operation keeps the one that admitted it. An operation admitted while
+ * closed that fails after the breaker opened (pooled's half-open hook drops the connections
+ * such operations still wait on) would otherwise take the single half-open trial and re-open it.
  */
 export class RoleBreaker {
   readonly role: BreakerRole;
   private readonly cb: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private shut = false;
+  /** opossum's rolling window (`status.increment` is what its own 'fire' listener calls). */
+  private readonly window: RollingWindow | undefined;
+  private admitting: OutcomeCounter;
 
   constructor(role: BreakerRole, opts: PooledRouterOptions['breaker'], hooks: BreakerHooks) {
     this.role = role;
@@ -81,9 +91,15 @@ export class RoleBreaker {
       errorFilter: (err: unknown) => !tripsBreaker(err),
     });
     this.window = rollingWindowOf(this.cb.status);
-    this.cb.on('open', hooks.open);
-    this.cb.on('halfOpen', hooks.halfOpen);
-    this.cb.on('close', hooks.close);
+    this.admitting = this.newCounter();
+    // A new counter before the hook runs: an operation the hook starts is admitted in the new state.
+    const entering = (hook: () => void) => () => {
+      this.admitting = this.newCounter();
+      hook();
+    };
+    this.cb.on('open', entering(hooks.open));
+    this.cb.on('halfOpen', entering(hooks.halfOpen));
+    this.cb.on('close', entering(hooks.close));
   }
 
   get state(): BreakerState {
@@ -94,7 +110,7 @@ export class RoleBreaker {
 
   /**
    * Run `task` under the breaker. While the breaker is closed the task runs directly and its
-   * outcome is counted in opossum's rolling window (see `track`). `fire()` per operation cost
+   * outcome is counted in opossum's rolling window (see `counter`). `fire()` per operation cost
    * an argument array, two events, a promise with four closures and two derived promises:
    * measured GC pressure and tail latency on the hot path. Open and half-open states go
    * through `fire()` unchanged (fail fast, one trial).
@@ -107,56 +123,57 @@ export class RoleBreaker {
     } catch (err) {
       result = Promise.reject(err);
     }
-    return this.track(result);
+    return this.admitting.track(result);
   }
 
   /**
    * Closed, and counting without `fire()`: a caller may start its operation itself and report
-   * its outcome with `track` (what `run` does) or `succeeded` — the RoutePipeline does, as its
-   * OutcomeCounter, in its own promise step.
+   * its outcome to `counter`, taken when it starts (the RoutePipeline does, in its own promise step).
    */
   get passing(): boolean {
     return this.cb.closed && !this.shut && this.window !== undefined;
   }
 
   /**
-   * Count an operation started while `passing`. Every outcome is a fire; an infrastructure
-   * failure goes through `fire()` so opossum counts the failure and runs its own threshold
-   * check (failures / fires). Successes are deliberately not counted: opossum's open decision
-   * does not read them, and its `successes` counter also pushes a latency sample per call into
-   * the current bucket (whatever `rollingPercentilesEnabled` says) — an array holding every
-   * operation of the last second, copied and promoted by every scavenge: longer GC pauses, the
-   * p99.9 of a single caller (docs/design.md, performance notes).
+   * What counts the outcome of an operation admitted now (while `passing`): take it when the
+   * operation starts. It counts only while the breaker is in the state that admitted the
+   * operation. Every outcome is a fire; an infrastructure failure goes through `fire()` so
+   * opossum counts the failure and runs its own threshold check (failures / fires). Successes
+   * are deliberately not counted: opossum's open decision does not read them, and its
+   * `successes` counter also pushes a latency sample per call into the current bucket
+   * (whatever `rollingPercentilesEnabled` says) — an array holding every operation of the
+   * last second, copied and promoted by every scavenge: longer GC pauses, the p99.9 of a
+   * single caller (docs/design.md, performance notes).
    */
-  track<T>(result: Promise<T>): Promise<T> {
-    return result.then(this.onSuccess, this.onFailure) as Promise<T>;
+  get counter(): OutcomeCounter {
+    return this.admitting;
   }
 
-  /** Count a success of an operation started while `passing` (what `track` does on success). */
-  succeeded(): void {
-    this.onSuccess(undefined);
-  }
-
-  private shut = false;
-  /** opossum's rolling window (`status.increment` is what its own 'fire' listener calls). */
-  private readonly window: RollingWindow | undefined;
-
-  private readonly onSuccess = <T>(value: T): T => {
-    (this.window as RollingWindow).increment('fires');
-    return value;
-  };
-
-  private readonly onFailure = (err: unknown): never => {
-    if (!tripsBreaker(err)) {
-      // Not the node's fault (a codec error, WRONGTYPE...): opossum's errorFilter counts it as a success.
-      this.onSuccess(undefined);
+  /** One counter per state: made on each state change, never per operation. */
+  private newCounter(): OutcomeCounter {
+    const counter: OutcomeCounter = {
+      succeeded: () => {
+        if (this.admitting === counter) (this.window as RollingWindow).increment('fires');
+      },
+      track: <T>(settled: Promise<T>): Promise<T> => settled.then(onSuccess, onFailure) as Promise<T>,
+    };
+    const onSuccess = <T>(value: T): T => {
+      counter.succeeded();
+      return value;
+    };
+    const onFailure = (err: unknown): never => {
+      if (!tripsBreaker(err)) {
+        // Not the node's fault (a codec error, WRONGTYPE...): opossum's errorFilter counts it as a success.
+        counter.succeeded();
+      } else if (this.admitting === counter) {
+        // Let opossum count the failure and decide whether to open; the caller sees the
+        // operation's own error, as it would had the operation gone through fire().
+        this.cb.fire(() => Promise.reject(err)).catch(() => {});
+      }
       throw err;
-    }
-    // Let opossum count the failure and decide whether to open; the caller sees the
-    // operation's own error, as it would had the operation gone through fire().
-    this.cb.fire(() => Promise.reject(err)).catch(() => {});
-    throw err;
-  };
+    };
+    return counter;
+  }
 
   private fire<T>(task: () => Promise<T>): Promise<T> {
     return (this.cb.fire(task) as Promise<T>).catch((err: unknown) => {

@@ -3,6 +3,7 @@ import { MasterNotFoundError } from '../core/errors.js';
 import { formatAddress, translateError } from './errors.js';
 import {
   connectVerified,
+  type ExpectedRole,
   type NodeRole,
   queryRoleInfo,
   replicaLinkDownError,
@@ -16,10 +17,10 @@ import {
   type ReadPlan,
   routerClosed,
 } from './pipeline.js';
-import { addressKey } from './sentinel/address.js';
+import { addressKey, sameAddress } from './sentinel/address.js';
 import type { SentinelNews } from './sentinel/context.js';
 import { FreshQuery } from './sentinel/fresh-query.js';
-import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
+import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel/sentinel-client.js';
 import { SentinelRouter } from './sentinel/sentinel-router.js';
 import { judgeSpeculation, SpeculationCounters } from './sentinel/speculation.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from './types.js';
@@ -119,6 +120,8 @@ export class DiscoveryRouter extends SentinelRouter {
   /** The pipeline's view of each address, per role (one object per address and role). */
   private readonly masterNodeHandles = new Map<string, NodeHandle>();
   private readonly replicaNodeHandles = new Map<string, NodeHandle>();
+  /** For the replica a failover leader is promoting: master or replica will do. */
+  private readonly promotedNodeHandles = new Map<string, NodeHandle>();
   private readonly masterQuery: FreshQuery<MasterAnswer>;
   private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
   /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
@@ -232,6 +235,7 @@ export class DiscoveryRouter extends SentinelRouter {
     intent: Intent,
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
+    unlessReportedDown = false,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
     let answer = await this.freshMaster();
@@ -241,6 +245,9 @@ export class DiscoveryRouter extends SentinelRouter {
       // again (an answer obtained after the fence came down).
       await this.ctx.holdWriteDuringFailover(intent);
       answer = await this.freshMaster();
+    }
+    if (unlessReportedDown && this.ctx.isReportedDown(answer.address)) {
+      throw this.ctx.masterReportedDown(answer.address);
     }
     return this.runOnMaster(
       answer,
@@ -298,11 +305,33 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.replicaHandles((await this.replicaQuery.get()).usable);
   }
 
+  /**
+   * The usable replicas of an answer; the one a failover leader is promoting (still listed as a
+   * replica until +switch-master) is read whatever its ROLE says, for 'replica-preferred'.
+   */
   private replicaHandles(usable: readonly NodeAddress[]): NodeHandle[] {
-    return usable.filter((a) => this.withinLag(a)).map((a) => this.handle(a, 'replica'));
+    const promoting = this.ctx.readFrom === 'replica-preferred' ? this.ctx.fence.promoting : undefined;
+    return usable
+      .filter((a) => this.withinLag(a))
+      .map((a) => this.handle(a, promoting !== undefined && sameAddress(a, promoting) ? 'any' : 'replica'));
   }
 
-  /** The pipeline's replica read (round robin, skips, master fallback) over `replicas`. */
+  /** ReadPlan.promoted: the promoted replica, if the fresh answer the read was offered lists it. */
+  private readonly promotedIn = (replicas: readonly NodeHandle[]): NodeHandle | undefined => {
+    const promoting = this.ctx.fence.promoting;
+    if (promoting === undefined) return undefined;
+    const key = addressKey(promoting);
+    return replicas.find((h) => h.key === key);
+  };
+
+  /** The master as a 'replica-preferred' read's last resort: undefined when the sentinels report it down. */
+  private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> | undefined {
+    const last = this.lastMaster;
+    if (last !== undefined && this.ctx.isReportedDown(last.address)) return undefined;
+    return this.masterOperation('read', fn, false, true);
+  }
+
+  /** The pipeline's replica read (round robin, skips, fallbacks) over `replicas`. */
   private readReplicas<T>(
     replicas: () => Promise<readonly NodeHandle[]> | readonly NodeHandle[],
     fn: (client: Redis) => Promise<T>,
@@ -311,7 +340,8 @@ export class DiscoveryRouter extends SentinelRouter {
       preferred: this.ctx.readFrom === 'replica-preferred',
       service: this.ctx.service,
       replicas,
-      onMaster: () => this.masterOperation('read', fn, false),
+      promoted: this.promotedIn,
+      onMaster: () => this.masterFallback(fn),
     };
     const audit = this.auditReads;
     if (audit === undefined) return this.pipeline.read(plan, fn);
@@ -327,8 +357,9 @@ export class DiscoveryRouter extends SentinelRouter {
             return handles;
           },
           onMaster: () => {
-            viaMaster = true; // audited by the master path
-            return plan.onMaster();
+            const onMaster = plan.onMaster();
+            viaMaster = onMaster !== undefined; // audited by the master path
+            return onMaster;
           },
         },
         fn,
@@ -455,8 +486,13 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /** The pipeline's view of `address` in one role (one object per address and role). */
-  private handle(address: NodeAddress, need: NodeRoleNeed, key = addressKey(address)): NodeHandle {
-    const handles = need === 'master' ? this.masterNodeHandles : this.replicaNodeHandles;
+  private handle(address: NodeAddress, need: ExpectedRole, key = addressKey(address)): NodeHandle {
+    const handles =
+      need === 'master'
+        ? this.masterNodeHandles
+        : need === 'replica'
+          ? this.replicaNodeHandles
+          : this.promotedNodeHandles;
     let handle = handles.get(key);
     if (!handle) {
       handle = {
@@ -482,7 +518,7 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /** A write never goes to an address a +switch-master named as the old master. */
-  private notDemoted(conn: NodeConnection, need: NodeRoleNeed): NodeConnection {
+  private notDemoted(conn: NodeConnection, need: ExpectedRole): NodeConnection {
     if (need === 'master' && this.ctx.isDemoted(conn.address)) {
       throw new MasterNotFoundError(`${formatAddress(conn.address)} was failed over: it is no longer master`);
     }
@@ -490,7 +526,7 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /** The cached connection to `address`, or a new one; ROLE checked in the current epoch. */
-  private async connection(address: NodeAddress, need: NodeRoleNeed): Promise<NodeConnection> {
+  private async connection(address: NodeAddress, need: ExpectedRole): Promise<NodeConnection> {
     const key = addressKey(address);
     let conn = this.conns.get(key);
     if (conn && conn.client.status !== 'ready') {
@@ -571,7 +607,12 @@ export class DiscoveryRouter extends SentinelRouter {
     if (!res.found) {
       throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
     }
-    const usable = res.value.filter(isUsable);
+    const promoting = this.ctx.readFrom === 'replica-preferred' ? this.ctx.fence.promoting : undefined;
+    const usable = res.value.filter(
+      (r) =>
+        isUsable(r) ||
+        (promoting !== undefined && sameAddress(r.address, promoting) && isUsableWhilePromoted(r)),
+    );
     const linkDown = new Set<string>();
     const linkUp = new Set<string>();
     for (const r of usable) (linkReportedDown(r) ? linkDown : linkUp).add(addressKey(r.address));
@@ -586,7 +627,7 @@ export class DiscoveryRouter extends SentinelRouter {
    * replica the sentinels report with its link down, less than LINK_RECHECK_MS ago (their
    * report may be up to 10 s old; ROLE is the node's own word).
    */
-  private checkIsCurrent(conn: NodeConnection, need: NodeRoleNeed): boolean {
+  private checkIsCurrent(conn: NodeConnection, need: ExpectedRole): boolean {
     if (conn.epoch !== this.epoch) return false;
     if (need !== 'replica' || !this.linkDown.has(conn.key)) return true;
     return performance.now() - conn.checkedAt < LINK_RECHECK_MS;
@@ -606,6 +647,8 @@ export class DiscoveryRouter extends SentinelRouter {
 }
 
 /** The connection's last ROLE check says it can serve `need`. */
-function fits(conn: NodeConnection, need: NodeRoleNeed): boolean {
-  return need === 'master' ? conn.role === 'master' : conn.role === 'slave' && conn.linkUp;
+function fits(conn: NodeConnection, need: ExpectedRole): boolean {
+  if (need === 'master') return conn.role === 'master';
+  if (need === 'replica') return conn.role === 'slave' && conn.linkUp;
+  return conn.role === 'master' || conn.role === 'slave';
 }

@@ -37,7 +37,8 @@ export interface NodeHandle {
 
 /**
  * Counts an operation's outcome for a circuit breaker inside the pipeline's own promise step
- * (a closed RoleBreaker is one), so guarding an operation costs no promise of its own.
+ * (a closed RoleBreaker's `counter`, taken when the operation is admitted), so guarding an
+ * operation costs no promise of its own.
  */
 export interface OutcomeCounter {
   /** The operation succeeded. */
@@ -64,8 +65,17 @@ export interface ReadPlan<T> {
   service: string;
   /** The replicas a read may use, as the strategy knows them (usable per Sentinel). */
   replicas(): Promise<readonly NodeHandle[]> | readonly NodeHandle[];
-  /** Run the read on the master (the strategy's master path, breaker included). */
-  onMaster(): Promise<T>;
+  /**
+   * The replica a failover leader is promoting, while it does (`replicas` is what the read was
+   * offered): about to become master, it holds at least what a replica holds, whatever its
+   * ROLE says now.
+   */
+  promoted(replicas: readonly NodeHandle[]): NodeHandle | undefined;
+  /**
+   * Run the read on the master (the strategy's master path, breaker included); undefined when
+   * the sentinels report the master down: nothing to wait on there.
+   */
+  onMaster(): Promise<T> | undefined;
 }
 
 /**
@@ -215,9 +225,12 @@ export class RoutePipeline {
   /**
    * A replica read: the replicas in round-robin order, skipping those that failed recently;
    * a replica that fails transiently passes the read to the next one. Only when no replica
-   * could serve it does a 'replica-preferred' read go to the master, so a read never waits
-   * on a master that is timing out while a replica answers. A non-transient failure (a wrong
-   * type, a codec error) is the answer and is thrown at once.
+   * could serve it does a 'replica-preferred' read go on: to the replica being promoted, if a
+   * failover is under way, then to the master unless the sentinels report it down, so a read
+   * never waits on a master that is timing out while another node answers. With no master to
+   * go to (and with 'replica'), the replicas skipped for a recent failure are tried before
+   * failing. A non-transient failure (a wrong type, a codec error) is the answer and is thrown
+   * at once.
    */
   async read<T>(plan: ReadPlan<T>, fn: (client: Redis) => Promise<T>): Promise<T> {
     let replicas: readonly NodeHandle[] = [];
@@ -231,9 +244,21 @@ export class RoutePipeline {
     const n = replicas.length;
     const start = n === 0 ? 0 : this.nextReplica++ % n;
     const now = Date.now();
-    // Pass 0: replicas not skipped. Pass 1 ('replica' only, no master to fall back to):
-    // the skipped ones, rather than failing without trying.
-    for (let pass = 0; pass < (plan.preferred ? 1 : 2); pass++) {
+    // Pass 0: replicas not skipped. Pass 1: the skipped ones, rather than failing without trying.
+    for (let pass = 0; pass < 2; pass++) {
+      if (pass === 1 && plan.preferred) {
+        const promoted = plan.promoted(replicas);
+        if (promoted !== undefined) {
+          try {
+            return await this.run(promoted, 'replica', fn);
+          } catch (err) {
+            if (!mayReadElsewhere(err)) throw err;
+            lastError = err;
+          }
+        }
+        const onMaster = plan.onMaster();
+        if (onMaster !== undefined) return onMaster;
+      }
       for (let i = 0; i < n; i++) {
         const node = replicas[(start + i) % n] as NodeHandle;
         if (this.isSkipped(node.key, now) !== (pass === 1)) continue;
@@ -245,7 +270,12 @@ export class RoutePipeline {
         }
       }
     }
-    if (plan.preferred) return plan.onMaster();
+    if (plan.preferred) {
+      throw new MasterNotFoundError(
+        `No replica could serve the read, and the sentinels report the master of "${plan.service}" down`,
+        { cause: lastError },
+      );
+    }
     if (lastError !== undefined) throw lastError;
     throw new ReplicaNotFoundError(`No usable replica for "${plan.service}"`);
   }

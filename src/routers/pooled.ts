@@ -8,7 +8,8 @@ import {
 
 import { type BreakerRole, RoleBreaker } from './breaker.js';
 import { formatAddress } from './errors.js';
-import { routerClosed } from './pipeline.js';
+import type { ExpectedRole } from './node-clients.js';
+import { type ReadPlan, routerClosed } from './pipeline.js';
 import { addressKey, sameAddress } from './sentinel/address.js';
 import type { SentinelNews } from './sentinel/context.js';
 import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
@@ -22,6 +23,7 @@ export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs
 const REPLICA_REFRESH_MS = 5000;
 /** With no live replica, ask the sentinels again at most this often. */
 const REPLICA_RETRY_MS = 1000;
+const noReplicas = (): readonly NodePool[] => [];
 
 interface ReplicaSet {
   pools: NodePool[];
@@ -63,6 +65,8 @@ export class PooledRouter extends SentinelRouter {
   private readonly breakers: Record<BreakerRole, RoleBreaker>;
   private master: NodePool | undefined;
   private replicas: ReplicaSet | undefined;
+  /** A pool on the replica a failover leader is promoting (any ROLE), while it does. */
+  private promoted: NodePool | undefined;
   /** One master / replica-set resolution at a time, shared by every operation waiting for it. */
   private readonly resolving = new SingleFlight();
   /** Every pool ever opened and not yet closed, so close() reaches all sockets. */
@@ -106,29 +110,65 @@ export class PooledRouter extends SentinelRouter {
       // Fast path: the master is resolved and no failover is announced.
       const retry = intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined;
       // A closed breaker only counts, in the pipeline's promise step: no promise of its own.
-      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker);
+      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker.counter);
       return breaker.run(() => this.pipeline.run(pool, 'master', fn, retry));
     }
     return breaker.run(() => this.masterOperation(intent, fn, true));
   }
 
   protected onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    const preferred = this.ctx.readFrom === 'replica-preferred';
-    // The master behind an open breaker is no fallback: CircuitOpenError at once.
-    const onMaster = () => this.breakers.master.run(() => this.masterOperation('read', fn, false));
-    if (preferred && this.breakers.replica.state === 'open') return onMaster();
-    return this.breakers.replica.run(() =>
-      this.pipeline.read(
-        { preferred, service: this.ctx.service, replicas: () => this.pickReplicas(), onMaster },
-        fn,
-      ),
-    );
+    const plan: ReadPlan<T> = {
+      preferred: this.ctx.readFrom === 'replica-preferred',
+      service: this.ctx.service,
+      replicas: this.replicaPools,
+      promoted: this.promotedPool,
+      onMaster: () => this.masterFallback(fn),
+    };
+    // Replicas behind an open breaker: straight to the fallbacks (the promoted replica, the master).
+    if (plan.preferred && this.breakers.replica.state === 'open') {
+      return this.pipeline.read({ ...plan, replicas: noReplicas }, fn);
+    }
+    return this.breakers.replica.run(() => this.pipeline.read(plan, fn));
+  }
+
+  private readonly replicaPools = () => this.pickReplicas();
+
+  /**
+   * The master as a 'replica-preferred' read's last resort: undefined when the sentinels report
+   * it down. The master behind an open breaker is no fallback either: CircuitOpenError at once.
+   */
+  private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> | undefined {
+    const pool = this.master;
+    if (pool !== undefined && this.ctx.isReportedDown(pool.address)) return undefined;
+    return this.breakers.master.run(() => this.masterOperation('read', fn, false, true));
+  }
+
+  /**
+   * A pool on the replica the failover leader is promoting, opened on first use and accepting
+   * either ROLE (it answers `master` from REPLICAOF NO ONE on, before +switch-master names it):
+   * the promotion also drops the replicas' client connections, and the other replicas resync.
+   */
+  private readonly promotedPool = (): NodePool | undefined => {
+    const address = this.ctx.fence.promoting;
+    const current = this.promoted;
+    if (current?.alive && address !== undefined && sameAddress(current.address, address)) return current;
+    this.dropPromoted();
+    if (address === undefined || this.closed) return undefined;
+    const pool = this.openPool(address, 'any');
+    this.promoted = pool;
+    return pool;
+  };
+
+  private dropPromoted(): void {
+    this.promoted?.kill(new ReplicaNotFoundError('The promotion is over: reads follow the new topology'));
+    this.promoted = undefined;
   }
 
   private async masterOperation<T>(
     intent: Intent,
     fn: (client: Redis) => Promise<T>,
     mayRetry: boolean,
+    unlessReportedDown = false,
   ): Promise<T> {
     await this.ctx.holdWriteDuringFailover(intent);
     let pool = this.master?.alive ? this.master : await this.resolveMaster();
@@ -137,6 +177,9 @@ export class PooledRouter extends SentinelRouter {
       // the master being replaced. Hold, then take the master as known after the switch.
       await this.ctx.holdWriteDuringFailover(intent);
       pool = this.master?.alive ? this.master : await this.resolveMaster();
+    }
+    if (unlessReportedDown && this.ctx.isReportedDown(pool.address)) {
+      throw this.ctx.masterReportedDown(pool.address);
     }
     return this.pipeline.run(
       pool,
@@ -176,10 +219,11 @@ export class PooledRouter extends SentinelRouter {
     return pool;
   }
 
-  private openPool(address: NodeAddress, role: 'master' | 'replica'): NodePool {
+  private openPool(address: NodeAddress, role: ExpectedRole): NodePool {
     const pool = new NodePool(address, role, this.ctx.node, this.poolOpts, () => {
       this.pools.delete(pool);
       if (this.master === pool) this.master = undefined;
+      if (this.promoted === pool) this.promoted = undefined;
     });
     this.pools.add(pool);
     return pool;
@@ -254,8 +298,11 @@ export class PooledRouter extends SentinelRouter {
       }
       this.adoptMaster(news.to, '+switch-master');
       this.replicas = undefined;
+      this.dropPromoted();
       // The new master is known: let writes through at once instead of after resetTimeout.
       this.breakers.master.reset();
+    } else if (news.type === 'failover-abort') {
+      this.dropPromoted();
     } else if (news.type === 'resync') {
       // We may have missed a +switch-master while a subscription was down: check.
       this.ctx

@@ -22,6 +22,7 @@ import {
   commandCalls,
   makeRouter,
   NO_HANG_BUDGET_MS,
+  nodeClient,
   ROUTER_KINDS,
   type RouterKind,
   sameNode,
@@ -384,5 +385,54 @@ describe('pooled router: circuit breaker during a master outage', () => {
     expect(circuitOpen.length).toBeGreaterThan(0);
     // Failing fast: a CircuitOpenError costs no command timeout.
     expect(load.slow).toEqual([]);
+  });
+
+  it('an operation admitted before the breaker opened fails after it half-opened: the next caller is still the trial', async () => {
+    // Any counted failure opens it; it half-opens 300 ms later.
+    const r = track('pooled', {
+      breaker: { resetTimeoutMs: 300, volumeThreshold: 1, errorThresholdPercentage: 1 },
+    });
+    const events: RouterEvent[] = [];
+    for (const e of ['breaker-open', 'breaker-half-open', 'breaker-close'] as const) {
+      r.on(e, (p) => {
+        if (p.role === 'master') events.push(e);
+      });
+    }
+    // The master pool's one connection, and an operation holding it (admitted while closed).
+    const id = await r.execute('write', (c) => c.client('ID'));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = r.execute('write', async (c) => {
+      await gate;
+      return c.set('breaker:held', '1');
+    });
+    held.catch(() => {});
+    // The connection dies under it (as a paused master's would): the next operation finds it
+    // broken, which counts and opens the breaker.
+    const side = nodeClient(topo, await topo.currentMaster());
+    try {
+      await side.client('KILL', 'ID', String(id));
+    } finally {
+      side.disconnect();
+    }
+    await until(
+      async () => {
+        await r.execute('write', (c) => c.ping()).catch(() => {});
+        return r.stats().breaker?.master === 'open';
+      },
+      5000,
+      'the breaker to open',
+    );
+    await until(() => r.stats().breaker?.master === 'half-open', 5000, 'the breaker to half-open');
+    // The held operation now fails on its dead connection: its failure belongs to the closed
+    // state that admitted it, not to the half-open trial.
+    release();
+    await expect(held).rejects.toBeInstanceOf(CacheError);
+    expect(r.stats().breaker?.master).toBe('half-open');
+    expect(await r.execute('write', (c) => c.set('breaker:trial', '1'))).toBe('OK');
+    expect(r.stats().breaker?.master).toBe('closed');
+    expect(events).toEqual(['breaker-open', 'breaker-half-open', 'breaker-close']);
   });
 });

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,6 +17,8 @@ import {
 import { RoleBreaker, rollingWindowOf, tripsBreaker } from '../../src/routers/breaker.js';
 import { translateError } from '../../src/routers/errors.js';
 import { parseRole, roleMatches } from '../../src/routers/node-clients.js';
+import { type NodeHandle, RoutePipeline } from '../../src/routers/pipeline.js';
+import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
 
 describe('tripsBreaker: only infrastructure failures count', () => {
   it.each([
@@ -128,6 +131,113 @@ describe('RoleBreaker (opossum)', () => {
   });
 });
 
+describe('RoleBreaker: only operations admitted in the current state count', () => {
+  /** A breaker that opens on any infrastructure failure and half-opens after 50 ms. */
+  function breaker(events: string[]) {
+    return new RoleBreaker(
+      'master',
+      { volumeThreshold: 1, errorThresholdPercentage: 1, resetTimeoutMs: 50 },
+      {
+        open: () => events.push('open'),
+        halfOpen: () => events.push('half-open'),
+        close: () => events.push('close'),
+      },
+    );
+  }
+
+  /** An operation that stays in flight until the test settles it. */
+  function inFlight() {
+    let fail: (err: Error) => void = () => {};
+    const promise = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    return { task: () => promise, fail };
+  }
+
+  async function untilState(b: RoleBreaker, state: RoleBreaker['state']): Promise<void> {
+    for (let i = 0; i < 200 && b.state !== state; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(b.state).toBe(state);
+  }
+
+  it('a failure reported after the breaker opened, by an operation admitted while closed, does not take the half-open trial', async () => {
+    const events: string[] = [];
+    const b = breaker(events);
+    try {
+      const late = inFlight();
+      const admittedClosed = b.run(late.task);
+      admittedClosed.catch(() => {});
+      await expect(b.run(fail(new CommandTimeoutError('t', 500)))).rejects.toBeInstanceOf(
+        CommandTimeoutError,
+      );
+      await untilState(b, 'half-open');
+      // pooled's half-open hook drops the old connections: the operation still on one fails now
+      late.fail(new ConnectionInterruptedError('dropped by the half-open hook'));
+      await expect(admittedClosed).rejects.toBeInstanceOf(ConnectionInterruptedError);
+      expect(b.state).toBe('half-open');
+      // the next operation is the trial, and its success closes the breaker
+      expect(await b.run(async () => 'trial')).toBe('trial');
+      expect(b.state).toBe('closed');
+      expect(events).toEqual(['open', 'half-open', 'close']);
+    } finally {
+      b.shutdown();
+    }
+  });
+
+  it('the same through the route pipeline (the pooled router counts in its promise step)', async () => {
+    const events: string[] = [];
+    const b = breaker(events);
+    const p = new RoutePipeline(new RouterEvents(), new NodeStats(), 500);
+    const client = { commandQueue: { length: 0 }, status: 'ready' } as unknown as Redis;
+    const node: NodeHandle = {
+      address: { host: '127.0.0.1', port: 1 },
+      key: '127.0.0.1:1',
+      acquire: () => client,
+      release: () => {},
+      evict: () => {},
+    };
+    try {
+      const late = inFlight();
+      expect(b.passing).toBe(true);
+      const admittedClosed = p.run(node, 'master', late.task, undefined, b.counter);
+      admittedClosed.catch(() => {});
+      await expect(b.run(fail(new CommandTimeoutError('t', 500)))).rejects.toBeInstanceOf(
+        CommandTimeoutError,
+      );
+      await untilState(b, 'half-open');
+      late.fail(new Error('Connection is closed.'));
+      await expect(admittedClosed).rejects.toBeInstanceOf(ConnectionInterruptedError);
+      expect(b.state).toBe('half-open');
+      expect(await b.run(async () => 'trial')).toBe('trial');
+      expect(events).toEqual(['open', 'half-open', 'close']);
+    } finally {
+      b.shutdown();
+    }
+  });
+
+  it('a late failure of an operation admitted before an open/half-open/close cycle is not counted in the new window', async () => {
+    const events: string[] = [];
+    const b = breaker(events);
+    try {
+      const late = inFlight();
+      const admittedClosed = b.run(late.task);
+      admittedClosed.catch(() => {});
+      await expect(b.run(fail(new CommandTimeoutError('t', 500)))).rejects.toBeInstanceOf(
+        CommandTimeoutError,
+      );
+      await untilState(b, 'half-open');
+      expect(await b.run(async () => 'trial')).toBe('trial');
+      expect(b.state).toBe('closed');
+      // errorThresholdPercentage 1, volumeThreshold 1: one counted failure would open it again
+      late.fail(new ConnectionInterruptedError('late'));
+      await expect(admittedClosed).rejects.toBeInstanceOf(ConnectionInterruptedError);
+      expect(b.state).toBe('closed');
+      expect(events).toEqual(['open', 'half-open', 'close']);
+    } finally {
+      b.shutdown();
+    }
+  });
+});
+
 describe("RoleBreaker fast path (counts in opossum's rolling window without fire())", () => {
   it('20 successes + 5 failures keep it closed; failures alone open it', async () => {
     const b = new RoleBreaker(
@@ -186,8 +296,8 @@ describe("RoleBreaker fast path (counts in opossum's rolling window without fire
       for (let i = 0; i < 50; i++) await b.run(async () => i);
       for (let i = 0; i < 50; i++) {
         expect(b.passing).toBe(true);
-        await b.track(Promise.resolve(i));
-        b.succeeded();
+        await b.counter.track(Promise.resolve(i));
+        b.counter.succeeded();
       }
       // opossum's 'successes' counter pushes one latencyTimes entry per call: the fast path
       // must not use it (those arrays were promoted by every scavenge: GC pauses at p99.9).

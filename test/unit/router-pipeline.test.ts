@@ -48,6 +48,7 @@ describe('RoutePipeline.read', () => {
             preferred: true,
             service: 's',
             replicas: () => [a, b],
+            promoted: () => undefined,
             onMaster: async () => {
               masterCalls++;
               return -1;
@@ -74,6 +75,7 @@ describe('RoutePipeline.read', () => {
       preferred,
       service: 's',
       replicas: () => [node(1), node(2)],
+      promoted: () => undefined,
       onMaster: async () => 'master',
     });
     expect(await p.read(plan(true), fail)).toBe('master');
@@ -88,7 +90,13 @@ describe('RoutePipeline.read', () => {
     const tried: number[] = [];
     await expect(
       p.read(
-        { preferred: true, service: 's', replicas: () => [node(1), node(2)], onMaster: async () => 0 },
+        {
+          preferred: true,
+          service: 's',
+          replicas: () => [node(1), node(2)],
+          promoted: () => undefined,
+          onMaster: async () => 0,
+        },
         async (c) => {
           tried.push(portOf(c));
           throw new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
@@ -104,7 +112,13 @@ describe('RoutePipeline.read', () => {
     const tried: number[] = [];
     for (let i = 0; i < 4; i++) {
       await p.read(
-        { preferred: false, service: 's', replicas: () => [a, b], onMaster: async () => 0 },
+        {
+          preferred: false,
+          service: 's',
+          replicas: () => [a, b],
+          promoted: () => undefined,
+          onMaster: async () => 0,
+        },
         async (c) => {
           tried.push(portOf(c));
           if (portOf(c) === 1) throw new ReplyError('LOADING Redis is loading the dataset in memory');
@@ -115,6 +129,54 @@ describe('RoutePipeline.read', () => {
     expect(tried.filter((t) => t === 1)).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(LoadingError);
     expect(a.evicted).toBe(0); // alive, only not ready: its connection is kept
+  });
+
+  describe("'replica-preferred' when no replica could serve", () => {
+    const timedOut = (ports: number[]) => async (c: Redis) => {
+      if (ports.includes(portOf(c))) throw new Error('Command timed out');
+      return portOf(c);
+    };
+
+    it('reads the replica being promoted before the master', async () => {
+      const { p } = pipeline();
+      let masterCalls = 0;
+      const promoted = node(3);
+      const plan = {
+        preferred: true,
+        service: 's',
+        replicas: () => [node(1), node(2)],
+        promoted: () => promoted,
+        onMaster: async () => {
+          masterCalls++;
+          return -1;
+        },
+      };
+      expect(await p.read(plan, timedOut([1, 2]))).toBe(3);
+      expect(masterCalls).toBe(0);
+      // the promoted replica fails too: the master
+      expect(await pipeline().p.read(plan, timedOut([1, 2, 3]))).toBe(-1);
+      expect(masterCalls).toBe(1);
+    });
+
+    it('the sentinels report the master down: never sent there; skipped replicas are tried, then MasterNotFoundError', async () => {
+      const { p } = pipeline();
+      const [a, b] = [node(1), node(2)];
+      const plan = {
+        preferred: true,
+        service: 's',
+        replicas: () => [a, b],
+        promoted: () => undefined,
+        onMaster: () => undefined,
+      };
+      // a and b fail once each: both skipped for a while
+      await expect(p.read(plan, timedOut([1, 2]))).rejects.toBeInstanceOf(MasterNotFoundError);
+      // still skipped, but with no master to go to they are tried rather than failing untried
+      expect(await p.read(plan, timedOut([1]))).toBe(2);
+      const err = await p.read(plan, timedOut([1, 2])).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MasterNotFoundError);
+      expect((err as Error).message).toContain('report the master of "s" down');
+      expect((err as Error).cause).toBeInstanceOf(CommandTimeoutError);
+    });
   });
 });
 

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { addressKey, createAddressMapper, toAddress } from '../../src/routers/sentinel/address.js';
+import { SentinelContext } from '../../src/routers/sentinel/context.js';
 import { FailoverFence } from '../../src/routers/sentinel/failover-fence.js';
 import { FreshQuery } from '../../src/routers/sentinel/fresh-query.js';
 import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
-import { isUsable, parseNodeList } from '../../src/routers/sentinel/sentinel-client.js';
+import {
+  isUsable,
+  isUsableWhilePromoted,
+  parseNodeList,
+} from '../../src/routers/sentinel/sentinel-client.js';
 import { SentinelList } from '../../src/routers/sentinel/sentinel-list.js';
-import { parseSentinelMessage } from '../../src/routers/sentinel/sentinel-watcher.js';
+import { parseSentinelMessage, type SentinelNews } from '../../src/routers/sentinel/sentinel-watcher.js';
 
 const identity = createAddressMapper(undefined);
 const S = { host: '10.0.0.9', port: 26379 };
@@ -105,25 +110,13 @@ describe('sentinel Pub/Sub messages', () => {
       parseSentinelMessage('+selected-slave', 'slave 1:2 1 2 @ other 3.3.3.3 3', 'mymaster', identity, S),
     ).toBeUndefined();
   });
-  it('failover start (+selected-slave, +failover-state-send-slaveof-noone) and aborts', () => {
-    expect(
-      parseSentinelMessage(
-        '+selected-slave',
-        'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3',
-        'mymaster',
-        identity,
-        S,
-      ),
-    ).toEqual({ type: 'failover-start', sentinel: S });
-    expect(
-      parseSentinelMessage(
-        '+failover-state-send-slaveof-noone',
-        'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3',
-        'mymaster',
-        identity,
-        S,
-      ),
-    ).toEqual({ type: 'failover-start', sentinel: S });
+  it('failover start (+selected-slave, +failover-state-send-slaveof-noone, +promoted-slave) names the replica promoted, NAT-mapped; aborts', () => {
+    const map = createAddressMapper({ '1.1.1.1:2': { host: 'pub', port: 22 } });
+    for (const channel of ['+selected-slave', '+failover-state-send-slaveof-noone', '+promoted-slave']) {
+      expect(
+        parseSentinelMessage(channel, 'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3', 'mymaster', map, S),
+      ).toEqual({ type: 'failover-start', sentinel: S, promoted: { host: 'pub', port: 22 } });
+    }
     expect(
       parseSentinelMessage(
         '-failover-abort-no-good-slave',
@@ -133,6 +126,104 @@ describe('sentinel Pub/Sub messages', () => {
         S,
       ),
     ).toEqual({ type: 'failover-abort', sentinel: S, reason: '-failover-abort-no-good-slave' });
+  });
+  it('+sdown / -sdown of our master; those of replicas, sentinels and other services are ignored', () => {
+    expect(parseSentinelMessage('+sdown', 'master mymaster 3.3.3.3 3', 'mymaster', identity, S)).toEqual({
+      type: 'master-down',
+      address: { host: '3.3.3.3', port: 3 },
+      sentinel: S,
+    });
+    expect(parseSentinelMessage('-sdown', 'master mymaster 3.3.3.3 3', 'mymaster', identity, S)).toEqual({
+      type: 'master-up',
+      address: { host: '3.3.3.3', port: 3 },
+      sentinel: S,
+    });
+    expect(
+      parseSentinelMessage(
+        '+sdown',
+        'slave 1.1.1.1:2 1.1.1.1 2 @ mymaster 3.3.3.3 3',
+        'mymaster',
+        identity,
+        S,
+      ),
+    ).toBeUndefined();
+    expect(
+      parseSentinelMessage(
+        '+sdown',
+        'sentinel abc 1.1.1.1 26379 @ mymaster 3.3.3.3 3',
+        'mymaster',
+        identity,
+        S,
+      ),
+    ).toBeUndefined();
+    expect(parseSentinelMessage('+sdown', 'master other 3.3.3.3 3', 'mymaster', identity, S)).toBeUndefined();
+  });
+});
+
+describe('SentinelContext: masters reported down, the replica being promoted', () => {
+  const M = { host: 'm', port: 1 };
+  const A = { host: 'a', port: 2 };
+  const S1 = { host: 's', port: 1 };
+  const S2 = { host: 's', port: 2 };
+  const S3 = { host: 's', port: 3 };
+
+  /** A context (no socket is opened before first use) and a way to hand it sentinel news. */
+  function context() {
+    const forwarded: SentinelNews['type'][] = [];
+    const ctx = new SentinelContext({ sentinels: [S], service: 'mymaster' }, (n) => forwarded.push(n.type));
+    const news = (n: SentinelNews) => (ctx.watcher as unknown as { onNews(n: SentinelNews): void }).onNews(n);
+    return { ctx, news, forwarded };
+  }
+
+  it('down while any sentinel reports +sdown; cleared by that sentinel’s -sdown or resync, by a switch for all', async () => {
+    const { ctx, news, forwarded } = context();
+    try {
+      expect(ctx.isReportedDown(M)).toBe(false);
+      news({ type: 'master-down', address: M, sentinel: S1 });
+      news({ type: 'master-down', address: M, sentinel: S2 });
+      news({ type: 'master-up', address: M, sentinel: S1 });
+      expect(ctx.isReportedDown(M)).toBe(true); // S2 still says so
+      expect(ctx.isReportedDown(A)).toBe(false);
+      news({ type: 'resync', sentinel: S2 }); // its -sdown may have been lost
+      expect(ctx.isReportedDown(M)).toBe(false);
+      news({ type: 'master-down', address: M, sentinel: S1 });
+      news({ type: 'master-down', address: M, sentinel: S2 });
+      // The first +switch-master away from M: M is demoted, no longer a master reported down.
+      news({ type: 'switch', from: M, to: A, sentinel: S3 });
+      expect(ctx.isReportedDown(M)).toBe(false);
+      expect(ctx.isDemoted(M)).toBe(true);
+      // Down reports are the context's own business: the strategies hear the rest.
+      expect(forwarded).toEqual(['resync', 'switch']);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('the fence names the replica being promoted until the switch or an abort', async () => {
+    const { ctx, news } = context();
+    try {
+      news({ type: 'failover-start', sentinel: S1, promoted: A });
+      expect(ctx.fence.up).toBe(true);
+      expect(ctx.fence.promoting).toEqual(A);
+      news({ type: 'failover-start', sentinel: S1 }); // a start message that named no replica keeps it
+      expect(ctx.fence.promoting).toEqual(A);
+      news({ type: 'switch', from: M, to: A, sentinel: S1 });
+      expect(ctx.fence.promoting).toBeUndefined();
+      news({ type: 'failover-start', sentinel: S1, promoted: M });
+      news({ type: 'failover-abort', sentinel: S1, reason: '-failover-abort-no-good-slave' });
+      expect(ctx.fence.up).toBe(false);
+      expect(ctx.fence.promoting).toBeUndefined();
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('the replica being promoted is usable while flagged disconnected (its links were just killed), not when down', () => {
+    const info = (flags: string[]) => ({ address: A, flags, fields: {} });
+    expect(isUsable(info(['slave', 'disconnected']))).toBe(false);
+    expect(isUsableWhilePromoted(info(['slave', 'disconnected']))).toBe(true);
+    expect(isUsableWhilePromoted(info(['slave', 's_down']))).toBe(false);
+    expect(isUsableWhilePromoted(info(['slave', 'o_down']))).toBe(false);
   });
 });
 

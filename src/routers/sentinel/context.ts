@@ -1,4 +1,5 @@
 import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
+import { formatAddress } from '../errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
 import type {
   Intent,
@@ -46,6 +47,8 @@ export class SentinelContext {
   failovers = 0;
   private started = false;
   private readonly demoted = new Map<string, number>();
+  /** Per sentinel (address key), the master it reports subjectively down (+sdown until -sdown). */
+  private readonly masterDownBy = new Map<string, string>();
   private readonly notMaster = new Map<string, number>();
   private lastSwitch: { id: string; at: number } | undefined;
 
@@ -81,6 +84,12 @@ export class SentinelContext {
       mapAddress: this.mapAddress,
     });
     this.watcher = new SentinelWatcher(opts.service, access, this.mapAddress, (news) => {
+      if (news.type === 'master-down' || news.type === 'master-up') {
+        this.noteMasterState(news.address, news.sentinel, news.type === 'master-down');
+        return;
+      }
+      if (news.type === 'resync') this.masterDownBy.delete(addressKey(news.sentinel)); // its -sdown may be lost
+      if (news.type === 'switch') this.forgetReportsOn(news.from); // no longer the master: demoted instead
       if (news.type === 'switch') {
         // Every sentinel publishes the same +switch-master: act on the first one only.
         if (!this.noteSwitch(news.from, news.to, news.sentinel)) return;
@@ -90,7 +99,7 @@ export class SentinelContext {
         this.events.emit('failover', { service: this.service, from: news.from, to: news.to });
         return;
       }
-      if (news.type === 'failover-start') this.fence.raise();
+      if (news.type === 'failover-start') this.fence.raise(news.promoted);
       else if (news.type === 'failover-abort') this.fence.lower();
       onNews(news);
     });
@@ -141,6 +150,38 @@ export class SentinelContext {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Some sentinel reports `address`, a master, down: it got no valid answer from it for
+   * down-after-milliseconds (+sdown, and no -sdown since). A 'replica-preferred' read no replica
+   * could serve is not sent there: it would only wait for its timeout. Forgotten when that
+   * sentinel says -sdown or its subscription reconnects, and for every sentinel when a
+   * +switch-master replaces that master (it is then demoted, see isDemoted).
+   */
+  isReportedDown(address: NodeAddress): boolean {
+    if (this.masterDownBy.size === 0) return false;
+    const key = addressKey(address);
+    for (const down of this.masterDownBy.values()) if (down === key) return true;
+    return false;
+  }
+
+  /** Why a 'replica-preferred' read did not fall back to the master at `address`. */
+  masterReportedDown(address: NodeAddress): MasterNotFoundError {
+    return new MasterNotFoundError(
+      `No replica could serve the read, and the sentinels report the master ${formatAddress(address)} of "${this.service}" down`,
+    );
+  }
+
+  private noteMasterState(address: NodeAddress, sentinel: NodeAddress, down: boolean): void {
+    const key = addressKey(sentinel);
+    if (down) this.masterDownBy.set(key, addressKey(address));
+    else if (this.masterDownBy.get(key) === addressKey(address)) this.masterDownBy.delete(key);
+  }
+
+  private forgetReportsOn(address: NodeAddress): void {
+    const key = addressKey(address);
+    for (const [sentinel, down] of this.masterDownBy) if (down === key) this.masterDownBy.delete(sentinel);
   }
 
   /**

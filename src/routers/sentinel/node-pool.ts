@@ -2,7 +2,7 @@ import genericPool from 'generic-pool';
 import type { Redis } from 'ioredis';
 import { CommandTimeoutError, ConnectionInterruptedError } from '../../core/errors.js';
 import { formatAddress } from '../errors.js';
-import { connectVerified } from '../node-clients.js';
+import { connectVerified, type ExpectedRole } from '../node-clients.js';
 import type { NodeHandle } from '../pipeline.js';
 import type { NodeAddress, NodeConnectionOptions } from '../types.js';
 import { addressKey } from './address.js';
@@ -30,8 +30,8 @@ interface Lane {
 }
 
 /**
- * A generic-pool of ioredis clients for one node in one role (master or replica), every
- * client ROLE-verified when generic-pool creates it.
+ * A generic-pool of ioredis clients for one node in one role (master, replica, or either for
+ * the replica being promoted), every client ROLE-verified when generic-pool creates it.
  *
  * Clients are borrowed from generic-pool as *lanes* and shared by concurrent operations
  * (the way one ioredis client is shared), which keeps the hot path synchronous: no
@@ -49,7 +49,8 @@ interface Lane {
 export class NodePool implements NodeHandle {
   readonly address: NodeAddress;
   readonly key: string;
-  readonly role: 'master' | 'replica';
+  /** What ROLE must say on each new client ('any': master or replica, as for the replica being promoted). */
+  readonly role: ExpectedRole;
   private readonly pool: genericPool.Pool<Redis>;
   private readonly opts: NodePoolOptions;
   private readonly lanes: Lane[] = [];
@@ -61,7 +62,7 @@ export class NodePool implements NodeHandle {
 
   constructor(
     address: NodeAddress,
-    role: 'master' | 'replica',
+    role: ExpectedRole,
     node: NodeConnectionOptions,
     opts: NodePoolOptions,
     onDeath?: (err: Error) => void,

@@ -47,6 +47,15 @@ export function isUsable(info: SentinelNodeInfo): boolean {
 }
 
 /**
+ * For the replica a failover leader is promoting: usable unless reported down. The promotion
+ * (REPLICAOF NO ONE, sent with CLIENT KILL TYPE normal) drops the other sentinels' links to it,
+ * so their answers flag it `disconnected` until they reconnect.
+ */
+export function isUsableWhilePromoted(info: SentinelNodeInfo): boolean {
+  return !info.flags.some((f) => f === 's_down' || f === 'o_down');
+}
+
+/**
  * The sentinel's last INFO of this replica said its link to the master was down
  * (`master-link-status: err`). Sentinel refreshes that every 10 s, so the report may be
  * stale either way: routers take it as "check ROLE before reading from it", not as truth.

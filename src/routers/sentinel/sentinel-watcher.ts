@@ -9,22 +9,30 @@ export type SentinelNews =
   /** `+switch-master`: the failover is done, `to` is the master now. */
   | { type: 'switch'; from: NodeAddress; to: NodeAddress; sentinel: NodeAddress }
   /**
-   * The failover leader picked a replica and is about to send it `REPLICAOF NO ONE`.
-   * From that moment the old master may still accept writes that the new master will
+   * The failover leader picked a replica (`promoted`) and is about to send it `REPLICAOF NO
+   * ONE`. From that moment the old master may still accept writes that the new master will
    * never see (they are lost when the old master is turned into a replica), so routers
    * hold writes until `switch` (or `abort`).
    */
-  | { type: 'failover-start'; sentinel: NodeAddress }
+  | { type: 'failover-start'; sentinel: NodeAddress; promoted?: NodeAddress }
   /** The failover was abandoned: the old master stays master. */
   | { type: 'failover-abort'; sentinel: NodeAddress; reason: string }
   /** A subscription connection came back: we may have missed news, re-check the master. */
-  | { type: 'resync'; sentinel: NodeAddress };
+  | { type: 'resync'; sentinel: NodeAddress }
+  /** `+sdown` / `-sdown` of the master: this sentinel gets no (valid) answer from it / does again. */
+  | { type: 'master-down' | 'master-up'; address: NodeAddress; sentinel: NodeAddress };
 
 const SWITCH = '+switch-master';
-/** Published by the leader right before the promotion starts (one sentinel tick earlier). */
-const START_CHANNELS = ['+selected-slave', '+failover-state-send-slaveof-noone'];
+/**
+ * Published by the leader right before the promotion starts (one sentinel tick earlier), and
+ * once the replica answers as master; each names the replica being promoted.
+ */
+const START_CHANNELS = ['+selected-slave', '+failover-state-send-slaveof-noone', '+promoted-slave'];
 const ABORT_PATTERN = '-failover-abort*';
 const END_FOR_TIMEOUT = '+failover-end-for-timeout';
+/** Subjectively down / up, per sentinel (`+odown` follows a `+sdown` of the same sentinel). */
+const SDOWN = '+sdown';
+const SDOWN_CLEARED = '-sdown';
 
 /**
  * Subscribes to failover news on every known sentinel (not just one: the failover leader
@@ -93,7 +101,7 @@ export class SentinelWatcher {
       if (readyBefore && !this.closed) this.onNews({ type: 'resync', sentinel });
       readyBefore = true;
     });
-    client.subscribe(SWITCH, ...START_CHANNELS, END_FOR_TIMEOUT).catch(() => {});
+    client.subscribe(SWITCH, ...START_CHANNELS, END_FOR_TIMEOUT, SDOWN, SDOWN_CLEARED).catch(() => {});
     client.psubscribe(ABORT_PATTERN).catch(() => {});
     client.on('message', (channel: string, message: string) => this.handle(channel, message, sentinel));
     client.on('pmessage', (_pattern: string, channel: string, message: string) =>
@@ -112,6 +120,7 @@ export class SentinelWatcher {
 /**
  * Parse one sentinel Pub/Sub message; undefined when it is about another service.
  *   +switch-master:  `<name> <old-ip> <old-port> <new-ip> <new-port>`
+ *   a master event:  `master <name> <ip> <port>`
  *   other events:    `<type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>`
  */
 export function parseSentinelMessage(
@@ -133,9 +142,17 @@ export function parseSentinelMessage(
   const at = parts.indexOf('@');
   const masterName = at >= 0 ? parts[at + 1] : parts[1];
   if (masterName !== service) return undefined;
-  if (START_CHANNELS.includes(channel)) return { type: 'failover-start', sentinel };
+  // The instance the event is about (for a master event, the master itself).
+  const instance = toAddress(parts[2], parts[3]);
+  if (START_CHANNELS.includes(channel)) {
+    const promoted = parts[0] === 'slave' && instance ? mapAddress(instance) : undefined;
+    return promoted ? { type: 'failover-start', sentinel, promoted } : { type: 'failover-start', sentinel };
+  }
   if (channel.startsWith('-failover-abort') || channel === END_FOR_TIMEOUT) {
     return { type: 'failover-abort', sentinel, reason: channel };
+  }
+  if ((channel === SDOWN || channel === SDOWN_CLEARED) && parts[0] === 'master' && instance) {
+    return { type: channel === SDOWN ? 'master-down' : 'master-up', address: mapAddress(instance), sentinel };
   }
   return undefined;
 }
