@@ -74,6 +74,36 @@ export function lastSocketError(client: object | undefined): Error | undefined {
   return client === undefined ? undefined : lastSocketErrors.get(client);
 }
 
+/**
+ * Why a server refused our credentials, in words, naming the options that set them: "(WRONGPASS):
+ * wrong username or password (options 'username' / 'password')", or NOAUTH when none was given.
+ */
+export function credentialsRefused(
+  reply: Error,
+  who: { required: string; username: string; password: string },
+): string {
+  if (/^NOAUTH\b/.test(reply.message)) {
+    return `(NOAUTH): ${who.required} and none was given (option '${who.password}', and '${who.username}' for an ACL user)`;
+  }
+  return `(WRONGPASS): wrong username or password (options '${who.username}' / '${who.password}')`;
+}
+
+/**
+ * The refusal to report for an auth error: ioredis sends AUTH first and reports its refusal
+ * (WRONGPASS) as an 'error' event, and the command after it gets NOAUTH; the refusal, kept
+ * by trackSocketErrors, is what names the mistake.
+ */
+export function authRefusal(err: Error, client: object | undefined): Error {
+  const refusal = lastSocketError(client);
+  return refusal !== undefined && isAuthError(refusal) ? refusal : err;
+}
+
+const DATA_NODE_CREDENTIALS = {
+  required: 'the server requires a password',
+  username: 'username',
+  password: 'password',
+};
+
 function describeSocketError(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
@@ -111,8 +141,11 @@ export function translateError(
     });
   }
   if (isAuthError(err)) {
-    const reply = (err as Error).message.split(' ')[0];
-    return new AuthenticationError(`Authentication failed${where} (${reply})`, { cause: err });
+    const refusal = authRefusal(err as Error, client);
+    return new AuthenticationError(
+      `Authentication failed${where} ${credentialsRefused(refusal, DATA_NODE_CREDENTIALS)}`,
+      { cause: refusal },
+    );
   }
   if (isConnectionError(err)) {
     const socketError = lastSocketError(client);

@@ -2,6 +2,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { AuthenticationError, ConfigError, SentinelUnavailableError } from '../../core/errors.js';
 import {
+  authRefusal,
+  credentialsRefused,
   formatAddress,
   isAuthError,
   isTlsError,
@@ -38,6 +40,12 @@ export type SentinelAnswer<T> = { found: true; value: T } | { found: false };
 export type SentinelQueryResult<T> =
   | { found: true; value: T; sentinel: NodeAddress }
   | { found: false; answered: number };
+
+const SENTINEL_CREDENTIALS = {
+  required: 'the sentinels require a password',
+  username: 'sentinelUsername',
+  password: 'sentinelPassword',
+};
 
 /** Flags that make a replica (or sentinel) unusable, as in the Sentinel client spec. */
 const DOWN_FLAGS = ['s_down', 'o_down', 'disconnected'];
@@ -197,7 +205,7 @@ export class SentinelClient {
     const order = this.list.snapshot();
     let answered = 0;
     let lastError: unknown;
-    let authError: unknown;
+    let authError: Error | undefined;
     const failures: string[] = [];
     const notSentinels: NodeAddress[] = [];
     for (const sentinel of order) {
@@ -211,7 +219,7 @@ export class SentinelClient {
           return { found: true, value: answer.value, sentinel };
         }
       } catch (err) {
-        if (isAuthError(err)) authError = redactCredentials(err);
+        if (isAuthError(err)) authError = redactCredentials(authRefusal(err as Error, client));
         else if (isNotSentinelReply(err)) notSentinels.push(sentinel);
         else {
           lastError = lastSocketError(client) ?? err; // why the connection closed, if known
@@ -233,9 +241,10 @@ export class SentinelClient {
     }
     if (answered > 0) return { found: false, answered };
     if (authError !== undefined) {
-      throw new AuthenticationError(`Sentinels rejected the credentials (service ${this.service})`, {
-        cause: authError,
-      });
+      throw new AuthenticationError(
+        `Sentinels rejected the credentials for service ${JSON.stringify(this.service)} ${credentialsRefused(authError, SENTINEL_CREDENTIALS)}`,
+        { cause: authError },
+      );
     }
     // Per sentinel, what happened: "refused" when it was refused in 4 ms, not "no answer within 250 ms".
     throw new SentinelUnavailableError(
