@@ -23,6 +23,7 @@ import {
   serverStateOf,
 } from '../core/redis-errors.js';
 import type { NodeAddress } from '../core/router.js';
+import { bytesArrivedBeforeTimeout } from './stall-watchdog.js';
 
 // The wording of ioredis and Redis failures lives in core/redis-errors.ts; this module
 // turns it into the named errors. Re-exported for the routers' own checks.
@@ -98,11 +99,29 @@ export function authRefusal(err: Error, client: object | undefined): Error {
   return refusal !== undefined && isAuthError(refusal) ? refusal : err;
 }
 
+/** Below this, bytes of a reply that stopped arriving say nothing about the value's size. */
+const LARGE_REPLY_BYTES = 64 * 1024;
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
 const DATA_NODE_CREDENTIALS = {
   required: 'the server requires a password',
   username: 'username',
   password: 'password',
 };
+
+/** Why a node or sentinel gave no answer, in words: refused, timed out, TLS, or the socket's code. */
+export function describeFailure(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED') return 'refused the connection (ECONNREFUSED: nothing listens there)';
+  if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
+  if (/timed out|^timeout$/i.test(err.message) || code === 'ETIMEDOUT')
+    return `no answer within ${timeoutMs} ms`;
+  return code ?? err.message;
+}
 
 function describeSocketError(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -136,7 +155,13 @@ export function translateError(
   redactCredentials(err);
   const where = address ? ` on ${formatAddress(address)}` : '';
   if (isTimeoutError(err)) {
-    return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}`, timeoutMs, {
+    // Its reply was arriving: not a paused node but a value too large for the timeout.
+    const arrived = bytesArrivedBeforeTimeout(err);
+    const large =
+      arrived >= LARGE_REPLY_BYTES
+        ? ` while its reply was still arriving (${formatBytes(arrived)} had arrived: the value is at least that large); raise commandTimeoutMs for values this large, or make them smaller (a compressor, or split the value)`
+        : '';
+    return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}${large}`, timeoutMs, {
       cause: err,
     });
   }
