@@ -89,6 +89,12 @@ export function credentialsRefused(
   return `(WRONGPASS): wrong username or password (options '${who.username}' / '${who.password}')`;
 }
 
+const DATA_NODE_CREDENTIALS = {
+  required: 'the server requires a password',
+  username: 'username',
+  password: 'password',
+};
+
 /**
  * The refusal to report for an auth error: ioredis sends AUTH first and reports its refusal
  * (WRONGPASS) as an 'error' event, and the command after it gets NOAUTH; the refusal, kept
@@ -98,19 +104,6 @@ export function authRefusal(err: Error, client: object | undefined): Error {
   const refusal = lastSocketError(client);
   return refusal !== undefined && isAuthError(refusal) ? refusal : err;
 }
-
-/** Below this, bytes of a reply that stopped arriving say nothing about the value's size. */
-const LARGE_REPLY_BYTES = 64 * 1024;
-
-function formatBytes(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-const DATA_NODE_CREDENTIALS = {
-  required: 'the server requires a password',
-  username: 'username',
-  password: 'password',
-};
 
 /** Why a node or sentinel gave no answer, in words: refused, timed out, TLS, or the socket's code. */
 export function describeFailure(err: unknown, timeoutMs: number): string {
@@ -135,6 +128,13 @@ function describeSocketError(err: Error): string {
  */
 export function isUnreadyNodeError(err: unknown): boolean {
   return err instanceof LoadingError || err instanceof MasterDownError;
+}
+
+/** Below this, bytes of a reply that stopped arriving say nothing about the value's size. */
+const LARGE_REPLY_BYTES = 64 * 1024;
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /**

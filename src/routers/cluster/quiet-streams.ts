@@ -38,9 +38,7 @@ function standaloneConnector(): ConnectorClass {
 }
 
 /** A `Connector` for ioredis options: the standard one, whose sockets never throw a late error. */
-export function quietStreamsConnector(
-  onSocketError: (address: string, err: Error) => void = () => {},
-): ConnectorClass {
+export function quietStreamsConnector(onSocketError: (address: string, err: Error) => void): ConnectorClass {
   const Base = standaloneConnector();
   return class QuietStreamsConnector extends Base {
     readonly #address: string;
