@@ -1,8 +1,10 @@
 /**
  * `sentinel-cache bench`: starts a topology, runs the steady-state, failover and soak
- * scenarios for every client, and writes bench/results/<timestamp>/{results.json,report.md,*.svg}.
- * See bench/lib/options.ts for the flags (`--help`).
+ * scenarios for every client, and writes bench/results/<timestamp>/{results.json,report.md,
+ * bench.log,*.svg}. On screen: progress with the time left (stderr), then a short summary and
+ * the report's path (stdout). See bench/lib/options.ts for the flags (`--help`).
  */
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../src/topology/types.js';
 import { type BatchRow, batchSteps, runBatches } from './lib/batches.js';
@@ -15,14 +17,20 @@ import {
   type SkippedClient,
   selectClients,
 } from './lib/clients.js';
-import { type ClusterBenchResult, clusterBenchOptions, runClusterScenario } from './lib/cluster.js';
+import {
+  type ClusterBenchResult,
+  clusterBenchOptions,
+  clusterSteps,
+  runClusterScenario,
+} from './lib/cluster.js';
 import { errorLabel } from './lib/errors.js';
 import { type FailoverResult, runFailover } from './lib/failover.js';
 import { benchmarkTarget, LIMIT_VARIANTS, preloadBenchmarkKeys, runBenchmarkFor } from './lib/limit.js';
 import { machineInfo, projectRoot, redisVersion } from './lib/machine.js';
-import { type NearResult, runNear } from './lib/near.js';
+import { type NearResult, nearSteps, runNear } from './lib/near.js';
 import { type BenchOptions, parseBenchArgs, USAGE } from './lib/options.js';
-import { Progress } from './lib/progress.js';
+import { plannedMs, planRun } from './lib/plan.js';
+import { formatDuration, Progress, type TextOut } from './lib/progress.js';
 import { addRatios, type BenchResults, METHOD_NOTES, writeReport } from './lib/report.js';
 import { runSoak, type SoakResult } from './lib/soak.js';
 import {
@@ -36,22 +44,43 @@ import {
   steadyKeys,
   valueOfSize,
 } from './lib/steady.js';
+import { benchSummary } from './lib/summary.js';
 import { startBenchTopology } from './lib/topology.js';
 
 /** The clients the soak runs: ours that follow a failover. */
 const SOAK_CLIENTS = ['pooled', 'discovery'];
 
-export async function runBenchCli(argv: string[]): Promise<void> {
+/** Where the bench writes what a user reads: the summary (stdout) and the progress (stderr). */
+export interface BenchIO {
+  stdout: TextOut;
+  stderr: TextOut;
+}
+
+export async function runBenchCli(
+  argv: string[],
+  io: BenchIO = { stdout: process.stdout, stderr: process.stderr },
+): Promise<void> {
   const options = parseBenchArgs(argv);
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${USAGE}\n`);
     return;
   }
   const adapters = selectClients(options.only);
   const started = new Date();
   const outDir =
     options.outDir ?? join(projectRoot(), 'bench', 'results', started.toISOString().replace(/[:.]/g, '-'));
-  const progress = Progress.for(options.quiet);
+  mkdirSync(outDir, { recursive: true });
+  const logFile = join(outDir, 'bench.log');
+  // Topology steps, faults and failures: in the log file, not between the progress bars.
+  const log = (line: string) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+  const soakAdapters = adapters.filter((a) => SOAK_CLIENTS.includes(a.name));
+  const plan = planRun(options, adapters.length, soakAdapters.length);
+  if (!options.quiet) {
+    io.stderr.write(
+      `sentinel-cache bench: ${plan.map((p) => p.name).join(', ')}; about ${formatDuration(plannedMs(plan))}${options.quick ? '' : ' (--quick: a 1-minute smoke run)'}. Output: ${outDir}\n`,
+    );
+  }
+  const progress = Progress.for(options.quiet, io.stderr, plan);
   const machine = machineInfo();
   const steady: SteadyRow[] = [];
   const batches: BatchRow[] = [];
@@ -63,13 +92,12 @@ export async function runBenchCli(argv: string[]): Promise<void> {
 
   try {
     const wantsSteady = options.scenarios.includes('steady');
-    const soakAdapters = adapters.filter((a) => SOAK_CLIENTS.includes(a.name));
     const wantsSoak = options.scenarios.includes('soak') && soakAdapters.length > 0;
     const wantsNear = options.scenarios.includes('near');
     if (wantsSteady || wantsSoak || wantsNear) {
-      progress.log('starting topology (2 replicas, 3 sentinels)');
+      log('starting topology (2 replicas, 3 sentinels)');
       // No fault is injected here: a production-like down-after keeps sentinels calm under load.
-      const topology = await startBenchTopology({ downAfterMs: 5000 });
+      const topology = await startBenchTopology({ downAfterMs: 5000, log });
       try {
         machine.redis = await redisVersion(await topology.currentMaster(), topology.routerOptions());
         if (wantsSteady) {
@@ -80,9 +108,9 @@ export async function runBenchCli(argv: string[]): Promise<void> {
         if (wantsSoak)
           soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
         if (wantsNear) {
-          progress.phase('near cache', 1, 'parts');
-          near = await runNear(topology, options.near, (line) => progress.update(0, line));
-          progress.update(1, 'done');
+          progress.phase('near cache', nearSteps(options.near), 'steps');
+          let step = 0;
+          near = await runNear(topology, options.near, (line) => progress.update(step++, line));
         }
       } finally {
         await topology.stop();
@@ -93,7 +121,7 @@ export async function runBenchCli(argv: string[]): Promise<void> {
         progress.phase(`failover ${fault}`, Math.round(options.failover.minDurationMs / 1000), 's');
         try {
           const { result, skipped: notRun } = await runFailover(fault, adapters, options.failover, {
-            log: (line) => progress.log(line),
+            log,
             progress: (elapsed, estimated, phase) =>
               progress.update(
                 Math.round(elapsed / 1000),
@@ -110,18 +138,18 @@ export async function runBenchCli(argv: string[]): Promise<void> {
         } catch (error) {
           // A provider that cannot inject this fault (an external deployment) skips it, the run goes on.
           const reason = `${errorLabel(error)}: ${error instanceof Error ? error.message : String(error)}`;
-          progress.log(`failover ${fault} failed: ${reason}`);
+          log(`failover ${fault} failed: ${reason}`);
           for (const a of adapters) skipped.push({ client: a.name, scenario: `failover-${fault}`, reason });
         }
       }
     }
     if (options.scenarios.includes('cluster')) {
-      progress.phase('cluster', 4, 'steps');
+      const clusterOptions = clusterBenchOptions(options.quick);
+      progress.phase('cluster', clusterSteps(clusterOptions), 'steps');
       let step = 0;
-      cluster = await runClusterScenario(clusterBenchOptions(options.quick), (line) =>
-        progress.update(step++, line),
-      );
+      cluster = await runClusterScenario(clusterOptions, (line) => progress.update(step++, line));
     }
+    progress.finish();
   } finally {
     progress.stop();
   }
@@ -157,10 +185,9 @@ export async function runBenchCli(argv: string[]): Promise<void> {
     skipped,
     charts: Object.keys(svgs),
   };
-  const { markdown } = await writeReport(outDir, results, svgs);
+  await writeReport(outDir, results, svgs);
   if (!options.quiet) {
-    process.stdout.write(`${markdown}\n`);
-    process.stdout.write(`Report written to ${outDir}\n`);
+    io.stdout.write(benchSummary(results, { report: join(outDir, 'report.md'), log: logFile }));
   }
 }
 

@@ -58,11 +58,16 @@ interface UpOptions {
   nodeTimeout: number;
 }
 
+/** A command acting on the topology of `stateFile`: `--state-file` only when it is not the default. */
+function topologyCommand(command: string, stateFile: string): string {
+  return `sentinel-cache topology ${command}${stateFile === DEFAULT_STATE_FILE ? '' : ` --state-file ${stateFile}`}`;
+}
+
 /** One detached topology per state file: a second `up --detach` would orphan the first. */
 function refuseSecondDetached(stateFile: string): void {
   if (existsSync(stateFile) && livePids(readState(stateFile)).length > 0) {
     throw new Error(
-      `a detached topology is already running (${stateFile}); run \`sentinel-cache topology down\` first`,
+      `a detached topology is already running (${stateFile}); run \`${topologyCommand('down', stateFile)}\` first`,
     );
   }
 }
@@ -99,7 +104,7 @@ async function clusterUp(o: UpOptions): Promise<void> {
   if (o.detach) {
     writeState(o.stateFile, topology.state());
     console.log(
-      `\nRunning in the background; state in ${o.stateFile}. Stop it with: sentinel-cache topology down`,
+      `\nRunning in the background; state in ${o.stateFile}. Stop it with: ${topologyCommand('down', o.stateFile)}`,
     );
     return;
   }
@@ -142,7 +147,7 @@ async function topologyUp(o: UpOptions): Promise<void> {
     writeState(o.stateFile, state);
     console.log(describeTopology(topology, state.tls?.caFile));
     console.log(
-      `\nRunning in the background; state in ${o.stateFile}. Stop it with: sentinel-cache topology down`,
+      `\nRunning in the background; state in ${o.stateFile}. Stop it with: ${topologyCommand('down', o.stateFile)}`,
     );
     return;
   }
@@ -199,7 +204,7 @@ async function topologyFault(
         `new master of shard ${shard}: ${addressKey(next)} after ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
     } else if (kind === 'pause') {
-      console.log('resume it with: sentinel-cache topology resume');
+      console.log(`resume it with: ${topologyCommand('resume', o.stateFile)}`);
     }
     return;
   }
@@ -212,7 +217,7 @@ async function topologyFault(
     const next = await waitForNewMaster(state, master, o.timeout);
     console.log(`new master ${addressKey(next)} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } else if (kind === 'pause') {
-    console.log('resume it with: sentinel-cache topology resume');
+    console.log(`resume it with: ${topologyCommand('resume', o.stateFile)}`);
   }
 }
 

@@ -253,7 +253,8 @@ export async function runBatches(
 /** Steps runBatches reports through onStep (for a progress total). */
 export function batchSteps(clients: CreatedClient[], o: BatchOptions, withLimit: boolean): number {
   const methods = clients.reduce((n, c) => n + (c.client.batches?.length ?? 0), 0);
-  return 2 * o.concurrency.length * (methods + (withLimit ? SHAPES.length : 0));
+  const preloads = clients.filter((c) => (c.client.batches?.length ?? 0) > 0).length;
+  return preloads + 2 * o.concurrency.length * (methods + (withLimit ? SHAPES.length : 0));
 }
 
 export function addBatchRatios(rows: BatchRow[]): void {

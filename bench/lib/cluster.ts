@@ -437,6 +437,12 @@ async function getManyBench(topo: ClusterTopology, o: ClusterBenchOptions): Prom
   }
 }
 
+/** Progress steps of runClusterScenario (one per `log` line), for its progress total. */
+export function clusterSteps(o: ClusterBenchOptions): number {
+  // The start, a line per client per steady round, the failover, getMany.
+  return 1 + o.rounds * FACTORIES.length + 2;
+}
+
 /** Runs the whole cluster scenario on its own cluster; `log` receives progress lines. */
 export async function runClusterScenario(
   o: ClusterBenchOptions,

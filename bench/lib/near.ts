@@ -97,6 +97,14 @@ const yieldToIo = () => new Promise<void>((r) => setImmediate(r));
 const OPS_PER_CLOCK_READ = 16;
 /** Rounds per hot-key cell, the client order rotated per round. */
 const HOT_ROUNDS = 4;
+/** Our two caches, node-redis' and bentocache (fewer when a package is missing). */
+const READERS = 4;
+
+/** Progress steps of runNear (one per `log` line), for its progress total. */
+export function nearSteps(options: NearScenarioOptions): number {
+  // Hot gets: 2 value sizes × 2 concurrencies × the rounds × the readers; then a delay per reader.
+  return 4 * HOT_ROUNDS * READERS + READERS + (options.failover ? 1 : 0);
+}
 /** The delay measurement gives up on a client after this many writes it still missed 1 s later. */
 const STALE_WRITES_LIMIT = 3;
 

@@ -89,7 +89,7 @@ export interface BenchOptions {
   near: NearScenarioOptions;
   /** Output directory; default bench/results/<timestamp>. */
   outDir: string | undefined;
-  /** No progress bar and no report on stdout (the files are still written). */
+  /** No progress and no summary on screen (the files are still written). */
   quiet: boolean;
   help: boolean;
 }
@@ -98,7 +98,8 @@ export const USAGE = `Usage: sentinel-cache bench [options]
 
 Starts a Redis Sentinel topology (src/topology, provider 'auto': SENTINEL_CACHE_SENTINELS,
 else redis-server on PATH, else Docker), runs the scenarios for every client and writes
-bench/results/<timestamp>/{report.md,results.json,*.svg}.
+bench/results/<timestamp>/{report.md,results.json,bench.log,*.svg}. Shows progress with the
+time left on stderr, and ends with a short summary and the report's path on stdout.
 
 Options:
   --quick                 everything tiny (CI smoke): 1 s cells, concurrency 1 and 16, 100 B values,
@@ -120,7 +121,7 @@ Options:
   --cell <dur>            measured time per steady-state cell and client (default 4s, in 4 rounds);
                           also sets the explicit-pipelines cells to half of it (default 2s)
   --out <dir>             output directory
-  --quiet                 no progress bar, no report on stdout
+  --quiet                 no progress on stderr, no summary on stdout
   -h, --help              this text`;
 
 /**

@@ -50,7 +50,7 @@ export const METHOD_NOTES = [
   'Steady state: closed-loop workers (concurrency = operations in flight); each cell runs client after client, in several rounds with the order rotated per round, and sums the rounds, so outside load on a shared machine is spread over all clients; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
   "Limit rows (`redis-benchmark`, `redis-benchmark -P16`): redis-benchmark, the C client shipped with redis-server, against the same master at each cell's concurrency (`-c` connections) and value size (`-d`), random keys over the same key-space size (`-r`, preloaded so GETs hit). It has no mixed workload, so GET and SET run separately for half the cell's time each and are combined for the cell's mix: time per operation = r / GET rate + (1 − r) / SET rate (r = GET fraction; a weighted harmonic mean of the two rates), latency percentiles from the mixture r·F_GET + (1 − r)·F_SET of the two latency distributions redis-benchmark prints (n/a when its output cannot be read). redis-benchmark takes a request count, not a time: a short first run (also the warm-up) measures the rate and the measured run asks for rate × time requests. The limit rows of a cell run after the clients' rounds of that cell, not interleaved with them, and redis-benchmark re-reads the current master before each cell. \"vs limit\" = a client's ops/s ÷ the non-pipelined row's in the same cell.",
   'Explicit pipelines: batches of random keys per call (ours getMany / setMany: one MGET, or one pipeline of SETs, per node; ioredis pipeline() of GETs / SETs and MGET / MSET) in a closed loop, the clients one after another per (operation, batches in flight), order rotated; the limit rows are redis-benchmark with as many connections as batches in flight, -P <batch size> GET / SET for the pipelines and one MGET / MSET of <batch size> `key:__rand_int__` keys per request for the multi-key commands. keys/s = batches/s × batch size.',
-  'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master writes = acknowledged writes that the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master — split-brain writes; usually lost as well, unless the client also retried them on the new master.',
+  'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master writes = acknowledged writes that the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master — split-brain writes; usually lost as well, unless the client also retried them on the new master. Success rate = (operations that succeeded − acknowledged writes that were lost) ÷ operations offered: a write acknowledged and then lost counts as failed.',
   'Client part of the outage = +switch-master → first acknowledged write started after it that the new master has (a write acknowledged by the demoted master and then lost does not count as recovery). Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
 ];
 
@@ -425,7 +425,7 @@ function failoverSection(f: FailoverResult): string[] {
         'writes acked',
         'acked writes lost',
         'acked writes the demoted master executed',
-        'success rate',
+        'success rate (acked writes lost count as failed)',
       ],
       f.clients.map((c) => [
         `\`${c.client}\``,
@@ -437,7 +437,8 @@ function failoverSection(f: FailoverResult): string[] {
         String(c.writesAcked),
         c.lostWrites === null ? '–' : String(c.lostWrites),
         c.demotedMasterWrites === null ? '–' : String(c.demotedMasterWrites),
-        c.offered > 0 ? `${((c.succeeded / c.offered) * 100).toFixed(1)}%` : '–',
+        // A write acknowledged and then lost did not succeed: it must not read as 100 %.
+        c.offered > 0 ? `${(((c.succeeded - (c.lostWrites ?? 0)) / c.offered) * 100).toFixed(1)}%` : '–',
       ]),
     ),
     '',
@@ -545,11 +546,9 @@ export async function writeReport(
   dir: string,
   results: BenchResults,
   svgs: Record<string, string>,
-): Promise<{ markdown: string }> {
+): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const markdown = renderMarkdown(results);
   await writeFile(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(dir, 'report.md'), markdown);
+  await writeFile(join(dir, 'report.md'), renderMarkdown(results));
   for (const [name, svg] of Object.entries(svgs)) await writeFile(join(dir, name), svg);
-  return { markdown };
 }

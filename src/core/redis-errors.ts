@@ -102,6 +102,11 @@ export function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
 
+/** The server does not know the command: for GET or SET, not a data node (a sentinel says so). */
+export function isUnknownCommandReply(err: unknown): boolean {
+  return isReplyError(err) && /^ERR unknown command\b/.test(err.message);
+}
+
 type ServerStateError = new (message: string, options?: { cause?: unknown }) => CacheError;
 
 /** Reply prefixes of the server's own refusals (BUSY, not BUSYKEY: `\b` ends the word). */

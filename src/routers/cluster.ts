@@ -13,7 +13,7 @@ import {
   MasterNotFoundError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
-import { isConnectionError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
+import { isConnectionError, isReplyError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
@@ -22,7 +22,7 @@ import {
 import { quietStreamsConnector } from './cluster/quiet-streams.js';
 import { masterView, scaleReadsFor } from './cluster/read-from.js';
 import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
-import { redactCredentials, translateError } from './errors.js';
+import { describeFailure, formatAddress, redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
@@ -122,6 +122,9 @@ export class ClusterRouter implements Router {
   #watchUntil = 0;
   #watchTimer: NodeJS.Timeout | undefined;
   #firstReady: Promise<void> | undefined;
+  /** Until the first 'ready': each node's last error, and its socket's (to say why no seed answered). */
+  readonly #nodeErrors = new Map<string, Error>();
+  readonly #socketErrors = new Map<string, Error>();
   #refreshTimeoutsInARow = 0;
   readonly #hooks = new DataConnectionHooks();
   readonly #routedListeners = new Set<RoutedCommandListener>();
@@ -157,7 +160,9 @@ export class ClusterRouter implements Router {
         // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
         disconnectTimeout: DROPPED_NODE_GRACE_MS,
         // A socket's second error must not become an uncaught exception (quiet-streams.ts).
-        Connector: quietStreamsConnector() as never,
+        Connector: quietStreamsConnector((address, err) => {
+          if (!this.#everReady) this.#socketErrors.set(address, err);
+        }) as never,
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}),
@@ -176,6 +181,8 @@ export class ClusterRouter implements Router {
     this.#cluster.on('ready', () => {
       this.#everReady = true;
       this.#lastError = undefined;
+      this.#nodeErrors.clear();
+      this.#socketErrors.clear();
     });
     this.#cluster.on('refresh', () => {
       this.#adaptRefreshTimeout(true);
@@ -185,6 +192,7 @@ export class ClusterRouter implements Router {
     this.#cluster.on('error', (err: unknown) => this.#reportError(err));
     this.#cluster.on('node error', (err: unknown, key: string) => {
       if (err instanceof Error && err.message === 'timeout') this.#adaptRefreshTimeout(false);
+      if (!this.#everReady && err instanceof Error && key !== undefined) this.#nodeErrors.set(key, err);
       this.#reportError(err, key === undefined ? undefined : parseNodeKey(key));
     });
   }
@@ -416,7 +424,7 @@ export class ClusterRouter implements Router {
         }
         reject(
           new ConnectionInterruptedError(
-            `Cluster not ready after ${budget} ms${this.#lastError ? `: ${this.#lastError.message}` : ''}`,
+            `Cluster not ready after ${budget} ms, no seed gave the slot map: ${this.#seedFailures()}`,
             { cause: this.#lastError },
           ),
         );
@@ -424,6 +432,29 @@ export class ClusterRouter implements Router {
       cluster.once('ready', onReady);
       cluster.once('end', onEnd);
     });
+  }
+
+  /**
+   * Each seed and why it gave no slot map: its reply (a node without cluster support), else
+   * its socket's error (refused, TLS), else what ioredis said, else no answer.
+   */
+  #seedFailures(): string {
+    return this.#options.nodes
+      .map((seed) => {
+        const key = `${seed.host}:${seed.port}`;
+        const reply = this.#nodeErrors.get(key);
+        const failure = isReplyError(reply) ? reply : (this.#socketErrors.get(key) ?? reply);
+        let why = 'did not answer';
+        if (isReplyError(failure) && /cluster support disabled/.test(failure.message)) {
+          why = `is not a cluster node (it answered "${failure.message}": routers.standalone is for one server, routers.pooled for Sentinel)`;
+        } else if (isReplyError(failure)) {
+          why = `answered "${failure.message}"`;
+        } else if (failure !== undefined) {
+          why = describeFailure(failure, this.#options.connectTimeoutMs);
+        }
+        return `${formatAddress(seed)} ${why}`;
+      })
+      .join('; ');
   }
 
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {

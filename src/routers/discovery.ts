@@ -605,7 +605,7 @@ export class DiscoveryRouter extends SentinelRouter {
   private async askReplicas(): Promise<ReplicaAnswer> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) {
-      throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
+      throw await this.ctx.sentinel.serviceNotFound(`No sentinel knows the service "${this.ctx.service}"`);
     }
     const promoting = this.ctx.readFrom === 'replica-preferred' ? this.ctx.fence.promoting : undefined;
     const usable = res.value.filter(

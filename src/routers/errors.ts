@@ -23,6 +23,7 @@ import {
   serverStateOf,
 } from '../core/redis-errors.js';
 import type { NodeAddress } from '../core/router.js';
+import { bytesArrivedBeforeTimeout } from './stall-watchdog.js';
 
 // The wording of ioredis and Redis failures lives in core/redis-errors.ts; this module
 // turns it into the named errors. Re-exported for the routers' own checks.
@@ -74,6 +75,47 @@ export function lastSocketError(client: object | undefined): Error | undefined {
   return client === undefined ? undefined : lastSocketErrors.get(client);
 }
 
+/**
+ * Why a server refused our credentials, in words, naming the options that set them: "(WRONGPASS):
+ * wrong username or password (options 'username' / 'password')", or NOAUTH when none was given.
+ */
+export function credentialsRefused(
+  reply: Error,
+  who: { required: string; username: string; password: string },
+): string {
+  if (/^NOAUTH\b/.test(reply.message)) {
+    return `(NOAUTH): ${who.required} and none was given (option '${who.password}', and '${who.username}' for an ACL user)`;
+  }
+  return `(WRONGPASS): wrong username or password (options '${who.username}' / '${who.password}')`;
+}
+
+const DATA_NODE_CREDENTIALS = {
+  required: 'the server requires a password',
+  username: 'username',
+  password: 'password',
+};
+
+/**
+ * The refusal to report for an auth error: ioredis sends AUTH first and reports its refusal
+ * (WRONGPASS) as an 'error' event, and the command after it gets NOAUTH; the refusal, kept
+ * by trackSocketErrors, is what names the mistake.
+ */
+export function authRefusal(err: Error, client: object | undefined): Error {
+  const refusal = lastSocketError(client);
+  return refusal !== undefined && isAuthError(refusal) ? refusal : err;
+}
+
+/** Why a node or sentinel gave no answer, in words: refused, timed out, TLS, or the socket's code. */
+export function describeFailure(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED') return 'refused the connection (ECONNREFUSED: nothing listens there)';
+  if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
+  if (/timed out|^timeout$/i.test(err.message) || code === 'ETIMEDOUT')
+    return `no answer within ${timeoutMs} ms`;
+  return code ?? err.message;
+}
+
 function describeSocketError(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
@@ -86,6 +128,13 @@ function describeSocketError(err: Error): string {
  */
 export function isUnreadyNodeError(err: unknown): boolean {
   return err instanceof LoadingError || err instanceof MasterDownError;
+}
+
+/** Below this, bytes of a reply that stopped arriving say nothing about the value's size. */
+const LARGE_REPLY_BYTES = 64 * 1024;
+
+function formatBytes(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /**
@@ -106,13 +155,22 @@ export function translateError(
   redactCredentials(err);
   const where = address ? ` on ${formatAddress(address)}` : '';
   if (isTimeoutError(err)) {
-    return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}`, timeoutMs, {
+    // Its reply was arriving: not a paused node but a value too large for the timeout.
+    const arrived = bytesArrivedBeforeTimeout(err);
+    const large =
+      arrived >= LARGE_REPLY_BYTES
+        ? ` while its reply was still arriving (${formatBytes(arrived)} had arrived: the value is at least that large); raise commandTimeoutMs for values this large, or make them smaller (a compressor, or split the value)`
+        : '';
+    return new CommandTimeoutError(`Command timed out after ${timeoutMs} ms${where}${large}`, timeoutMs, {
       cause: err,
     });
   }
   if (isAuthError(err)) {
-    const reply = (err as Error).message.split(' ')[0];
-    return new AuthenticationError(`Authentication failed${where} (${reply})`, { cause: err });
+    const refusal = authRefusal(err as Error, client);
+    return new AuthenticationError(
+      `Authentication failed${where} ${credentialsRefused(refusal, DATA_NODE_CREDENTIALS)}`,
+      { cause: refusal },
+    );
   }
   if (isConnectionError(err)) {
     const socketError = lastSocketError(client);

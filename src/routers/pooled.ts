@@ -249,7 +249,9 @@ export class PooledRouter extends SentinelRouter {
 
   private async askReplicas(): Promise<ReplicaSet> {
     const res = await this.ctx.sentinel.replicas();
-    if (!res.found) throw new MasterNotFoundError(`No sentinel knows the service "${this.ctx.service}"`);
+    if (!res.found) {
+      throw await this.ctx.sentinel.serviceNotFound(`No sentinel knows the service "${this.ctx.service}"`);
+    }
     if (this.closed) throw routerClosed();
     const usable = res.value.filter(isUsable);
     const wanted = usable.map((r) => r.address);

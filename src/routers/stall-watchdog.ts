@@ -21,6 +21,12 @@ import type { Redis } from 'ioredis';
  * `timeoutMs` after it reached the head (after the commands before it were answered), and at
  * most `timeoutMs / 4` later than that; a connection that keeps answering is never stuck.
  *
+ * A stuck head whose reply was still arriving (a value too large for the timeout, not a paused
+ * node) is told apart by the bytes the socket received while it was at the head: its error
+ * carries them (`bytesArrivedBeforeTimeout`), so the message can say so. They are counted from
+ * when the watchdog saw it at the head (armed by it, or at the first check after): no byte of
+ * another reply is in the count, a few of its own may be missing.
+ *
  * Cost: nothing per command but the check that the watchdog is armed. The interval runs only
  * while commands wait (it stops at the first check that finds the queues empty, and the next
  * command arms it again), so an idle connection has no timer, and while it runs it keeps the
@@ -39,6 +45,8 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
   let timer: NodeJS.Timeout | undefined;
   let head: unknown;
   let since = 0;
+  /** Bytes the socket had received when the head was first seen. */
+  let bytesAtHead = 0;
 
   const disarm = (): void => {
     clearInterval(timer);
@@ -55,9 +63,10 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
     if (front !== head) {
       head = front;
       since = now;
+      bytesAtHead = bytesRead(client);
     } else if (now - since >= timeoutMs) {
       disarm();
-      failStuck(client, queues);
+      failStuck(client, queues, bytesRead(client) - bytesAtHead);
     }
   };
 
@@ -70,6 +79,7 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
       // first check.
       head = headCommand(queues);
       since = Date.now();
+      bytesAtHead = bytesRead(client);
     }
     return result;
   } as Redis['sendCommand'];
@@ -111,12 +121,28 @@ function isQueue(q: unknown): q is CommandDeque {
  * Fail everything waiting on a stuck connection, then close it. The message is ioredis' own
  * for a command timeout, so translateError() gives CommandTimeoutError exactly as before.
  * Rejecting first matters: closing alone would fail them with "Connection is closed.".
+ * The head's error carries the bytes of its reply that had arrived.
  */
-function failStuck(client: Redis, queues: StallQueues): void {
-  for (const item of [...queues.commandQueue.toArray(), ...queues.offlineQueue.toArray()]) {
-    item.command?.reject?.(new Error(COMMAND_TIMED_OUT));
-  }
+function failStuck(client: Redis, queues: StallQueues, headBytes: number): void {
+  const items = [...queues.commandQueue.toArray(), ...queues.offlineQueue.toArray()];
+  items.forEach((item, i) => {
+    const error = new Error(COMMAND_TIMED_OUT);
+    if (i === 0 && headBytes > 0) arrivedBytes.set(error, headBytes);
+    item.command?.reject?.(error);
+  });
   client.disconnect();
+}
+
+const arrivedBytes = new WeakMap<Error, number>();
+
+/** For a timeout of the watchdog: the bytes of the command's reply that had arrived (0: none). */
+export function bytesArrivedBeforeTimeout(err: unknown): number {
+  return err instanceof Error ? (arrivedBytes.get(err) ?? 0) : 0;
+}
+
+/** Bytes the client's socket has received (0 before it has one). */
+function bytesRead(client: Redis): number {
+  return (client as unknown as { stream?: { bytesRead?: number } }).stream?.bytesRead ?? 0;
 }
 
 const COMMAND_TIMED_OUT = 'Command timed out';

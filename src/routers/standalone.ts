@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { type DataConnectionHook, DataConnectionHooks } from '../core/connection-hook.js';
 import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
+import { isUnknownCommandReply } from '../core/redis-errors.js';
 import type {
   Intent,
   NodeAddress,
@@ -11,7 +12,12 @@ import type {
   RouterStats,
 } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, unrefClient } from './node-clients.js';
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  parseRole,
+  unrefClient,
+} from './node-clients.js';
 import { routerClosed } from './pipeline.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -214,8 +220,20 @@ class StandaloneRouter implements Router {
     }
     return result.catch((err: unknown) => {
       this.#errors++;
-      throw translateError(err, this.#address, this.#timeoutMs, this.#client);
+      const translated = translateError(err, this.#address, this.#timeoutMs, this.#client);
+      if (isUnknownCommandReply(err)) return this.#sentinelOrThrow(translated);
+      throw translated;
     });
+  }
+
+  /**
+   * A command refused as unknown: the port may be a sentinel's (a sentinel knows no GET). ROLE,
+   * asked on this error path only, says; a sentinel is a ConfigError naming the routers for it.
+   */
+  async #sentinelOrThrow(err: unknown): Promise<never> {
+    const role: unknown = await this.#client.call('ROLE').catch(() => undefined);
+    if (parseRole(role) === 'sentinel') throw sentinelGivenAsDataNode(this.#address, role);
+    throw err;
   }
 
   async close(): Promise<void> {
@@ -248,6 +266,15 @@ class StandaloneRouter implements Router {
       failovers: 0,
     };
   }
+}
+
+/** `ROLE` of a sentinel is `[sentinel, [service, ...]]`: say which routers take its port. */
+function sentinelGivenAsDataNode(address: NodeAddress, role: unknown): ConfigError {
+  const listed = Array.isArray(role) && Array.isArray(role[1]) ? role[1].map(String) : [];
+  const monitors = listed.length === 0 ? 'no service' : listed.map((s) => JSON.stringify(s)).join(', ');
+  return new ConfigError(
+    `${formatAddress(address)} is a Redis Sentinel (it monitors ${monitors}), not a data node: routers.standalone needs the port of a Redis server; through Sentinel, use routers.pooled({ sentinels: [{ host: '${address.host}', port: ${address.port} }], service: '${listed[0] ?? 'mymaster'}' }) (or routers.discovery with the same options)`,
+  );
 }
 
 /** A Router for one Redis server: `routers.standalone({ url: 'redis://127.0.0.1:6379/0' })`. */

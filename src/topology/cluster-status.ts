@@ -27,7 +27,7 @@ export function describeCluster(t: ClusterTopology, caFile?: string): string {
     '  router: routers.cluster({',
     `    nodes: [${seeds}],`,
     ...(t.auth?.username ? [`    username: '${t.auth.username}',`] : []),
-    ...(t.auth ? ['    password: process.env.REDIS_PASSWORD,'] : []),
+    ...(t.auth ? ['    password: process.env.SENTINEL_CACHE_PASSWORD,'] : []),
     ...(t.tls ? [`    tls: { ca: readFileSync(${JSON.stringify(caFile ?? 'ca.crt')}) },`] : []),
     '  }),',
     '});',

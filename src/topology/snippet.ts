@@ -2,7 +2,8 @@ import type { Topology } from './types.js';
 
 /**
  * Human-readable addresses plus a `createCache` config to paste into an app. Passwords are
- * never printed: the snippet reads them from environment variables.
+ * never printed: the snippet reads them from the environment variables the CLI and the
+ * external provider read them from (SENTINEL_CACHE_PASSWORD, SENTINEL_CACHE_SENTINEL_PASSWORD).
  */
 export function describeTopology(t: Topology, caFile = 'ca.crt'): string {
   const lines = [`Redis Sentinel topology '${t.service}' is up (provider: ${t.provider})`];
@@ -13,10 +14,10 @@ export function describeTopology(t: Topology, caFile = 'ca.crt'): string {
   const sentinels = t.sentinels.map((s) => `{ host: '${s.host}', port: ${s.port} }`).join(', ');
   const extra: string[] = [];
   if (t.auth?.username) extra.push(`    username: '${t.auth.username}',`);
-  if (t.auth) extra.push('    password: process.env.REDIS_PASSWORD,');
+  if (t.auth) extra.push('    password: process.env.SENTINEL_CACHE_PASSWORD,');
   if (t.auth?.sentinelUsername) extra.push(`    sentinelUsername: '${t.auth.sentinelUsername}',`);
   if (t.auth?.sentinelPassword !== undefined)
-    extra.push('    sentinelPassword: process.env.SENTINEL_PASSWORD,');
+    extra.push('    sentinelPassword: process.env.SENTINEL_CACHE_SENTINEL_PASSWORD,');
   if (t.tls) {
     const ca = `readFileSync(${JSON.stringify(caFile)})`;
     extra.push(`    tls: { ca: ${ca} },`, `    sentinelTls: { ca: ${ca} },`);

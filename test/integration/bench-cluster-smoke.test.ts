@@ -8,15 +8,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchResults } from '../../bench/lib/report.js';
 import { runBenchCli } from '../../bench/run.js';
+import { TextSink } from '../fixtures/text-sink.js';
 
 describe('bench --scenario cluster --quick', () => {
   let outDir: string;
   let results: BenchResults;
   let report: string;
+  const stdout = new TextSink();
+  const stderr = new TextSink();
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'sentinel-cache-bench-cluster-'));
-    await runBenchCli(['--scenario', 'cluster', '--quick', '--quiet', '--out', outDir]);
+    await runBenchCli(['--scenario', 'cluster', '--quick', '--out', outDir], { stdout, stderr });
     results = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as BenchResults;
     report = await readFile(join(outDir, 'report.md'), 'utf8');
   }, 240_000);
@@ -61,5 +64,14 @@ describe('bench --scenario cluster --quick', () => {
     expect(report).toContain('## Redis Cluster');
     expect(report).toContain('### Shard failover');
     expect(report).toContain('### 100 keys over all shards');
+  });
+
+  it('prints a summary of the cluster numbers and the report path, and offers the other scenarios', () => {
+    const ours = results.cluster!.steady.find((r) => r.client === 'cluster')!;
+    expect(stdout.text).toContain(`routers.cluster ${ours.opsRatio}× ioredis Cluster's ops/s`);
+    expect(stdout.text).toContain(`Report: ${join(outDir, 'report.md')}`);
+    expect(stdout.text).not.toContain('## Redis Cluster');
+    expect(stdout.text).toContain('npm run bench -- --scenario near');
+    expect(stderr.text).toMatch(/^cluster: (\d+)\/\1 steps done/m);
   });
 });

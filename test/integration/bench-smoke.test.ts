@@ -1,6 +1,8 @@
 /**
  * CI smoke of the bench suite: `bench --quick` end to end on a real local topology. Asserts the
- * shape of what it writes (a row for every client and scenario, SVGs that parse), never a timing.
+ * shape of what it writes (a row for every client and scenario, SVGs that parse) and what a
+ * user sees (progress lines that end at their totals, a short summary and the report's path on
+ * stdout, topology logs in bench.log), never a timing.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,14 +11,18 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchResults } from '../../bench/lib/report.js';
 import { runBenchCli } from '../../bench/run.js';
+import { TextSink } from '../fixtures/text-sink.js';
 
 describe('bench --quick', () => {
   let outDir: string;
   let results: BenchResults;
+  const stdout = new TextSink();
+  const stderr = new TextSink();
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'sentinel-cache-bench-'));
-    await runBenchCli(['--quick', '--quiet', '--out', outDir]);
+    // Not a terminal: progress comes as lines on stderr, the summary on stdout.
+    await runBenchCli(['--quick', '--out', outDir], { stdout, stderr });
     results = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as BenchResults;
   }, 240_000);
 
@@ -176,6 +182,54 @@ describe('bench --quick', () => {
     for (const s of results.soak) {
       expect(s.samples.length).toBeGreaterThan(0);
       expect(s.rssMaxMb).toBeGreaterThan(0);
+    }
+  });
+
+  it('prints a short summary from the run and the report path, not the report', () => {
+    const out = stdout.text;
+    expect(out).toContain('Which router for you, from these numbers:');
+    expect(out).toContain(`Report: ${join(outDir, 'report.md')}`);
+    expect(out).not.toContain('## Steady state');
+    expect(out).not.toMatch(/^\|/m);
+    expect(out.split('\n').length).toBeLessThan(40);
+    // Computed from the run: every client that lost acknowledged writes is named with the count.
+    for (const f of results.failover) {
+      for (const c of f.clients.filter((c) => (c.lostWrites ?? 0) > 0)) {
+        expect(out).toContain(`${c.client} ${(c.lostWrites as number).toLocaleString('en-US')} lost`);
+      }
+    }
+    expect(out).toContain('npm run bench -- --scenario near');
+    expect(out).toContain('npm run bench -- --scenario cluster');
+  });
+
+  it('shows an overall estimate, ends every progress phase at its total, and logs topology lines to bench.log', async () => {
+    const lines = stderr.text.split('\n').filter(Boolean);
+    const starts = lines
+      .map((l) => /^(\w[\w ]*?): 0\/(\d+) (\w+)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(starts.map((m) => m[1])).toEqual(expect.arrayContaining(['steady', 'soak', 'failover pause']));
+    // A phase's total may grow while it runs (a failover takes longer than planned); it ends full.
+    for (const [, name, , unit] of starts) {
+      expect(stderr.text, name).toMatch(new RegExp(`^${name}: (\\d+)/\\1 ${unit} done`, 'm'));
+    }
+    expect(stderr.text).toMatch(/overall \d+%, about [\dhms ]+ left/);
+    expect(stderr.text).not.toMatch(/listening on|topology provider|healthy: master/);
+    const log = await readFile(join(outDir, 'bench.log'), 'utf8');
+    expect(log).toMatch(/listening on 127\.0\.0\.1:\d+/);
+  });
+
+  it('counts acknowledged writes that were lost as failures in the failover success rate', async () => {
+    const markdown = await readFile(join(outDir, 'report.md'), 'utf8');
+    expect(markdown).toContain('success rate (acked writes lost count as failed)');
+    for (const f of results.failover) {
+      for (const c of f.clients) {
+        const row = markdown
+          .split('\n')
+          .find((l) => l.startsWith(`| \`${c.client}\` |`) && l.endsWith('% |'));
+        const kept = c.succeeded - (c.lostWrites ?? 0);
+        expect(row, c.client).toBeDefined();
+        expect(row?.endsWith(`| ${((kept / c.offered) * 100).toFixed(1)}% |`), row).toBe(true);
+      }
     }
   });
 

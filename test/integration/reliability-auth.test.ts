@@ -72,11 +72,21 @@ async function failure(cache: Cache, op: (c: Cache) => Promise<unknown>): Promis
   return error;
 }
 
-async function expectAuthFailure(cache: Cache, what: string): Promise<void> {
+/** Wrong credentials: the server's refusal (WRONGPASS), not the NOAUTH of the command after it. */
+const WRONG_DATA_CREDENTIALS =
+  /\(WRONGPASS\): wrong username or password \(options 'username' \/ 'password'\)$/;
+const NO_DATA_PASSWORD = /\(NOAUTH\): the server requires a password and none was given \(option 'password'/;
+const WRONG_SENTINEL_CREDENTIALS =
+  /^Sentinels rejected the credentials for service "mymaster" \(WRONGPASS\): wrong username or password \(options 'sentinelUsername' \/ 'sentinelPassword'\)$/;
+const NO_SENTINEL_PASSWORD =
+  /^Sentinels rejected the credentials for service "mymaster" \(NOAUTH\): the sentinels require a password and none was given \(option 'sentinelPassword'/;
+
+async function expectAuthFailure(cache: Cache, what: string, message: RegExp): Promise<void> {
   try {
     for (const op of [(c: Cache) => c.get('k'), (c: Cache) => c.set('k', 1)]) {
       const error = await failure(cache, op);
       expect(error, `${what}: ${errorName(error)}: ${String(error)}`).toBeInstanceOf(AuthenticationError);
+      expect((error as Error).message, what).toMatch(message);
     }
   } finally {
     await cache.close();
@@ -128,18 +138,25 @@ describe('standalone router with a password and an ACL user', () => {
     await expectAuthFailure(
       cacheOn(routers.standalone({ ...at(), username: DATA_USER, password: WRONG_PASSWORD })),
       'wrong password',
+      WRONG_DATA_CREDENTIALS,
     );
     await expectAuthFailure(
       cacheOn(routers.standalone({ ...at(), password: WRONG_PASSWORD })),
       'wrong requirepass',
+      WRONG_DATA_CREDENTIALS,
     );
     await expectAuthFailure(
       cacheOn(routers.standalone({ ...at(), username: 'nobody', password: DATA_PASSWORD })),
       'unknown user',
+      WRONG_DATA_CREDENTIALS,
     );
-    await expectAuthFailure(cacheOn(routers.standalone(at())), 'no password');
+    await expectAuthFailure(cacheOn(routers.standalone(at())), 'no password', NO_DATA_PASSWORD);
     const url = `redis://${DATA_USER}:${encodeURIComponent(WRONG_PASSWORD)}@127.0.0.1:${server.port}`;
-    await expectAuthFailure(cacheOn(routers.standalone({ url, ...timeouts })), 'wrong password in the URL');
+    await expectAuthFailure(
+      cacheOn(routers.standalone({ url, ...timeouts })),
+      'wrong password in the URL',
+      WRONG_DATA_CREDENTIALS,
+    );
   });
 
   it('the least-privilege ACL user documented in SECURITY.md runs the cache API and nothing more', async () => {
@@ -254,10 +271,15 @@ describe('sentinel routers with separate data-node and sentinel credentials', ()
     });
 
     it('wrong data-node password: AuthenticationError', async () => {
-      await expectAuthFailure(cacheOn(router(kind, { password: WRONG_PASSWORD })), 'data password wrong');
+      await expectAuthFailure(
+        cacheOn(router(kind, { password: WRONG_PASSWORD })),
+        'data password wrong',
+        WRONG_DATA_CREDENTIALS,
+      );
       await expectAuthFailure(
         cacheOn(router(kind, { password: undefined, username: undefined })),
         'data no password',
+        NO_DATA_PASSWORD,
       );
     });
 
@@ -265,10 +287,12 @@ describe('sentinel routers with separate data-node and sentinel credentials', ()
       await expectAuthFailure(
         cacheOn(router(kind, { sentinelPassword: WRONG_PASSWORD })),
         'sentinel password wrong',
+        WRONG_SENTINEL_CREDENTIALS,
       );
       await expectAuthFailure(
         cacheOn(router(kind, { sentinelPassword: undefined, sentinelUsername: undefined })),
         'sentinel no password',
+        NO_SENTINEL_PASSWORD,
       );
     });
 
@@ -276,6 +300,7 @@ describe('sentinel routers with separate data-node and sentinel credentials', ()
       await expectAuthFailure(
         cacheOn(router(kind, { sentinelUsername: DATA_USER, sentinelPassword: DATA_PASSWORD })),
         'credentials swapped',
+        WRONG_SENTINEL_CREDENTIALS,
       );
     });
   });

@@ -16,7 +16,16 @@ const work = mkdtempSync(join(tmpdir(), 'sentinel-cache-cli-'));
 const stateFile = join(work, 'state', 'topology.json');
 
 function cli(...args: string[]) {
-  return exec(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 60_000 });
+  return cliWith({}, ...args);
+}
+
+/** The CLI with extra environment variables (SENTINEL_CACHE_PASSWORD). */
+function cliWith(env: Record<string, string>, ...args: string[]) {
+  return exec(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: ROOT,
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
 }
 
 /** `topology up --detach` of a master, one replica and two sentinels, recorded in `state`. */
@@ -53,9 +62,25 @@ afterAll(async () => {
 
 describe('sentinel-cache topology up --detach / status / down', () => {
   it('starts detached servers, reports them, and takes everything down', async () => {
-    const up = await upDetached(stateFile);
+    const up = await cliWith(
+      { SENTINEL_CACHE_PASSWORD: 'cli-secret' },
+      'topology',
+      'up',
+      '--detach',
+      '--replicas',
+      '1',
+      '--sentinels',
+      '2',
+      '--state-file',
+      stateFile,
+    );
     expect(up.stdout).toContain("Redis Sentinel topology 'mymaster' is up");
     expect(up.stdout).toContain('routers.pooled({');
+    // The snippet reads the password from the variable the CLI read it from, and never prints it.
+    expect(up.stdout).toContain('    password: process.env.SENTINEL_CACHE_PASSWORD,');
+    expect(up.stdout).not.toContain('cli-secret');
+    // The stop command it prints stops this topology, not the one in the default state file.
+    expect(up.stdout).toContain(`Stop it with: sentinel-cache topology down --state-file ${stateFile}`);
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ProcessTopologyState;
     const pids = state.processes.map((p) => p.pid!);
     expect(pids).toHaveLength(4);
@@ -82,9 +107,19 @@ describe('sentinel-cache topology up --detach / status / down', () => {
   });
 
   it('up --cluster --detach starts a Redis Cluster; status shows slots and links; down removes it', async () => {
-    const up = await cli('topology', 'up', '--cluster', '--detach', '--state-file', stateFile);
+    const up = await cliWith(
+      { SENTINEL_CACHE_PASSWORD: 'cli-secret' },
+      'topology',
+      'up',
+      '--cluster',
+      '--detach',
+      '--state-file',
+      stateFile,
+    );
     expect(up.stdout).toContain('Redis Cluster is up (provider: process): 3 shards, 1 replica(s) each');
     expect(up.stdout).toContain('routers.cluster({');
+    expect(up.stdout).toContain('    password: process.env.SENTINEL_CACHE_PASSWORD,');
+    expect(up.stdout).toContain(`Stop it with: sentinel-cache topology down --state-file ${stateFile}`);
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ProcessTopologyState;
     expect(state.cluster).toEqual({ shards: 3, replicasPerShard: 1 });
     const pids = state.processes.map((p) => p.pid!);

@@ -8,7 +8,9 @@ import { Redis } from 'ioredis';
  * application's process. Seen with a cluster whose CA the client does not trust. This connector
  * (ioredis' own, through `redisOptions.Connector`, so the slot-refresh connections ioredis
  * duplicates get it too) gives every socket a lasting no-op listener; the first error still
- * reaches ioredis and the router as before.
+ * reaches ioredis and the router as before. `onSocketError` hears every socket error with the
+ * node's address: ioredis reports a refused slot-refresh connection only as "Connection is
+ * closed.", and the router names the cause (ECONNREFUSED, a certificate) when no node answers.
  */
 
 type ConnectorClass = new (
@@ -16,6 +18,12 @@ type ConnectorClass = new (
 ) => {
   connect(...args: unknown[]): Promise<EventEmitter>;
 };
+
+/** The connection options ioredis gives its connector. */
+interface ConnectorOptions {
+  host?: string;
+  port?: number;
+}
 
 let standalone: ConnectorClass | undefined;
 
@@ -29,15 +37,20 @@ function standaloneConnector(): ConnectorClass {
   return standalone;
 }
 
-const ignore = () => {};
-
 /** A `Connector` for ioredis options: the standard one, whose sockets never throw a late error. */
-export function quietStreamsConnector(): ConnectorClass {
+export function quietStreamsConnector(onSocketError: (address: string, err: Error) => void): ConnectorClass {
   const Base = standaloneConnector();
   return class QuietStreamsConnector extends Base {
+    readonly #address: string;
+    constructor(options: unknown) {
+      super(options);
+      const { host, port } = options as ConnectorOptions;
+      this.#address = `${host}:${port}`;
+    }
+
     override connect(...args: unknown[]): Promise<EventEmitter> {
       return super.connect(...args).then((stream) => {
-        stream.on('error', ignore);
+        stream.on('error', (err: Error) => onSocketError(this.#address, err));
         return stream;
       });
     }

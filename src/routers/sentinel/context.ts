@@ -207,7 +207,9 @@ export class SentinelContext {
    */
   async askMaster(): Promise<NodeAddress> {
     const res = await this.sentinel.masterAddress((a) => !this.isDemoted(a) && !this.isNotMaster(a));
-    if (!res.found) throw new MasterNotFoundError(`No sentinel knows a master for service "${this.service}"`);
+    if (!res.found) {
+      throw await this.sentinel.serviceNotFound(`No sentinel knows a master for service "${this.service}"`);
+    }
     return res.value;
   }
 

@@ -1,10 +1,17 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
-import { AuthenticationError, ConfigError, SentinelUnavailableError } from '../../core/errors.js';
 import {
+  AuthenticationError,
+  ConfigError,
+  MasterNotFoundError,
+  SentinelUnavailableError,
+} from '../../core/errors.js';
+import {
+  authRefusal,
+  credentialsRefused,
+  describeFailure,
   formatAddress,
   isAuthError,
-  isTlsError,
   lastSocketError,
   redactCredentials,
   trackSocketErrors,
@@ -39,6 +46,12 @@ export type SentinelQueryResult<T> =
   | { found: true; value: T; sentinel: NodeAddress }
   | { found: false; answered: number };
 
+const SENTINEL_CREDENTIALS = {
+  required: 'the sentinels require a password',
+  username: 'sentinelUsername',
+  password: 'sentinelPassword',
+};
+
 /** Flags that make a replica (or sentinel) unusable, as in the Sentinel client spec. */
 const DOWN_FLAGS = ['s_down', 'o_down', 'disconnected'];
 
@@ -64,14 +77,23 @@ export function linkReportedDown(info: SentinelNodeInfo): boolean {
   return info.fields['master-link-status'] === 'err';
 }
 
-/** `SENTINEL replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */
-export function parseNodeList(reply: unknown, mapAddress: AddressMapper): SentinelNodeInfo[] {
+/** `SENTINEL masters|replicas|sentinels` entries come as flat [k1, v1, k2, v2, ...] arrays. */
+function parseNodeFields(reply: unknown): Record<string, string>[] {
   if (!Array.isArray(reply)) return [];
-  const out: SentinelNodeInfo[] = [];
+  const out: Record<string, string>[] = [];
   for (const entry of reply) {
     if (!Array.isArray(entry)) continue;
     const fields: Record<string, string> = {};
     for (let i = 0; i + 1 < entry.length; i += 2) fields[String(entry[i])] = String(entry[i + 1]);
+    out.push(fields);
+  }
+  return out;
+}
+
+/** The entries of `SENTINEL replicas|sentinels` that carry an address. */
+export function parseNodeList(reply: unknown, mapAddress: AddressMapper): SentinelNodeInfo[] {
+  const out: SentinelNodeInfo[] = [];
+  for (const fields of parseNodeFields(reply)) {
     const address = toAddress(fields.ip, fields.port);
     if (!address) continue;
     out.push({
@@ -90,16 +112,6 @@ function isReplyError(err: unknown): boolean {
 /** A Redis data node asked a SENTINEL command: the address is a data port, not a sentinel. */
 function isNotSentinelReply(err: unknown): boolean {
   return isReplyError(err) && /unknown command .?sentinel/i.test((err as Error).message);
-}
-
-/** Why one sentinel gave no answer, in words: refused, timed out, TLS, or the socket's code. */
-function describeFailure(err: unknown, timeoutMs: number): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return 'refused the connection (ECONNREFUSED: nothing listens there)';
-  if (isTlsError(err)) return `TLS handshake failed: ${err.message}${code ? ` (${code})` : ''}`;
-  if (/timed out/i.test(err.message) || code === 'ETIMEDOUT') return `no answer within ${timeoutMs} ms`;
-  return code ?? err.message;
 }
 
 export function sentinelClientOptions(address: NodeAddress, access: SentinelAccess) {
@@ -178,6 +190,25 @@ export class SentinelClient {
     });
   }
 
+  /**
+   * The sentinels gave no usable answer for the service: `message`, and when the service is not
+   * one they monitor, the names they do (SENTINEL MASTERS, asked only on this error path), so a
+   * misspelt `service` names its fix.
+   */
+  async serviceNotFound(message: string): Promise<MasterNotFoundError> {
+    const known = await this.query<string[]>(async (client) => {
+      const reply = await client.call('SENTINEL', 'masters');
+      return { found: true, value: parseNodeFields(reply).map((fields) => fields.name ?? '') };
+    }).catch(() => undefined);
+    if (!known?.found || known.value.includes(this.service)) return new MasterNotFoundError(message);
+    const names = known.value.filter(Boolean).map((name) => JSON.stringify(name));
+    return new MasterNotFoundError(
+      names.length === 0
+        ? `${message}; the sentinels monitor no service`
+        : `${message}; the sentinels monitor ${names.join(', ')} (check the 'service' option)`,
+    );
+  }
+
   /** `SENTINEL replicas`: every replica the sentinel knows, flags included (callers filter). */
   async replicas(): Promise<SentinelQueryResult<SentinelNodeInfo[]>> {
     return this.query<SentinelNodeInfo[]>(async (client) => {
@@ -206,7 +237,7 @@ export class SentinelClient {
     const order = this.list.snapshot();
     let answered = 0;
     let lastError: unknown;
-    let authError: unknown;
+    let authError: Error | undefined;
     const failures: string[] = [];
     const notSentinels: NodeAddress[] = [];
     for (const sentinel of order) {
@@ -220,7 +251,7 @@ export class SentinelClient {
           return { found: true, value: answer.value, sentinel };
         }
       } catch (err) {
-        if (isAuthError(err)) authError = redactCredentials(err);
+        if (isAuthError(err)) authError = redactCredentials(authRefusal(err as Error, client));
         else if (isNotSentinelReply(err)) notSentinels.push(sentinel);
         else {
           lastError = lastSocketError(client) ?? err; // why the connection closed, if known
@@ -242,9 +273,10 @@ export class SentinelClient {
     }
     if (answered > 0) return { found: false, answered };
     if (authError !== undefined) {
-      throw new AuthenticationError(`Sentinels rejected the credentials (service ${this.service})`, {
-        cause: authError,
-      });
+      throw new AuthenticationError(
+        `Sentinels rejected the credentials for service ${JSON.stringify(this.service)} ${credentialsRefused(authError, SENTINEL_CREDENTIALS)}`,
+        { cause: authError },
+      );
     }
     // Per sentinel, what happened: "refused" when it was refused in 4 ms, not "no answer within 250 ms".
     throw new SentinelUnavailableError(
