@@ -132,11 +132,13 @@ describe.each(KINDS)('%s router', (kind) => {
     try {
       await cache.set('warm', 1);
       // Paused first, so every router meets it (the storm may finish faster than a pause);
-      // resumed while the storm is still running.
+      // resumed while the storm is still running. The pause lasts five command timeouts: on a
+      // loaded machine the storm's first commands may reach the socket only after a few
+      // hundred ms, and they must still wait past commandTimeoutMs.
       if (kind === 'standalone') await server.pause();
       else await topology.pauseMaster();
       const { rejected } = await storm(cache, async () => {
-        await new Promise((r) => setTimeout(r, 700));
+        await new Promise((r) => setTimeout(r, 5 * COMMAND_TIMEOUT_MS));
         if (kind === 'standalone') await server.resume();
         else await topology.resumeMaster();
       });
