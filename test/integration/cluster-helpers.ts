@@ -131,6 +131,83 @@ export async function until(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** A slot held between two masters (see `beginMigration`). */
+export interface SlotMigration {
+  /** MIGRATE these keys of the slot (all of them when omitted, `batch` per MIGRATE, `pauseMs` between). */
+  move(keys?: readonly string[], options?: { batch?: number; pauseMs?: number }): Promise<number>;
+  /** Move what is left, then give the slot to the target (`SETSLOT NODE` on every master). */
+  finish(options?: { batch?: number; pauseMs?: number }): Promise<number>;
+}
+
+/**
+ * Start moving `slot` from the master `from` to the master `to` the way `redis-cli --cluster
+ * reshard` does (IMPORTING on `to`, then MIGRATING on `from`) and leave it split: its keys stay
+ * on `from` until `move()` migrates them. Clients meet the slot exactly as during a reshard.
+ */
+export async function beginMigration(
+  topo: ClusterTopology,
+  slot: number,
+  from: NodeAddress,
+  to: NodeAddress,
+): Promise<SlotMigration> {
+  const password = topo.auth?.password;
+  const source = nodeClient(from, password);
+  const target = nodeClient(to, password);
+  const others = (await topo.shards())
+    .map((s) => s.master)
+    .filter((m) => m.port !== from.port && m.port !== to.port)
+    .map((m) => nodeClient(m, password));
+  const disconnect = () => {
+    for (const node of [source, target, ...others]) node.disconnect();
+  };
+  const auth = password === undefined ? [] : ['AUTH', password];
+  const migrate = (keys: readonly string[]) =>
+    source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', ...auth, 'KEYS', ...keys);
+  try {
+    const targetId = String(await target.call('CLUSTER', 'MYID'));
+    await target.call(
+      'CLUSTER',
+      'SETSLOT',
+      String(slot),
+      'IMPORTING',
+      String(await source.call('CLUSTER', 'MYID')),
+    );
+    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+    const move = async (keys?: readonly string[], { batch = 10, pauseMs = 10 } = {}) => {
+      let moved = 0;
+      for (let step = 0; ; step++) {
+        if (step > 10_000)
+          throw new Error(`slot ${slot} still has keys on ${from.port} after 10,000 MIGRATEs`);
+        const next =
+          keys === undefined
+            ? ((await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(batch))) as string[])
+            : keys.slice(moved, moved + batch);
+        if (next.length === 0) return moved;
+        await migrate(next);
+        moved += next.length;
+        await sleep(pauseMs);
+      }
+    };
+    return {
+      move,
+      async finish(options) {
+        try {
+          const moved = await move(undefined, options);
+          for (const node of [target, source, ...others]) {
+            await node.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+          }
+          return moved;
+        } finally {
+          disconnect();
+        }
+      },
+    };
+  } catch (err) {
+    disconnect();
+    throw err;
+  }
+}
+
 /**
  * Move `slot` from the master `from` to the master `to` the way `redis-cli --cluster reshard`
  * does: IMPORTING on `to`, MIGRATING on `from`, then `MIGRATE ... KEYS` of `batch` keys at a
@@ -142,35 +219,7 @@ export async function migrateSlot(
   slot: number,
   from: NodeAddress,
   to: NodeAddress,
-  { batch = 10, pauseMs = 10 }: { batch?: number; pauseMs?: number } = {},
+  options: { batch?: number; pauseMs?: number } = {},
 ): Promise<number> {
-  const password = topo.auth?.password;
-  const source = nodeClient(from, password);
-  const target = nodeClient(to, password);
-  const others = (await topo.shards())
-    .map((s) => s.master)
-    .filter((m) => m.port !== from.port && m.port !== to.port)
-    .map((m) => nodeClient(m, password));
-  try {
-    const sourceId = String(await source.call('CLUSTER', 'MYID'));
-    const targetId = String(await target.call('CLUSTER', 'MYID'));
-    await target.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-    let moved = 0;
-    for (let step = 0; ; step++) {
-      if (step > 10_000) throw new Error(`slot ${slot} still has keys on ${from.port} after 10,000 MIGRATEs`);
-      const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(batch))) as string[];
-      if (keys.length === 0) break;
-      const auth = password === undefined ? [] : ['AUTH', password];
-      await source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', ...auth, 'KEYS', ...keys);
-      moved += keys.length;
-      await sleep(pauseMs);
-    }
-    for (const node of [target, source, ...others]) {
-      await node.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
-    }
-    return moved;
-  } finally {
-    for (const node of [source, target, ...others]) node.disconnect();
-  }
+  return (await beginMigration(topo, slot, from, to)).finish(options);
 }
