@@ -11,6 +11,7 @@ import {
   CacheError,
   ConnectionInterruptedError,
   MasterNotFoundError,
+  SlotMigratingError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { isConnectionError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
@@ -47,6 +48,15 @@ function isRoutingFailure(err: unknown): boolean {
       err.message === 'Cluster is ended.' ||
       err.name === 'ClusterAllFailedError')
   );
+}
+
+/**
+ * Redis refused the command because its slot is being migrated: TRYAGAIN (a command over
+ * several keys that are not all on the node), an ASK ioredis did not follow, or ioredis giving
+ * up after 8 redirections (TRYAGAIN sends it back through a random node). Nothing ran.
+ */
+function isMigrationRefusal(err: unknown): err is Error {
+  return isSlotRefusal(err) && !/^MOVED\b/.test((err as Error).message);
 }
 
 /** Rounds of eachMaster (a first run plus re-runs after topology changes) before giving up. */
@@ -353,6 +363,13 @@ export class ClusterRouter implements Router {
         {
           cause: err,
         },
+      );
+    }
+    if (isMigrationRefusal(err)) {
+      this.#watchForFailover();
+      return new SlotMigratingError(
+        `The command's hash slot is being migrated between masters, and Redis runs a command over several of its keys only once they are all on one node (${err.message}); retry after the migration`,
+        { cause: err },
       );
     }
     if (isRoutingFailure(err)) {
