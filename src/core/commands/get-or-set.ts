@@ -46,6 +46,7 @@ export function fillContext(options: {
     write: (operation, key, touched, fn) => executor.write(operation, key, null, touched, fn),
     near: executor.near,
     canCombine: (keys) => executor.canCombine(keys),
+    sharded: executor.sharded,
     isIgnorable,
     ignored: (error, key) => {
       executor.counters.ignoredErrors++;

@@ -30,16 +30,7 @@ import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
 import type { NearLayer } from '../near.js';
 import { toNamedError } from '../redis-errors.js';
-import {
-  type CanCombine,
-  entryState,
-  isFresh,
-  readStamps,
-  tagStampKey,
-  tagsCurrent,
-  tagsOf,
-  tagVersions,
-} from '../tags.js';
+import { entryState, isFresh, readStamps, tagStampKey, tagsCurrent, tagsOf, tagVersions } from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
 import {
@@ -110,6 +101,8 @@ export interface GetOrSetContext {
   readonly near: NearLayer | undefined;
   /** Whether one script can take all of `keys` (one hash slot on a cluster). */
   canCombine(keys: readonly string[]): boolean;
+  /** The router spreads keys over several masters: stamps are read one key per command (tags.ts). */
+  readonly sharded: boolean;
   /** Failures ignoreErrors may turn into a miss (connection-level). */
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
@@ -312,7 +305,6 @@ async function readForGetOrSet(
 ): Promise<{ state: 'fresh' | 'stale' | 'gone'; raw: Buffer | null; value?: unknown; meta?: EntryMeta }> {
   const near = ctx.near;
   const held = near?.lookup(redisKey);
-  const canCombine = combineOf(ctx);
   const [raw, stamps] =
     held !== undefined && opts.tags.length === 0
       ? [held.value, new Map<string, number>()]
@@ -323,7 +315,7 @@ async function readForGetOrSet(
               : near !== undefined
                 ? near.read(client, redisKey)
                 : client.getBuffer(redisKey),
-            readStamps(client, ctx.prefix, opts.tags, canCombine),
+            readStamps(client, ctx.prefix, opts.tags, ctx.sharded),
           ]),
         );
   if (raw === null) {
@@ -334,7 +326,7 @@ async function readForGetOrSet(
   const unknownTags = (meta?.tags ?? []).map(({ tag }) => tag).filter((tag) => !stamps.has(tag));
   if (unknownTags.length > 0) {
     const more = await ctx.run('read', 'getOrSet', key, (client) =>
-      readStamps(client, ctx.prefix, unknownTags, canCombine),
+      readStamps(client, ctx.prefix, unknownTags, ctx.sharded),
     );
     for (const [tag, stamp] of more) stamps.set(tag, stamp);
   }
@@ -468,7 +460,7 @@ async function stillCurrent(
   const tags = tagsOf(meta).map(({ tag }) => tag);
   if (tags.length === 0) return true;
   const stamps = await ctx.run(intent, 'getOrSet', key, (client) =>
-    readStamps(client, ctx.prefix, tags, combineOf(ctx)),
+    readStamps(client, ctx.prefix, tags, ctx.sharded),
   );
   return tagsCurrent(meta, stamps);
 }
@@ -496,7 +488,7 @@ async function compute(
   if (stamps === undefined && tags.length > 0) {
     // Stamps are read before the factory runs: an invalidation during the factory wins.
     stamps = await ctx
-      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags, combineOf(ctx)))
+      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags, ctx.sharded))
       .catch(() => new Map<string, number>());
   }
   const factoryCtx: FactoryContext = {
@@ -521,7 +513,7 @@ async function compute(
     const missing = tags.filter((tag) => !stamps?.has(tag));
     if (missing.length > 0) {
       const more = await ctx.run('write', 'getOrSet', key, (client) =>
-        readStamps(client, ctx.prefix, missing, combineOf(ctx)),
+        readStamps(client, ctx.prefix, missing, ctx.sharded),
       );
       stamps = new Map([...(stamps ?? []), ...more]);
     }
@@ -553,11 +545,6 @@ async function compute(
     ctx.ignored(error, key);
   }
   return { value, meta };
-}
-
-/** The router's "one command can take these keys" (one hash slot on a cluster), for tags.ts. */
-function combineOf(ctx: GetOrSetContext): CanCombine {
-  return (keys) => ctx.canCombine(keys);
 }
 
 function served(ctx: GetOrSetContext, key: string, reason: StaleReason): void {
