@@ -1,9 +1,9 @@
 /**
  * The cross-process single-flight of getOrSet: a token lock per key in Redis (on the master).
  *
- *   acquire  one script: SET lock token NX PX lockTimeout, PTTL of the lock, optionally the
- *            current value (someone may have filled it since we read), and the stamps of the
- *            tags the value will carry (read before the factory runs, see tags.ts).
+ *   acquire  one script: SET lock token NX PX lockTimeout, PTTL of the lock, the current value
+ *            (someone may have filled it since we read), and the stamps of the tags the value
+ *            will carry that share its slot (read before the factory runs, see tags.ts).
  *   fill     one script: store the value only if no other fill holds the lock and the key still
  *            holds what it held when this fill began (compared by SHA1); release the lock if it
  *            is ours; publish the stored bytes on the key's fill channel for the waiters.
@@ -17,27 +17,40 @@
  * the lock lives on the master and replication is asynchronous, so a lock taken just before the
  * master died may be missing on the promoted replica: a second process then becomes holder as
  * well (one extra factory call); whichever stores first wins, the other's store is refused.
+ *
+ * While a cluster slot is being migrated, Redis runs a script over several keys of it only where
+ * all of them exist, and the lock never exists beforehand: both scripts are refused (TRYAGAIN)
+ * for the whole migration. The fill then takes the same steps one key at a time, each redirected
+ * on its own (see acquireFill and storeFill for what that changes).
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { eachKey } from '../batch.js';
+import { isSlotRefusal } from '../redis-errors.js';
 import { LOCK_RELEASE, LuaScript } from '../scripts.js';
 import { parseStamps } from '../tags.js';
 
 /**
- * KEYS[1] value, KEYS[2] lock, KEYS[3..] tag stamps; ARGV[1] token, ARGV[2] lock PX,
- * ARGV[3] '1' to return the value. Reply: { value or nil, 1 if acquired else 0, lock PTTL, stamps... }.
+ * KEYS[1] value, KEYS[2] lock, KEYS[3..] tag stamps; ARGV[1] token, ARGV[2] lock PX.
+ * Reply: { value or nil, 1 if acquired else 0, lock PTTL, stamps... }.
  */
 const FILL_ACQUIRE = new LuaScript(`
 local acquired = 0
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then acquired = 1 end
-local out = { false, acquired, redis.call('PTTL', KEYS[2]) }
-if ARGV[3] == '1' then out[1] = redis.call('GET', KEYS[1]) end
+local out = { redis.call('GET', KEYS[1]), acquired, redis.call('PTTL', KEYS[2]) }
 for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '0' end
 return out
 `);
 
+/** FILL_ACQUIRE's lock alone. KEYS[1] lock; ARGV[1] token, ARGV[2] PX. Reply: { 1 if acquired else 0, PTTL }. */
+const FILL_LOCK = new LuaScript(`
+local acquired = 0
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then acquired = 1 end
+return { acquired, redis.call('PTTL', KEYS[1]) }
+`);
+
 export interface Acquired {
-  /** The value stored under the key right now (only when asked for), else null. */
+  /** The value stored under the key right now, else null. */
   value: Buffer | null;
   acquired: boolean;
   /** The lock's remaining ms (-2 when it vanished in between, -1 never). */
@@ -46,24 +59,39 @@ export interface Acquired {
   stamps: number[];
 }
 
+/**
+ * Take `lock` if free; read the value and `stamps` (keys in the value's slot) after that.
+ * One script, or while the slot is being migrated (the script refused, see the file comment)
+ * the same steps one key at a time: the lock first, then, once it answered, the value and the
+ * stamps — still read after the lock was taken, one round trip more.
+ */
 export async function acquireFill(
   client: Redis,
-  keys: { value: string; lock: string; stamps: readonly string[] },
-  token: string,
-  lockMs: number,
-  wantValue: boolean,
+  value: string,
+  stamps: readonly string[],
+  lock: FillLock,
 ): Promise<Acquired> {
-  const reply = (await FILL_ACQUIRE.runBuffer(
-    client,
-    [keys.value, keys.lock, ...keys.stamps],
-    [token, lockMs, wantValue ? '1' : '0'],
-  )) as Array<Buffer | number | null>;
-  return {
-    value: (reply[0] as Buffer | null) ?? null,
-    acquired: reply[1] === 1,
-    pttl: Number(reply[2]),
-    stamps: parseStamps(reply.slice(3) as Buffer[]),
-  };
+  if (!lock.split) {
+    try {
+      const reply = (await FILL_ACQUIRE.runBuffer(
+        client,
+        [value, lock.key, ...stamps],
+        [lock.token, lock.ms],
+      )) as Array<Buffer | number | null>;
+      return {
+        value: (reply[0] as Buffer | null) ?? null,
+        acquired: reply[1] === 1,
+        pttl: Number(reply[2]),
+        stamps: parseStamps(reply.slice(3) as Buffer[]),
+      };
+    } catch (error) {
+      if (!isSlotRefusal(error)) throw error;
+      lock.split = true;
+    }
+  }
+  const [acquired, pttl] = (await FILL_LOCK.run(client, [lock.key], [lock.token, lock.ms])) as number[];
+  const [current = null, ...stamped] = await eachKey([value, ...stamps], (key) => client.getBuffer(key));
+  return { value: current, acquired: acquired === 1, pttl: Number(pttl), stamps: parseStamps(stamped) };
 }
 
 /** A fill lock: its key, this caller's token (the lock's value while it holds it), the channel. */
@@ -71,6 +99,13 @@ export interface FillLock {
   key: string;
   token: string;
   channel: string;
+  /** The lock's PX (lockTimeout). */
+  ms: number;
+  /**
+   * Redis refused a script over the value key and this lock (the slot is being migrated): the
+   * rest of this fill goes one key at a time.
+   */
+  split: boolean;
 }
 
 /** What a fill stores under: the value key, the lock (distributed mode), what the key held. */
@@ -112,9 +147,29 @@ return 1
 `);
 
 /**
+ * KEYS[1] lock; ARGV[1] token, ARGV[2] PX. Whether a fill may store while the slot is being
+ * migrated: 0 another fill holds the lock; 1 nobody does; 2 we do (its PX renewed, so that
+ * nobody takes it over before our store lands).
+ */
+const FILL_CLAIM = new LuaScript(`
+local holder = redis.call('GET', KEYS[1])
+if not holder then return 1 end
+if holder ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 2
+`);
+
+/**
  * Store `encoded` (PX `px`, or no expiry when null) unless another fill holds the lock or the
  * key no longer holds what it held when this fill began; release the lock if ours and publish
  * the bytes to the waiters. One round trip. Resolves whether the value was stored.
+ *
+ * While the slot is being migrated (the script refused): the lock checked (and, if ours,
+ * renewed) by one script, then the value compared and stored by another, then the lock released
+ * and the waiters told. The comparison and the write stay one step: a fill never replaces a
+ * value stored since it began. What is no longer one step with it is the lock check: a holder
+ * paused between the two for longer than lockTimeout may store while the fill that took over
+ * holds the lock — if that one has not stored yet.
  */
 export async function storeFill(
   client: Redis,
@@ -123,15 +178,30 @@ export async function storeFill(
   px: number | null,
 ): Promise<boolean> {
   const { lock } = target;
-  const keys = lock === undefined ? [target.value] : [target.value, lock.key];
-  const stored = await FILL_STORE.run(client, keys, [
-    target.seen,
-    encoded,
-    px === null ? '' : px,
-    lock?.token ?? '',
-    lock?.channel ?? '',
-  ]);
-  return stored === 1;
+  const store = [target.seen, encoded, px === null ? '' : px];
+  if (lock === undefined) return (await FILL_STORE.run(client, [target.value], store)) === 1;
+  if (!lock.split) {
+    try {
+      return (
+        (await FILL_STORE.run(client, [target.value, lock.key], [...store, lock.token, lock.channel])) === 1
+      );
+    } catch (error) {
+      if (!isSlotRefusal(error)) throw error;
+      lock.split = true;
+    }
+  }
+  const claim = await FILL_CLAIM.run(client, [lock.key], [lock.token, lock.ms]);
+  if (claim === 0) return false;
+  const stored = (await FILL_STORE.run(client, [target.value], store)) === 1;
+  if (claim === 2) {
+    await Promise.all([
+      LOCK_RELEASE.run(client, [lock.key], [lock.token]),
+      client.publish(lock.channel, stored ? encoded : ''),
+    ]);
+  } else if (stored) {
+    await client.publish(lock.channel, encoded);
+  }
+  return stored;
 }
 
 /** The holder gives up without a value: release (if still ours) and wake the waiters to take over. */

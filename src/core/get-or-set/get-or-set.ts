@@ -358,6 +358,8 @@ async function produce(
     key: fillLockKey(ctx, redisKey),
     token: randomBytes(16).toString('hex'),
     channel: `${ctx.prefix}:__fill__:${redisKey}`,
+    ms: opts.lockTimeout,
+    split: false,
   };
   const lockKey = lock.key;
   /** Where this caller stores if it produces: over `raw`, what the key held when it looked. */
@@ -375,14 +377,9 @@ async function produce(
     for (;;) {
       let got: Awaited<ReturnType<typeof acquireFill>>;
       try {
+        // The value too: another process may have refreshed it since our read.
         got = await ctx.run('write', 'getOrSet', key, (client) =>
-          acquireFill(
-            client,
-            { value: redisKey, lock: lockKey, stamps: stampKeys },
-            lock.token,
-            opts.lockTimeout,
-            true, // the value too: another process may have refreshed it since our read
-          ),
+          acquireFill(client, redisKey, stampKeys, lock),
         );
       } catch (error) {
         if (stale !== undefined) throw new RedisFailure(error);
