@@ -15,6 +15,7 @@ import {
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { isConnectionError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
+import { SlotCoverage, type SlotMigration } from './cluster/coverage.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
@@ -22,7 +23,7 @@ import {
 } from './cluster/options.js';
 import { quietStreamsConnector } from './cluster/quiet-streams.js';
 import { masterView, scaleReadsFor } from './cluster/read-from.js';
-import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
+import { mastersBySlot, migratingSlots, parseNodeKey, slotMoves, slotOf } from './cluster/slot-map.js';
 import { redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -509,32 +510,39 @@ export class ClusterRouter implements Router {
 
   /**
    * Run `fn` once on every master (keyless commands: SCAN, FLUSHDB, ...), in parallel, and
-   * return the results. Survives a topology change during the run without losing a slot:
-   * every slot is covered by a run on the master that served it when that run started; after
-   * the round, slots whose master has changed since (a failover completed, a slot migrated)
-   * are run again on their new master, and a master that failed is replaced by the node that
-   * took over its slots. A master that fails with no replacement yet fails the call with its
-   * named error (fail fast; the failover watch is running). Runs on a replaced master may see
-   * keys already seen: callers that collect keys de-duplicate.
+   * return the results. Survives a topology change during the run without losing a key
+   * (coverage.ts): every slot is covered by a run on the master that served it when that run
+   * started; after each round, slots whose master has changed since (a failover completed, a
+   * slot migration ended) are run again on their new master, and the node a slot is being
+   * migrated to (as its master reports it) runs again after the run that covered the slot, so
+   * a key that moved between the two nodes' scans is seen; a master that failed is replaced by
+   * the node that took over its slots. A master that fails with no replacement yet fails the
+   * call with its named error (fail fast; the failover watch is running). Runs on a node run
+   * again may see keys already seen: callers that collect keys de-duplicate.
    */
   async eachMaster<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]> {
     if (this.#closed) throw new CacheClosedError('Router is closed');
     await this.#whenReady();
     const results: T[] = [];
-    /** The master whose run covered each slot (undefined: not covered yet). */
-    const coveredBy = new Array<string | undefined>(SLOT_COUNT);
+    const coverage = new SlotCoverage();
     for (let round = 0; round < MAX_EACH_MASTER_ROUNDS; round++) {
       const owners = mastersBySlot(this.#cluster.slots);
-      const pending = new Set<string>();
-      for (let slot = 0; slot < SLOT_COUNT; slot++) {
-        const owner = owners[slot];
-        if (owner !== undefined && coveredBy[slot] !== owner) pending.add(owner);
-      }
+      const pending = coverage.pending(owners);
       if (pending.size === 0) return results;
       const clients = this.#masterClients();
+      // A node importing a slot may not serve any slot yet (a master just added): ioredis has no
+      // connection to it. One of its own for this round, with the node connections' options.
+      const extra = new Map<string, Redis>();
+      const template = clients.values().next().value;
+      for (const key of pending) {
+        if (clients.has(key) || template === undefined) continue;
+        const client = template.duplicate(parseNodeKey(key));
+        client.on('error', () => {}); // its command fails with the named error below
+        extra.set(key, client);
+      }
       const runs = await Promise.allSettled(
         [...pending].map(async (key) => {
-          const client = clients.get(key);
+          const client = clients.get(key) ?? extra.get(key);
           const address = parseNodeKey(key);
           if (client === undefined) {
             throw new ConnectionInterruptedError(`No connection to master ${key} (slot map changing)`);
@@ -547,6 +555,7 @@ export class ClusterRouter implements Router {
           }
         }),
       );
+      for (const client of extra.values()) client.disconnect();
       const failures: unknown[] = [];
       for (const run of runs) {
         if (run.status === 'rejected') {
@@ -554,9 +563,7 @@ export class ClusterRouter implements Router {
           continue;
         }
         results.push(run.value.value);
-        for (let slot = 0; slot < SLOT_COUNT; slot++) {
-          if (owners[slot] === run.value.key) coveredBy[slot] = run.value.key;
-        }
+        coverage.ran(run.value.key, owners);
       }
       if (failures.length > 0) {
         const transient = failures.filter((f) => f instanceof CacheError && isConnectionError(f));
@@ -569,10 +576,38 @@ export class ClusterRouter implements Router {
       } else {
         await this.#refreshNow();
       }
+      coverage.endRound(await this.#migrations());
     }
     throw new ConnectionInterruptedError(
       `The cluster's slot map kept changing during a run on every master (${MAX_EACH_MASTER_ROUNDS} rounds)`,
     );
+  }
+
+  /**
+   * The slots the masters are migrating now, each with the node its keys move to (`host:port`
+   * after natMap, as the router names nodes): from every master's own CLUSTER NODES line.
+   */
+  async #migrations(): Promise<SlotMigration[]> {
+    const replies = await Promise.all(
+      [...this.#masterClients()].map(async ([key, client]) => {
+        try {
+          return String(await client.call('CLUSTER', 'NODES'));
+        } catch (err) {
+          throw translateError(err, parseNodeKey(key), this.#options.commandTimeoutMs, client);
+        }
+      }),
+    );
+    return replies.flatMap((reply) =>
+      migratingSlots(reply).map(({ slot, to }) => ({ slot, to: this.#natMapped(to) })),
+    );
+  }
+
+  /** `host:port` as announced by the cluster → as the router connects to it (natMap). */
+  #natMapped(key: string): string {
+    const natMap = this.#options.natMap;
+    if (natMap === undefined) return key;
+    const mapped = typeof natMap === 'function' ? natMap(parseNodeKey(key)) : natMap[key];
+    return mapped === undefined ? key : `${mapped.host}:${mapped.port}`;
   }
 
   /** The ioredis Cluster itself (for tests, the bench and `withClient` users who need cluster-only calls). */

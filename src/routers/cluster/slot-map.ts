@@ -52,3 +52,25 @@ export function slotMoves(
   }
   return moves;
 }
+
+/**
+ * The slots the node that gave this CLUSTER NODES reply is migrating (`[slot->-node id]` on its
+ * own line), each with the address (`host:port`, as the cluster announces it) of the node its
+ * keys move to.
+ */
+export function migratingSlots(clusterNodes: string): { slot: number; to: string }[] {
+  const lines = clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((fields) => fields.length >= 8);
+  const myself = lines.find((fields) => fields[2]?.split(',').includes('myself'));
+  if (myself === undefined) return [];
+  const addressOf = new Map(lines.map((fields) => [fields[0], fields[1]?.split('@')[0]]));
+  const out: { slot: number; to: string }[] = [];
+  for (const field of myself.slice(8)) {
+    const marker = /^\[(\d+)->-([0-9a-f]+)\]$/.exec(field);
+    const to = marker === null ? undefined : addressOf.get(marker[2]);
+    if (marker !== null && to !== undefined) out.push({ slot: Number(marker[1]), to });
+  }
+  return out;
+}
