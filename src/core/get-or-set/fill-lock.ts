@@ -86,7 +86,7 @@ export async function acquireFill(
       };
     } catch (error) {
       if (!isSlotRefusal(error)) throw error;
-      lock.split = true;
+      refused(lock);
     }
   }
   const [acquired, pttl] = (await FILL_LOCK.run(client, [lock.key], [lock.token, lock.ms])) as number[];
@@ -102,10 +102,60 @@ export interface FillLock {
   /** The lock's PX (lockTimeout). */
   ms: number;
   /**
-   * Redis refused a script over the value key and this lock (the slot is being migrated): the
-   * rest of this fill goes one key at a time.
+   * The slot is being migrated (Redis refused a script over the value key and this lock, in this
+   * fill or lately in another: `migrating`): this fill goes one key at a time.
    */
   split: boolean;
+  /** The slots whose fill scripts Redis refused lately, shared by the fills of a cache. */
+  migrating: MigratingSlots;
+}
+
+/** How long a refused fill script marks its slot as migrating for the fills that follow. */
+const MIGRATING_FOR_MS = 5000;
+/** Slots remembered at most (a reshard migrates one or a few at a time). */
+const MIGRATING_SLOTS_KEPT = 16;
+
+/**
+ * Slots whose fill scripts Redis refused within the last MIGRATING_FOR_MS, each by the lock key
+ * of the refused fill. A fill of a key in one of them goes one key at a time from its start,
+ * instead of waiting again for ioredis' retries of a script Redis would refuse again; once that
+ * time has passed since the last refusal, fills try the scripts again.
+ */
+export class MigratingSlots {
+  /** Lock key → when its script was refused; one entry per slot. */
+  readonly #refusedAt = new Map<string, number>();
+
+  constructor(private readonly sameSlot: (a: string, b: string) => boolean) {}
+
+  /** Was a fill script of `lockKey`'s slot refused lately? */
+  has(lockKey: string): boolean {
+    return this.#entryFor(lockKey) !== undefined;
+  }
+
+  refused(lockKey: string): void {
+    const entry = this.#entryFor(lockKey);
+    if (entry !== undefined) this.#refusedAt.delete(entry);
+    this.#refusedAt.set(lockKey, Date.now());
+    if (this.#refusedAt.size > MIGRATING_SLOTS_KEPT)
+      this.#refusedAt.delete(this.#refusedAt.keys().next().value as string);
+  }
+
+  /** The entry of `lockKey`'s slot, if still fresh (expired ones are dropped on the way). */
+  #entryFor(lockKey: string): string | undefined {
+    if (this.#refusedAt.size === 0) return undefined;
+    const since = Date.now() - MIGRATING_FOR_MS;
+    for (const [key, at] of this.#refusedAt) {
+      if (at < since) this.#refusedAt.delete(key);
+      else if (this.sameSlot(key, lockKey)) return key;
+    }
+    return undefined;
+  }
+}
+
+/** Redis refused a fill script of `lock`'s slot: this fill, and those following soon, go one key at a time. */
+function refused(lock: FillLock): void {
+  lock.split = true;
+  lock.migrating.refused(lock.key);
 }
 
 /** What a fill stores under: the value key, the lock (distributed mode), what the key held. */
@@ -187,7 +237,7 @@ export async function storeFill(
       );
     } catch (error) {
       if (!isSlotRefusal(error)) throw error;
-      lock.split = true;
+      refused(lock);
     }
   }
   const claim = await FILL_CLAIM.run(client, [lock.key], [lock.token, lock.ms]);

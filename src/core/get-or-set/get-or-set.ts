@@ -39,6 +39,7 @@ import {
   type FillLock,
   type FillTarget,
   fingerprint,
+  type MigratingSlots,
   releaseFill,
   storeFill,
 } from './fill-lock.js';
@@ -103,6 +104,8 @@ export interface GetOrSetContext {
   canCombine(keys: readonly string[]): boolean;
   /** The router spreads keys over several masters: stamps are read one key per command (tags.ts). */
   readonly sharded: boolean;
+  /** Slots whose fill scripts Redis refused lately (being migrated): shared by the cache's fills. */
+  readonly migrating: MigratingSlots;
   /** Failures ignoreErrors may turn into a miss (connection-level). */
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
@@ -354,14 +357,15 @@ async function produce(
     return compute(ctx, key, factory, opts, stale, target);
   }
 
+  const lockKey = fillLockKey(ctx, redisKey);
   const lock: FillLock = {
-    key: fillLockKey(ctx, redisKey),
+    key: lockKey,
     token: randomBytes(16).toString('hex'),
     channel: `${ctx.prefix}:__fill__:${redisKey}`,
     ms: opts.lockTimeout,
-    split: false,
+    split: ctx.migrating.has(lockKey),
+    migrating: ctx.migrating,
   };
-  const lockKey = lock.key;
   /** Where this caller stores if it produces: over `raw`, what the key held when it looked. */
   const fillTarget = (raw: Buffer | null): FillTarget => ({ value: redisKey, lock, seen: fingerprint(raw) });
   // The acquire script reads the tags' stamps too when one script can take their keys with the
