@@ -1,14 +1,19 @@
 /**
  * The cross-process single-flight of getOrSet: a token lock per key in Redis (on the master).
  *
- *   acquire  one script: SET lock token NX PX lockTimeout, PTTL of the lock, the current value
- *            (someone may have filled it since we read), and the stamps of the tags the value
- *            will carry that share its slot (read before the factory runs, see tags.ts).
+ *   acquire  one script: SET lock token NX PX lockTimeout, the lock's holder and PTTL, the
+ *            current value (someone may have filled it since we read), and the stamps of the
+ *            tags the value will carry that share its slot (read before the factory runs, see
+ *            tags.ts).
  *   fill     one script: store the value only if no other fill holds the lock and the key still
  *            holds what it held when this fill began (compared by SHA1); release the lock if it
  *            is ours; publish the stored bytes on the key's fill channel for the waiters.
- *   give up  the holder failed: release and publish an empty message, so a waiter takes over
- *            at once instead of at the lock's expiry.
+ *   give up  the holder failed: release and publish "no value", so a waiter takes over at once
+ *            instead of at the lock's expiry.
+ *
+ * Every message starts with the publishing fill's token, and a waiter takes only messages of the
+ * holder it saw in the lock: a message of an earlier fill of the key (late, or delivered twice by
+ * a cluster's pub/sub, which crosses the cluster bus) is never taken for the current one.
  *
  * A holder that dies simply stops: its lock expires after its PX (= lockTimeout) and the next
  * waiter's SET NX wins. A holder that was only paused (SIGSTOP, a long GC) and comes back after
@@ -23,30 +28,55 @@
  * for the whole migration. The fill then takes the same steps one key at a time, each redirected
  * on its own (see acquireFill and storeFill for what that changes).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { eachKey } from '../batch.js';
 import { isSlotRefusal } from '../redis-errors.js';
 import { LOCK_RELEASE, LuaScript } from '../scripts.js';
 import { parseStamps } from '../tags.js';
 
+/** A fill's token: the lock's value while the fill holds it, the first bytes of its messages. */
+export function fillToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** Length of a token (32 hex characters), the head of every message. */
+const TOKEN_LENGTH = 32;
+
+/** A fill channel message: the publishing fill's token, then the stored bytes (none: no value). */
+function fillMessage(token: string, encoded: Buffer | string): Buffer {
+  return Buffer.concat([Buffer.from(token, 'latin1'), Buffer.from(encoded)]);
+}
+
+/** A message read back: whose fill published it, and the value (undefined: the fill has none). */
+export function readFillMessage(message: Buffer): { token: string; value: Buffer | undefined } {
+  const value = message.subarray(TOKEN_LENGTH);
+  return {
+    token: message.subarray(0, TOKEN_LENGTH).toString('latin1'),
+    value: value.length > 0 ? value : undefined,
+  };
+}
+
 /**
  * KEYS[1] value, KEYS[2] lock, KEYS[3..] tag stamps; ARGV[1] token, ARGV[2] lock PX.
- * Reply: { value or nil, 1 if acquired else 0, lock PTTL, stamps... }.
+ * Reply: { value or nil, 1 if acquired else 0, lock PTTL, lock holder or nil, stamps... }.
  */
 const FILL_ACQUIRE = new LuaScript(`
 local acquired = 0
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then acquired = 1 end
-local out = { redis.call('GET', KEYS[1]), acquired, redis.call('PTTL', KEYS[2]) }
+local out = { redis.call('GET', KEYS[1]), acquired, redis.call('PTTL', KEYS[2]), redis.call('GET', KEYS[2]) }
 for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '0' end
 return out
 `);
 
-/** FILL_ACQUIRE's lock alone. KEYS[1] lock; ARGV[1] token, ARGV[2] PX. Reply: { 1 if acquired else 0, PTTL }. */
+/**
+ * FILL_ACQUIRE's lock alone. KEYS[1] lock; ARGV[1] token, ARGV[2] PX.
+ * Reply: { 1 if acquired else 0, PTTL, holder or nil }.
+ */
 const FILL_LOCK = new LuaScript(`
 local acquired = 0
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then acquired = 1 end
-return { acquired, redis.call('PTTL', KEYS[1]) }
+return { acquired, redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[1]) }
 `);
 
 export interface Acquired {
@@ -55,6 +85,8 @@ export interface Acquired {
   acquired: boolean;
   /** The lock's remaining ms (-2 when it vanished in between, -1 never). */
   pttl: number;
+  /** The token of the fill holding the lock (ours when acquired; null when it vanished). */
+  holder: string | null;
   /** Stamps of the tag keys passed in, in order. */
   stamps: number[];
 }
@@ -82,16 +114,27 @@ export async function acquireFill(
         value: (reply[0] as Buffer | null) ?? null,
         acquired: reply[1] === 1,
         pttl: Number(reply[2]),
-        stamps: parseStamps(reply.slice(3) as Buffer[]),
+        holder: (reply[3] as Buffer | null)?.toString('latin1') ?? null,
+        stamps: parseStamps(reply.slice(4) as Buffer[]),
       };
     } catch (error) {
       if (!isSlotRefusal(error)) throw error;
       refused(lock);
     }
   }
-  const [acquired, pttl] = (await FILL_LOCK.run(client, [lock.key], [lock.token, lock.ms])) as number[];
+  const [acquired, pttl, holder] = (await FILL_LOCK.run(client, [lock.key], [lock.token, lock.ms])) as [
+    number,
+    number,
+    string | null,
+  ];
   const [current = null, ...stamped] = await eachKey([value, ...stamps], (key) => client.getBuffer(key));
-  return { value: current, acquired: acquired === 1, pttl: Number(pttl), stamps: parseStamps(stamped) };
+  return {
+    value: current,
+    acquired: acquired === 1,
+    pttl: Number(pttl),
+    holder: holder ?? null,
+    stamps: parseStamps(stamped),
+  };
 }
 
 /** A fill lock: its key, this caller's token (the lock's value while it holds it), the channel. */
@@ -176,7 +219,7 @@ export function fingerprint(raw: Buffer | null): string {
  * KEYS[1] value, KEYS[2] lock (absent: lock 'local'); ARGV[1] fingerprint of what the key held
  * when the fill began, ARGV[2] the bytes, ARGV[3] PX ms or '' (no expiry), ARGV[4] token,
  * ARGV[5] channel. Returns 1 when stored, 0 when refused. A refused holder still releases its
- * lock and wakes the waiters (empty message) to read the value that won.
+ * lock and wakes the waiters (a message without a value) to read the value that won.
  */
 const FILL_STORE = new LuaScript(`
 local lock = KEYS[2]
@@ -188,11 +231,11 @@ if lock then
 end
 local current = redis.call('GET', KEYS[1])
 if (current and redis.sha1hex(current) or '') ~= ARGV[1] then
-  if holder then redis.call('PUBLISH', ARGV[5], '') end
+  if holder then redis.call('PUBLISH', ARGV[5], ARGV[4]) end
   return 0
 end
 if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-if lock then redis.call('PUBLISH', ARGV[5], ARGV[2]) end
+if lock then redis.call('PUBLISH', ARGV[5], ARGV[4] .. ARGV[2]) end
 return 1
 `);
 
@@ -246,17 +289,20 @@ export async function storeFill(
   if (claim === 2) {
     await Promise.all([
       LOCK_RELEASE.run(client, [lock.key], [lock.token]),
-      client.publish(lock.channel, stored ? encoded : ''),
+      client.publish(lock.channel, fillMessage(lock.token, stored ? encoded : '')),
     ]);
   } else if (stored) {
-    await client.publish(lock.channel, encoded);
+    await client.publish(lock.channel, fillMessage(lock.token, encoded));
   }
   return stored;
 }
 
 /** The holder gives up without a value: release (if still ours) and wake the waiters to take over. */
 export async function abandonFill(client: Redis, lock: FillLock) {
-  await Promise.all([LOCK_RELEASE.run(client, [lock.key], [lock.token]), client.publish(lock.channel, '')]);
+  await Promise.all([
+    LOCK_RELEASE.run(client, [lock.key], [lock.token]),
+    client.publish(lock.channel, fillMessage(lock.token, '')),
+  ]);
 }
 
 /** Release without waking anyone (we took the lock but found the value already filled). */

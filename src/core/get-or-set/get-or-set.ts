@@ -20,7 +20,6 @@
  *      value's tags again with stamps read after it started: a value invalidated before the
  *      call started is never its answer; it then takes part in a newer flight.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { ValueCodec } from '../codec.js';
@@ -38,8 +37,10 @@ import {
   acquireFill,
   type FillLock,
   type FillTarget,
+  fillToken,
   fingerprint,
   type MigratingSlots,
+  readFillMessage,
   releaseFill,
   storeFill,
 } from './fill-lock.js';
@@ -360,7 +361,7 @@ async function produce(
   const lockKey = fillLockKey(ctx, redisKey);
   const lock: FillLock = {
     key: lockKey,
-    token: randomBytes(16).toString('hex'),
+    token: fillToken(),
     channel: `${ctx.prefix}:__fill__:${redisKey}`,
     ms: opts.lockTimeout,
     split: ctx.migrating.has(lockKey),
@@ -432,10 +433,13 @@ async function produce(
       const message = await listener.next(
         Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
       );
-      if (message !== undefined && message.length > 0) {
+      const published = message === undefined ? undefined : readFillMessage(message);
+      // Only the holder we saw in the lock: a message of an earlier fill of this key may still
+      // be on its way (a cluster's pub/sub crosses the cluster bus). Anything else: look again.
+      if (published?.value !== undefined && published.token === got.holder) {
         // Checked like a value read from Redis: its tags may have been invalidated since its
         // factory read their stamps. If so, look again (and fill ourselves).
-        const delivered = await usable(ctx, key, message);
+        const delivered = await usable(ctx, key, published.value);
         if (delivered !== undefined) return delivered;
       }
     }
