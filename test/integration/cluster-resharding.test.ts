@@ -4,8 +4,9 @@
  * runs a multi-key command (or script) only where all its keys exist; otherwise it answers
  * TRYAGAIN, for as long as the migration lasts when one of the keys exists nowhere (getOrSet's
  * fill lock never exists beforehand). Most tests hold a slot of their own half-migrated
- * (IMPORTING / MIGRATING, some keys moved) and check every answer; the last ones migrate a slot
- * live, 10 keys per MIGRATE, under load.
+ * (IMPORTING / MIGRATING, some keys moved) and check every answer; others migrate a slot live,
+ * 10 keys per MIGRATE, under load; the last one migrates a slot to a master just added to the
+ * cluster (it serves no slot yet, so the slot map does not name it).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
