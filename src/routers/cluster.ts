@@ -15,7 +15,7 @@ import {
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { isConnectionError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
-import { SlotCoverage, type SlotMigration } from './cluster/coverage.js';
+import { SlotCoverage } from './cluster/coverage.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
@@ -23,7 +23,14 @@ import {
 } from './cluster/options.js';
 import { quietStreamsConnector } from './cluster/quiet-streams.js';
 import { masterView, scaleReadsFor } from './cluster/read-from.js';
-import { mastersBySlot, migratingSlots, parseNodeKey, slotMoves, slotOf } from './cluster/slot-map.js';
+import {
+  mastersBySlot,
+  parseNodeKey,
+  type SlotView,
+  slotMoves,
+  slotOf,
+  slotView,
+} from './cluster/slot-map.js';
 import { redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -576,7 +583,7 @@ export class ClusterRouter implements Router {
       } else {
         await this.#refreshNow();
       }
-      coverage.endRound(await this.#migrations());
+      coverage.endRound(await this.#slotViews());
     }
     throw new ConnectionInterruptedError(
       `The cluster's slot map kept changing during a run on every master (${MAX_EACH_MASTER_ROUNDS} rounds)`,
@@ -584,22 +591,21 @@ export class ClusterRouter implements Router {
   }
 
   /**
-   * The slots the masters are migrating now, each with the node its keys move to (`host:port`
-   * after natMap, as the router names nodes): from every master's own CLUSTER NODES line.
+   * Every master's own account of the slots (CLUSTER NODES): who serves each, which it is
+   * migrating and where to. Node names as the router uses them (natMap applied).
    */
-  async #migrations(): Promise<SlotMigration[]> {
-    const replies = await Promise.all(
+  async #slotViews(): Promise<Map<string, SlotView>> {
+    const address = (announced: string) => this.#natMapped(announced);
+    const views = await Promise.all(
       [...this.#masterClients()].map(async ([key, client]) => {
         try {
-          return String(await client.call('CLUSTER', 'NODES'));
+          return [key, slotView(String(await client.call('CLUSTER', 'NODES')), address)] as const;
         } catch (err) {
           throw translateError(err, parseNodeKey(key), this.#options.commandTimeoutMs, client);
         }
       }),
     );
-    return replies.flatMap((reply) =>
-      migratingSlots(reply).map(({ slot, to }) => ({ slot, to: this.#natMapped(to) })),
-    );
+    return new Map(views);
   }
 
   /** `host:port` as announced by the cluster → as the router connects to it (natMap). */

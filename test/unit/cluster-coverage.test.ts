@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SlotCoverage } from '../../src/routers/cluster/coverage.js';
-import { migratingSlots, SLOT_COUNT } from '../../src/routers/cluster/slot-map.js';
+import { SLOT_COUNT, type SlotView, slotView } from '../../src/routers/cluster/slot-map.js';
 
 /** Slots 0-8191 on a:1, the rest on b:1, with `changes` applied. */
 function owners(changes: Record<number, string> = {}): (string | undefined)[] {
@@ -15,15 +15,33 @@ function owners(changes: Record<number, string> = {}): (string | undefined)[] {
   return out;
 }
 
-/** One round: run every pending node (all succeed), then end it with `migrations`. */
+/**
+ * The masters' accounts after a round: each knows `map` (or `reported`, the masters' view when
+ * it differs from the router's), and the master of each migrating slot reports its migration.
+ */
+function views(
+  map: (string | undefined)[],
+  migrations: { slot: number; to: string }[],
+  reported = map,
+): Map<string, SlotView> {
+  const out = new Map<string, SlotView>();
+  for (const node of new Set(map.filter((n): n is string => n !== undefined))) {
+    const migrating = migrations.filter(({ slot }) => map[slot] === node);
+    out.set(node, { owners: reported, migrating });
+  }
+  return out;
+}
+
+/** One round: run every pending node (all succeed), then end it with the masters' accounts. */
 function round(
   coverage: SlotCoverage,
   map: (string | undefined)[],
   migrations: { slot: number; to: string }[] = [],
+  reported = map,
 ) {
   const pending = [...coverage.pending(map)].sort();
   for (const node of pending) coverage.ran(node, map);
-  coverage.endRound(migrations);
+  coverage.endRound(views(map, migrations, reported));
   return pending;
 }
 
@@ -59,6 +77,14 @@ describe('SlotCoverage', () => {
     expect(coverage.pending(owners())).toEqual(new Set());
   });
 
+  it('runs the new master of a slot that its old master reports gone, before the slot map says so', () => {
+    const coverage = new SlotCoverage();
+    // The migration to c:1 started and ended during round 0; a:1 already names c:1.
+    expect(round(coverage, owners(), [], owners({ 100: 'c:1' }))).toEqual(['a:1', 'b:1']);
+    expect(round(coverage, owners(), [], owners({ 100: 'c:1' }))).toEqual(['c:1']);
+    expect(coverage.pending(owners({ 100: 'c:1' }))).toEqual(new Set());
+  });
+
   it('counts a later run of the importing node for a migration that started after it', () => {
     const coverage = new SlotCoverage();
     round(coverage, owners(), [{ slot: 100, to: 'b:1' }]);
@@ -79,20 +105,26 @@ describe('SlotCoverage', () => {
   });
 });
 
-describe('migratingSlots (CLUSTER NODES)', () => {
+describe('slotView (CLUSTER NODES)', () => {
   const nodes = [
     '07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,host-a slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected',
-    '67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922',
+    '67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922 16000',
     'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 [93->-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1] [77-<-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]',
     '',
   ].join('\n');
+  const view = slotView(nodes, (announced) => `nat-${announced}`);
 
-  it('lists the slots its own node migrates, with the address of the node they go to', () => {
-    expect(migratingSlots(nodes)).toEqual([{ slot: 93, to: '127.0.0.1:30002' }]);
+  it('names the master of each slot, through the address mapping', () => {
+    expect(view.owners[0]).toBe('nat-127.0.0.1:30001');
+    expect(view.owners[5460]).toBe('nat-127.0.0.1:30001');
+    expect(view.owners[5461]).toBe('nat-127.0.0.1:30002');
+    expect(view.owners[16000]).toBe('nat-127.0.0.1:30002');
+    expect(view.owners[16001]).toBeUndefined();
   });
 
-  it('lists nothing for a node that migrates nothing, or a reply without its own line', () => {
-    expect(migratingSlots(nodes.replace(/ \[93->-[0-9a-f]+\]/, ''))).toEqual([]);
-    expect(migratingSlots(nodes.replace('myself,', ''))).toEqual([]);
+  it('lists the slots its own node migrates, with the node they go to', () => {
+    expect(view.migrating).toEqual([{ slot: 93, to: 'nat-127.0.0.1:30002' }]);
+    expect(slotView(nodes.replace(/ \[93->-[0-9a-f]+\]/, ''), (a) => a).migrating).toEqual([]);
+    expect(slotView(nodes.replace('myself,', ''), (a) => a).migrating).toEqual([]);
   });
 });

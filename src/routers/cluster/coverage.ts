@@ -1,7 +1,7 @@
-import { SLOT_COUNT } from './slot-map.js';
+import { SLOT_COUNT, type SlotView } from './slot-map.js';
 
 /** A slot a master is migrating, and the node (`host:port`) its keys move to. */
-export interface SlotMigration {
+interface SlotMigration {
   slot: number;
   to: string;
 }
@@ -15,7 +15,9 @@ export interface SlotMigration {
  * - a slot being migrated from A to B is split: a key may leave A before A's SCAN reaches it and
  *   reach B after B's SCAN passed its place. B must run once more, in a round after the one whose
  *   run on A covered the slot: a key not found on A had left it by then, so it is on B when B's
- *   later run starts (it only moves from A to B). Such a pair covers the slot for good.
+ *   later run starts (it only moves from A to B). Such a pair covers the slot for good. A slot
+ *   counts as migrating to B while A reports it so, and also once A reports B as its master (the
+ *   migration ended; the slot map the router refreshed may not say so yet).
  *
  * Rounds run their nodes in parallel; a round starts once the previous one has ended.
  */
@@ -58,9 +60,17 @@ export class SlotCoverage {
     return this.#coveredIn[slot] ?? -1;
   }
 
-  /** The round is over; `migrations` are the slots the masters are migrating now. */
-  endRound(migrations: readonly SlotMigration[]): void {
-    const seen = [...this.#owed, ...migrations];
+  /** The round is over; `views` are the masters' own accounts of the slots now (CLUSTER NODES), by node. */
+  endRound(views: ReadonlyMap<string, SlotView>): void {
+    const seen = [...this.#owed];
+    for (const [node, view] of views) {
+      seen.push(...view.migrating);
+      for (let slot = 0; slot < SLOT_COUNT; slot++) {
+        const owner = view.owners[slot];
+        if (this.#coveredBy[slot] === node && owner !== undefined && owner !== node)
+          seen.push({ slot, to: owner });
+      }
+    }
     this.#owed = [];
     for (const migration of seen) {
       const { slot, to } = migration;
