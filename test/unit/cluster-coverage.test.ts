@@ -77,6 +77,15 @@ describe('SlotCoverage', () => {
     expect(coverage.pending(owners())).toEqual(new Set());
   });
 
+  it('ends once the node a slot migrated to has covered it as its new master', () => {
+    const coverage = new SlotCoverage();
+    expect(round(coverage, owners(), [{ slot: 100, to: 'c:1' }])).toEqual(['a:1', 'b:1']);
+    // The migration ended: the slot map names c:1, the old master reports c:1 too.
+    const after = owners({ 100: 'c:1' });
+    expect(round(coverage, after, [], after)).toEqual(['c:1']);
+    expect(coverage.pending(after)).toEqual(new Set());
+  });
+
   it('runs the new master of a slot that its old master reports gone, before the slot map says so', () => {
     const coverage = new SlotCoverage();
     // The migration to c:1 started and ended during round 0; a:1 already names c:1.

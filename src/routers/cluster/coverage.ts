@@ -76,7 +76,9 @@ export class SlotCoverage {
       const { slot, to } = migration;
       if (this.#importedBy[slot] === to) continue;
       const covered = this.#coveredRound(slot);
-      if (covered >= 0 && (this.#ranIn.get(to) ?? -1) > covered) {
+      // Covered when `to` ran after the run that covered the slot, or covered it itself (as its
+      // master now: its run came after the old master's).
+      if (this.#coveredBy[slot] === to || (covered >= 0 && (this.#ranIn.get(to) ?? -1) > covered)) {
         this.#importedBy[slot] = to;
       } else if (!this.#owed.some((m) => m.slot === slot && m.to === to)) {
         this.#owed.push(migration);
