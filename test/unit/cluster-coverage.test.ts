@@ -94,6 +94,24 @@ describe('SlotCoverage', () => {
     expect(coverage.pending(owners({ 100: 'c:1' }))).toEqual(new Set());
   });
 
+  it('a slot that moved on and is migrating back: each node runs again after the other', () => {
+    const coverage = new SlotCoverage();
+    const map = owners();
+    for (const node of coverage.pending(map)) coverage.ran(node, map);
+    // During round 0 slot 100 moved from a:1 to b:1, and b:1 started to migrate it back.
+    const moved = owners({ 100: 'b:1' });
+    coverage.endRound(
+      new Map([
+        ['a:1', { owners: moved, migrating: [] }],
+        ['b:1', { owners: moved, migrating: [{ slot: 100, to: 'a:1' }] }],
+      ]),
+    );
+    expect(coverage.pending(map)).toEqual(new Set(['a:1', 'b:1']));
+    for (const node of coverage.pending(map)) coverage.ran(node, map);
+    coverage.endRound(new Map([['b:1', { owners: moved, migrating: [{ slot: 100, to: 'a:1' }] }]]));
+    expect(coverage.pending(map)).toEqual(new Set());
+  });
+
   it('counts a later run of the importing node for a migration that started after it', () => {
     const coverage = new SlotCoverage();
     round(coverage, owners(), [{ slot: 100, to: 'b:1' }]);
