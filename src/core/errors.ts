@@ -40,6 +40,7 @@ export type CacheErrorCode =
   | 'MASTERDOWN'
   | 'BUSY'
   | 'NOREPLICAS'
+  | 'SLOT_MIGRATING'
   | 'SERVER_ERROR';
 
 export class CacheError extends Error {
@@ -288,6 +289,20 @@ export class NoReplicasError extends CacheError {
   override readonly transient = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOREPLICAS', message, options);
+  }
+}
+
+/**
+ * `TRYAGAIN` (Redis Cluster): the command's hash slot is being migrated between two masters and
+ * Redis runs a command over several keys of it only where all of them exist; a key that exists
+ * nowhere (a destination, a lock) keeps the command refused until the migration ends. Also
+ * ioredis giving up after following a command's redirections 8 times (the slot kept moving).
+ * Nothing was run.
+ */
+export class SlotMigratingError extends CacheError {
+  override readonly transient = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SLOT_MIGRATING', message, options);
   }
 }
 

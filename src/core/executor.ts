@@ -222,6 +222,14 @@ export class Executor {
     }
   }
 
+  /**
+   * The router spreads keys over several masters (it groups keys: routers.cluster). Work over
+   * many keys is then sent one command per key, each routed, and redirected, on its own.
+   */
+  get sharded(): boolean {
+    return this.router.groupKeys !== undefined;
+  }
+
   /** Groups of indexes into `keys` that can share one round trip; undefined: the router has one node for all. */
   groupKeys(keys: readonly string[]): number[][] | undefined {
     return this.router.groupKeys?.(keys);

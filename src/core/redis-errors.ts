@@ -61,6 +61,17 @@ export function isSlotRefusal(err: unknown): boolean {
   );
 }
 
+/**
+ * `command`'s reply, or undefined when a cluster node refused it (isSlotRefusal: it did not
+ * run), for a multi-key command with another way to the same answer while its slot migrates.
+ */
+export function unlessSlotRefused<T>(command: Promise<T>): Promise<T | undefined> {
+  return command.catch((err: unknown) => {
+    if (isSlotRefusal(err)) return undefined;
+    throw err;
+  });
+}
+
 export function isAuthError(err: unknown): boolean {
   return (
     err instanceof Error &&

@@ -11,9 +11,11 @@ import {
   CacheError,
   ConnectionInterruptedError,
   MasterNotFoundError,
+  SlotMigratingError,
 } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
 import { isConnectionError, isReplyError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
+import { SlotCoverage } from './cluster/coverage.js';
 import {
   type ClusterRouterOptions,
   type ResolvedClusterOptions,
@@ -21,7 +23,14 @@ import {
 } from './cluster/options.js';
 import { quietStreamsConnector } from './cluster/quiet-streams.js';
 import { masterView, scaleReadsFor } from './cluster/read-from.js';
-import { mastersBySlot, parseNodeKey, SLOT_COUNT, slotMoves, slotOf } from './cluster/slot-map.js';
+import {
+  mastersBySlot,
+  parseNodeKey,
+  type SlotView,
+  slotMoves,
+  slotOf,
+  slotView,
+} from './cluster/slot-map.js';
 import { describeFailure, formatAddress, redactCredentials, translateError } from './errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -47,6 +56,15 @@ function isRoutingFailure(err: unknown): boolean {
       err.message === 'Cluster is ended.' ||
       err.name === 'ClusterAllFailedError')
   );
+}
+
+/**
+ * Redis refused the command because its slot is being migrated: TRYAGAIN (a command over
+ * several keys that are not all on the node), an ASK ioredis did not follow, or ioredis giving
+ * up after 8 redirections (TRYAGAIN sends it back through a random node). Nothing ran.
+ */
+function isMigrationRefusal(err: unknown): err is Error {
+  return isSlotRefusal(err) && !/^MOVED\b/.test((err as Error).message);
 }
 
 /** Rounds of eachMaster (a first run plus re-runs after topology changes) before giving up. */
@@ -363,6 +381,13 @@ export class ClusterRouter implements Router {
         },
       );
     }
+    if (isMigrationRefusal(err)) {
+      this.#watchForFailover();
+      return new SlotMigratingError(
+        `The command's hash slot is being migrated between masters, and Redis runs a command over several of its keys only once they are all on one node (${err.message}); retry after the migration`,
+        { cause: err },
+      );
+    }
     if (isRoutingFailure(err)) {
       this.#watchForFailover();
       return new ConnectionInterruptedError(
@@ -523,32 +548,39 @@ export class ClusterRouter implements Router {
 
   /**
    * Run `fn` once on every master (keyless commands: SCAN, FLUSHDB, ...), in parallel, and
-   * return the results. Survives a topology change during the run without losing a slot:
-   * every slot is covered by a run on the master that served it when that run started; after
-   * the round, slots whose master has changed since (a failover completed, a slot migrated)
-   * are run again on their new master, and a master that failed is replaced by the node that
-   * took over its slots. A master that fails with no replacement yet fails the call with its
-   * named error (fail fast; the failover watch is running). Runs on a replaced master may see
-   * keys already seen: callers that collect keys de-duplicate.
+   * return the results. Survives a topology change during the run without losing a key
+   * (coverage.ts): every slot is covered by a run on the master that served it when that run
+   * started; after each round, slots whose master has changed since (a failover completed, a
+   * slot migration ended) are run again on their new master, and the node a slot is being
+   * migrated to (as its master reports it) runs again after the run that covered the slot, so
+   * a key that moved between the two nodes' scans is seen; a master that failed is replaced by
+   * the node that took over its slots. A master that fails with no replacement yet fails the
+   * call with its named error (fail fast; the failover watch is running). Runs on a node run
+   * again may see keys already seen: callers that collect keys de-duplicate.
    */
   async eachMaster<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]> {
     if (this.#closed) throw new CacheClosedError('Router is closed');
     await this.#whenReady();
     const results: T[] = [];
-    /** The master whose run covered each slot (undefined: not covered yet). */
-    const coveredBy = new Array<string | undefined>(SLOT_COUNT);
+    const coverage = new SlotCoverage();
     for (let round = 0; round < MAX_EACH_MASTER_ROUNDS; round++) {
       const owners = mastersBySlot(this.#cluster.slots);
-      const pending = new Set<string>();
-      for (let slot = 0; slot < SLOT_COUNT; slot++) {
-        const owner = owners[slot];
-        if (owner !== undefined && coveredBy[slot] !== owner) pending.add(owner);
-      }
+      const pending = coverage.pending(owners);
       if (pending.size === 0) return results;
       const clients = this.#masterClients();
+      // A node importing a slot may not serve any slot yet (a master just added): ioredis has no
+      // connection to it. One of its own for this round, with the node connections' options.
+      const extra = new Map<string, Redis>();
+      const template = clients.values().next().value;
+      for (const key of pending) {
+        if (clients.has(key) || template === undefined) continue;
+        const client = template.duplicate(parseNodeKey(key));
+        client.on('error', () => {}); // its command fails with the named error below
+        extra.set(key, client);
+      }
       const runs = await Promise.allSettled(
         [...pending].map(async (key) => {
-          const client = clients.get(key);
+          const client = clients.get(key) ?? extra.get(key);
           const address = parseNodeKey(key);
           if (client === undefined) {
             throw new ConnectionInterruptedError(`No connection to master ${key} (slot map changing)`);
@@ -561,6 +593,7 @@ export class ClusterRouter implements Router {
           }
         }),
       );
+      for (const client of extra.values()) client.disconnect();
       const failures: unknown[] = [];
       for (const run of runs) {
         if (run.status === 'rejected') {
@@ -568,9 +601,7 @@ export class ClusterRouter implements Router {
           continue;
         }
         results.push(run.value.value);
-        for (let slot = 0; slot < SLOT_COUNT; slot++) {
-          if (owners[slot] === run.value.key) coveredBy[slot] = run.value.key;
-        }
+        coverage.ran(run.value.key, owners);
       }
       if (failures.length > 0) {
         const transient = failures.filter((f) => f instanceof CacheError && isConnectionError(f));
@@ -583,10 +614,37 @@ export class ClusterRouter implements Router {
       } else {
         await this.#refreshNow();
       }
+      coverage.endRound(await this.#slotViews());
     }
     throw new ConnectionInterruptedError(
       `The cluster's slot map kept changing during a run on every master (${MAX_EACH_MASTER_ROUNDS} rounds)`,
     );
+  }
+
+  /**
+   * Every master's own account of the slots (CLUSTER NODES): who serves each, which it is
+   * migrating and where to. Node names as the router uses them (natMap applied).
+   */
+  async #slotViews(): Promise<Map<string, SlotView>> {
+    const address = (announced: string) => this.#natMapped(announced);
+    const views = await Promise.all(
+      [...this.#masterClients()].map(async ([key, client]) => {
+        try {
+          return [key, slotView(String(await client.call('CLUSTER', 'NODES')), address)] as const;
+        } catch (err) {
+          throw translateError(err, parseNodeKey(key), this.#options.commandTimeoutMs, client);
+        }
+      }),
+    );
+    return new Map(views);
+  }
+
+  /** `host:port` as announced by the cluster → as the router connects to it (natMap). */
+  #natMapped(key: string): string {
+    const natMap = this.#options.natMap;
+    if (natMap === undefined) return key;
+    const mapped = typeof natMap === 'function' ? natMap(parseNodeKey(key)) : natMap[key];
+    return mapped === undefined ? key : `${mapped.host}:${mapped.port}`;
   }
 
   /** The ioredis Cluster itself (for tests, the bench and `withClient` users who need cluster-only calls). */

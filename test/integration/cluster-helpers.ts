@@ -3,10 +3,15 @@
  * across every shard that records each acknowledgement and failure with its timing, and
  * checks against the cluster's own nodes.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterTopology } from '../../src/topology/index.js';
+import { freePort, isPortFree } from '../../src/topology/ports.js';
 import type { NodeAddress } from '../../src/topology/types.js';
 
 export const COMMAND_TIMEOUT_MS = 500;
@@ -131,6 +136,92 @@ export async function until(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** A slot held between two masters (see `beginMigration`). */
+export interface SlotMigration {
+  /** MIGRATE these keys of the slot (all of them when omitted, `batch` per MIGRATE, `pauseMs` between). */
+  move(keys?: readonly string[], options?: { batch?: number; pauseMs?: number }): Promise<number>;
+  /** Move what is left, then give the slot to the target (`SETSLOT NODE` on every master). */
+  finish(options?: { batch?: number; pauseMs?: number }): Promise<number>;
+  /** Give up: the slot stays with the source (`SETSLOT STABLE` on both); keys already moved stay on the target. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Start moving `slot` from the master `from` to the master `to` the way `redis-cli --cluster
+ * reshard` does (IMPORTING on `to`, then MIGRATING on `from`) and leave it split: its keys stay
+ * on `from` until `move()` migrates them. Clients meet the slot exactly as during a reshard.
+ */
+export async function beginMigration(
+  topo: ClusterTopology,
+  slot: number,
+  from: NodeAddress,
+  to: NodeAddress,
+): Promise<SlotMigration> {
+  const password = topo.auth?.password;
+  const source = nodeClient(from, password);
+  const target = nodeClient(to, password);
+  const others = (await topo.shards())
+    .map((s) => s.master)
+    .filter((m) => m.port !== from.port && m.port !== to.port)
+    .map((m) => nodeClient(m, password));
+  const disconnect = () => {
+    for (const node of [source, target, ...others]) node.disconnect();
+  };
+  const auth = password === undefined ? [] : ['AUTH', password];
+  const migrate = (keys: readonly string[]) =>
+    source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', ...auth, 'KEYS', ...keys);
+  try {
+    const targetId = String(await target.call('CLUSTER', 'MYID'));
+    await target.call(
+      'CLUSTER',
+      'SETSLOT',
+      String(slot),
+      'IMPORTING',
+      String(await source.call('CLUSTER', 'MYID')),
+    );
+    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+    const move = async (keys?: readonly string[], { batch = 10, pauseMs = 10 } = {}) => {
+      let moved = 0;
+      for (let step = 0; ; step++) {
+        if (step > 10_000)
+          throw new Error(`slot ${slot} still has keys on ${from.port} after 10,000 MIGRATEs`);
+        const next =
+          keys === undefined
+            ? ((await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(batch))) as string[])
+            : keys.slice(moved, moved + batch);
+        if (next.length === 0) return moved;
+        await migrate(next);
+        moved += next.length;
+        await sleep(pauseMs);
+      }
+    };
+    return {
+      move,
+      async finish(options) {
+        try {
+          const moved = await move(undefined, options);
+          for (const node of [target, source, ...others]) {
+            await node.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+          }
+          return moved;
+        } finally {
+          disconnect();
+        }
+      },
+      async abort() {
+        try {
+          for (const node of [source, target]) await node.call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
+        } finally {
+          disconnect();
+        }
+      },
+    };
+  } catch (err) {
+    disconnect();
+    throw err;
+  }
+}
+
 /**
  * Move `slot` from the master `from` to the master `to` the way `redis-cli --cluster reshard`
  * does: IMPORTING on `to`, MIGRATING on `from`, then `MIGRATE ... KEYS` of `batch` keys at a
@@ -142,35 +233,84 @@ export async function migrateSlot(
   slot: number,
   from: NodeAddress,
   to: NodeAddress,
-  { batch = 10, pauseMs = 10 }: { batch?: number; pauseMs?: number } = {},
+  options: { batch?: number; pauseMs?: number } = {},
 ): Promise<number> {
-  const password = topo.auth?.password;
-  const source = nodeClient(from, password);
-  const target = nodeClient(to, password);
-  const others = (await topo.shards())
-    .map((s) => s.master)
-    .filter((m) => m.port !== from.port && m.port !== to.port)
-    .map((m) => nodeClient(m, password));
+  return (await beginMigration(topo, slot, from, to)).finish(options);
+}
+
+/** A master added to the cluster by `addEmptyMaster`, serving no slot. */
+export interface EmptyMaster {
+  address: NodeAddress;
+  /** CLUSTER FORGET it on every other node, stop its process, remove its files. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Start one more cluster node (a redis-server of its own, `cluster-enabled yes`) and join it as a
+ * master that serves no slot yet — what `redis-cli --cluster add-node` does before a reshard
+ * gives it slots. Resolves once every master knows it. No TLS, no auth.
+ */
+export async function addEmptyMaster(topo: ClusterTopology): Promise<EmptyMaster> {
+  let port = 0;
+  for (let i = 0; i < 50 && port === 0; i++) {
+    const candidate = await freePort();
+    if (await isPortFree(candidate + 10_000)) port = candidate;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-extra-node-'));
+  const server = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+    ],
+    { cwd: dir, stdio: 'ignore' },
+  );
+  const address = { host: '127.0.0.1', port };
+  const node = nodeClient(address);
+  const masters = (await topo.shards()).map((s) => nodeClient(s.master));
+  const remove = async () => {
+    const id = String(await node.call('CLUSTER', 'MYID').catch(() => ''));
+    const others = [
+      ...masters,
+      ...(await topo.shards()).flatMap((s) => s.replicas.map((r) => nodeClient(r))),
+    ];
+    if (id !== '')
+      await Promise.all(others.map((o) => o.call('CLUSTER', 'FORGET', id).catch(() => undefined)));
+    for (const client of [node, ...others]) client.disconnect();
+    server.kill('SIGKILL');
+    await new Promise((resolve) => server.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
-    const sourceId = String(await source.call('CLUSTER', 'MYID'));
-    const targetId = String(await target.call('CLUSTER', 'MYID'));
-    await target.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-    await source.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-    let moved = 0;
-    for (let step = 0; ; step++) {
-      if (step > 10_000) throw new Error(`slot ${slot} still has keys on ${from.port} after 10,000 MIGRATEs`);
-      const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(batch))) as string[];
-      if (keys.length === 0) break;
-      const auth = password === undefined ? [] : ['AUTH', password];
-      await source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', ...auth, 'KEYS', ...keys);
-      moved += keys.length;
-      await sleep(pauseMs);
-    }
-    for (const node of [target, source, ...others]) {
-      await node.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
-    }
-    return moved;
-  } finally {
-    for (const node of [source, target, ...others]) node.disconnect();
+    await until(
+      async () => (await node.ping().catch(() => '')) === 'PONG',
+      10_000,
+      `the extra node on ${port}`,
+    );
+    await masters[0]?.call('CLUSTER', 'MEET', '127.0.0.1', String(port));
+    const id = String(await node.call('CLUSTER', 'MYID'));
+    await until(
+      async () => {
+        for (const master of masters) {
+          const nodes = String(await master.call('CLUSTER', 'NODES'));
+          if (!nodes.split('\n').some((line) => line.startsWith(id) && line.includes(' connected')))
+            return false;
+        }
+        // It knows every slot's master (else it answers CLUSTERDOWN, MIGRATE to it included).
+        return String(await node.call('CLUSTER', 'INFO')).includes('cluster_state:ok');
+      },
+      20_000,
+      'the extra node and every master to know each other',
+    );
+    return { address, remove };
+  } catch (err) {
+    await remove();
+    throw err;
   }
 }

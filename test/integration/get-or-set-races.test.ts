@@ -232,3 +232,42 @@ describe('a value invalidated before a call started is not its answer', () => {
     expect(await cache.get('xproc')).toBe('fresh');
   });
 });
+
+describe('a waiter takes the value of the fill it waits for, and no other', () => {
+  it("a message of another fill of the key (a late one from an earlier fill) is not taken for the holder's value", async () => {
+    const other = createCache({ router: routers.standalone({ url: server.url }), keyPrefix: prefix });
+    try {
+      const held = gatedFactory('from-holder');
+      const holding = other.getOrSet('late', held.factory, { lockTimeout: 20_000 });
+      await held.running;
+      let calls = 0;
+      const waiter = cache.getOrSet(
+        'late',
+        () => {
+          calls++;
+          return 'from-waiter';
+        },
+        { lockTimeout: 20_000 },
+      );
+      const channel = `${prefix}:__fill__:${prefix}:1:late`;
+      await until(
+        async () => ((await raw.pubsub('NUMSUB', channel)) as [string, number])[1] > 0,
+        10_000,
+        'the waiter to listen on the fill channel',
+      );
+      // What an earlier fill of the key published, arriving only now: a stored value's bytes,
+      // alone and behind another fill's token.
+      await cache.set('late-source', 'stale');
+      const stale = (await raw.getBuffer(`${prefix}:1:late-source`)) as Buffer;
+      await raw.publish(channel, stale);
+      await raw.publish(channel, Buffer.concat([Buffer.from('0'.repeat(32)), stale]));
+      await sleep(300);
+      held.release();
+      expect(await waiter).toBe('from-holder');
+      expect(await holding).toBe('from-holder');
+      expect([held.calls(), calls]).toEqual([1, 0]);
+    } finally {
+      await other.close();
+    }
+  });
+});

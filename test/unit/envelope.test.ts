@@ -3,7 +3,7 @@ import { compressors } from '../../src/compressors/index.js';
 import { HEADER_BYTES } from '../../src/core/codec.js';
 import { ENVELOPE_FLAG, type EntryMeta, readEnvelope, writeEnvelope } from '../../src/core/envelope.js';
 import { ConfigError, DecodeError, SerializationError } from '../../src/core/errors.js';
-import { ANY_KEYS, combinableGroups, entryState } from '../../src/core/tags.js';
+import { entryState } from '../../src/core/tags.js';
 import { Codec } from '../../src/create-cache.js';
 import { createCache, type Router, serializers } from '../../src/index.js';
 import { thrown } from '../fixtures/thrown.js';
@@ -126,17 +126,5 @@ describe('entryState (what a read entry is worth to getOrSet)', () => {
     );
     expect(entryState({ staleAt: 0, tags: [{ tag: 'new', version: 0 }] }, stamps, now, 0)).toBe('fresh');
     expect(entryState({ staleAt: 0, tags: [{ tag: 'new', version: 1 }] }, stamps, now, 0)).toBe('gone');
-  });
-});
-
-describe('combinableGroups (tag stamps per hash slot)', () => {
-  it('is one group when one command takes every key (a single master)', () => {
-    expect(combinableGroups(['a', 'b', 'c'], ANY_KEYS)).toEqual([[0, 1, 2]]);
-  });
-
-  it('groups keys that combine, in order, when not all do (a cluster: one group per slot)', () => {
-    // "Slot" = first letter.
-    const sameSlot = (keys: readonly string[]) => keys.every((k) => k[0] === keys[0]?.[0]);
-    expect(combinableGroups(['a1', 'b1', 'a2', 'c1', 'b2'], sameSlot)).toEqual([[0, 2], [1, 4], [3]]);
   });
 });

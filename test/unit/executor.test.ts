@@ -164,6 +164,7 @@ describe('Executor on a router with several masters (optional router members)', 
     expect(await single.runOnEveryMaster('keys', undefined, null, async () => 'one')).toEqual(['one']);
     expect(single.groupKeys(['a', 'b'])).toBeUndefined();
     expect(single.canCombine(['a', 'b'])).toBe(true);
+    expect(single.sharded).toBe(false);
 
     const many: Router = {
       ...fakeRouter(),
@@ -176,6 +177,7 @@ describe('Executor on a router with several masters (optional router members)', 
     expect(await exec.runOnEveryMaster('keys', undefined, null, async () => 'n')).toEqual(['n', 'n']);
     expect(exec.groupKeys(['a', 'b'])).toEqual([[0], [1]]);
     expect(exec.canCombine(['a', 'b'])).toBe(false);
+    expect(exec.sharded).toBe(true);
   });
 
   it('runOnEveryMaster applies ignoreErrors like run', async () => {

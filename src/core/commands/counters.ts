@@ -1,5 +1,6 @@
 import { ConfigError, KeyNotFoundError, NotAnIntegerError } from '../errors.js';
 import { versionOf } from '../keys.js';
+import { unlessSlotRefused } from '../redis-errors.js';
 import { INCR_SAFE, MOVE_KEEP_TTL } from '../scripts.js';
 import { type CommandContext, type KeyOptions, redisKeyOf } from './context.js';
 
@@ -72,19 +73,23 @@ export async function incrVersion(
   const to = from + delta;
   const fromKey = ctx.keys.build(key, from);
   const toKey = ctx.keys.build(key, to);
-  const moved = ctx.executor.canCombine([fromKey, toKey])
-    ? await ctx.executor.write('incrVersion', key, null, [fromKey, toKey], (client) =>
-        MOVE_KEEP_TTL.run(client, [fromKey, toKey], []),
-      )
-    : await moveAcrossSlots(ctx, key, fromKey, toKey);
+  // One script when both keys share a slot; while that slot is being migrated Redis refuses it
+  // (the new key does not exist yet) until the migration ends: then the steps one key at a time.
+  const moved =
+    (ctx.executor.canCombine([fromKey, toKey])
+      ? await ctx.executor.write('incrVersion', key, null, [fromKey, toKey], (client) =>
+          unlessSlotRefused(MOVE_KEEP_TTL.run(client, [fromKey, toKey], [])),
+        )
+      : undefined) ?? (await moveAcrossSlots(ctx, key, fromKey, toKey));
   if (moved !== 1) throw new KeyNotFoundError(key);
   return to;
 }
 
 /**
  * MOVE_KEEP_TTL for two keys in different cluster slots (the version is part of the key, so
- * usually the case): DUMP + PTTL on the old key's node, RESTORE on the new key's node, DEL of
- * the old key. Not atomic: a write to the old key between the steps is lost with it.
+ * usually the case), or in one slot being migrated: DUMP + PTTL on the old key's node, RESTORE
+ * on the new key's node, DEL of the old key. Not atomic: a write to the old key between the
+ * steps is lost with it.
  */
 async function moveAcrossSlots(
   ctx: CommandContext,

@@ -1,6 +1,7 @@
 import type { ValueCodec } from '../codec.js';
 import { type Executor, isIgnorable } from '../executor.js';
 import { FillChannel, routedSubscriber } from '../get-or-set/fill-channel.js';
+import { MigratingSlots } from '../get-or-set/fill-lock.js';
 import { type Factory, type GetOrSetContext, getOrSet as runGetOrSet } from '../get-or-set/get-or-set.js';
 import type { GetOrSetOptions } from '../get-or-set/options.js';
 import { toNamedError } from '../redis-errors.js';
@@ -46,6 +47,8 @@ export function fillContext(options: {
     write: (operation, key, touched, fn) => executor.write(operation, key, null, touched, fn),
     near: executor.near,
     canCombine: (keys) => executor.canCombine(keys),
+    sharded: executor.sharded,
+    migrating: new MigratingSlots((a, b) => executor.canCombine([a, b])),
     isIgnorable,
     ignored: (error, key) => {
       executor.counters.ignoredErrors++;

@@ -2,6 +2,7 @@ import { chunks, eachKey, sumOverChunks } from '../batch.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, NULL, ZERO } from '../executor.js';
 import { versionOf } from '../keys.js';
+import { unlessSlotRefused } from '../redis-errors.js';
 import { scanAll, scanArgs, scanCount } from '../scan.js';
 import {
   type CommandContext,
@@ -163,8 +164,9 @@ function requireOneSlot(ctx: CommandContext, op: string, redisKeys: string[]): v
 }
 
 /**
- * SDIFF / SINTER / SUNION over keys of several cluster slots: each set read (SMEMBERS, one round
- * trip per node: eachKey) and the result computed here, on the stored bytes as Redis compares them.
+ * SDIFF / SINTER / SUNION over keys of several cluster slots, or of one slot being migrated:
+ * each set read (SMEMBERS, one round trip per node: eachKey) and the result computed here, on
+ * the stored bytes as Redis compares them.
  */
 async function setAlgebraAcrossSlots(
   ctx: CommandContext,
@@ -201,16 +203,17 @@ export async function setAlgebra<T>(
 ): Promise<Set<T>> {
   if (keys.length === 0) return new Set();
   const redisKeys = ctx.keys.buildAll(keys, ctx.version);
-  if (!ctx.executor.canCombine(redisKeys)) {
-    return decodeSet<T>(ctx, await setAlgebraAcrossSlots(ctx, op, redisKeys), keys[0] as string);
-  }
+  // One command when the keys share a slot. While that slot is being migrated Redis refuses it
+  // unless every key exists on one node (a missing set is an empty one): then as across slots.
   // The key list is passed as an array (ioredis flattens it), never spread: no RangeError.
-  const raws = await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
-    if (op === 'sdiff') return client.sdiffBuffer(redisKeys);
-    if (op === 'sinter') return client.sinterBuffer(redisKeys);
-    return client.sunionBuffer(redisKeys);
-  });
-  return decodeSet<T>(ctx, raws, keys[0] as string);
+  const raws = ctx.executor.canCombine(redisKeys)
+    ? await ctx.executor.run('read', op, keys[0], EMPTY_ARRAY, (client) => {
+        if (op === 'sdiff') return unlessSlotRefused(client.sdiffBuffer(redisKeys));
+        if (op === 'sinter') return unlessSlotRefused(client.sinterBuffer(redisKeys));
+        return unlessSlotRefused(client.sunionBuffer(redisKeys));
+      })
+    : undefined;
+  return decodeSet<T>(ctx, raws ?? (await setAlgebraAcrossSlots(ctx, op, redisKeys)), keys[0] as string);
 }
 
 /** SDIFFSTORE / SINTERSTORE / SUNIONSTORE into `destination`; returns the result's size. */

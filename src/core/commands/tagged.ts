@@ -9,7 +9,7 @@ import type { CommandContext } from './context.js';
 /**
  * Entries with an envelope (grace and/or tags, see envelope.ts and tags.ts): building the
  * envelope on write, checking it on read (fresh? tags not invalidated?), invalidating tags.
- * Stamps of tags in several hash slots (a cluster) are read and bumped per slot (tags.ts).
+ * On a cluster, stamps are read and bumped one key per command (tags.ts).
  */
 
 export interface EnvelopeOptions {
@@ -58,7 +58,7 @@ async function stampedEnvelope(
     tags.length === 0
       ? new Map<string, number>()
       : await ctx.executor.run('write', 'set', key, null, (client) =>
-          readStamps(client, prefix, tags, (keys) => ctx.executor.canCombine(keys)),
+          readStamps(client, prefix, tags, ctx.executor.sharded),
         );
   return { staleAt: ttl === null ? 0 : Date.now() + ttl, tags: tagVersions(tags, stamps) };
 }
@@ -82,7 +82,7 @@ export async function currentEntries(
     tags.size === 0
       ? new Map<string, number>()
       : await ctx.executor.run('read', operation, key, null, (client) =>
-          readStamps(client, prefix, tags, (keys) => ctx.executor.canCombine(keys)),
+          readStamps(client, prefix, tags, ctx.executor.sharded),
         );
   return metas.map((meta) => isFresh(meta, now) && tagsCurrent(meta, stamps));
 }
@@ -92,6 +92,6 @@ export async function invalidateTags(ctx: CommandContext, tags: readonly string[
   const list = validateTags(tags, 'invalidateTags');
   const prefix = ctx.keys.prefix;
   await ctx.executor.run('write', 'invalidateTags', undefined, null, (client) =>
-    bumpStamps(client, prefix, list, (keys) => ctx.executor.canCombine(keys)),
+    bumpStamps(client, prefix, list, ctx.executor.sharded),
   );
 }

@@ -1,8 +1,8 @@
 /**
  * Wake-ups for callers waiting on another process's factory: one pub/sub connection per cache,
  * one channel per key being filled (subscribed only while someone in this process waits on
- * it). The lock holder publishes the encoded value it stored (or an empty message when it gave
- * up), so a waiter gets the value without another round trip.
+ * it). The lock holder publishes its token and the encoded value it stored (its token alone when
+ * it gave up: fill-lock.ts), so a waiter gets the value without another round trip.
  *
  * Pub/sub is a wake-up, never the only way out: a message can be lost (the subscriber's node
  * died, a failover moved the master), so every wait is also bounded by a timer and the waiter

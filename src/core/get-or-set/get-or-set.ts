@@ -20,7 +20,6 @@
  *      value's tags again with stamps read after it started: a value invalidated before the
  *      call started is never its answer; it then takes part in a newer flight.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { ValueCodec } from '../codec.js';
@@ -30,16 +29,7 @@ import { ConfigError, FactoryTimeoutError } from '../errors.js';
 import type { CacheEventMap, TypedEmitter } from '../events.js';
 import type { NearLayer } from '../near.js';
 import { toNamedError } from '../redis-errors.js';
-import {
-  type CanCombine,
-  entryState,
-  isFresh,
-  readStamps,
-  tagStampKey,
-  tagsCurrent,
-  tagsOf,
-  tagVersions,
-} from '../tags.js';
+import { entryState, isFresh, readStamps, tagStampKey, tagsCurrent, tagsOf, tagVersions } from '../tags.js';
 import { parseTtl, type Ttl } from '../ttl.js';
 import type { FillChannel } from './fill-channel.js';
 import {
@@ -47,7 +37,10 @@ import {
   acquireFill,
   type FillLock,
   type FillTarget,
+  fillToken,
   fingerprint,
+  type MigratingSlots,
+  readFillMessage,
   releaseFill,
   storeFill,
 } from './fill-lock.js';
@@ -110,6 +103,10 @@ export interface GetOrSetContext {
   readonly near: NearLayer | undefined;
   /** Whether one script can take all of `keys` (one hash slot on a cluster). */
   canCombine(keys: readonly string[]): boolean;
+  /** The router spreads keys over several masters: stamps are read one key per command (tags.ts). */
+  readonly sharded: boolean;
+  /** Slots whose fill scripts Redis refused lately (being migrated): shared by the cache's fills. */
+  readonly migrating: MigratingSlots;
   /** Failures ignoreErrors may turn into a miss (connection-level). */
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
@@ -312,7 +309,6 @@ async function readForGetOrSet(
 ): Promise<{ state: 'fresh' | 'stale' | 'gone'; raw: Buffer | null; value?: unknown; meta?: EntryMeta }> {
   const near = ctx.near;
   const held = near?.lookup(redisKey);
-  const canCombine = combineOf(ctx);
   const [raw, stamps] =
     held !== undefined && opts.tags.length === 0
       ? [held.value, new Map<string, number>()]
@@ -323,7 +319,7 @@ async function readForGetOrSet(
               : near !== undefined
                 ? near.read(client, redisKey)
                 : client.getBuffer(redisKey),
-            readStamps(client, ctx.prefix, opts.tags, canCombine),
+            readStamps(client, ctx.prefix, opts.tags, ctx.sharded),
           ]),
         );
   if (raw === null) {
@@ -334,7 +330,7 @@ async function readForGetOrSet(
   const unknownTags = (meta?.tags ?? []).map(({ tag }) => tag).filter((tag) => !stamps.has(tag));
   if (unknownTags.length > 0) {
     const more = await ctx.run('read', 'getOrSet', key, (client) =>
-      readStamps(client, ctx.prefix, unknownTags, canCombine),
+      readStamps(client, ctx.prefix, unknownTags, ctx.sharded),
     );
     for (const [tag, stamp] of more) stamps.set(tag, stamp);
   }
@@ -362,12 +358,15 @@ async function produce(
     return compute(ctx, key, factory, opts, stale, target);
   }
 
+  const lockKey = fillLockKey(ctx, redisKey);
   const lock: FillLock = {
-    key: fillLockKey(ctx, redisKey),
-    token: randomBytes(16).toString('hex'),
+    key: lockKey,
+    token: fillToken(),
     channel: `${ctx.prefix}:__fill__:${redisKey}`,
+    ms: opts.lockTimeout,
+    split: ctx.migrating.has(lockKey),
+    migrating: ctx.migrating,
   };
-  const lockKey = lock.key;
   /** Where this caller stores if it produces: over `raw`, what the key held when it looked. */
   const fillTarget = (raw: Buffer | null): FillTarget => ({ value: redisKey, lock, seen: fingerprint(raw) });
   // The acquire script reads the tags' stamps too when one script can take their keys with the
@@ -383,14 +382,9 @@ async function produce(
     for (;;) {
       let got: Awaited<ReturnType<typeof acquireFill>>;
       try {
+        // The value too: another process may have refreshed it since our read.
         got = await ctx.run('write', 'getOrSet', key, (client) =>
-          acquireFill(
-            client,
-            { value: redisKey, lock: lockKey, stamps: stampKeys },
-            lock.token,
-            opts.lockTimeout,
-            true, // the value too: another process may have refreshed it since our read
-          ),
+          acquireFill(client, redisKey, stampKeys, lock),
         );
       } catch (error) {
         if (stale !== undefined) throw new RedisFailure(error);
@@ -439,10 +433,13 @@ async function produce(
       const message = await listener.next(
         Math.min(remaining, MAX_WAIT_SLICE_MS, got.pttl > 0 ? got.pttl + 5 : RECHECK_MS),
       );
-      if (message !== undefined && message.length > 0) {
+      const published = message === undefined ? undefined : readFillMessage(message);
+      // Only the holder we saw in the lock: a message of an earlier fill of this key may still
+      // be on its way (a cluster's pub/sub crosses the cluster bus). Anything else: look again.
+      if (published?.value !== undefined && published.token === got.holder) {
         // Checked like a value read from Redis: its tags may have been invalidated since its
         // factory read their stamps. If so, look again (and fill ourselves).
-        const delivered = await usable(ctx, key, message);
+        const delivered = await usable(ctx, key, published.value);
         if (delivered !== undefined) return delivered;
       }
     }
@@ -468,7 +465,7 @@ async function stillCurrent(
   const tags = tagsOf(meta).map(({ tag }) => tag);
   if (tags.length === 0) return true;
   const stamps = await ctx.run(intent, 'getOrSet', key, (client) =>
-    readStamps(client, ctx.prefix, tags, combineOf(ctx)),
+    readStamps(client, ctx.prefix, tags, ctx.sharded),
   );
   return tagsCurrent(meta, stamps);
 }
@@ -496,7 +493,7 @@ async function compute(
   if (stamps === undefined && tags.length > 0) {
     // Stamps are read before the factory runs: an invalidation during the factory wins.
     stamps = await ctx
-      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags, combineOf(ctx)))
+      .run('write', 'getOrSet', key, (client) => readStamps(client, ctx.prefix, tags, ctx.sharded))
       .catch(() => new Map<string, number>());
   }
   const factoryCtx: FactoryContext = {
@@ -521,7 +518,7 @@ async function compute(
     const missing = tags.filter((tag) => !stamps?.has(tag));
     if (missing.length > 0) {
       const more = await ctx.run('write', 'getOrSet', key, (client) =>
-        readStamps(client, ctx.prefix, missing, combineOf(ctx)),
+        readStamps(client, ctx.prefix, missing, ctx.sharded),
       );
       stamps = new Map([...(stamps ?? []), ...more]);
     }
@@ -553,11 +550,6 @@ async function compute(
     ctx.ignored(error, key);
   }
   return { value, meta };
-}
-
-/** The router's "one command can take these keys" (one hash slot on a cluster), for tags.ts. */
-function combineOf(ctx: GetOrSetContext): CanCombine {
-  return (keys) => ctx.canCombine(keys);
 }
 
 function served(ctx: GetOrSetContext, key: string, reason: StaleReason): void {

@@ -52,3 +52,42 @@ export function slotMoves(
   }
   return moves;
 }
+
+/** What one node's CLUSTER NODES reply says about the slots (addresses as `host:port`). */
+export interface SlotView {
+  /** The master of each slot, as this node knows it. */
+  owners: (string | undefined)[];
+  /** The slots this node is migrating (`[slot->-node id]` on its own line), with the node each moves to. */
+  migrating: { slot: number; to: string }[];
+}
+
+/**
+ * Read a CLUSTER NODES reply. `address` turns the address a line announces (`ip:port`) into the
+ * name the caller uses for the node (natMap).
+ */
+export function slotView(clusterNodes: string, address: (announced: string) => string): SlotView {
+  const lines = clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((fields) => fields.length >= 8);
+  const addressOf = new Map(lines.map((fields) => [fields[0], address(fields[1]?.split('@')[0] ?? '')]));
+  const owners = new Array<string | undefined>(SLOT_COUNT);
+  const migrating: SlotView['migrating'] = [];
+  for (const fields of lines) {
+    const flags = fields[2]?.split(',') ?? [];
+    if (!flags.includes('master')) continue;
+    const node = addressOf.get(fields[0]);
+    for (const field of fields.slice(8)) {
+      const range = /^(\d+)(?:-(\d+))?$/.exec(field);
+      if (range !== null) {
+        const last = Number(range[2] ?? range[1]);
+        for (let slot = Number(range[1]); slot <= last; slot++) owners[slot] = node;
+        continue;
+      }
+      const marker = flags.includes('myself') ? /^\[(\d+)->-([0-9a-f]+)\]$/.exec(field) : null;
+      const to = marker === null ? undefined : addressOf.get(marker[2]);
+      if (marker !== null && to !== undefined) migrating.push({ slot: Number(marker[1]), to });
+    }
+  }
+  return { owners, migrating };
+}
