@@ -3,6 +3,7 @@ import { commandChannel, newCacheId } from './diagnostics.js';
 import { CacheClosedError, CacheError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
+import { whileClosing } from './process-liveness.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router, RouterEvent, RouterEventMap } from './router.js';
 import type { Counters } from './stats.js';
@@ -272,7 +273,7 @@ export class Executor {
       for (const remove of this.#routerListeners.splice(0)) remove();
       const users = (routerUsers.get(this.router) ?? 1) - 1;
       routerUsers.set(this.router, users);
-      this.#closing = users > 0 ? Promise.resolve() : this.router.close();
+      this.#closing = users > 0 ? Promise.resolve() : whileClosing(this.router.close());
     }
     return this.#closing;
   }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { AuthenticationError, ConfigError, SentinelUnavailableError } from '../../core/errors.js';
+import { ownConnection } from '../../core/process-liveness.js';
 import {
   formatAddress,
   isAuthError,
@@ -9,7 +10,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
-import { boundCommands, unrefClient } from '../node-clients.js';
+import { boundCommands } from '../node-clients.js';
 import { routerClosed } from '../pipeline.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
@@ -266,7 +267,7 @@ export class SentinelClient {
     });
     trackSocketErrors(client); // failures surface through the commands we issue
     boundCommands(client, this.access.timeoutMs);
-    if (this.access.unref) unrefClient(client);
+    ownConnection(client, this.access.unref === true);
     this.clients.set(key, client);
     return client;
   }
