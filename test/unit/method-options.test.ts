@@ -5,6 +5,7 @@
  * The router never talks to Redis: a call that passed the check fails with its rejection.
  */
 import { describe, expect, it } from 'vitest';
+import { KeyvSentinelStore } from '../../src/adapters/keyv.js';
 import type { Cache } from '../../src/core/cache.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
@@ -230,5 +231,22 @@ describe('what the issue reported', () => {
     await expect(cache.set('k', 1, options)).rejects.toBeInstanceOf(Offline);
     options.tll = 5;
     await expect(cache.set('k', 1, options)).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('the keyv adapter', () => {
+  it('takes a Cache, not the options of one', () => {
+    expect(() => new KeyvSentinelStore({ router } as never)).toThrow(
+      /new KeyvSentinelStore\(cache\) takes a Cache, such as new KeyvSentinelStore\(createCache\(\{ router \}\)\); got an object/,
+    );
+  });
+
+  it('refuses a ttl that is not milliseconds instead of using the default TTL', async () => {
+    const store = new KeyvSentinelStore(cache);
+    await expect(store.set('k', 'v', '5m' as never)).rejects.toThrow(/ttl is milliseconds, a number/);
+    await expect(store.setMany([{ key: 'k', value: 'v', ttl: '5m' as never }])).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(store.set('k', 'v', 60_000)).rejects.toBeInstanceOf(Offline);
   });
 });
