@@ -79,7 +79,9 @@ export interface CacheLayers {
  * The cache: django-redis's API over a Router, as a facade. Each method delegates to its
  * command family in `core/commands/` (strings, many, counters, keyspace, sets, hashes,
  * sorted-sets, locks); those build keys (core/keys), encode values (core/codec) and run
- * through the executor (core/executor: routing intent, ignoreErrors, events, stats).
+ * through the executor (core/executor: routing intent, ignoreErrors, events, stats). A method
+ * that takes an options object checks it first (commands/method-options.ts): a refused one is
+ * the method's rejection, before anything else happens.
  */
 export class Cache {
   readonly #ctx: CommandContext;
