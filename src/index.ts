@@ -41,10 +41,10 @@ export type {
 export type { Factory, FactoryContext, StaleReason } from './core/get-or-set/get-or-set.js';
 export type { GetOrSetOptions, LockMode } from './core/get-or-set/options.js';
 export { escapeGlob, type KeyFunction, type ReverseKeyFunction } from './core/keys.js';
-export { Lock, type LockOptions } from './core/lock.js';
+export { type AcquireOptions, Lock, type LockOptions } from './core/lock.js';
 export type { FlushReason, NearCacheOptions, NearCacheStats } from './core/near.js';
 export type { CacheOptions } from './core/options.js';
-export type { CacheStats } from './core/stats.js';
+export type { CacheStats, TierStats } from './core/stats.js';
 export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
 export { Codec, createCache } from './create-cache.js';
 export { type ClusterRouterOptions, routers, type StandaloneOptions } from './routers/index.js';

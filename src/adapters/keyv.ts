@@ -9,7 +9,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Cache } from '../core/cache.js';
+import { ConfigError } from '../core/errors.js';
 import { escapeGlob } from '../core/keys.js';
+import { describeValue } from '../core/validate.js';
 
 /** What Keyv reads from a store's `opts`: `dialect` 'redis' makes it use the store's iterator. */
 export interface KeyvSentinelStoreOpts {
@@ -38,6 +40,12 @@ export class KeyvSentinelStore extends EventEmitter {
    */
   constructor(cache: Cache) {
     super();
+    // The usual slip: the cache's options (or a router) instead of the cache they make.
+    if (typeof (cache as Partial<Cache> | null)?.getMany !== 'function') {
+      throw new ConfigError(
+        `new KeyvSentinelStore(cache) takes a Cache, such as new KeyvSentinelStore(createCache({ router })); got ${describeValue(cache)}`,
+      );
+    }
     this.#cache = cache;
   }
 
@@ -64,7 +72,7 @@ export class KeyvSentinelStore extends EventEmitter {
     // One pipeline per distinct ttl: usually one (Keyv gives every entry of a call the same).
     const byTtl = new Map<number | undefined, Array<[string, unknown]>>();
     for (const { key, value, ttl } of entries) {
-      const group = ttl !== undefined && ttl > 0 ? ttl : undefined;
+      const group = ttlOption(ttl)?.ttl;
       const batch = byTtl.get(group) ?? [];
       if (batch.length === 0) byTtl.set(group, batch);
       batch.push([key, value]);
@@ -114,6 +122,12 @@ export class KeyvSentinelStore extends EventEmitter {
   }
 }
 
+/** Keyv's ttl (milliseconds; none or 0: the cache's defaultTtl) as the cache's option. */
 function ttlOption(ttl: number | undefined): { ttl: number } | undefined {
+  if (ttl !== undefined && typeof ttl !== 'number') {
+    throw new ConfigError(
+      `KeyvSentinelStore: ttl is milliseconds, a number (as Keyv passes it); got ${describeValue(ttl)}`,
+    );
+  }
   return ttl !== undefined && ttl > 0 ? { ttl } : undefined;
 }

@@ -11,6 +11,20 @@ import * as keyspace from './commands/keyspace.js';
 import { lock } from './commands/locks.js';
 import type { Entries, SetManyOptions } from './commands/many.js';
 import * as many from './commands/many.js';
+import {
+  ADD_OPTIONS,
+  countRefusal,
+  GET_OR_SET_OPTIONS,
+  INCR_OPTIONS,
+  KEY_OPTIONS,
+  SCAN_OPTIONS,
+  SET_MANY_OPTIONS,
+  SET_OPTIONS,
+  SSCAN_OPTIONS,
+  ZADD_OPTIONS,
+  ZRANGE_BY_SCORE_OPTIONS,
+  ZRANGE_OPTIONS,
+} from './commands/method-options.js';
 import type { SScanOptions } from './commands/sets.js';
 import * as sets from './commands/sets.js';
 import type { ScoreBound, ZAddOptions, ZRangeByScoreOptions, ZRangeOptions } from './commands/sorted-sets.js';
@@ -65,7 +79,9 @@ export interface CacheLayers {
  * The cache: django-redis's API over a Router, as a facade. Each method delegates to its
  * command family in `core/commands/` (strings, many, counters, keyspace, sets, hashes,
  * sorted-sets, locks); those build keys (core/keys), encode values (core/codec) and run
- * through the executor (core/executor: routing intent, ignoreErrors, events, stats).
+ * through the executor (core/executor: routing intent, ignoreErrors, events, stats). A method
+ * that takes an options object checks it first (commands/method-options.ts): a refused one is
+ * the method's rejection, before anything else happens.
  */
 export class Cache {
   readonly #ctx: CommandContext;
@@ -97,17 +113,20 @@ export class Cache {
 
   /** The value, or undefined on a miss. */
   get<T = unknown>(key: string, options?: KeyOptions): Promise<T | undefined> {
-    return strings.get<T>(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.get()') ?? strings.get<T>(this.#ctx, key, options);
   }
 
   /** Write a value. True if written; false if nx/xx prevented it or ttl <= 0 (which deletes). */
   set(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
-    return strings.set(this.#ctx, key, value, options);
+    return SET_OPTIONS.refusal(options, 'cache.set()') ?? strings.set(this.#ctx, key, value, options);
   }
 
   /** Write only if the key does not exist. */
   add(key: string, value: unknown, options?: Omit<SetOptions, 'nx' | 'xx'>): Promise<boolean> {
-    return strings.set(this.#ctx, key, value, { ...options, nx: true });
+    return (
+      ADD_OPTIONS.refusal(options, 'cache.add()') ??
+      strings.set(this.#ctx, key, value, { ...options, nx: true })
+    );
   }
 
   /**
@@ -115,7 +134,9 @@ export class Cache {
    * timeouts, cross-process single flight and tags (see docs/get-or-set.md).
    */
   getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
-    return getOrSet(this.#ctx, key, factory, options);
+    return (
+      GET_OR_SET_OPTIONS.refusal(options, 'cache.getOrSet()') ?? getOrSet(this.#ctx, key, factory, options)
+    );
   }
 
   /** Every entry carrying one of `tags` reads as a miss from now on, in every process. */
@@ -127,33 +148,33 @@ export class Cache {
 
   /** Values of the keys that exist, in one MGET. */
   getMany<T = unknown>(keys: Iterable<string>, options?: KeyOptions): Promise<Map<string, T>> {
-    return many.getMany<T>(this.#ctx, keys, options);
+    return KEY_OPTIONS.refusal(options, 'cache.getMany()') ?? many.getMany<T>(this.#ctx, keys, options);
   }
 
   /** Write many values in one round trip (one pipeline of SET PX). All values are encoded first. */
   setMany(entries: Entries, options?: SetManyOptions): Promise<void> {
-    return many.setMany(this.#ctx, entries, options);
+    return SET_MANY_OPTIONS.refusal(options, 'cache.setMany()') ?? many.setMany(this.#ctx, entries, options);
   }
 
   /** Number of keys that existed. */
   deleteMany(keys: Iterable<string>, options?: KeyOptions): Promise<number> {
-    return many.deleteMany(this.#ctx, keys, options);
+    return KEY_OPTIONS.refusal(options, 'cache.deleteMany()') ?? many.deleteMany(this.#ctx, keys, options);
   }
 
   // ---------------------------------------------------------------- keys and expiry
 
   /** True if the key existed. */
   delete(key: string, options?: KeyOptions): Promise<boolean> {
-    return keyspace.del(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.delete()') ?? keyspace.del(this.#ctx, key, options);
   }
 
   has(key: string, options?: KeyOptions): Promise<boolean> {
-    return keyspace.has(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.has()') ?? keyspace.has(this.#ctx, key, options);
   }
 
   /** Remaining time to live in **milliseconds** (PTTL); null = no expiry; undefined = no such key. */
   ttl(key: string, options?: KeyOptions): Promise<number | null | undefined> {
-    return keyspace.ttl(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.ttl()') ?? keyspace.ttl(this.#ctx, key, options);
   }
 
   /**
@@ -161,37 +182,43 @@ export class Cache {
    * duration string. 0 or less deletes, null persists, omitted = defaultTtl. False if no such key.
    */
   expire(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
-    return keyspace.expire(this.#ctx, key, ttl, options);
+    return KEY_OPTIONS.refusal(options, 'cache.expire()') ?? keyspace.expire(this.#ctx, key, ttl, options);
   }
 
   /** Expire at a moment (Date or epoch milliseconds); a past moment deletes. False if no such key. */
   expireAt(key: string, when: Date | number, options?: KeyOptions): Promise<boolean> {
-    return keyspace.expireAt(this.#ctx, key, when, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.expireAt()') ?? keyspace.expireAt(this.#ctx, key, when, options)
+    );
   }
 
   /** Remove the TTL. False if no such key. */
   persist(key: string, options?: KeyOptions): Promise<boolean> {
-    return keyspace.persist(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.persist()') ?? keyspace.persist(this.#ctx, key, options);
   }
 
   /** Reset the TTL, in milliseconds or a duration string (default: defaultTtl). False if no such key. */
   touch(key: string, ttl?: Ttl, options?: KeyOptions): Promise<boolean> {
-    return keyspace.expire(this.#ctx, key, ttl, options);
+    return KEY_OPTIONS.refusal(options, 'cache.touch()') ?? keyspace.expire(this.#ctx, key, ttl, options);
   }
 
   /** User keys matching `glob` (prefix and version stripped). One SCAN loop on one node. */
   keys(glob: string, options?: ScanOptions): Promise<string[]> {
-    return keyspace.keys(this.#ctx, glob, options);
+    return SCAN_OPTIONS.refusal(options, 'cache.keys()') ?? keyspace.keys(this.#ctx, glob, options);
   }
 
   /** User keys matching `glob`, one SCAN batch at a time (on the master: a cursor belongs to one node). */
   iterKeys(glob: string, options?: ScanOptions): AsyncIterableIterator<string> {
+    SCAN_OPTIONS.check(options, 'cache.iterKeys()');
     return keyspace.iterKeys(this.#ctx, glob, options);
   }
 
   /** SCAN + UNLINK of this cache's keys matching `glob`; returns how many were deleted. */
   deletePattern(glob: string, options?: ScanOptions): Promise<number> {
-    return keyspace.deletePattern(this.#ctx, glob, options);
+    return (
+      SCAN_OPTIONS.refusal(options, 'cache.deletePattern()') ??
+      keyspace.deletePattern(this.#ctx, glob, options)
+    );
   }
 
   /** Delete every key of this cache's prefix (all versions); returns how many. Not the whole database. */
@@ -208,20 +235,26 @@ export class Cache {
 
   /** Atomically add `delta`; keeps the TTL. KeyNotFoundError if missing (unless ignoreKeyCheck). */
   incr(key: string, delta = 1, options?: IncrOptions): Promise<number> {
-    return counters.incr(this.#ctx, key, delta, options);
+    return INCR_OPTIONS.refusal(options, 'cache.incr()') ?? counters.incr(this.#ctx, key, delta, options);
   }
 
   decr(key: string, delta = 1, options?: IncrOptions): Promise<number> {
-    return counters.decr(this.#ctx, key, delta, options);
+    return INCR_OPTIONS.refusal(options, 'cache.decr()') ?? counters.decr(this.#ctx, key, delta, options);
   }
 
   /** Move the key to version + delta keeping value and TTL; returns the new version. */
   incrVersion(key: string, delta = 1, options?: KeyOptions): Promise<number> {
-    return counters.incrVersion(this.#ctx, key, delta, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.incrVersion()') ??
+      counters.incrVersion(this.#ctx, key, delta, options)
+    );
   }
 
   decrVersion(key: string, delta = 1, options?: KeyOptions): Promise<number> {
-    return counters.decrVersion(this.#ctx, key, delta, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.decrVersion()') ??
+      counters.decrVersion(this.#ctx, key, delta, options)
+    );
   }
 
   // ---------------------------------------------------------------- locks and raw access
@@ -249,11 +282,13 @@ export class Cache {
   }
 
   smembers<T = unknown>(key: string, options?: KeyOptions): Promise<Set<T>> {
-    return sets.smembers<T>(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.smembers()') ?? sets.smembers<T>(this.#ctx, key, options);
   }
 
   sismember(key: string, member: unknown, options?: KeyOptions): Promise<boolean> {
-    return sets.sismember(this.#ctx, key, member, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.sismember()') ?? sets.sismember(this.#ctx, key, member, options)
+    );
   }
 
   smismember(key: string, ...members: unknown[]): Promise<boolean[]> {
@@ -261,25 +296,36 @@ export class Cache {
   }
 
   scard(key: string, options?: KeyOptions): Promise<number> {
-    return sets.scard(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.scard()') ?? sets.scard(this.#ctx, key, options);
   }
 
   /** Remove and return one random member (undefined if empty), or a Set of up to `count`. */
   spop<T = unknown>(key: string, count?: undefined, options?: KeyOptions): Promise<T | undefined>;
   spop<T = unknown>(key: string, count: number, options?: KeyOptions): Promise<Set<T>>;
   spop<T = unknown>(key: string, count?: number, options?: KeyOptions): Promise<T | undefined | Set<T>> {
-    return sets.spop<T>(this.#ctx, key, count, options);
+    return (
+      countRefusal(count, 'cache.spop()') ??
+      KEY_OPTIONS.refusal(options, 'cache.spop()') ??
+      sets.spop<T>(this.#ctx, key, count, options)
+    );
   }
 
   /** One random member (undefined if empty), or an array of `count` (negative: may repeat). */
   srandmember<T = unknown>(key: string, count?: undefined, options?: KeyOptions): Promise<T | undefined>;
   srandmember<T = unknown>(key: string, count: number, options?: KeyOptions): Promise<T[]>;
   srandmember<T = unknown>(key: string, count?: number, options?: KeyOptions): Promise<T | undefined | T[]> {
-    return sets.srandmember<T>(this.#ctx, key, count, options);
+    return (
+      countRefusal(count, 'cache.srandmember()') ??
+      KEY_OPTIONS.refusal(options, 'cache.srandmember()') ??
+      sets.srandmember<T>(this.#ctx, key, count, options)
+    );
   }
 
   smove(source: string, destination: string, member: unknown, options?: KeyOptions): Promise<boolean> {
-    return sets.smove(this.#ctx, source, destination, member, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.smove()') ??
+      sets.smove(this.#ctx, source, destination, member, options)
+    );
   }
 
   sdiff<T = unknown>(...keys: string[]): Promise<Set<T>> {
@@ -308,7 +354,7 @@ export class Cache {
 
   /** All members (optionally those whose stored bytes match `match`), via SSCAN on one node. */
   sscan<T = unknown>(key: string, options?: SScanOptions): Promise<Set<T>> {
-    return sets.sscan<T>(this.#ctx, key, options);
+    return SSCAN_OPTIONS.refusal(options, 'cache.sscan()') ?? sets.sscan<T>(this.#ctx, key, options);
   }
 
   // ---------------------------------------------------------------- hashes (fields are strings, values through the codec)
@@ -326,34 +372,40 @@ export class Cache {
     options?: KeyOptions,
   ): Promise<number> {
     if (typeof fieldOrFields === 'string') {
-      return hashes.hset(this.#ctx, key, new Map([[fieldOrFields, valueOrOptions]]), options);
+      return (
+        KEY_OPTIONS.refusal(options, 'cache.hset()') ??
+        hashes.hset(this.#ctx, key, new Map([[fieldOrFields, valueOrOptions]]), options)
+      );
     }
-    return hashes.hset(this.#ctx, key, fieldOrFields, valueOrOptions as KeyOptions | undefined);
+    return (
+      KEY_OPTIONS.refusal(valueOrOptions, 'cache.hset()') ??
+      hashes.hset(this.#ctx, key, fieldOrFields, valueOrOptions as KeyOptions | undefined)
+    );
   }
 
   hget<T = unknown>(key: string, field: string, options?: KeyOptions): Promise<T | undefined> {
-    return hashes.hget<T>(this.#ctx, key, field, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hget()') ?? hashes.hget<T>(this.#ctx, key, field, options);
   }
 
   hgetall<T = unknown>(key: string, options?: KeyOptions): Promise<Map<string, T>> {
-    return hashes.hgetall<T>(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hgetall()') ?? hashes.hgetall<T>(this.#ctx, key, options);
   }
 
   /** Delete one field or several; returns how many existed. */
   hdel(key: string, fields: string | string[], options?: KeyOptions): Promise<number> {
-    return hashes.hdel(this.#ctx, key, fields, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hdel()') ?? hashes.hdel(this.#ctx, key, fields, options);
   }
 
   hlen(key: string, options?: KeyOptions): Promise<number> {
-    return hashes.hlen(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hlen()') ?? hashes.hlen(this.#ctx, key, options);
   }
 
   hkeys(key: string, options?: KeyOptions): Promise<string[]> {
-    return hashes.hkeys(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hkeys()') ?? hashes.hkeys(this.#ctx, key, options);
   }
 
   hexists(key: string, field: string, options?: KeyOptions): Promise<boolean> {
-    return hashes.hexists(this.#ctx, key, field, options);
+    return KEY_OPTIONS.refusal(options, 'cache.hexists()') ?? hashes.hexists(this.#ctx, key, field, options);
   }
 
   // ---------------------------------------------------------------- sorted sets (members through the codec)
@@ -364,7 +416,7 @@ export class Cache {
     mapping: Record<string, number> | Map<unknown, number>,
     options?: ZAddOptions,
   ): Promise<number> {
-    return zsets.zadd(this.#ctx, key, mapping, options);
+    return ZADD_OPTIONS.refusal(options, 'cache.zadd()') ?? zsets.zadd(this.#ctx, key, mapping, options);
   }
 
   zrange<T = unknown>(
@@ -375,7 +427,10 @@ export class Cache {
   ): Promise<Array<[T, number]>>;
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
-    return zsets.zrange<T>(this.#ctx, key, start, stop, options, false);
+    return (
+      ZRANGE_OPTIONS.refusal(options, 'cache.zrange()') ??
+      zsets.zrange<T>(this.#ctx, key, start, stop, options, false)
+    );
   }
 
   zrevrange<T = unknown>(
@@ -386,7 +441,10 @@ export class Cache {
   ): Promise<Array<[T, number]>>;
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
-    return zsets.zrange<T>(this.#ctx, key, start, stop, options, true);
+    return (
+      ZRANGE_OPTIONS.refusal(options, 'cache.zrevrange()') ??
+      zsets.zrange<T>(this.#ctx, key, start, stop, options, true)
+    );
   }
 
   zrangebyscore<T = unknown>(
@@ -402,15 +460,18 @@ export class Cache {
     options?: ZRangeByScoreOptions,
   ): Promise<T[]>;
   zrangebyscore<T = unknown>(key: string, min: ScoreBound, max: ScoreBound, options?: ZRangeByScoreOptions) {
-    return zsets.zrangebyscore<T>(this.#ctx, key, min, max, options);
+    return (
+      ZRANGE_BY_SCORE_OPTIONS.refusal(options, 'cache.zrangebyscore()') ??
+      zsets.zrangebyscore<T>(this.#ctx, key, min, max, options)
+    );
   }
 
   zscore(key: string, member: unknown, options?: KeyOptions): Promise<number | undefined> {
-    return zsets.zscore(this.#ctx, key, member, options);
+    return KEY_OPTIONS.refusal(options, 'cache.zscore()') ?? zsets.zscore(this.#ctx, key, member, options);
   }
 
   zrank(key: string, member: unknown, options?: KeyOptions): Promise<number | undefined> {
-    return zsets.zrank(this.#ctx, key, member, options);
+    return KEY_OPTIONS.refusal(options, 'cache.zrank()') ?? zsets.zrank(this.#ctx, key, member, options);
   }
 
   zrem(key: string, ...members: unknown[]): Promise<number> {
@@ -419,25 +480,36 @@ export class Cache {
 
   /** Add `amount` to a member's score (creating it); returns the new score. Redis' argument order. */
   zincrby(key: string, amount: number, member: unknown, options?: KeyOptions): Promise<number> {
-    return zsets.zincrby(this.#ctx, key, amount, member, options);
+    return (
+      KEY_OPTIONS.refusal(options, 'cache.zincrby()') ??
+      zsets.zincrby(this.#ctx, key, amount, member, options)
+    );
   }
 
   zcard(key: string, options?: KeyOptions): Promise<number> {
-    return zsets.zcard(this.#ctx, key, options);
+    return KEY_OPTIONS.refusal(options, 'cache.zcard()') ?? zsets.zcard(this.#ctx, key, options);
   }
 
   zcount(key: string, min: ScoreBound, max: ScoreBound, options?: KeyOptions): Promise<number> {
-    return zsets.zcount(this.#ctx, key, min, max, options);
+    return KEY_OPTIONS.refusal(options, 'cache.zcount()') ?? zsets.zcount(this.#ctx, key, min, max, options);
   }
 
   /** Remove and return the `count` (default 1) lowest-scored members as [member, score] pairs. */
   zpopmin<T = unknown>(key: string, count = 1, options?: KeyOptions): Promise<Array<[T, number]>> {
-    return zsets.zpop<T>(this.#ctx, 'min', key, count, options);
+    return (
+      countRefusal(count, 'cache.zpopmin()') ??
+      KEY_OPTIONS.refusal(options, 'cache.zpopmin()') ??
+      zsets.zpop<T>(this.#ctx, 'min', key, count, options)
+    );
   }
 
   /** Remove and return the `count` (default 1) highest-scored members as [member, score] pairs. */
   zpopmax<T = unknown>(key: string, count = 1, options?: KeyOptions): Promise<Array<[T, number]>> {
-    return zsets.zpop<T>(this.#ctx, 'max', key, count, options);
+    return (
+      countRefusal(count, 'cache.zpopmax()') ??
+      KEY_OPTIONS.refusal(options, 'cache.zpopmax()') ??
+      zsets.zpop<T>(this.#ctx, 'max', key, count, options)
+    );
   }
 
   // ---------------------------------------------------------------- observability and lifecycle

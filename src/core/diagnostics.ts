@@ -5,8 +5,18 @@
  * without wrapping the cache. With no subscriber, an operation pays one property read.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
+import type { Redis } from 'ioredis';
 
 export const COMMAND_CHANNEL = 'sentinel-cache:command';
+
+/** The Redis node that served an operation, as its connection reaches it. */
+export interface ServerAddress {
+  /** The host or IP address the connection was opened to (after natMap). */
+  address: string;
+  port: number;
+  /** The database index (SELECT) of the connection. */
+  database: number;
+}
 
 /** The context object each event of one operation carries (the same object throughout). */
 export interface CommandMessage {
@@ -18,12 +28,38 @@ export interface CommandMessage {
   key: string | undefined;
   /** Identifies the cache (shared by a cache and its withVersion() views). */
   cacheId: number;
+  /**
+   * The node that served the operation (the last one it ran on), set once the router lent it a
+   * connection: undefined when it never reached one, and on routers.cluster (whose client
+   * picks a node per command).
+   */
+  server?: ServerAddress;
+  /** The failure `ignoreErrors` turned into this operation's answer (the operation resolved). */
+  ignoredError?: unknown;
   /** Set by the channel: the operation's result, or the error it rejected with. */
   result?: unknown;
   error?: unknown;
 }
 
 export const commandChannel = tracingChannel<unknown, CommandMessage>(COMMAND_CHANNEL);
+
+/** One ServerAddress per connection (null: it has none), so tracing allocates none per operation. */
+const servers = new WeakMap<Redis, ServerAddress | null>();
+
+/** The node `client` (a connection lent by a router) reaches; undefined for a cluster client. */
+export function serverOf(client: Redis): ServerAddress | undefined {
+  let server = servers.get(client);
+  if (server === undefined) {
+    const { host, port, db } = client.options ?? {};
+    const cluster = (client as { isCluster?: boolean }).isCluster === true;
+    server =
+      cluster || typeof host !== 'string' || typeof port !== 'number'
+        ? null
+        : { address: host, port, database: db ?? 0 };
+    servers.set(client, server);
+  }
+  return server ?? undefined;
+}
 
 let nextCacheId = 1;
 

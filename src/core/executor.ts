@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
-import { commandChannel, newCacheId } from './diagnostics.js';
+import { debug, debugEnabled } from './debug.js';
+import { type CommandMessage, commandChannel, newCacheId, serverOf } from './diagnostics.js';
 import { CacheClosedError, CacheError, isTransient } from './errors.js';
 import type { CacheEventMap, TypedEmitter } from './events.js';
 import type { NearLayer } from './near.js';
+import { whileClosing } from './process-liveness.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router, RouterEvent, RouterEventMap } from './router.js';
 import type { Counters } from './stats.js';
@@ -113,8 +115,9 @@ export class Executor {
   /**
    * `run`, then `andThen` on its answer (an ignoreErrors fallback included) in the same promise
    * step: get and set run once per operation, and every promise step is garbage per operation.
-   * What `andThen` throws (a value that cannot be decoded) is no operation error: not counted,
-   * not swallowed by ignoreErrors — as if it ran after `run`.
+   * What `andThen` throws (a value that cannot be decoded, incr's missing key) is not counted
+   * in `stats().errors` nor swallowed by ignoreErrors — as if it ran after `run` — but it is
+   * the operation's outcome on the command channel.
    */
   runThen<T, F, R>(
     intent: Intent,
@@ -124,7 +127,9 @@ export class Executor {
     fn: (client: Redis) => Promise<T>,
     andThen: (answer: T | F) => R | PromiseLike<R>,
   ): Promise<R> {
-    if (commandChannel.hasSubscribers) return this.run(intent, operation, key, fallback, fn).then(andThen);
+    if (commandChannel.hasSubscribers) {
+      return this.#traced(intent, operation, key, fallback, fn, andThen) as Promise<R>;
+    }
     return this.#run(intent, operation, key, fallback, fn, andThen) as Promise<R>;
   }
 
@@ -141,14 +146,30 @@ export class Executor {
   ): Promise<T | F> {
     if (!commandChannel.hasSubscribers)
       return this.#run(intent, operation, key, fallback, fn) as Promise<T | F>;
+    return this.#traced(intent, operation, key, fallback, fn, undefined) as Promise<T | F>;
+  }
+
+  /**
+   * `#run` published on the channel, from its start to its answer (`andThen` included), with
+   * the node that served it. Only while someone listens: the message and the wrapper of `fn`
+   * are the allocations tracing costs.
+   */
+  #traced<T, F>(
+    intent: Intent,
+    operation: string,
+    key: string | undefined,
+    fallback: Fallback<F>,
+    fn: (client: Redis) => Promise<T>,
+    andThen: ((answer: T | F) => unknown) | undefined,
+  ): Promise<unknown> {
+    const message: CommandMessage = { operation, intent, key, cacheId: this.cacheId };
+    const served = (client: Redis): Promise<T> => {
+      message.server = serverOf(client);
+      return fn(client);
+    };
     return commandChannel.tracePromise(
-      () => this.#run(intent, operation, key, fallback, fn) as Promise<T | F>,
-      {
-        operation,
-        intent,
-        key,
-        cacheId: this.cacheId,
-      },
+      () => this.#run(intent, operation, key, fallback, served, andThen, message),
+      message,
     );
   }
 
@@ -165,6 +186,7 @@ export class Executor {
     fallback: Fallback<F>,
     fn: (client: Redis) => Promise<T>,
     andThen?: (answer: T | F) => unknown,
+    message?: CommandMessage,
   ): Promise<unknown> {
     if (this.#closing !== undefined) return Promise.reject(new CacheClosedError());
     let routed: Promise<T>;
@@ -177,6 +199,7 @@ export class Executor {
     return routed.then(andThen, (err: unknown) => {
       this.counters.errors++;
       const answer = this.recover(err, operation, key, fallback);
+      if (message !== undefined) message.ignoredError = err;
       return andThen === undefined ? answer : andThen(answer);
     });
   }
@@ -248,19 +271,31 @@ export class Executor {
   recover<F>(err: unknown, operation: string, key: string | undefined, fallback: Fallback<F>): F {
     if (fallback !== null && this.#ignoreErrors && isIgnorable(err)) {
       this.counters.ignoredErrors++;
+      if (debugEnabled) {
+        debug(
+          'ignoreErrors: %s %j answered as if Redis had nothing, after %s',
+          operation,
+          key,
+          describe(err),
+        );
+      }
       this.events.emit('error', { error: toNamedError(err), operation, key });
       return fallback();
     }
     throw err;
   }
 
-  hit(key: string): void {
+  /** A read found `key`'s value; `fromMemory`: in the near cache, without asking Redis. */
+  hit(key: string, fromMemory: boolean): void {
     this.counters.hits++;
+    if (fromMemory) this.counters.nearHits++;
     if (this.events.has('hit')) this.events.emit('hit', { key });
   }
 
-  miss(key: string): void {
+  /** A read found no value for `key` (or a stale one); `fromMemory`: the near cache said so. */
+  miss(key: string, fromMemory: boolean): void {
     this.counters.misses++;
+    if (fromMemory) this.counters.nearMisses++;
     if (this.events.has('miss')) this.events.emit('miss', { key });
   }
 
@@ -280,7 +315,7 @@ export class Executor {
       for (const remove of this.#routerListeners.splice(0)) remove();
       const users = (routerUsers.get(this.router) ?? 1) - 1;
       routerUsers.set(this.router, users);
-      this.#closing = users > 0 ? Promise.resolve() : this.router.close();
+      this.#closing = users > 0 ? Promise.resolve() : whileClosing(this.router.close());
     }
     return this.#closing;
   }
@@ -288,4 +323,10 @@ export class Executor {
   get closed(): boolean {
     return this.#closing !== undefined;
   }
+}
+
+/** An error for a debug line: its code and message. */
+function describe(err: unknown): string {
+  if (err instanceof CacheError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
 }

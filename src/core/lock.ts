@@ -5,6 +5,7 @@ import { ConfigError, LockError } from './errors.js';
 import { isIgnorable } from './executor.js';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts.js';
 import { parseTtl, type Ttl } from './ttl.js';
+import { CallOptions, DURATION_RULE, TTL_RULE } from './validate.js';
 
 /** The TTL of a lock when none is given: a holder that dies (or loses its token) blocks others this long at most. */
 export const DEFAULT_LOCK_TTL_MS = 30_000;
@@ -34,6 +35,30 @@ export interface LockOptions {
   waitTimeoutMs?: number;
   version?: number;
 }
+
+/** `acquire()`'s options: each overrides the lock's own for this call. */
+export interface AcquireOptions {
+  blocking?: boolean;
+  blockingTimeout?: number | string;
+}
+
+const LOCK_OPTIONS = new CallOptions(
+  {
+    ttl: TTL_RULE,
+    blocking: 'boolean',
+    blockingTimeout: DURATION_RULE,
+    sleepMs: 'number',
+    waitReplicas: 'non-negative integer',
+    waitTimeoutMs: 'positive number',
+    version: 'integer',
+  },
+  "{ ttl: '30s', blockingTimeout: '5s' }",
+);
+
+const ACQUIRE_OPTIONS = new CallOptions(
+  { blocking: 'boolean', blockingTimeout: DURATION_RULE },
+  "{ blocking: true, blockingTimeout: '5s' }",
+);
 
 /** Runs one command batch on the master (locks are always written there). */
 export type LockRunner = <T>(fn: (client: Redis) => Promise<T>) => Promise<T>;
@@ -72,6 +97,7 @@ export class Lock implements AsyncDisposable {
     private readonly run: LockRunner,
     options: LockOptions = {},
   ) {
+    LOCK_OPTIONS.check(options, 'cache.lock()');
     this.#ttlMs = options.ttl === undefined ? DEFAULT_LOCK_TTL_MS : parseTtl(options.ttl, 'lock ttl');
     if (this.#ttlMs !== null && this.#ttlMs <= 0) {
       throw new ConfigError(`lock ttl must be positive or null (no expiry); got ${String(options.ttl)}`);
@@ -116,7 +142,8 @@ export class Lock implements AsyncDisposable {
    * failures (MasterNotFoundError, CommandTimeoutError, CircuitOpenError, ...) are retried too,
    * until the deadline; without one they are thrown (never a hang on a dead Redis).
    */
-  async acquire(options: { blocking?: boolean; blockingTimeout?: number | string } = {}): Promise<boolean> {
+  async acquire(options: AcquireOptions = {}): Promise<boolean> {
+    ACQUIRE_OPTIONS.check(options, 'lock.acquire()');
     if (this.#token !== undefined) {
       throw new LockError(`Lock ${JSON.stringify(this.name)} is already held by this Lock object`);
     }
@@ -232,7 +259,7 @@ export class Lock implements AsyncDisposable {
     if (token === undefined) {
       throw new LockError(`Cannot extend lock ${JSON.stringify(this.name)}: not acquired`);
     }
-    const ms = ttl === undefined ? this.#ttlMs : parseTtl(ttl, 'lock extend ttl');
+    const ms = ttl === undefined ? this.#ttlMs : parseTtl(ttl, 'lock.extend(ttl)');
     if (ms !== null && ms <= 0) throw new ConfigError('lock extend ttl must be positive or null');
     const ok = await this.run((client) =>
       LOCK_EXTEND.run(client, [this.key], [token, ms === null ? '' : String(ms)]),

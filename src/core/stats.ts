@@ -1,10 +1,21 @@
 import type { NearCacheStats } from './near.js';
 import type { RouterStats } from './router.js';
 
+/** Reads answered from one tier: values found (`hits`), "no such key" or stale (`misses`). */
+export interface TierStats {
+  hits: number;
+  misses: number;
+}
+
 /** What `cache.stats()` returns. */
 export interface CacheStats {
   hits: number;
   misses: number;
+  /**
+   * `hits` and `misses` by where the answer came from: `near`, the near cache's memory (no
+   * Redis round trip); `redis`, a Redis reply.
+   */
+  tiers: { near: TierStats; redis: TierStats };
   /** Operations that failed (thrown or, with ignoreErrors, swallowed). */
   errors: number;
   /** Of `errors`, how many ignoreErrors turned into a miss/no-op. */
@@ -25,6 +36,9 @@ export interface CacheStats {
 export class Counters {
   hits = 0;
   misses = 0;
+  /** Of `hits` and `misses`, those answered from the near cache's memory. */
+  nearHits = 0;
+  nearMisses = 0;
   errors = 0;
   ignoredErrors = 0;
   failovers = 0;
@@ -33,6 +47,10 @@ export class Counters {
     return {
       hits: this.hits,
       misses: this.misses,
+      tiers: {
+        near: { hits: this.nearHits, misses: this.nearMisses },
+        redis: { hits: this.hits - this.nearHits, misses: this.misses - this.nearMisses },
+      },
       errors: this.errors,
       ignoredErrors: this.ignoredErrors,
       // The router counts failovers it saw before this cache subscribed too; take the larger.

@@ -9,6 +9,8 @@ import { ConfigError } from './errors.js';
  *   option 'pool.max' for routers.pooled must be a positive integer; got string "8"
  *
  * It checks names and types only; rules between options (min <= max, ...) stay with their owner.
+ * The per-call options of the cache's methods (`cache.set(key, value, { ttl })`) go through
+ * `CallOptions`: the same schema and messages, checked on every call without allocating.
  */
 
 /** What one option accepts. `undefined` (option left out) always passes unless `required`. */
@@ -16,6 +18,7 @@ export type Rule =
   | 'string'
   | 'non-empty string'
   | 'boolean'
+  | 'number'
   | 'function'
   | 'object'
   | 'array'
@@ -48,6 +51,7 @@ const CHECKS: Record<Exclude<Rule, RuleObject>, (v: unknown) => boolean> = {
   string: (v) => typeof v === 'string',
   'non-empty string': (v) => typeof v === 'string' && v !== '',
   boolean: (v) => typeof v === 'boolean',
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
   function: (v) => typeof v === 'function',
   object: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
   array: (v) => Array.isArray(v),
@@ -64,6 +68,7 @@ const NAMES: Record<Exclude<Rule, RuleObject>, string> = {
   string: 'a string',
   'non-empty string': 'a non-empty string',
   boolean: 'true or false',
+  number: 'a finite number',
   function: 'a function',
   object: 'an object',
   array: 'an array',
@@ -75,6 +80,21 @@ const NAMES: Record<Exclude<Rule, RuleObject>, string> = {
   percentage: 'a number from 0 to 100',
   any: 'anything',
 };
+
+/** `rule` as one test, compiled once (CallOptions runs it on every call: no closure per value). */
+function compile(rule: Rule): (value: unknown) => boolean {
+  if (typeof rule === 'string') return CHECKS[rule];
+  if (rule.oneOf === undefined && rule.anyOf === undefined) {
+    return rule.shape === undefined ? CHECKS.any : CHECKS.object;
+  }
+  const values = rule.oneOf ?? [];
+  const alternatives = (rule.anyOf ?? []).map(compile);
+  return (value) => {
+    if (values.includes(value)) return true;
+    for (const test of alternatives) if (test(value)) return true;
+    return false;
+  };
+}
 
 function accepts(rule: Rule, value: unknown): boolean {
   if (typeof rule === 'string') return CHECKS[rule](value);
@@ -123,7 +143,10 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
-/** The known name closest to `name`, if close enough to be a typo. */
+/**
+ * The known name closest to `name`, if close enough to be a typo — or, failing that, the one
+ * `name` begins (a name cut short: 'ignoreKey' for 'ignoreKeyCheck').
+ */
 export function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
@@ -134,7 +157,9 @@ export function closest(name: string, known: readonly string[]): string | undefi
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))) return best;
+  const lower = name.toLowerCase();
+  return name.length < 4 ? undefined : known.find((candidate) => candidate.toLowerCase().startsWith(lower));
 }
 
 /** A ConfigError for option `name` of `where`, in the one format. */
@@ -177,4 +202,98 @@ export function validateOptions<T>(where: string, options: T, schema: Schema, pa
     }
   }
   return options;
+}
+
+/** A TTL option: milliseconds, a duration string or null (the string's form is parseTtl's to check). */
+export const TTL_RULE: Rule = {
+  anyOf: ['number', 'string'],
+  oneOf: [null],
+  describe: "milliseconds, a duration string ('30s') or null",
+};
+
+/** A duration option: milliseconds or a duration string. */
+export const DURATION_RULE: Rule = {
+  anyOf: ['number', 'string'],
+  describe: "milliseconds or a duration string ('5s')",
+};
+
+/**
+ * Other names people write for an option, too far from it for "did you mean" to find: a TTL as
+ * Redis (EX/PX) or other clients name it, a SCAN COUNT. Used when the schema has the option.
+ */
+const ALIASES: ReadonlyMap<string, string> = new Map([
+  ...['ex', 'px', 'expire', 'expires', 'expiry', 'expiresIn'].map((name): [string, string] => [name, 'ttl']),
+  ['count', 'scanCount'],
+]);
+
+/**
+ * The options object of one public method, checked on every call: an unknown name (with a
+ * "did you mean"), a value of the wrong type, or something that is not an options object at
+ * all (a number where `{ ttl: 60 }` belongs) is a ConfigError in validateOptions' format, which
+ * shows the right form (`example`).
+ *
+ * Checked on every call rather than once per object (no WeakSet of checked objects): a caller
+ * may change an object between calls, and a check of a small literal costs less than the
+ * lookup would (one `for...in` over its names and a type test per value; no allocation).
+ */
+export class CallOptions {
+  readonly #schema: Schema;
+  readonly #example: string;
+  /** Each option's type test, by name. */
+  readonly #tests = new Map<string, (value: unknown) => boolean>();
+
+  constructor(schema: Schema, example: string) {
+    this.#schema = schema;
+    this.#example = example;
+    for (const [name, rule] of Object.entries(schema)) this.#tests.set(name, compile(rule));
+  }
+
+  /** Throw the ConfigError for `options` given to `where` (e.g. 'cache.set()'), if they are refused. */
+  check(options: unknown, where: string): void {
+    const problem = this.problem(options, where);
+    if (problem !== undefined) throw problem;
+  }
+
+  /** A rejected promise with the ConfigError for `options`, or undefined when they are accepted. */
+  refusal(options: unknown, where: string): Promise<never> | undefined {
+    const problem = this.problem(options, where);
+    return problem === undefined ? undefined : Promise.reject(problem);
+  }
+
+  /** The ConfigError for `options` given to `where`, or undefined (left out, or acceptable). */
+  problem(options: unknown, where: string): ConfigError | undefined {
+    if (options === undefined) return undefined;
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      return new ConfigError(
+        `${where} takes an options object, such as ${this.#example}; got ${describeValue(options)}`,
+      );
+    }
+    for (const name in options) {
+      const test = this.#tests.get(name);
+      const value = (options as Record<string, unknown>)[name];
+      // `undefined` passes: the option is left out.
+      if (test === undefined || (value !== undefined && !test(value)))
+        return this.#refusal(name, value, where);
+    }
+    return undefined;
+  }
+
+  #refusal(name: string, value: unknown, where: string): ConfigError {
+    const rule = this.#schema[name];
+    if (rule !== undefined && Object.hasOwn(this.#schema, name)) {
+      return optionError(
+        where,
+        name,
+        ruleName(rule),
+        value,
+        typeof rule === 'object' && rule.secret === true,
+      );
+    }
+    const known = Object.keys(this.#schema);
+    const alias = ALIASES.get(name);
+    const guess = alias !== undefined && known.includes(alias) ? alias : closest(name, known);
+    return new ConfigError(
+      `unknown option '${name}' for ${where}${guess === undefined ? `; known options: ${known.join(', ')}` : ` (did you mean '${guess}'?)`}`,
+    );
+  }
 }

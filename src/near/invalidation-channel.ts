@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { duplicateConnection } from '../core/process-liveness.js';
 
 /** The channel Redis publishes invalidations on for REDIRECT tracking (RESP2 form). */
 export const INVALIDATE_CHANNEL = '__redis__:invalidate';
@@ -60,7 +61,8 @@ export class InvalidationChannel {
     commandTimeoutMs: number | undefined,
     listener: ChannelListener,
   ): Promise<InvalidationChannel> {
-    const client = template.duplicate({
+    // Under the router's rule for what keeps the process alive (its `unref`), as its own connections.
+    const client = duplicateConnection(template, {
       commandTimeout: commandTimeoutMs ?? template.options.commandTimeout,
       lazyConnect: true,
       enableOfflineQueue: true,

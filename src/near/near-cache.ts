@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
+import { debug, debugEnabled } from '../core/debug.js';
 import { ConfigError } from '../core/errors.js';
 import type {
   FlushReason,
@@ -249,9 +250,11 @@ export class NearCache implements NearLayer {
 
   /** Drop everything held; reads in flight keep nothing. */
   flush(reason: FlushReason): void {
+    const dropped = this.#store.entries;
     this.#guard.flush();
     this.#store.clear();
     if (!this.#enabled) return;
+    if (debugEnabled) debug('near cache: flushed (%s), %d entries dropped', reason, dropped);
     this.#flushes++;
     this.#sink.flushed(reason);
   }
@@ -294,6 +297,7 @@ export class NearCache implements NearLayer {
 
   #disable(error: Error): void {
     if (!this.#enabled) return;
+    if (debugEnabled) debug('near cache: turned off (%s)', error.message);
     this.#enabled = false;
     this.#guard.flush();
     this.#store.clear();

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { DataConnectionHooks, recordCommandBound } from '../core/connection-hook.js';
 import { CommandTimeoutError, MasterNotFoundError, ReplicaNotFoundError } from '../core/errors.js';
+import { ownConnection } from '../core/process-liveness.js';
 import type { NodeAddress } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
 import { watchForStalls } from './stall-watchdog.js';
@@ -31,25 +32,6 @@ export function nodeClientSettings(opts: NodeConnectionOptions): NodeClientSetti
     unref: opts.unref === true,
     hooks: new DataConnectionHooks(),
   };
-}
-
-/** The parts of an ioredis client that ioredis does not type: its socket and its reconnect timer. */
-interface ClientInternals {
-  stream?: { unref?: () => void };
-  reconnectTimeout?: NodeJS.Timeout | null;
-}
-
-/**
- * The `unref` option: the client's socket (once connected) and its reconnect timer no longer
- * keep the process alive. ioredis has no such option, so it is applied on its own events: the
- * socket is unref'd on 'connect', the reconnect timer on 'reconnecting' (emitted on the next
- * tick after the timer is set). While commands are in flight, their (ref'd) timeout timer
- * (the stall watchdog's interval) keeps the process alive.
- */
-export function unrefClient(client: Redis): void {
-  const internals = client as unknown as ClientInternals;
-  client.on('connect', () => internals.stream?.unref?.());
-  client.on('reconnecting', () => internals.reconnectTimeout?.unref());
 }
 
 /**
@@ -99,7 +81,7 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
   // would crash the process); the last one is kept to say why a connection closed.
   trackSocketErrors(client);
   boundCommands(client, commandTimeoutMs);
-  if (unref) unrefClient(client);
+  ownConnection(client, unref);
   return client;
 }
 

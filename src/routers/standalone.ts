@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { type DataConnectionHook, DataConnectionHooks } from '../core/connection-hook.js';
 import { AuthenticationError, ConfigError, ConnectionInterruptedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/events.js';
+import { ownConnection } from '../core/process-liveness.js';
 import { isUnknownCommandReply } from '../core/redis-errors.js';
 import type {
   Intent,
@@ -12,12 +13,7 @@ import type {
   RouterStats,
 } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import {
-  DEFAULT_COMMAND_TIMEOUT_MS,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  parseRole,
-  unrefClient,
-} from './node-clients.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, parseRole } from './node-clients.js';
 import { routerClosed } from './pipeline.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
@@ -150,7 +146,7 @@ class StandaloneRouter implements Router {
         : new Redis({ ...redisOptions, host: this.#address.host, port: this.#address.port });
 
     trackSocketErrors(this.#client);
-    if (options.unref === true) unrefClient(this.#client);
+    ownConnection(this.#client, options.unref === true);
     this.#client.on('error', (err: unknown) => {
       const translated = translateError(err, this.#address, this.#timeoutMs);
       const error = translated instanceof Error ? translated : new Error(String(translated));

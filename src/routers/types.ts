@@ -26,9 +26,11 @@ export interface NodeConnectionOptions {
   connectTimeoutMs?: number;
   /**
    * Let idle connections not keep the process alive (like `socket.unref()`): a script that
-   * forgets `cache.close()` still exits once its work is done. Sockets and reconnect timers are
-   * unref'd; a command in flight still holds the process until its reply or its timeout.
-   * Default false (a server process keeps its connections either way).
+   * forgets `cache.close()` still exits once its work is done. Covers every connection of the
+   * router and those opened for it (the near cache's invalidation connections, getOrSet's fill
+   * subscriber); a command in flight still holds the process until its reply or its timeout.
+   * Default false: open connections keep the process alive, and a process that has nothing
+   * else left to do gets a one-time `SENTINEL_CACHE_OPEN` warning saying so.
    */
   unref?: boolean;
 }

@@ -2,10 +2,13 @@
  * `sentinel-cache/telemetry`: OpenTelemetry metrics for a Cache, through `@opentelemetry/api`
  * (an optional peer dependency: install it, and an SDK to export, to use this entry point).
  *
- * Operations and their latency come from the `sentinel-cache:command` TracingChannel; hits,
- * misses and near-cache size from `cache.stats()` when the SDK collects; failovers and breaker
- * state from the cache's events. Attributes stay low-cardinality: the method, the outcome, the
- * error code, the tier, the role, and the `cache.name` you give.
+ * Operations are recorded as `db.client.operation.duration`, with the attributes of the
+ * OpenTelemetry database conventions that node-redis, redis-py and go-redis share, from the
+ * `sentinel-cache:command` TracingChannel. The cache's own instruments (`sentinel_cache.*`):
+ * hits and misses by tier and near-cache size from `cache.stats()` when the SDK collects;
+ * failovers and near-cache flushes from the cache's events; breaker state from the router's
+ * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
+ * lists every instrument and attribute.
  */
 import {
   type Attributes,
@@ -17,10 +20,12 @@ import {
   type Observable,
 } from '@opentelemetry/api';
 import type { Cache } from '../core/cache.js';
-import { CACHE_ID, type CommandMessage, commandChannel } from '../core/diagnostics.js';
+import { CACHE_ID, type CommandMessage, commandChannel, type ServerAddress } from '../core/diagnostics.js';
 import { CacheError } from '../core/errors.js';
+import type { NearFlushEvent } from '../core/events.js';
+import { isReplyError } from '../core/redis-errors.js';
 
-export { COMMAND_CHANNEL, type CommandMessage } from '../core/diagnostics.js';
+export { COMMAND_CHANNEL, type CommandMessage, type ServerAddress } from '../core/diagnostics.js';
 
 export interface InstrumentOptions {
   /** Where the instruments are created. Default: the global one (`metrics.getMeterProvider()`). */
@@ -34,40 +39,36 @@ export interface Instrumentation {
   stop(): void;
 }
 
-/** Instrument names, also the README's table. */
+/** Instrument names (docs/telemetry.md describes each). */
 export const METRICS = {
-  operations: 'sentinel_cache.operations',
-  duration: 'sentinel_cache.operation.duration',
+  /** The OpenTelemetry database convention's operation histogram (seconds). */
+  operationDuration: 'db.client.operation.duration',
   hits: 'sentinel_cache.hits',
   misses: 'sentinel_cache.misses',
   failovers: 'sentinel_cache.failovers',
   breakerState: 'sentinel_cache.breaker.state',
   nearEntries: 'sentinel_cache.near_cache.entries',
   nearBytes: 'sentinel_cache.near_cache.bytes',
+  nearFlushes: 'sentinel_cache.near_cache.flushes',
 } as const;
 
 const BREAKER_STATES = { closed: 0, 'half-open': 1, open: 2 } as const;
 
-// Latency buckets (seconds) for a cache: 50 µs .. 2.5 s, where the default HTTP buckets would
-// put nearly every operation in the first one.
+// Latency buckets (seconds) for a cache: 50 µs .. 2.5 s. The convention's default buckets
+// start at 1 ms, where nearly every cache operation (and every near-cache hit) would land.
 const DURATION_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 
+/** `error.type` of a failure that is not one of ours (the convention's fallback value). */
+const OTHER_ERROR = '_OTHER';
+
 const START = Symbol('sentinel-cache.telemetry.start');
 type Timed = CommandMessage & { [START]?: number };
 
-/** Near-cache counters, once the cache has a near cache (`cache.stats().nearCache`). */
-interface NearCacheStats {
-  hits: number;
-  misses: number;
-  entries: number;
-  bytes: number;
-}
-
 /**
- * Starts recording `cache`'s metrics. Idempotent per call site: each call attaches its own
- * instruments and listeners, so call it once per cache (or `stop()` first).
+ * Starts recording `cache`'s metrics. Each call attaches its own instruments and listeners,
+ * so call it once per cache (or `stop()` first).
  */
 export function instrument(cache: Cache, options: InstrumentOptions = {}): Instrumentation {
   const provider = options.meterProvider ?? metrics.getMeterProvider();
@@ -75,12 +76,9 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   const base: Attributes = options.name === undefined ? {} : { 'cache.name': options.name };
   const cacheId = (cache as unknown as { [CACHE_ID]: number })[CACHE_ID];
 
-  const operations: Counter = meter.createCounter(METRICS.operations, {
-    description: 'Cache operations, by method and outcome',
-    unit: '{operation}',
-  });
-  const duration: Histogram = meter.createHistogram(METRICS.duration, {
-    description: 'Duration of cache operations, including retries and failover waits',
+  const duration: Histogram = meter.createHistogram(METRICS.operationDuration, {
+    description:
+      'Duration of cache operations (one cache method call, all its Redis commands, retries and failover waits included)',
     unit: 's',
     advice: { explicitBucketBoundaries: DURATION_BUCKETS },
   });
@@ -88,12 +86,16 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     description: 'Master changes the router reported',
     unit: '{failover}',
   });
+  const nearFlushes: Counter = meter.createCounter(METRICS.nearFlushes, {
+    description: 'Times the near cache dropped everything it held, by reason',
+    unit: '{flush}',
+  });
   const hits = meter.createObservableCounter(METRICS.hits, {
-    description: 'Reads that found a value, by tier (remote = Redis, near = in-process)',
+    description: 'Reads that found a value, by tier (near = the near cache, redis = a Redis reply)',
     unit: '{hit}',
   });
   const misses = meter.createObservableCounter(METRICS.misses, {
-    description: 'Reads that found nothing, by tier',
+    description: 'Reads that found no value (or a stale one), by tier',
     unit: '{miss}',
   });
   const breakerState = meter.createObservableGauge(METRICS.breakerState, {
@@ -112,51 +114,41 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     const m = message as Timed;
     if (m.cacheId === cacheId) m[START] = performance.now();
   };
-  // One attributes object per method × outcome, made once: no allocation per operation.
-  const attributeSets = new Map<string, Attributes>();
-  const attributesOf = (operation: string, errorType: string | undefined): Attributes => {
-    const id = errorType === undefined ? operation : `${operation}\0${errorType}`;
-    let attributes = attributeSets.get(id);
-    if (attributes === undefined) {
-      attributes = {
-        ...base,
-        'cache.method': operation,
-        'cache.outcome': errorType === undefined ? 'ok' : 'error',
-      };
-      if (errorType !== undefined) attributes['error.type'] = errorType;
-      attributeSets.set(id, attributes);
-    }
-    return attributes;
-  };
+  const attributes = attributeSets(base);
   const onAsyncEnd = (message: unknown) => {
     const m = message as Timed;
     const started = m[START];
     if (m.cacheId !== cacheId || started === undefined) return;
-    const errorType = 'error' in m ? (m.error instanceof CacheError ? m.error.code : 'other') : undefined;
-    const attributes = attributesOf(m.operation, errorType);
-    operations.add(1, attributes);
-    duration.record((performance.now() - started) / 1000, attributes);
+    duration.record((performance.now() - started) / 1000, attributes(m));
   };
   commandChannel.start.subscribe(onStart);
   commandChannel.asyncEnd.subscribe(onAsyncEnd);
 
   const onFailover = () => failovers.add(1, base);
+  const flushAttributes = new Map<string, Attributes>();
+  const onNearFlush = ({ reason }: NearFlushEvent) => {
+    let set = flushAttributes.get(reason);
+    if (set === undefined) {
+      set = { ...base, 'cache.flush.reason': reason };
+      flushAttributes.set(reason, set);
+    }
+    nearFlushes.add(1, set);
+  };
   cache.on('failover', onFailover);
+  cache.on('near-flush', onNearFlush);
 
+  const tiers = { near: { ...base, 'cache.tier': 'near' }, redis: { ...base, 'cache.tier': 'redis' } };
   const observables: Observable[] = [hits, misses, breakerState, nearEntries, nearBytes];
   const observe = (result: BatchObservableResult) => {
     if (cache.closed) return;
     const stats = cache.stats();
-    const remote = { ...base, 'cache.tier': 'remote' };
-    result.observe(hits, stats.hits, remote);
-    result.observe(misses, stats.misses, remote);
-    const near = (stats as { nearCache?: NearCacheStats }).nearCache;
-    if (near !== undefined) {
-      const tier = { ...base, 'cache.tier': 'near' };
-      result.observe(hits, near.hits, tier);
-      result.observe(misses, near.misses, tier);
-      result.observe(nearEntries, near.entries, base);
-      result.observe(nearBytes, near.bytes, base);
+    result.observe(hits, stats.tiers.redis.hits, tiers.redis);
+    result.observe(misses, stats.tiers.redis.misses, tiers.redis);
+    if (stats.nearCache !== undefined) {
+      result.observe(hits, stats.tiers.near.hits, tiers.near);
+      result.observe(misses, stats.tiers.near.misses, tiers.near);
+      result.observe(nearEntries, stats.nearCache.entries, base);
+      result.observe(nearBytes, stats.nearCache.bytes, base);
     }
     // Read from the router's stats at collection time: routers without breakers report none.
     if (stats.breaker !== undefined) {
@@ -175,7 +167,70 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       commandChannel.start.unsubscribe(onStart);
       commandChannel.asyncEnd.unsubscribe(onAsyncEnd);
       cache.off('failover', onFailover);
+      cache.off('near-flush', onNearFlush);
       meter.removeBatchObservableCallback(observe, observables);
     },
   };
+}
+
+/**
+ * The attributes of one operation's duration, each set made once (per node, method and
+ * outcome) and reused: recording allocates nothing per operation.
+ */
+function attributeSets(base: Attributes): (m: CommandMessage) => Attributes {
+  const withoutServer = new Map<string, Attributes>();
+  const byServer = new WeakMap<ServerAddress, Map<string, Attributes>>();
+  return (m) => {
+    const server = m.server;
+    let sets = server === undefined ? withoutServer : byServer.get(server);
+    if (sets === undefined) {
+      sets = new Map();
+      byServer.set(server as ServerAddress, sets);
+    }
+    // A rejection is the operation's failure; a resolved one may still have failed in Redis
+    // (ignoreErrors answered for it).
+    const failed = 'error' in m;
+    const failure = failed ? m.error : m.ignoredError;
+    if (!failed && failure === undefined) {
+      let set = sets.get(m.operation);
+      if (set === undefined) {
+        set = operationAttributes(base, m.operation, server);
+        sets.set(m.operation, set);
+      }
+      return set;
+    }
+    const errorType = failure instanceof CacheError ? failure.code : OTHER_ERROR;
+    const status = replyPrefixOf(failure);
+    const id = `${m.operation}\0${errorType}\0${status ?? ''}\0${failed ? '' : 'ignored'}`;
+    let set = sets.get(id);
+    if (set === undefined) {
+      set = operationAttributes(base, m.operation, server);
+      set['error.type'] = errorType;
+      if (status !== undefined) set['db.response.status_code'] = status;
+      if (!failed) set['cache.error.ignored'] = true;
+      sets.set(id, set);
+    }
+    return set;
+  };
+}
+
+function operationAttributes(
+  base: Attributes,
+  operation: string,
+  server: ServerAddress | undefined,
+): Attributes {
+  const set: Attributes = { ...base, 'db.system.name': 'redis', 'db.operation.name': operation };
+  if (server !== undefined) {
+    set['server.address'] = server.address;
+    set['server.port'] = server.port;
+    set['db.namespace'] = String(server.database);
+  }
+  return set;
+}
+
+/** The Redis error prefix (`ERR`, `WRONGTYPE`, `OOM`, ...) of a reply error, also behind our named one. */
+function replyPrefixOf(failure: unknown): string | undefined {
+  const reply = isReplyError(failure) ? failure : (failure as { cause?: unknown } | null | undefined)?.cause;
+  if (!isReplyError(reply)) return undefined;
+  return /^[A-Z]+/.exec(reply.message)?.[0];
 }

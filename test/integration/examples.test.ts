@@ -43,8 +43,8 @@ describe.each(['ts', 'mjs'])('examples (.%s)', (ext) => {
 
   it('metrics: prints the operations it made', async () => {
     const out = await example(`metrics.${ext}`);
-    expect(out).toMatch(/sentinel_cache\.operations .*"cache\.method":"get".*"cache\.outcome":"ok".* 2/);
-    expect(out).toMatch(/sentinel_cache\.hits .*"cache\.tier":"remote".* 1/);
+    expect(out).toMatch(/db\.client\.operation\.duration .*"db\.operation\.name":"get".* count 2/);
+    expect(out).toMatch(/sentinel_cache\.hits .*"cache\.tier":"redis".* 1/);
   });
 
   it.runIf(django)('django: what Node wrote, Django reads', async () => {

@@ -108,25 +108,58 @@ out.value = await cache.get('k');
     },
   );
 
-  it('without unref, a used and unclosed connection keeps the process alive (what unref is for)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-child-'));
-    const script = join(dir, 'child.mts');
-    writeFileSync(
-      script,
-      `import { createCache } from ${srcModule('create-cache.ts')};
+  it.each(['standalone', 'pooled'] as const)(
+    'unref: true — %s with a near cache and a getOrSet that waited on another cache (fill subscriber) exits',
+    async (kind) => {
+      const options =
+        kind === 'standalone' ? { url: data.url, unref: true } : { ...topo.routerOptions(), unref: true };
+      // Two caches with one prefix: b's getOrSet waits for a's fill (another flight), over the
+      // fill channel's subscriber; both near caches hold an invalidation connection.
+      const run = await runChild(`
+const make = () => createCache({ router: routers.${kind}(${JSON.stringify(options)}), keyPrefix: 'exit-${kind}', nearCache: true });
+const [a, b] = [make(), make()];
+await a.delete('k');
+const filled = a.getOrSet('k', () => new Promise((r) => setTimeout(() => r('from-a'), 1500)));
+await new Promise((r) => setTimeout(r, 300));
+out.b = await b.getOrSet('k', () => 'from-b');
+out.a = await filled;
+out.near = [await a.get('k'), await a.get('k'), a.stats().nearCache.enabled];
+`);
+      expect(run.hung, run.output).toBe(false);
+      expect(run.code, run.output).toBe(0);
+      expect(parsed(run.stdout)).toEqual({ a: 'from-a', b: 'from-a', near: ['from-a', 'from-a', true] });
+    },
+  );
+
+  it.each(['standalone', 'pooled'] as const)(
+    'without unref, %s: an unclosed cache keeps the process alive, with a one-time hint saying why',
+    async (kind) => {
+      const options = kind === 'standalone' ? { url: data.url } : topo.routerOptions();
+      const dir = mkdtempSync(join(tmpdir(), 'sentinel-cache-child-'));
+      const script = join(dir, 'child.mts');
+      writeFileSync(
+        script,
+        `import { createCache } from ${srcModule('create-cache.ts')};
 import { routers } from ${srcModule('routers/index.ts')};
-const cache = createCache({ router: routers.standalone({ url: ${JSON.stringify(data.url)} }) });
+const cache = createCache({ router: routers.${kind}(${JSON.stringify(options)}) });
 process.stdout.write(String(await cache.get('missing')) + '\\n');
 `,
-    );
-    const run = spawnTsx(script);
-    try {
-      await vi.waitFor(() => expect(run.stdout).toContain('undefined'), { timeout: 20_000, interval: 100 });
-      await sleep(2_000); // its work is done: only the open connection can keep it running
-      expect(run.child.exitCode, run.output).toBeNull();
-    } finally {
-      run.child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      );
+      const run = spawnTsx(script);
+      try {
+        await vi.waitFor(() => expect(run.stderr).toContain('SENTINEL_CACHE_OPEN'), {
+          timeout: 20_000,
+          interval: 100,
+        });
+        expect(run.stdout).toContain('undefined');
+        await sleep(2_000); // its work is done: only the open connections can keep it running
+        expect(run.child.exitCode, run.output).toBeNull();
+        expect(run.stderr.match(/\[SENTINEL_CACHE_OPEN\]/g), run.output).toHaveLength(1);
+        expect(run.stderr).toMatch(/cache\.close\(\)/);
+      } finally {
+        run.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

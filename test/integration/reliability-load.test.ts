@@ -255,6 +255,8 @@ describe('after close() the process exits on its own (child process)', () => {
     const report = JSON.parse(result.stdout.trim().split('\n').pop() as string);
     expect(report.closed).toBe(true);
     expect(Object.values(report.outcomes)).toEqual(Array(7).fill('ok'));
+    // Busy connections, then closed ones: never "kept alive only by an open cache".
+    expect(result.stderr).not.toContain('SENTINEL_CACHE_OPEN');
   });
 
   it.each(KINDS)('%s, nothing listening (operations failed before close)', async (kind) => {
@@ -268,5 +270,6 @@ describe('after close() the process exits on its own (child process)', () => {
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout.trim().split('\n').pop() as string);
     expect(Object.values(report.outcomes)).not.toContain('ok');
+    expect(result.stderr).not.toContain('SENTINEL_CACHE_OPEN');
   });
 });

@@ -1,11 +1,12 @@
 /**
- * instrument() against a scripted router (no Redis): operations by method and outcome, the
- * latency histogram, hits and misses, failovers and breaker state, read through the
- * OpenTelemetry SDK's in-memory exporter.
+ * instrument() against a scripted router (no Redis): operation durations with the
+ * OpenTelemetry database attributes, outcomes (also those the cache decides after Redis
+ * answered, and those ignoreErrors answered for), hits and misses, failovers, near-cache
+ * flushes and breaker state, read through the OpenTelemetry SDK's in-memory exporter.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandTimeoutError } from '../../src/core/errors.js';
+import { CommandTimeoutError, KeyNotFoundError, ServerError } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
 import type { Router, RouterEvent, RouterEventMap, RouterStats } from '../../src/routers/types.js';
 import { instrument, METRICS } from '../../src/telemetry/index.js';
@@ -18,8 +19,14 @@ class ScriptedRouter implements Router {
   breaker: RouterStats['breaker'] = { master: 'closed', replica: 'closed' };
   readonly data = new Map<string, Buffer | string>();
   readonly #listeners = new Map<RouterEvent, Set<(payload: never) => void>>();
+  /** What the next getBuffer throws, if anything. */
+  replyError: Error | undefined;
   readonly #client = {
+    options: { host: '10.0.0.7', port: 6390, db: 3 },
+    // INCR_SAFE and MOVE_KEEP_TTL: the key does not exist.
+    evalsha: async () => null,
     getBuffer: async (key: string) => {
+      if (this.replyError !== undefined) throw this.replyError;
       const v = this.data.get(key);
       return v === undefined ? null : Buffer.from(v);
     },
@@ -56,8 +63,12 @@ afterEach(async () => {
   metrics = undefined;
 });
 
+/** The node every scripted operation runs on, as attributes. */
+const NODE = { 'server.address': '10.0.0.7', 'server.port': 6390, 'db.namespace': '3' };
+const REDIS = { 'db.system.name': 'redis' };
+
 describe('instrument()', () => {
-  it('counts operations by method and outcome, with their latency, hits and misses', async () => {
+  it('records each operation in db.client.operation.duration, with the node that served it', async () => {
     metrics = testMeterProvider();
     const router = new ScriptedRouter();
     const cache = createCache({ router });
@@ -70,18 +81,28 @@ describe('instrument()', () => {
     await expect(cache.get('a')).rejects.toBeInstanceOf(CommandTimeoutError);
 
     const m = await metrics.collect();
-    const ops = m.get(METRICS.operations);
-    const base = { 'cache.name': 'sessions' };
-    expect(point(ops, { ...base, 'cache.method': 'set', 'cache.outcome': 'ok' })?.value).toBe(2);
-    expect(point(ops, { ...base, 'cache.method': 'get', 'cache.outcome': 'ok' })?.value).toBe(2);
-    expect(
-      point(ops, { 'cache.method': 'get', 'cache.outcome': 'error', 'error.type': 'COMMAND_TIMEOUT' })?.value,
-    ).toBe(1);
-    const latency = point<{ count: number; sum: number }>(m.get(METRICS.duration), { 'cache.method': 'get' });
-    expect(latency?.value.count).toBe(2);
-    expect(m.get(METRICS.duration)?.descriptor.unit).toBe('s');
-    expect(point(m.get(METRICS.hits), { 'cache.tier': 'remote' })?.value).toBe(1);
-    expect(point(m.get(METRICS.misses), { 'cache.tier': 'remote' })?.value).toBe(1);
+    const durations = m.get(METRICS.operationDuration);
+    expect(durations?.descriptor.unit).toBe('s');
+    const count = (attributes: Record<string, unknown>) =>
+      point<{ count: number }>(durations, attributes)?.value.count;
+    const base = { 'cache.name': 'sessions', ...REDIS, ...NODE };
+    expect(count({ ...base, 'db.operation.name': 'set', 'error.type': undefined })).toBe(2);
+    expect(count({ ...base, 'db.operation.name': 'get', 'error.type': undefined })).toBe(2);
+    // The router failed before lending a connection: no node to name.
+    const failed = point<{ count: number }>(durations, {
+      'db.operation.name': 'get',
+      'error.type': 'COMMAND_TIMEOUT',
+    });
+    expect(failed?.value.count).toBe(1);
+    expect(failed?.attributes).toEqual({
+      'cache.name': 'sessions',
+      ...REDIS,
+      'db.operation.name': 'get',
+      'error.type': 'COMMAND_TIMEOUT',
+    });
+    expect(point(m.get(METRICS.hits), { 'cache.tier': 'redis' })?.value).toBe(1);
+    expect(point(m.get(METRICS.misses), { 'cache.tier': 'redis' })?.value).toBe(1);
+    expect(point(m.get(METRICS.hits), { 'cache.tier': 'near' })).toBeUndefined();
     // Every attribute is low-cardinality: no key anywhere.
     for (const metric of m.values()) {
       for (const p of metric.dataPoints) expect(Object.values(p.attributes)).not.toContain('a');
@@ -92,12 +113,57 @@ describe('instrument()', () => {
     await cache.get('a');
     const after = await metrics.collect();
     expect(
-      point(after.get(METRICS.operations), { 'cache.method': 'get', 'cache.outcome': 'ok' })?.value,
+      point<{ count: number }>(after.get(METRICS.operationDuration), {
+        'db.operation.name': 'get',
+        'error.type': undefined,
+      })?.value.count,
     ).toBe(2);
     await cache.close();
   });
 
-  it('counts failovers and reports breaker state per role', async () => {
+  it('records a refusal decided after Redis answered (incr, incrVersion of a missing key) as the failure it is', async () => {
+    metrics = testMeterProvider();
+    const cache = createCache({ router: new ScriptedRouter() });
+    instrument(cache, { meterProvider: metrics.provider });
+    await expect(cache.incr('missing')).rejects.toBeInstanceOf(KeyNotFoundError);
+    await expect(cache.incrVersion('missing')).rejects.toBeInstanceOf(KeyNotFoundError);
+    const durations = (await metrics.collect()).get(METRICS.operationDuration);
+    for (const operation of ['incr', 'incrVersion']) {
+      expect(point(durations, { 'db.operation.name': operation, 'error.type': undefined })).toBeUndefined();
+      expect(
+        point(durations, { ...NODE, 'db.operation.name': operation, 'error.type': 'KEY_NOT_FOUND' }),
+      ).toBeDefined();
+    }
+    await cache.close();
+  });
+
+  it("names a Redis error reply's prefix, and marks a failure ignoreErrors answered for", async () => {
+    metrics = testMeterProvider();
+    const router = new ScriptedRouter();
+    const cache = createCache({ router, ignoreErrors: true });
+    cache.on('error', () => {});
+    instrument(cache, { meterProvider: metrics.provider });
+    const reply = Object.assign(
+      new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      {
+        name: 'ReplyError',
+      },
+    );
+    router.replyError = new ServerError(reply.message, { cause: reply });
+    await expect(cache.get('a')).rejects.toBeInstanceOf(ServerError);
+    router.replyError = undefined;
+    router.failing = true;
+    await expect(cache.get('a')).resolves.toBeUndefined();
+
+    const durations = (await metrics.collect()).get(METRICS.operationDuration);
+    expect(
+      point(durations, { 'error.type': 'SERVER_ERROR', 'db.response.status_code': 'WRONGTYPE', ...NODE }),
+    ).toBeDefined();
+    expect(point(durations, { 'error.type': 'COMMAND_TIMEOUT', 'cache.error.ignored': true })).toBeDefined();
+    await cache.close();
+  });
+
+  it('counts failovers and near-cache flushes, and reports breaker state per role', async () => {
     metrics = testMeterProvider();
     const router = new ScriptedRouter();
     const cache = createCache({ router });
@@ -122,7 +188,9 @@ describe('instrument()', () => {
     await other.set('x', 1);
     await mine.set('x', 1);
     const m = await metrics.collect();
-    expect(point(m.get(METRICS.operations), { 'cache.method': 'set' })?.value).toBe(1);
+    expect(
+      point<{ count: number }>(m.get(METRICS.operationDuration), { 'db.operation.name': 'set' })?.value.count,
+    ).toBe(1);
     await mine.close();
     await other.close();
   });

@@ -55,6 +55,11 @@ describe('validateOptions', () => {
     expect(validateOptions('x', {}, schema)).toEqual({});
   });
 
+  it('closest() also finds the known name a typed one was cut from', () => {
+    expect(closest('ignoreKey', ['version', 'ignoreKeyCheck'])).toBe('ignoreKeyCheck');
+    expect(closest('ver', ['version'])).toBeUndefined();
+  });
+
   it('closest() ignores names too far away to be typos', () => {
     expect(closest('ttl', ['commandTimeoutMs'])).toBeUndefined();
     expect(closest('readfrom', ['readFrom', 'natMap'])).toBe('readFrom');

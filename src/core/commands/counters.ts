@@ -47,18 +47,23 @@ export async function incr(
   checkDelta(delta, 'incr');
   const redisKey = redisKeyOf(ctx, key, options);
   const ignoreKeyCheck = options?.ignoreKeyCheck === true;
-  let reply: unknown;
-  try {
-    reply = await ctx.executor.write('incr', key, null, redisKey, (client) =>
-      INCR_SAFE.run(client, [redisKey], [delta, ignoreKeyCheck ? '0' : '1']),
-    );
-  } catch (err) {
-    const reason = notAnIntegerReason(err);
-    if (reason !== undefined) throw new NotAnIntegerError(key, { cause: err, reason });
-    throw err;
-  }
-  if (reply === null) throw new KeyNotFoundError(key);
-  return Number(reply);
+  // Both refusals are the operation's outcome (telemetry records them as its error): the
+  // reply error is named where the script runs, the missing key in the same promise step.
+  return ctx.executor.writeThen(
+    'incr',
+    key,
+    null,
+    redisKey,
+    (client) =>
+      INCR_SAFE.run(client, [redisKey], [delta, ignoreKeyCheck ? '0' : '1']).catch((err: unknown) => {
+        const reason = notAnIntegerReason(err);
+        throw reason === undefined ? err : new NotAnIntegerError(key, { cause: err, reason });
+      }),
+    (reply) => {
+      if (reply === null) throw new KeyNotFoundError(key);
+      return Number(reply);
+    },
+  );
 }
 
 /** Move the key to version + delta keeping value and TTL; returns the new version. */
@@ -75,39 +80,57 @@ export async function incrVersion(
   const toKey = ctx.keys.build(key, to);
   // One script when both keys share a slot; while that slot is being migrated Redis refuses it
   // (the new key does not exist yet) until the migration ends: then the steps one key at a time.
-  const moved =
-    (ctx.executor.canCombine([fromKey, toKey])
-      ? await ctx.executor.write('incrVersion', key, null, [fromKey, toKey], (client) =>
-          unlessSlotRefused(MOVE_KEEP_TTL.run(client, [fromKey, toKey], [])),
-        )
-      : undefined) ?? (await moveAcrossSlots(ctx, key, fromKey, toKey));
-  if (moved !== 1) throw new KeyNotFoundError(key);
+  if (ctx.executor.canCombine([fromKey, toKey])) {
+    const moved = await ctx.executor.writeThen(
+      'incrVersion',
+      key,
+      null,
+      [fromKey, toKey],
+      (client) => unlessSlotRefused(MOVE_KEEP_TTL.run(client, [fromKey, toKey], [])),
+      (moved) => {
+        if (moved === undefined) return undefined;
+        if (moved !== 1) throw new KeyNotFoundError(key);
+        return to;
+      },
+    );
+    if (moved !== undefined) return moved;
+  }
+  await moveAcrossSlots(ctx, key, fromKey, toKey);
   return to;
 }
 
 /**
  * MOVE_KEEP_TTL for two keys in different cluster slots (the version is part of the key, so
  * usually the case), or in one slot being migrated: DUMP + PTTL on the old key's node, RESTORE
- * on the new key's node, DEL of the old key. Not atomic: a write to the old key between the
- * steps is lost with it.
+ * on the new key's node, DEL of the old key (KeyNotFoundError when there is none). Not atomic: a
+ * write to the old key between the steps is lost with it.
  */
 async function moveAcrossSlots(
   ctx: CommandContext,
   key: string,
   fromKey: string,
   toKey: string,
-): Promise<number> {
-  const [dump, ttl] = await ctx.executor.run('write', 'incrVersion', key, null, async (client) => {
-    const replies = (await client.pipeline().dumpBuffer(fromKey).pttl(fromKey).exec()) ?? [];
-    for (const [err] of replies) if (err) throw err;
-    return [replies[0]?.[1] as Buffer | null, replies[1]?.[1] as number];
-  });
-  if (dump === null) return 0;
+): Promise<void> {
+  type Read = readonly [Buffer | null, number];
+  const [dump, ttl] = await ctx.executor.runThen<Read, never, readonly [Buffer, number]>(
+    'write',
+    'incrVersion',
+    key,
+    null,
+    async (client) => {
+      const replies = (await client.pipeline().dumpBuffer(fromKey).pttl(fromKey).exec()) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      return [replies[0]?.[1] as Buffer | null, replies[1]?.[1] as number];
+    },
+    ([dump, ttl]) => {
+      if (dump === null) throw new KeyNotFoundError(key);
+      return [dump, ttl];
+    },
+  );
   await ctx.executor.write('incrVersion', key, null, toKey, (client) =>
     client.restore(toKey, Math.max(ttl, 0), dump, 'REPLACE'),
   );
   await ctx.executor.write('incrVersion', key, null, fromKey, (client) => client.del(fromKey));
-  return 1;
 }
 
 export async function decr(

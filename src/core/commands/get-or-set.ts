@@ -54,7 +54,7 @@ export function fillContext(options: {
       executor.counters.ignoredErrors++;
       executor.events.emit('error', { error: toNamedError(error), operation: 'getOrSet', key });
     },
-    hit: (key) => executor.hit(key),
-    miss: (key) => executor.miss(key),
+    hit: (key, fromMemory) => executor.hit(key, fromMemory),
+    miss: (key, fromMemory) => executor.miss(key, fromMemory),
   };
 }

@@ -56,7 +56,9 @@ export async function getMany<T>(
     const chunk = redisKeys.length <= BATCH_SIZE ? redisKeys : redisKeys.slice(from, from + BATCH_SIZE);
     const groups = ctx.executor.groupKeys(chunk);
     let raws: Array<Buffer | null>;
-    if (near !== undefined) raws = await nearMany(ctx, near, chunk);
+    // With the near cache: which keys of the chunk were answered from memory (stats().tiers).
+    const held: boolean[] | undefined = near === undefined ? undefined : new Array(chunk.length).fill(false);
+    if (near !== undefined) raws = await nearMany(ctx, near, chunk, held as boolean[]);
     else if (groups !== undefined) raws = await getGrouped(ctx, chunk, groups);
     else {
       raws = await ctx.executor.run('read', 'getMany', undefined, EMPTY_ARRAY, (client) =>
@@ -82,9 +84,9 @@ export async function getMany<T>(
       const key = userKeys[from + i] as string;
       const entry = entries[i];
       if (entry === undefined || (current !== undefined && !current[i])) {
-        ctx.executor.miss(key);
+        ctx.executor.miss(key, held?.[i] === true);
       } else {
-        ctx.executor.hit(key);
+        ctx.executor.hit(key, held?.[i] === true);
         result.set(key, entry.value as T);
       }
     }
@@ -130,19 +132,23 @@ function repliesOf<T>(results: [error: Error | null, reply: unknown][] | null): 
 /**
  * One chunk of getMany through the near cache: held keys from memory, the others in one MGET (on
  * a router with several masters, one read per key in the same tick: keys of several slots cannot
- * share an MGET).
+ * share an MGET). Marks in `fromMemory` the keys answered from memory.
  */
 async function nearMany(
   ctx: CommandContext,
   near: NearLayer,
   redisKeys: string[],
+  fromMemory: boolean[],
 ): Promise<Array<Buffer | null>> {
   const raws: Array<Buffer | null> = new Array(redisKeys.length).fill(null);
   const missing: number[] = [];
   for (let i = 0; i < redisKeys.length; i++) {
     const held = near.lookup(redisKeys[i] as string);
     if (held === undefined) missing.push(i);
-    else raws[i] = held.value;
+    else {
+      raws[i] = held.value;
+      fromMemory[i] = true;
+    }
   }
   if (missing.length === 0) return near.answer(raws);
   const keys = missing.map((i) => redisKeys[i] as string);

@@ -63,11 +63,14 @@ function answerOf<T>(
   key: string,
   raw: Buffer | null,
 ): T | undefined | Promise<T | undefined> {
-  return raw === null ? missed(ctx, key) : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key));
+  return raw === null
+    ? missed(ctx, key, false)
+    : checked<T>(ctx, key, decodeEntry(ctx.codec, raw, key), false);
 }
 
-function missed(ctx: CommandContext, key: string): undefined {
-  ctx.executor.miss(key);
+/** `fromMemory`: the near cache answered (stats().tiers). */
+function missed(ctx: CommandContext, key: string, fromMemory: boolean): undefined {
+  ctx.executor.miss(key, fromMemory);
   return undefined;
 }
 
@@ -79,9 +82,10 @@ function checked<T>(
   ctx: CommandContext,
   key: string,
   entry: DecodedEntry,
+  fromMemory: boolean,
 ): T | undefined | Promise<T | undefined> {
-  if (entry.meta !== undefined) return checkedEnvelope<T>(ctx, key, entry.value, entry.meta);
-  ctx.executor.hit(key);
+  if (entry.meta !== undefined) return checkedEnvelope<T>(ctx, key, entry.value, entry.meta, fromMemory);
+  ctx.executor.hit(key, fromMemory);
   return entry.value as T;
 }
 
@@ -90,9 +94,10 @@ async function checkedEnvelope<T>(
   key: string,
   value: unknown,
   meta: EntryMeta,
+  fromMemory: boolean,
 ): Promise<T | undefined> {
-  if (!(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key);
-  ctx.executor.hit(key);
+  if (!(await currentEntries(ctx, [meta], 'get', key))[0]) return missed(ctx, key, fromMemory);
+  ctx.executor.hit(key, fromMemory);
   return value as T;
 }
 
@@ -102,21 +107,21 @@ function fromHeld<T>(
   key: string,
   held: NearEntry,
 ): T | undefined | Promise<T | undefined> {
-  if (held.value === null) return missed(ctx, key);
+  if (held.value === null) return missed(ctx, key, true);
   if (held.decoded !== undefined) {
-    ctx.executor.hit(key);
+    ctx.executor.hit(key, true);
     return held.decoded as T;
   }
   if (held.decodedBuffer !== undefined) {
-    ctx.executor.hit(key);
+    ctx.executor.hit(key, true);
     return Buffer.from(held.decodedBuffer) as T;
   }
   const entry = decodeEntry(ctx.codec, held.value, key);
   // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
   // may be invalidated without its own key changing), so its decoded value is never kept.
-  if (entry.meta !== undefined) return checked<T>(ctx, key, entry);
+  if (entry.meta !== undefined) return checked<T>(ctx, key, entry, true);
   const value = entry.value;
-  ctx.executor.hit(key);
+  ctx.executor.hit(key, true);
   // Immutable values are decoded once and shared. A Buffer is decoded once too, but kept as a
   // private copy that every later hit copies again. Other objects are decoded per hit. Either
   // way no caller can change what another one gets.

@@ -14,6 +14,7 @@
 import type { Redis } from 'ioredis';
 import { commandBoundOf } from '../connection-hook.js';
 import { type CacheError, CommandTimeoutError } from '../errors.js';
+import { duplicateConnection } from '../process-liveness.js';
 import { isTimeoutError, toNamedError } from '../redis-errors.js';
 
 /** Opens a dedicated connection for SUBSCRIBE (e.g. a duplicate of a routed client). */
@@ -23,7 +24,8 @@ export type ConnectSubscriber = () => Promise<Redis>;
  * A ConnectSubscriber that duplicates the client the router hands out for a write (so the
  * subscriber is on the current master, with the router's credentials and TLS), connected
  * before use and never reconnected: when it drops it is replaced through the router. Its
- * commands are bounded like the router's (commandBoundOf), else by SUBSCRIBE_BUDGET_MS.
+ * commands are bounded like the router's (commandBoundOf), else by SUBSCRIBE_BUDGET_MS; it keeps
+ * the process alive as the router's own connections do (`unref`, core/process-liveness.ts).
  * (routers.cluster lends an ioredis Cluster, whose duplicate() takes startup nodes first and
  * keeps the cluster's own options: its node connections carry the router's commandTimeout.)
  */
@@ -32,7 +34,7 @@ export function routedSubscriber(
 ): ConnectSubscriber {
   return () =>
     execute('write', async (client) => {
-      const subscriber = client.duplicate({
+      const subscriber = duplicateConnection(client, {
         commandTimeout: commandBoundOf(client) ?? SUBSCRIBE_BUDGET_MS,
         // SUBSCRIBE needs no INFO ready check (it is answered while a node loads, too).
         enableReadyCheck: false,

@@ -111,8 +111,9 @@ export interface GetOrSetContext {
   isIgnorable(error: unknown): boolean;
   /** A failure getOrSet recovered from (ignoreErrors, or a store that failed): count it, emit 'error'. */
   ignored(error: unknown, key: string): void;
-  hit(key: string): void;
-  miss(key: string): void;
+  /** `fromMemory`: the near cache answered, without Redis (stats().tiers). */
+  hit(key: string, fromMemory: boolean): void;
+  miss(key: string, fromMemory: boolean): void;
 }
 
 /** A value with its envelope: the tags (and their stamps) it can be checked against again. */
@@ -323,7 +324,7 @@ async function readForGetOrSet(
           ]),
         );
   if (raw === null) {
-    ctx.miss(key);
+    ctx.miss(key, held !== undefined);
     return { state: 'gone', raw };
   }
   const { value, meta } = decodeEntry(ctx.codec, raw, key);
@@ -335,8 +336,8 @@ async function readForGetOrSet(
     for (const [tag, stamp] of more) stamps.set(tag, stamp);
   }
   const state = entryState(meta, stamps, Date.now(), opts.grace);
-  if (state === 'fresh') ctx.hit(key);
-  else ctx.miss(key);
+  if (state === 'fresh') ctx.hit(key, held !== undefined);
+  else ctx.miss(key, held !== undefined);
   return { state, raw, value, meta };
 }
 

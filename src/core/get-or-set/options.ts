@@ -38,7 +38,7 @@ export interface ResolvedGetOrSetOptions {
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
 /** Names (typos are refused with a suggestion); values are checked below with getOrSet's own messages. */
-const SCHEMA: Schema = {
+export const SCHEMA: Schema = {
   version: 'integer',
   ttl: 'any',
   grace: 'any',

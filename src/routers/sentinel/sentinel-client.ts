@@ -6,6 +6,7 @@ import {
   MasterNotFoundError,
   SentinelUnavailableError,
 } from '../../core/errors.js';
+import { ownConnection } from '../../core/process-liveness.js';
 import {
   authRefusal,
   credentialsRefused,
@@ -16,7 +17,7 @@ import {
   redactCredentials,
   trackSocketErrors,
 } from '../errors.js';
-import { boundCommands, unrefClient } from '../node-clients.js';
+import { boundCommands } from '../node-clients.js';
 import { routerClosed } from '../pipeline.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
@@ -307,7 +308,7 @@ export class SentinelClient {
     });
     trackSocketErrors(client); // failures surface through the commands we issue
     boundCommands(client, this.access.timeoutMs);
-    if (this.access.unref) unrefClient(client);
+    ownConnection(client, this.access.unref === true);
     this.clients.set(key, client);
     return client;
   }

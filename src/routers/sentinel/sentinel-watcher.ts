@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
+import { ownConnection } from '../../core/process-liveness.js';
 import type { NodeAddress } from '../../core/router.js';
-import { unrefClient } from '../node-clients.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { type SentinelAccess, sentinelClientOptions } from './sentinel-client.js';
 
@@ -95,7 +95,7 @@ export class SentinelWatcher {
       retryStrategy: (attempt) => (this.closed ? null : Math.min(100 * attempt, 1000)),
     });
     client.on('error', () => {}); // a sentinel being down is normal; we keep retrying
-    if (this.access.unref) unrefClient(client);
+    ownConnection(client, this.access.unref === true);
     let readyBefore = false;
     client.on('ready', () => {
       if (readyBefore && !this.closed) this.onNews({ type: 'resync', sentinel });
