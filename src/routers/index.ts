@@ -1,8 +1,8 @@
 import type { Router } from '../core/router.js';
 import { type Rule, type Schema, validateOptions } from '../core/validate.js';
-import { type ClusterRouter, type ClusterRouterOptions, cluster } from './cluster.js';
-import { discovery } from './discovery.js';
-import { pooled } from './pooled.js';
+import { type ClusterRouter, type ClusterRouterOptions, cluster } from './cluster/cluster-router.js';
+import { discovery } from './sentinel/discovery.js';
+import { pooled } from './sentinel/pooled.js';
 import { type StandaloneOptions, standalone } from './standalone.js';
 import type { DiscoveryRouterOptions, PooledRouterOptions } from './types.js';
 
@@ -95,5 +95,5 @@ export const routers = {
     cluster(validateOptions('routers.cluster', options, CLUSTER)),
 };
 
-export type { ClusterRouterOptions } from './cluster.js';
+export type { ClusterRouterOptions } from './cluster/cluster-router.js';
 export type { StandaloneOptions } from './standalone.js';

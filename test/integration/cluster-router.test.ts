@@ -14,8 +14,8 @@ import {
   ConnectionInterruptedError,
 } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
+import type { ClusterRouter } from '../../src/routers/cluster/cluster-router.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
-import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import { alive, spawnTsx, srcModule } from '../fixtures/child.js';

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
 import { tagStampKey } from '../../src/core/tags.js';
 import { createCache } from '../../src/create-cache.js';
+import type { ClusterRouter } from '../../src/routers/cluster/cluster-router.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
-import type { ClusterRouter } from '../../src/routers/cluster.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 

@@ -15,7 +15,7 @@ import {
 } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
 import { routers } from '../../src/routers/index.js';
-import { halfOpenInterruption } from '../../src/routers/pooled.js';
+import { halfOpenInterruption } from '../../src/routers/sentinel/pooled.js';
 import type { Router } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import { freePort } from '../../src/topology/ports.js';

@@ -4,7 +4,7 @@ import {
   DataConnectionHooks,
   type RoutedCommandListener,
   type RoutedCommands,
-} from '../core/connection-hook.js';
+} from '../../core/connection-hook.js';
 import {
   AuthenticationError,
   CacheClosedError,
@@ -12,30 +12,19 @@ import {
   ConnectionInterruptedError,
   MasterNotFoundError,
   SlotMigratingError,
-} from '../core/errors.js';
-import { TypedEmitter } from '../core/events.js';
-import { isConnectionError, isReplyError, isSlotRefusal, isTimeoutError } from '../core/redis-errors.js';
-import { SlotCoverage } from './cluster/coverage.js';
-import {
-  type ClusterRouterOptions,
-  type ResolvedClusterOptions,
-  resolveClusterOptions,
-} from './cluster/options.js';
-import { quietStreamsConnector } from './cluster/quiet-streams.js';
-import { masterView, scaleReadsFor } from './cluster/read-from.js';
-import {
-  mastersBySlot,
-  parseNodeKey,
-  type SlotView,
-  slotMoves,
-  slotOf,
-  slotView,
-} from './cluster/slot-map.js';
-import { describeFailure, formatAddress, redactCredentials, translateError } from './errors.js';
-import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from './types.js';
-import { coalesceWrites } from './write-coalescing.js';
+} from '../../core/errors.js';
+import { TypedEmitter } from '../../core/events.js';
+import { isConnectionError, isReplyError, isSlotRefusal, isTimeoutError } from '../../core/redis-errors.js';
+import { describeFailure, formatAddress, redactCredentials, translateError } from '../errors.js';
+import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from '../types.js';
+import { coalesceWrites } from '../write-coalescing.js';
+import { SlotCoverage } from './coverage.js';
+import { type ClusterRouterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './options.js';
+import { quietStreamsConnector } from './quiet-streams.js';
+import { masterView, scaleReadsFor } from './read-from.js';
+import { mastersBySlot, parseNodeKey, type SlotView, slotMoves, slotOf, slotView } from './slot-map.js';
 
-export type { ClusterRouterOptions } from './cluster/options.js';
+export type { ClusterRouterOptions } from './options.js';
 
 /** Reply/cluster errors meaning "no master serves this slot right now". */
 function isClusterDownError(err: unknown): boolean {

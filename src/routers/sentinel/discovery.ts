@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { MasterNotFoundError } from '../core/errors.js';
-import { formatAddress, translateError } from './errors.js';
+import { MasterNotFoundError } from '../../core/errors.js';
+import { formatAddress, translateError } from '../errors.js';
 import {
   connectVerified,
   type ExpectedRole,
@@ -8,7 +8,7 @@ import {
   queryRoleInfo,
   replicaLinkDownError,
   wrongRoleError,
-} from './node-clients.js';
+} from '../node-clients.js';
 import {
   isBrokenConnection,
   mayReadElsewhere,
@@ -16,15 +16,15 @@ import {
   type NodeRoleNeed,
   type ReadPlan,
   routerClosed,
-} from './pipeline.js';
-import { addressKey, sameAddress } from './sentinel/address.js';
-import type { SentinelNews } from './sentinel/context.js';
-import { FreshQuery } from './sentinel/fresh-query.js';
-import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel/sentinel-client.js';
-import { SentinelRouter } from './sentinel/sentinel-router.js';
-import { judgeSpeculation, SpeculationCounters } from './sentinel/speculation.js';
-import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from './types.js';
-import { coalesceUntilImmediate } from './write-coalescing.js';
+} from '../pipeline.js';
+import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from '../types.js';
+import { coalesceUntilImmediate } from '../write-coalescing.js';
+import { addressKey, sameAddress } from './address.js';
+import type { SentinelNews } from './context.js';
+import { FreshQuery } from './fresh-query.js';
+import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
+import { SentinelRouter } from './sentinel-router.js';
+import { judgeSpeculation, SpeculationCounters } from './speculation.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one

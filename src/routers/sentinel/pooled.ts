@@ -4,19 +4,19 @@ import {
   ConnectionInterruptedError,
   MasterNotFoundError,
   ReplicaNotFoundError,
-} from '../core/errors.js';
+} from '../../core/errors.js';
 
-import { type BreakerRole, RoleBreaker } from './breaker.js';
-import { formatAddress } from './errors.js';
-import type { ExpectedRole } from './node-clients.js';
-import { type ReadPlan, routerClosed } from './pipeline.js';
-import { addressKey, sameAddress } from './sentinel/address.js';
-import type { SentinelNews } from './sentinel/context.js';
-import { NodePool, type NodePoolOptions } from './sentinel/node-pool.js';
-import { isUsable, linkReportedDown } from './sentinel/sentinel-client.js';
-import { SentinelRouter } from './sentinel/sentinel-router.js';
-import { SingleFlight } from './single-flight.js';
-import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from './types.js';
+import { type BreakerRole, RoleBreaker } from '../breaker.js';
+import { formatAddress } from '../errors.js';
+import type { ExpectedRole } from '../node-clients.js';
+import { type ReadPlan, routerClosed } from '../pipeline.js';
+import { SingleFlight } from '../single-flight.js';
+import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from '../types.js';
+import { addressKey, sameAddress } from './address.js';
+import type { SentinelNews } from './context.js';
+import { NodePool, type NodePoolOptions } from './node-pool.js';
+import { isUsable, linkReportedDown } from './sentinel-client.js';
+import { SentinelRouter } from './sentinel-router.js';
 
 export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };
 /** A replica list older than this is refreshed in the background on the next read. */
