@@ -119,6 +119,8 @@ class StandaloneRouter implements Router {
     }
 
     const redisOptions: RedisOptions = {
+      // RESP2 on every connection we open (docs/design.md, "The wire protocol").
+      protocol: 2,
       commandTimeout: this.#timeoutMs,
       connectTimeout,
       maxRetriesPerRequest: 1,

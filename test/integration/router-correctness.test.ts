@@ -279,7 +279,7 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     let lagging = true;
     const linkBreaker = (async () => {
       while (lagging) {
-        await admin.client('KILL', 'TYPE', 'replica').catch(() => {});
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'replica').catch(() => {});
         await sleep(300);
       }
     })();
