@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { debug, debugEnabled } from './debug.js';
+import { isBusy, unrefReconnectTimer, unrefSocket } from './ioredis-internals.js';
 
 /**
  * What keeps the process alive: the one rule for every connection the routers, the near cache
@@ -27,16 +28,6 @@ const BUSY_RECHECK_MS = 200;
 /** The period of the timer that keeps the process alive (it does nothing when it fires). */
 const KEEP_ALIVE_PERIOD_MS = 2 ** 30;
 
-/** The parts of an ioredis client that ioredis does not type: its socket, reconnect timer, queues. */
-interface ClientInternals {
-  stream?: { unref?: () => void };
-  reconnectTimeout?: NodeJS.Timeout | null;
-  commandQueue?: { length: number };
-  offlineQueue?: { length: number };
-  /** Set by disconnect() and quit(): the connection is going away ('end' follows). */
-  manuallyClosing?: boolean;
-}
-
 /** The `unref` of each connection brought under the rule (duplicates follow their template). */
 const owned = new WeakMap<Redis, boolean>();
 const held = new Set<Redis>();
@@ -54,12 +45,12 @@ let closes = 0;
  */
 export function ownConnection(client: Redis, unref: boolean): void {
   owned.set(client, unref);
-  const internals = client as unknown as ClientInternals;
+  // The socket and the reconnect timer are ioredis internals (ioredis-internals.ts).
   client.on('connect', () => {
-    internals.stream?.unref?.();
+    unrefSocket(client);
     if (!unref) hold(client);
   });
-  client.on('reconnecting', () => internals.reconnectTimeout?.unref());
+  client.on('reconnecting', () => unrefReconnectTimer(client));
   if (!unref) client.on('end', () => release(client));
 }
 
@@ -129,6 +120,5 @@ function onBeforeExit(): void {
  * closing: it is not idle, something of ours is still happening.
  */
 function busy(client: Redis): boolean {
-  const { commandQueue, offlineQueue, manuallyClosing } = client as unknown as ClientInternals;
-  return manuallyClosing === true || (commandQueue?.length ?? 0) > 0 || (offlineQueue?.length ?? 0) > 0;
+  return isBusy(client);
 }

@@ -1,4 +1,14 @@
 import type { Redis } from 'ioredis';
+import {
+  bytesReadOf,
+  type CommandQueues,
+  commandQueuesOf,
+  type IoredisCommand,
+  type IoredisWriteStream,
+  interceptSendCommand,
+  nextToAnswer,
+  waitingCommands,
+} from '../core/ioredis-internals.js';
 
 /**
  * One watchdog per connection in place of ioredis' per-command timer (`commandTimeout`).
@@ -32,16 +42,15 @@ import type { Redis } from 'ioredis';
  * command arms it again), so an idle connection has no timer, and while it runs it keeps the
  * process alive, as the per-command timers did (the `unref` option releases only sockets).
  *
- * `commandQueue` (commands written, awaiting replies) and `offlineQueue` (commands waiting
- * for the connection, when the offline queue is on) are ioredis internals, stable through
- * 5.x. Returns false, installing nothing, when the client does not have them: the caller then
- * keeps ioredis' per-command timer.
+ * The command queues (commands written and awaiting replies; commands waiting for the
+ * connection) and `sendCommand` are ioredis internals (core/ioredis-internals.ts). Returns
+ * false, installing nothing, when the client does not have them: the caller then keeps
+ * ioredis' per-command timer.
  */
 export function watchForStalls(client: Redis, timeoutMs: number): boolean {
-  const queues = client as unknown as StallQueues;
-  if (!isQueue(queues.commandQueue) || !isQueue(queues.offlineQueue)) return false;
+  const queues = commandQueuesOf(client);
+  if (queues === undefined) return false;
   const periodMs = Math.max(1, Math.ceil(timeoutMs / 8));
-  const send = client.sendCommand;
   let timer: NodeJS.Timeout | undefined;
   let head: unknown;
   let since = 0;
@@ -63,44 +72,34 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
     if (front !== head) {
       head = front;
       since = now;
-      bytesAtHead = bytesRead(client);
+      bytesAtHead = bytesReadOf(client);
     } else if (now - since >= timeoutMs) {
       disarm();
-      failStuck(client, queues, bytesRead(client) - bytesAtHead);
+      failStuck(client, queues, bytesReadOf(client) - bytesAtHead);
     }
   };
 
   // Named parameters, not `...args`: a rest array would be one more allocation per command.
-  client.sendCommand = function sendWatched(this: Redis, command: Command, stream?: WriteStream) {
-    const result = send.call(this, command, stream);
-    if (timer === undefined) {
-      timer = setInterval(check, periodMs);
-      // Usually this command is now the head: time it from here rather than from the
-      // first check.
-      head = headCommand(queues);
-      since = Date.now();
-      bytesAtHead = bytesRead(client);
-    }
-    return result;
-  } as Redis['sendCommand'];
+  const installed = interceptSendCommand(
+    client,
+    (send) =>
+      function sendWatched(command: IoredisCommand, stream?: IoredisWriteStream) {
+        const result = send(command, stream);
+        if (timer === undefined) {
+          timer = setInterval(check, periodMs);
+          // Usually this command is now the head: time it from here rather than from the
+          // first check.
+          head = headCommand(queues);
+          since = Date.now();
+          bytesAtHead = bytesReadOf(client);
+        }
+        return result;
+      } as Redis['sendCommand'],
+  );
+  if (!installed) return false;
   // A closed connection fails its commands itself (ioredis flushes both queues).
   client.on('end', disarm);
   return true;
-}
-
-/** The two command queues of an ioredis client (see watchForStalls). */
-interface StallQueues {
-  commandQueue: CommandDeque;
-  offlineQueue: CommandDeque;
-}
-
-interface QueuedCommand {
-  command?: { reject?: (err: Error) => void };
-}
-
-interface CommandDeque {
-  peekFront(): QueuedCommand | undefined;
-  toArray(): QueuedCommand[];
 }
 
 /**
@@ -108,13 +107,8 @@ interface CommandDeque {
  * that waited in the offline queue gets a new entry in the command queue once the
  * connection is up, and its wait continues.
  */
-function headCommand(queues: StallQueues): unknown {
-  return (queues.commandQueue.peekFront() ?? queues.offlineQueue.peekFront())?.command;
-}
-
-function isQueue(q: unknown): q is CommandDeque {
-  const d = q as Partial<CommandDeque> | null | undefined;
-  return typeof d?.peekFront === 'function' && typeof d.toArray === 'function';
+function headCommand(queues: CommandQueues): unknown {
+  return nextToAnswer(queues);
 }
 
 /**
@@ -123,8 +117,8 @@ function isQueue(q: unknown): q is CommandDeque {
  * Rejecting first matters: closing alone would fail them with "Connection is closed.".
  * The head's error carries the bytes of its reply that had arrived.
  */
-function failStuck(client: Redis, queues: StallQueues, headBytes: number): void {
-  const items = [...queues.commandQueue.toArray(), ...queues.offlineQueue.toArray()];
+function failStuck(client: Redis, queues: CommandQueues, headBytes: number): void {
+  const items = waitingCommands(queues);
   items.forEach((item, i) => {
     const error = new Error(COMMAND_TIMED_OUT);
     if (i === 0 && headBytes > 0) arrivedBytes.set(error, headBytes);
@@ -140,12 +134,4 @@ export function bytesArrivedBeforeTimeout(err: unknown): number {
   return err instanceof Error ? (arrivedBytes.get(err) ?? 0) : 0;
 }
 
-/** Bytes the client's socket has received (0 before it has one). */
-function bytesRead(client: Redis): number {
-  return (client as unknown as { stream?: { bytesRead?: number } }).stream?.bytesRead ?? 0;
-}
-
 const COMMAND_TIMED_OUT = 'Command timed out';
-
-type Command = Parameters<Redis['sendCommand']>[0];
-type WriteStream = Parameters<Redis['sendCommand']>[1];

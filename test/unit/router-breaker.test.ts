@@ -14,7 +14,8 @@ import {
   SentinelUnavailableError,
   ServerError,
 } from '../../src/core/errors.js';
-import { RoleBreaker, rollingWindowOf, tripsBreaker } from '../../src/routers/breaker.js';
+import { rollingWindowOf } from '../../src/core/ioredis-internals.js';
+import { RoleBreaker, tripsBreaker } from '../../src/routers/breaker.js';
 import { translateError } from '../../src/routers/errors.js';
 import { parseRole, roleMatches } from '../../src/routers/node-clients.js';
 import { type NodeHandle, RoutePipeline } from '../../src/routers/pipeline.js';

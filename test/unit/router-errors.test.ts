@@ -16,13 +16,13 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
+import { isCorkable } from '../../src/core/ioredis-internals.js';
 import { isSlotRefusal } from '../../src/core/redis-errors.js';
 import { translateError } from '../../src/routers/errors.js';
 import {
   coalesceUntilImmediate,
   coalesceWrites,
   IMMEDIATE_WRITES,
-  isCorkable,
 } from '../../src/routers/write-coalescing.js';
 
 const at = { host: '127.0.0.1', port: 7000 };
