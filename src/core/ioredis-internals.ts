@@ -170,13 +170,18 @@ export function unrefSocket(client: Redis): void {
 
 /**
  * Unref `client`'s reconnect timer (ioredis' `reconnectTimeout`, set just before it emits
- * 'reconnecting'). No timer (or a reconnect already under way) is not an error.
+ * 'reconnecting'); true when there was one. No timer (the reconnect already began) is not an
+ * error; a timer without `unref` is (the fallback warning).
  */
-export function unrefReconnectTimer(client: Redis): void {
+export function unrefReconnectTimer(client: Redis): boolean {
   const timer = (client as unknown as { reconnectTimeout?: unknown }).reconnectTimeout;
-  if (timer === undefined || timer === null) return;
-  if (typeof (timer as { unref?: unknown }).unref === 'function') (timer as NodeJS.Timeout).unref();
-  else warnNoLiveness();
+  if (timer === undefined || timer === null) return false;
+  if (typeof (timer as { unref?: unknown }).unref === 'function') {
+    (timer as NodeJS.Timeout).unref();
+    return true;
+  }
+  warnNoLiveness();
+  return false;
 }
 
 /**

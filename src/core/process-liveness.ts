@@ -50,7 +50,9 @@ export function ownConnection(client: Redis, unref: boolean): void {
     unrefSocket(client);
     if (!unref) hold(client);
   });
-  client.on('reconnecting', () => unrefReconnectTimer(client));
+  client.on('reconnecting', () => {
+    unrefReconnectTimer(client);
+  });
   if (!unref) client.on('end', () => release(client));
 }
 
