@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { commandBoundOf } from './connection-hook.js';
 import { debug, debugEnabled } from './debug.js';
 import { isBusy, unrefReconnectTimer, unrefSocket } from './ioredis-internals.js';
 
@@ -58,10 +59,14 @@ export function ownConnection(client: Redis, unref: boolean): void {
 
 /**
  * `template.duplicate(options)` (a connection of its own to the same node, with its address,
- * credentials and TLS), under the same rule as `template` when the template is under it.
+ * credentials and TLS), under the same rule as `template` when the template is under it, and
+ * with the bound on its commands (commandBoundOf): a template whose router watches it with a
+ * stall watchdog has no `commandTimeout` option for the duplicate to copy, and a duplicate
+ * without a bound would wait forever on a paused node. `options.commandTimeout` overrides it.
  */
 export function duplicateConnection(template: Redis, options: Partial<RedisOptions>): Redis {
-  const client = template.duplicate(options);
+  const commandTimeout = options.commandTimeout ?? commandBoundOf(template);
+  const client = template.duplicate(commandTimeout === undefined ? options : { ...options, commandTimeout });
   const unref = owned.get(template);
   if (unref !== undefined) ownConnection(client, unref);
   return client;
