@@ -30,7 +30,11 @@ import {
  * `timeoutMs / 8`): monotonic (a wall-clock step cannot fail a healthy connection), and no
  * clock read per command. A stamp is therefore up to one period earlier than the issue, so
  * the head fails once `timeoutMs` plus one period have passed since its stamp: never earlier
- * than `timeoutMs` after it was issued, at most `timeoutMs / 4` later (plus timer lateness).
+ * than `timeoutMs` after it was issued, at most `timeoutMs / 4` later (plus timer lateness). A
+ * check that runs more than two periods late (the event loop was blocked: the replies that
+ * arrived meanwhile are not read yet, timers run first) decides nothing and leaves it to the
+ * next check, once in a row: a stalled process does not fail commands whose replies are waiting
+ * in its socket, and a process that stays starved still fails a stalled connection.
  *
  * A stuck head whose reply was still arriving (a value too large for the timeout, not a paused
  * node) is told apart by the bytes the socket received while it was at the head: its error
@@ -57,6 +61,8 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
   let timer: NodeJS.Timeout | undefined;
   /** The watchdog's clock: performance.now() when armed and at each check. */
   let clock = 0;
+  /** The previous check ran late and decided nothing. */
+  let deferred = false;
   let head: unknown;
   /** When the head was first seen: its age for a command without a stamp. */
   let since = 0;
@@ -74,12 +80,21 @@ export function watchForStalls(client: Redis, timeoutMs: number): boolean {
       disarm();
       return;
     }
+    const previous = clock;
     clock = performance.now();
     if (front !== head) {
       head = front;
       since = clock;
       bytesAtHead = bytesReadOf(client);
     }
+    // A check that runs late had the event loop blocked before it (a long task, a starved
+    // process): timers run before the socket is read, so replies that arrived meanwhile are
+    // still unread. Once in a row, such a check leaves the decision to the next one.
+    if (clock - previous > 2 * periodMs && !deferred) {
+      deferred = true;
+      return;
+    }
+    deferred = false;
     const issued = (front as Stamped)[ISSUED];
     if (issued !== undefined ? clock - issued >= limitMs : clock - since >= timeoutMs) {
       disarm();
