@@ -3,9 +3,11 @@
  * cacheable use sentinel-cache (Sentinel failover, codecs, near cache) as their Redis tier.
  *
  * It implements keyv 5's `KeyvStoreAdapter` (the major cache-manager 7, cacheable 2 and
- * @keyv/test-suite are built on). Keyv hands the store keys already prefixed with its
+ * `@keyv/test-suite` are built on). Keyv hands the store keys already prefixed with its
  * namespace (`namespace:key`) and values it already serialized (a string, unless Keyv was told
  * not to serialize); the store keeps them as they come, through the cache's own codec.
+ *
+ * @module sentinel-cache/keyv
  */
 import { EventEmitter } from 'node:events';
 import type { Cache } from '../core/cache.js';
@@ -27,6 +29,7 @@ export interface KeyvSetManyEntry {
   ttl?: number;
 }
 
+/** A Keyv 5 storage adapter over a `Cache`: `new Keyv({ store: new KeyvSentinelStore(cache) })`. */
 export class KeyvSentinelStore extends EventEmitter {
   /** Keyv sets this to its namespace (default 'keyv'); `clear` and `iterator` stay within it. */
   namespace?: string | undefined;
@@ -54,10 +57,12 @@ export class KeyvSentinelStore extends EventEmitter {
     return this.#cache;
   }
 
+  /** The value Keyv stored under `key`, or undefined on a miss. */
   async get<Value>(key: string): Promise<Value | undefined> {
     return this.#cache.get<Value>(key);
   }
 
+  /** The values of `keys`, in order (undefined for each miss); one batch through `cache.getMany`. */
   async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
     const found = await this.#cache.getMany<Value>(keys);
     return keys.map((key) => found.get(key));
@@ -68,6 +73,7 @@ export class KeyvSentinelStore extends EventEmitter {
     return this.#cache.set(key, value, ttlOption(ttl));
   }
 
+  /** Write several entries; entries with the same ttl share one `cache.setMany` pipeline. */
   async setMany(entries: KeyvSetManyEntry[]): Promise<void> {
     // One pipeline per distinct ttl: usually one (Keyv gives every entry of a call the same).
     const byTtl = new Map<number | undefined, Array<[string, unknown]>>();
@@ -80,6 +86,7 @@ export class KeyvSentinelStore extends EventEmitter {
     await Promise.all([...byTtl].map(([ttl, batch]) => this.#cache.setMany(batch, ttlOption(ttl))));
   }
 
+  /** True if the key existed. */
   async delete(key: string): Promise<boolean> {
     return this.#cache.delete(key);
   }
@@ -89,10 +96,12 @@ export class KeyvSentinelStore extends EventEmitter {
     return (await this.#cache.deleteMany(keys)) > 0;
   }
 
+  /** True if the key exists. */
   async has(key: string): Promise<boolean> {
     return this.#cache.has(key);
   }
 
+  /** For each key, whether it exists (in order). */
   async hasMany(keys: string[]): Promise<boolean[]> {
     return Promise.all(keys.map((key) => this.#cache.has(key)));
   }

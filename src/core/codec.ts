@@ -76,6 +76,7 @@ export interface DecodedEntry {
   meta: EntryMeta | undefined;
 }
 
+/** Options of `new Codec(...)`: the serializer and compressor values are written with, and the size bound. */
 export interface CodecOptions {
   serializer: Serializer;
   /** Default compressors.none(). */

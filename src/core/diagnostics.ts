@@ -7,6 +7,7 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 
+/** The name of the TracingChannel every cache operation is published on. */
 export const COMMAND_CHANNEL = 'sentinel-cache:command';
 
 /** The Redis node that served an operation, as its connection reaches it. */

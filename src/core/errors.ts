@@ -43,6 +43,7 @@ export type CacheErrorCode =
   | 'SLOT_MIGRATING'
   | 'SERVER_ERROR';
 
+/** The base class of every error the cache reports: `code` is stable, and `transient` / `nodeFailure` say how it is handled. */
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
   /** May succeed later or on another node: `ignoreErrors` absorbs it (see the file comment). */
@@ -61,6 +62,7 @@ export function isTransient(err: unknown): boolean {
   return err instanceof CacheError && err.transient;
 }
 
+/** True for a `CacheError` that says the node or the path to it is unhealthy (what the circuit breaker counts). */
 export function isNodeFailure(err: unknown): boolean {
   return err instanceof CacheError && err.nodeFailure;
 }

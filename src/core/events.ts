@@ -61,4 +61,5 @@ export interface CacheEventMap {
   'near-flush': NearFlushEvent;
 }
 
+/** The name of a cache event (`cache.on(name, fn)`). */
 export type CacheEvent = keyof CacheEventMap;

@@ -13,6 +13,7 @@ export const DEFAULT_LOCK_TTL_MS = 30_000;
 /** Longest single WAIT, so that one never outlasts a router's command timeout (WAIT is repeated up to waitTimeoutMs). */
 const WAIT_SLICE_MS = 100;
 
+/** Options of `cache.lock(name, options)`. */
 export interface LockOptions {
   /**
    * How long the lock lives if never released (ms, '30s', ...). Default 30 s

@@ -7,6 +7,7 @@ import type { Router } from './router.js';
 import { parseTtl, type Ttl } from './ttl.js';
 import { optionError, type Schema, validateOptions } from './validate.js';
 
+/** Options of `createCache()`. */
 export interface CacheOptions {
   /** Where commands go: routers.standalone(...), routers.discovery(...), routers.pooled(...). */
   router: Router;

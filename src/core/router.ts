@@ -68,9 +68,13 @@ export interface Router {
    * connection-level (WRONGTYPE, ...) are passed through unchanged.
    */
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** Close every connection the router opened (the cache calls it when its last user closes). */
   close(): Promise<void>;
+  /** Listen to a router event (failover, topology change, breaker state, errors). */
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** Remove a listener added with `on`. */
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** The router's counters and state: per-node operations, breaker state, speculation. */
   stats(): RouterStats;
 
   // Optional: routers over several masters (routers.cluster) implement these three; the

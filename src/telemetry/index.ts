@@ -9,6 +9,8 @@
  * failovers and near-cache flushes from the cache's events; breaker state from the router's
  * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
  * lists every instrument and attribute.
+ *
+ * @module sentinel-cache/telemetry
  */
 import {
   type Attributes,
@@ -27,6 +29,7 @@ import { isReplyError } from '../core/redis-errors.js';
 
 export { COMMAND_CHANNEL, type CommandMessage, type ServerAddress } from '../core/diagnostics.js';
 
+/** Options of `instrument()`. */
 export interface InstrumentOptions {
   /** Where the instruments are created. Default: the global one (`metrics.getMeterProvider()`). */
   meterProvider?: MeterProvider;
@@ -36,6 +39,7 @@ export interface InstrumentOptions {
 
 /** What `instrument()` returns: `stop()` detaches everything it attached. */
 export interface Instrumentation {
+  /** Detach the instruments and listeners this `instrument()` call attached. */
   stop(): void;
 }
 

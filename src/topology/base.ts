@@ -109,6 +109,7 @@ export abstract class SentinelTopologyBase implements Topology {
     );
   }
 
+  /** The role `address` reports (`ROLE`), or `'unreachable'`. */
   role(address: NodeAddress): Promise<NodeRole> {
     const isSentinel = this.sentinels.some((s) => sameAddress(s, address));
     return nodeRole(address, isSentinel ? this.sentinelCreds : this.dataCreds);
@@ -130,6 +131,7 @@ export abstract class SentinelTopologyBase implements Topology {
     return o;
   }
 
+  /** Throw `TopologyControlUnsupportedError` for a control this provider cannot perform. */
   protected unsupported(control: string): never {
     throw new TopologyControlUnsupportedError(this.provider, control);
   }

@@ -31,6 +31,7 @@ const MANUAL_FAILOVER_WAIT_MS = 6000;
 /** Control queries: short, so a paused node reads as "not answering" quickly. */
 const CONTROL_TIMEOUT_MS = 1000;
 
+/** Options of `startCluster()`. */
 export interface ClusterTopologyOptions {
   /** Number of masters (hash-slot ranges). At least 3, as `redis-cli --cluster create` requires. Default 3. */
   shards?: number;
@@ -54,6 +55,7 @@ export interface ClusterTopologyOptions {
   detached?: boolean;
   /** How long start-up may take until the cluster is healthy. Default 60000. */
   healthyTimeoutMs?: number;
+  /** Receives progress lines (which node started where, the cluster join). */
   log?: (line: string) => void;
 }
 
@@ -165,6 +167,7 @@ export class ClusterTopology {
     return claimedMasterOf(views, this.firstSlot(shard));
   }
 
+  /** The address of the node that serves `shard`'s slots as master now. */
   async currentMaster(shard: number): Promise<NodeAddress> {
     const master = this.#masterFromViews(await this.#views(), shard);
     if (!master) throw new Error(`no answering node serves shard ${shard} (slot ${this.firstSlot(shard)})`);

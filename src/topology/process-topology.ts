@@ -140,6 +140,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return this.dataProcs.filter((_, i) => !sameAddress(this.nodes[i], master));
   }
 
+  /** SIGSTOP the current master; returns its address. */
   async pauseMaster(): Promise<NodeAddress> {
     const master = await this.currentMaster();
     const proc = this.dataProc(master);
@@ -148,17 +149,20 @@ export class ProcessTopology extends SentinelTopologyBase {
     return master;
   }
 
+  /** SIGCONT every node `pauseMaster()` paused. */
   async resumeMaster(): Promise<void> {
     for (const proc of this.pausedByUs) proc.resume();
     this.pausedByUs.clear();
   }
 
+  /** SIGKILL the current master; returns its address. */
   async killMaster(): Promise<NodeAddress> {
     const master = await this.currentMaster();
     await this.dataProc(master).kill();
     return master;
   }
 
+  /** Start a stopped or killed data node again on the same port; sentinels make it a replica. */
   async restartNode(address: NodeAddress): Promise<void> {
     const proc = this.dataProc(address);
     if (proc.isRunning) return;
@@ -172,6 +176,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     }
   }
 
+  /** Stop the i-th data node that is not the current master (in `nodes` order); returns it. */
   async stopReplica(i: number): Promise<NodeAddress> {
     const proc = (await this.nonMasterProcs())[i];
     if (!proc) throw new RangeError(`no replica ${i}`);
@@ -180,6 +185,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return this.nodes[this.dataProcs.indexOf(proc)]!;
   }
 
+  /** Start the data node `stopReplica(i)` stopped, on the same port. */
   async startReplica(i: number): Promise<void> {
     const proc = this.stoppedReplicas.get(i) ?? (await this.nonMasterProcs())[i];
     if (!proc) throw new RangeError(`no replica ${i}`);
@@ -187,10 +193,12 @@ export class ProcessTopology extends SentinelTopologyBase {
     await proc.start();
   }
 
+  /** Stop sentinel `sentinels[i]` (its config file stays, so it keeps its state). */
   async stopSentinel(i: number): Promise<void> {
     await this.sentinelProc(i).stop();
   }
 
+  /** Start sentinel `sentinels[i]` again, on the same port with the same config file. */
   async startSentinel(i: number): Promise<void> {
     await this.sentinelProc(i).start();
   }
@@ -221,6 +229,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return [...this.dataProcs, ...this.sentinelProcs].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
   }
 
+  /** Stop the sentinels, then the data nodes, and remove the temp dir. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       // Sentinels first, so they do not start a failover while the data nodes go away.

@@ -3,8 +3,10 @@ import type { NodeAddress } from '../core/address.js';
 
 export type { NodeAddress };
 
+/** Where a topology's servers run: local `redis-server` processes, Docker containers, or your own deployment. */
 export type ProviderName = 'process' | 'testcontainers' | 'external';
 
+/** Credentials the topology's nodes require (and that `routerOptions()` passes on). */
 export interface TopologyAuth {
   /** Data nodes: `requirepass` (and the ACL user's password when `username` is set). */
   password: string;
@@ -16,6 +18,7 @@ export interface TopologyAuth {
   sentinelUsername?: string;
 }
 
+/** Options of `startTopology()`. */
 export interface TopologyOptions {
   provider?: 'auto' | ProviderName;
   /** Number of replicas. Default 2. */
@@ -52,8 +55,10 @@ export interface TopologyTls {
   key: string;
 }
 
+/** What a node says it is (`ROLE`): `'unreachable'` when it does not answer. */
 export type NodeRole = 'master' | 'slave' | 'sentinel' | 'unreachable';
 
+/** The part of `routers.pooled` / `routers.discovery` options a topology fills in. */
 export interface TopologyRouterOptions {
   sentinels: NodeAddress[];
   service: string;
@@ -67,6 +72,7 @@ export interface TopologyRouterOptions {
   sentinelTls?: ConnectionOptions;
 }
 
+/** A running master + replicas + sentinels (from `startTopology()`), with controls to inject faults. */
 export interface Topology {
   readonly provider: ProviderName;
   readonly service: string;
@@ -93,9 +99,11 @@ export interface Topology {
    * `startReplica(i)` starts that same node again.
    */
   stopReplica(i: number): Promise<NodeAddress>;
+  /** Start the data node `stopReplica(i)` stopped, on the same port. */
   startReplica(i: number): Promise<void>;
   /** Stop / start sentinel `sentinels[i]` (same port, same config file, so it keeps its state). */
   stopSentinel(i: number): Promise<void>;
+  /** Start sentinel `sentinels[i]` again after `stopSentinel(i)`. */
   startSentinel(i: number): Promise<void>;
   /**
    * Resolves with the new master on `+switch-master` from any sentinel, or as soon as a
@@ -107,6 +115,7 @@ export interface Topology {
    * agrees on the master and knows every running replica and every other running sentinel.
    */
   waitForHealthy(timeoutMs?: number): Promise<void>;
+  /** The role `address` reports (`ROLE`), or `'unreachable'`. */
   role(address: NodeAddress): Promise<NodeRole>;
   /** Stop everything this topology started and remove its temp dir. Idempotent. */
   stop(): Promise<void>;
@@ -114,22 +123,29 @@ export interface Topology {
   routerOptions(): TopologyRouterOptions;
 }
 
+/** Options of `startStandalone()`. */
 export interface StandaloneOptions {
   password?: string;
   username?: string;
   tls?: boolean;
   redisServerPath?: string;
+  /** Receives progress lines (the server's port, retries). */
   log?: (line: string) => void;
 }
 
+/** One running `redis-server` (from `startStandalone()`). */
 export interface Standalone {
   host: string;
   port: number;
   /** redis:// (or rediss:// with tls) URL, with credentials when given. */
   url: string;
   readonly tls?: TopologyTls;
+  /** SIGSTOP the server (it stops answering, connections stay open). */
   pause(): Promise<void>;
+  /** SIGCONT a paused server. */
   resume(): Promise<void>;
+  /** SIGKILL the server. */
   kill(): Promise<void>;
+  /** Stop the server and remove its temp dir. */
   stop(): Promise<void>;
 }

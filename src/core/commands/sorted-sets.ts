@@ -15,10 +15,12 @@ export interface ZAddOptions extends KeyOptions {
   ch?: boolean;
 }
 
+/** Options of `zrange` and `zrevrange`. */
 export interface ZRangeOptions extends KeyOptions {
   withScores?: boolean;
 }
 
+/** Options of `zrangebyscore`: `offset` and `count` are Redis' LIMIT (a real limit on the result). */
 export interface ZRangeByScoreOptions extends ZRangeOptions {
   offset?: number;
   count?: number;
