@@ -17,15 +17,20 @@ import { describeValue } from '../core/validate.js';
 
 /** What Keyv reads from a store's `opts`: `dialect` 'redis' makes it use the store's iterator. */
 export interface KeyvSentinelStoreOpts {
+  /** Makes Keyv use the store's own `iterator`. */
   dialect: 'redis';
+  /** A placeholder URL (Keyv reads one; the cache's router decides where data goes). */
   url: string;
   [option: string]: unknown;
 }
 
 /** One entry of `setMany`, as Keyv passes it (ttl in milliseconds). */
 export interface KeyvSetManyEntry {
+  /** The key, as Keyv passes it (prefixed with its namespace). */
   key: string;
+  /** The value, as Keyv serialized it. */
   value: unknown;
+  /** Time to live in milliseconds; none (or 0) means the cache's `defaultTtl`. */
   ttl?: number;
 }
 
@@ -33,6 +38,7 @@ export interface KeyvSetManyEntry {
 export class KeyvSentinelStore extends EventEmitter {
   /** Keyv sets this to its namespace (default 'keyv'); `clear` and `iterator` stay within it. */
   namespace?: string | undefined;
+  /** What Keyv reads from the store (`dialect: 'redis'`). */
   readonly opts: KeyvSentinelStoreOpts = { dialect: 'redis', url: 'redis+sentinel://sentinel-cache' };
   readonly #cache: Cache;
 

@@ -34,6 +34,7 @@ export interface ZstdOptions {
 
 /** A zstd compressor, telling which implementation it runs on. */
 export interface ZstdCompressor extends Compressor {
+  /** Which zstd this compressor runs on (`'node:zlib'` or `'zstd-napi'`). */
   readonly implementation: ZstdImplementation;
 }
 

@@ -14,6 +14,7 @@ export const COMMAND_CHANNEL = 'sentinel-cache:command';
 export interface ServerAddress {
   /** The host or IP address the connection was opened to (after natMap). */
   address: string;
+  /** The port of the node. */
   port: number;
   /** The database index (SELECT) of the connection. */
   database: number;
@@ -39,6 +40,7 @@ export interface CommandMessage {
   ignoredError?: unknown;
   /** Set by the channel: the operation's result, or the error it rejected with. */
   result?: unknown;
+  /** Set by the channel: the error the operation rejected with. */
   error?: unknown;
 }
 

@@ -24,6 +24,7 @@ const MAX_TAGS = 0xffff;
 
 /** One tag of an entry, with the tag's invalidation stamp as the entry saw it. */
 export interface TagVersion {
+  /** The tag's name. */
   readonly tag: string;
   /** The tag's invalidation stamp (an INCR counter; 0 = never invalidated) seen before computing the value. */
   readonly version: number;
@@ -33,6 +34,7 @@ export interface TagVersion {
 export interface EntryMeta {
   /** Epoch ms after which the value is stale (served only within grace); 0 = never stale. */
   readonly staleAt: number;
+  /** The entry's tags, each with the stamp seen before the value was computed. */
   readonly tags: readonly TagVersion[];
 }
 

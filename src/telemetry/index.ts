@@ -47,12 +47,19 @@ export interface Instrumentation {
 export const METRICS = {
   /** The OpenTelemetry database convention's operation histogram (seconds). */
   operationDuration: 'db.client.operation.duration',
+  /** Reads that found a value, by tier (`cache.tier`: `near`, `redis`). */
   hits: 'sentinel_cache.hits',
+  /** Reads that found no usable value, by tier. */
   misses: 'sentinel_cache.misses',
+  /** Failovers the cache saw. */
   failovers: 'sentinel_cache.failovers',
+  /** Each role's breaker state: 0 closed, 1 half-open, 2 open. */
   breakerState: 'sentinel_cache.breaker.state',
+  /** Entries the near cache holds. */
   nearEntries: 'sentinel_cache.near_cache.entries',
+  /** Bytes the near cache holds (encoded values plus keys). */
   nearBytes: 'sentinel_cache.near_cache.bytes',
+  /** Times the near cache dropped everything, by reason. */
   nearFlushes: 'sentinel_cache.near_cache.flushes',
 } as const;
 
