@@ -1,7 +1,8 @@
 /**
  * The documentation's links and snippets, checked on the files: every relative link in
- * README.md, CONTRIBUTING.md and docs/*.md names a file that exists (and, for a `#anchor` into a
- * Markdown file, a heading of that file, slugged as GitHub does); every README code snippet
+ * README.md, CONTRIBUTING.md, CHANGELOG.md, SECURITY.md and docs/*.md names a file that exists
+ * (and, for a `#anchor` into a Markdown file, a heading of that file, slugged as GitHub does);
+ * every README code snippet
  * links to its runnable twin under examples/ (run by test/integration/readme-examples.test.ts
  * and examples.test.ts), and every call and option name it shows appears in that file.
  */
@@ -14,6 +15,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DOCS = [
   'README.md',
   'CONTRIBUTING.md',
+  'CHANGELOG.md',
+  'SECURITY.md',
   ...readdirSync(join(ROOT, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
