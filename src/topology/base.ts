@@ -34,7 +34,9 @@ export abstract class SentinelTopologyBase implements Topology {
   readonly initialMaster: NodeAddress;
   readonly auth?: TopologyAuth;
   readonly tls?: TopologyTls;
+  /** How to authenticate to the data nodes. */
   protected readonly dataCreds: Credentials;
+  /** How to authenticate to the sentinels. */
   protected readonly sentinelCreds: Credentials;
 
   constructor(d: TopologyDescription) {

@@ -23,13 +23,21 @@ export interface ProcessTopologySettings extends ResolvedTopologyOptions {
 
 /** What `topology up --detach` writes so `topology down/status` can find the processes again. */
 export interface ProcessTopologyState {
+  /** Always local processes. */
   provider: 'process';
+  /** The topology's temp dir. */
   dir: string;
+  /** The monitored master's name. */
   service: string;
+  /** Every process of the topology: name, kind, address and pid. */
   processes: { name: string; kind: 'data' | 'sentinel'; host: string; port: number; pid: number | null }[];
+  /** The sentinels' addresses (none for a cluster). */
   sentinels: NodeAddress[];
+  /** The data nodes' addresses. */
   nodes: NodeAddress[];
+  /** The credentials the nodes require, if any. */
   auth?: TopologyAuth;
+  /** The generated CA, certificate and key files, with `tls: true`. */
   tls?: TlsFiles;
   /** Set for a Redis Cluster (`topology up --cluster`): no sentinels, `nodes` are the cluster's nodes. */
   cluster?: { shards: number; replicasPerShard: number };
@@ -76,6 +84,7 @@ async function startOnFreePort(
 
 /** A Sentinel topology of local redis-server processes on 127.0.0.1, all files in one temp dir. */
 export class ProcessTopology extends SentinelTopologyBase {
+  /** The temp dir holding every node's config, data and log files (removed by `stop()`). */
   readonly dir: string;
   private readonly dataProcs: RedisProcess[];
   private readonly sentinelProcs: RedisProcess[];
@@ -87,6 +96,7 @@ export class ProcessTopology extends SentinelTopologyBase {
 
   constructor(init: {
     settings: ProcessTopologySettings;
+    /** The topology's temp dir. */
     dir: string;
     dataProcs: RedisProcess[];
     sentinelProcs: RedisProcess[];

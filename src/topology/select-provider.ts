@@ -7,6 +7,7 @@ import type { ProviderName, TopologyOptions } from './types.js';
 
 /** Where provider selection looks; tests point it at a stubbed PATH / env / Docker probe. */
 export interface ProviderEnvironment {
+  /** The environment to read `SENTINEL_CACHE_SENTINELS` and friends from. */
   env: NodeJS.ProcessEnv;
   /** Resolves true when a Docker engine answers (for the testcontainers provider). */
   dockerReachable: () => Promise<boolean>;
