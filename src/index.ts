@@ -35,6 +35,7 @@ export type {
   FailoverEvent,
   KeyEvent,
   NearFlushEvent,
+  RollbackEvent,
   StaleServedEvent,
   TopologyChangeEvent,
 } from './core/events.js';

@@ -594,6 +594,7 @@ const FORWARDED = [
   'breaker-open',
   'breaker-half-open',
   'breaker-close',
+  'rollback',
 ] as const;
 
 /**

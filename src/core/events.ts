@@ -33,6 +33,13 @@ export type FailoverEvent = RouterEventMap['failover'];
  */
 export type TopologyChangeEvent = RouterEventMap['topology-change'];
 
+/**
+ * `rollback` `{ service, from, to, ackedOffset, promotedOffset, estimatedLostMs }` (Sentinel
+ * routers): Sentinel promoted a node whose history cannot hold writes `from` acknowledged to this
+ * router; they are gone (docs/guarantees.md "Rollbacks").
+ */
+export type RollbackEvent = RouterEventMap['rollback'];
+
 /** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
 export type BreakerEvent = RouterEventMap['breaker-open'];
 
@@ -58,6 +65,7 @@ export interface CacheEventMap {
   'breaker-open': BreakerEvent;
   'breaker-half-open': BreakerEvent;
   'breaker-close': BreakerEvent;
+  rollback: RollbackEvent;
   'near-flush': NearFlushEvent;
 }
 

@@ -6,7 +6,7 @@
  * OpenTelemetry database conventions that node-redis, redis-py and go-redis share, from the
  * `sentinel-cache:command` TracingChannel. The cache's own instruments (`sentinel_cache.*`):
  * hits and misses by tier and near-cache size from `cache.stats()` when the SDK collects;
- * failovers and near-cache flushes from the cache's events; breaker state from the router's
+ * failovers, rollbacks and near-cache flushes from the cache's events; breaker state from the router's
  * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
  * lists every instrument and attribute.
  */
@@ -46,6 +46,7 @@ export const METRICS = {
   hits: 'sentinel_cache.hits',
   misses: 'sentinel_cache.misses',
   failovers: 'sentinel_cache.failovers',
+  rollbacks: 'sentinel_cache.rollbacks',
   breakerState: 'sentinel_cache.breaker.state',
   nearEntries: 'sentinel_cache.near_cache.entries',
   nearBytes: 'sentinel_cache.near_cache.bytes',
@@ -86,6 +87,11 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     description: 'Master changes the router reported',
     unit: '{failover}',
   });
+  const rollbacks: Counter = meter.createCounter(METRICS.rollbacks, {
+    description:
+      'Failovers that promoted a node without writes the old master acknowledged (Sentinel routers)',
+    unit: '{rollback}',
+  });
   const nearFlushes: Counter = meter.createCounter(METRICS.nearFlushes, {
     description: 'Times the near cache dropped everything it held, by reason',
     unit: '{flush}',
@@ -125,6 +131,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   commandChannel.asyncEnd.subscribe(onAsyncEnd);
 
   const onFailover = () => failovers.add(1, base);
+  const onRollback = () => rollbacks.add(1, base);
   const flushAttributes = new Map<string, Attributes>();
   const onNearFlush = ({ reason }: NearFlushEvent) => {
     let set = flushAttributes.get(reason);
@@ -135,6 +142,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     nearFlushes.add(1, set);
   };
   cache.on('failover', onFailover);
+  cache.on('rollback', onRollback);
   cache.on('near-flush', onNearFlush);
 
   const tiers = { near: { ...base, 'cache.tier': 'near' }, redis: { ...base, 'cache.tier': 'redis' } };
@@ -167,6 +175,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       commandChannel.start.unsubscribe(onStart);
       commandChannel.asyncEnd.unsubscribe(onAsyncEnd);
       cache.off('failover', onFailover);
+      cache.off('rollback', onRollback);
       cache.off('near-flush', onNearFlush);
       meter.removeBatchObservableCallback(observe, observables);
     },

@@ -324,6 +324,10 @@ export class DiscoveryRouter extends SentinelRouter {
     return replicas.find((h) => h.key === key);
   };
 
+  protected masterAddress(): NodeAddress | undefined {
+    return this.lastMaster?.address;
+  }
+
   /** The master as a 'replica-preferred' read's last resort: undefined when the sentinels report it down. */
   private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> | undefined {
     const last = this.lastMaster;

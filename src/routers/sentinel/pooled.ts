@@ -279,6 +279,10 @@ export class PooledRouter extends SentinelRouter {
     return this.replicas;
   }
 
+  protected masterAddress(): NodeAddress | undefined {
+    return this.master?.alive ? this.master.address : undefined;
+  }
+
   private evictRole(role: BreakerRole, err: Error): void {
     if (role === 'master') {
       this.master?.kill(err);
