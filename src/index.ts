@@ -40,6 +40,7 @@ export type {
   FailoverEvent,
   KeyEvent,
   NearFlushEvent,
+  RollbackEvent,
   StaleServedEvent,
   TopologyChangeEvent,
 } from './core/events.js';

@@ -632,6 +632,7 @@ const FORWARDED = [
   'breaker-open',
   'breaker-half-open',
   'breaker-close',
+  'rollback',
 ] as const;
 
 /**

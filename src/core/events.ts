@@ -37,6 +37,13 @@ export type FailoverEvent = RouterEventMap['failover'];
  */
 export type TopologyChangeEvent = RouterEventMap['topology-change'];
 
+/**
+ * `rollback` `{ service, from, to, ackedOffset, promotedOffset, estimatedLostMs }` (Sentinel
+ * routers): Sentinel promoted a node whose history cannot hold writes `from` acknowledged to this
+ * router; they are gone (docs/guarantees.md "Rollbacks").
+ */
+export type RollbackEvent = RouterEventMap['rollback'];
+
 /** `breaker-open` / `breaker-half-open` / `breaker-close` (pooled router): the role's breaker changed state. */
 export type BreakerEvent = RouterEventMap['breaker-open'];
 
@@ -74,6 +81,8 @@ export interface CacheEventMap {
   'breaker-half-open': BreakerEvent;
   /** Pooled router: a role's breaker closed again. */
   'breaker-close': BreakerEvent;
+  /** A Sentinel router saw a promoted master without writes the old one acknowledged (docs/guarantees.md "Rollbacks"). */
+  rollback: RollbackEvent;
   /** The near cache dropped everything it held. */
   'near-flush': NearFlushEvent;
 }

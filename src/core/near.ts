@@ -24,7 +24,14 @@ export interface NearCacheOptions {
 }
 
 /** Why everything held was dropped (`near-flush` event). */
-export type FlushReason = 'failover' | 'disconnect' | 'flushdb' | 'topology-change' | 'manual';
+export type FlushReason =
+  | 'failover'
+  | 'disconnect'
+  | 'flushdb'
+  | 'topology-change'
+  | 'manual'
+  /** A failover lost acknowledged writes (the `rollback` event). */
+  | 'rollback';
 
 /** `cache.stats().nearCache`. */
 export interface NearCacheStats {

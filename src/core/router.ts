@@ -27,11 +27,34 @@ export interface RouterEventMap {
   'breaker-half-open': { role: 'master' | 'replica' };
   /** Pooled router: the role's circuit breaker closed. */
   'breaker-close': { role: 'master' | 'replica' };
+  /**
+   * The Sentinel routers: a switch promoted a node whose replication history cannot hold
+   * writes the old master acknowledged to this router (docs/guarantees.md "Rollbacks").
+   */
+  rollback: RollbackInfo;
   /** A connection-level problem the router handled or is about to rethrow. */
   error: { error: Error };
 }
 
 export type RouterEvent = keyof RouterEventMap;
+
+/** What a `rollback` event says (offsets count bytes of the masters' replication stream). */
+export interface RollbackInfo {
+  service: string;
+  /** The master that acknowledged the writes. */
+  from: NodeAddress;
+  /** The master now, without them. */
+  to: NodeAddress;
+  /** `master_repl_offset` of `from` sampled before one of this router's acknowledged writes was sent. */
+  ackedOffset: number;
+  /** How far `to`'s copy of that history goes (below `ackedOffset`). */
+  promotedOffset: number;
+  /**
+   * Roughly how many milliseconds of acknowledged writes are gone: from the last offset sample
+   * `to` still holds to the last acknowledgement seen, to within the sampling period (250 ms).
+   */
+  estimatedLostMs: number;
+}
 
 /** Per-node counters for `cache.stats()`. Key is `host:port`. */
 export interface RouterStats {
@@ -41,6 +64,8 @@ export interface RouterStats {
   nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
   /** Failovers the router saw. */
   failovers: number;
+  /** Rollbacks detected (Sentinel routers; absent elsewhere). */
+  rollbacks?: number;
   /** Pooled router: each role's breaker state. */
   breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
   /** routers.discovery with `speculativeReads` (the default): what became of the speculative reads. */

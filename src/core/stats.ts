@@ -26,6 +26,11 @@ export interface CacheStats {
   ignoredErrors: number;
   /** Failovers the router reported (sentinel +switch-master or a detected master change). */
   failovers: number;
+  /**
+   * Rollbacks the router detected (Sentinel routers): a promoted master without writes the old
+   * one acknowledged (docs/guarantees.md "Rollbacks"). 0 on the other routers.
+   */
+  rollbacks: number;
   /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   router: string;
   /** Pooled router: each role's breaker state. */
@@ -61,6 +66,7 @@ export class Counters {
       ignoredErrors: this.ignoredErrors,
       // The router counts failovers it saw before this cache subscribed too; take the larger.
       failovers: Math.max(this.failovers, router.failovers),
+      rollbacks: router.rollbacks ?? 0,
       router: router.kind,
       breaker: router.breaker,
       nodes: router.nodes,

@@ -6,6 +6,7 @@ export type {
   Intent,
   NodeAddress,
   ReadFrom,
+  RollbackInfo,
   Router,
   RouterEvent,
   RouterEventMap,

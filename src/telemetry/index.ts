@@ -6,7 +6,7 @@
  * OpenTelemetry database conventions that node-redis, redis-py and go-redis share, from the
  * `sentinel-cache:command` TracingChannel. The cache's own instruments (`sentinel_cache.*`):
  * hits and misses by tier and near-cache size from `cache.stats()` when the SDK collects;
- * failovers and near-cache flushes from the cache's events; breaker state from the router's
+ * failovers, rollbacks and near-cache flushes from the cache's events; breaker state from the router's
  * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
  * lists every instrument and attribute.
  *
@@ -53,6 +53,8 @@ export const METRICS = {
   misses: 'sentinel_cache.misses',
   /** Failovers the cache saw. */
   failovers: 'sentinel_cache.failovers',
+  /** Rollbacks a Sentinel router detected (docs/guarantees.md "Rollbacks"). */
+  rollbacks: 'sentinel_cache.rollbacks',
   /** Each role's breaker state: 0 closed, 1 half-open, 2 open. */
   breakerState: 'sentinel_cache.breaker.state',
   /** Entries the near cache holds. */
@@ -97,6 +99,11 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     description: 'Master changes the router reported',
     unit: '{failover}',
   });
+  const rollbacks: Counter = meter.createCounter(METRICS.rollbacks, {
+    description:
+      'Failovers that promoted a node without writes the old master acknowledged (Sentinel routers)',
+    unit: '{rollback}',
+  });
   const nearFlushes: Counter = meter.createCounter(METRICS.nearFlushes, {
     description: 'Times the near cache dropped everything it held, by reason',
     unit: '{flush}',
@@ -136,6 +143,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   commandChannel.asyncEnd.subscribe(onAsyncEnd);
 
   const onFailover = () => failovers.add(1, base);
+  const onRollback = () => rollbacks.add(1, base);
   const flushAttributes = new Map<string, Attributes>();
   const onNearFlush = ({ reason }: NearFlushEvent) => {
     let set = flushAttributes.get(reason);
@@ -146,6 +154,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     nearFlushes.add(1, set);
   };
   cache.on('failover', onFailover);
+  cache.on('rollback', onRollback);
   cache.on('near-flush', onNearFlush);
 
   const tiers = { near: { ...base, 'cache.tier': 'near' }, redis: { ...base, 'cache.tier': 'redis' } };
@@ -178,6 +187,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       commandChannel.start.unsubscribe(onStart);
       commandChannel.asyncEnd.unsubscribe(onAsyncEnd);
       cache.off('failover', onFailover);
+      cache.off('rollback', onRollback);
       cache.off('near-flush', onNearFlush);
       meter.removeBatchObservableCallback(observe, observables);
     },
