@@ -1,3 +1,8 @@
+/**
+ * The main entry point: `createCache`, the routers, serializers, compressors and every named error.
+ *
+ * @module sentinel-cache
+ */
 export type {
   BrotliOptions,
   Compressor,
@@ -35,6 +40,7 @@ export type {
   FailoverEvent,
   KeyEvent,
   NearFlushEvent,
+  RollbackEvent,
   StaleServedEvent,
   TopologyChangeEvent,
 } from './core/events.js';

@@ -24,7 +24,14 @@ export interface NearCacheOptions {
 }
 
 /** Why everything held was dropped (`near-flush` event). */
-export type FlushReason = 'failover' | 'disconnect' | 'flushdb' | 'topology-change' | 'manual';
+export type FlushReason =
+  | 'failover'
+  | 'disconnect'
+  | 'flushdb'
+  | 'topology-change'
+  | 'manual'
+  /** A failover lost acknowledged writes (the `rollback` event). */
+  | 'rollback';
 
 /** `cache.stats().nearCache`. */
 export interface NearCacheStats {
@@ -32,6 +39,7 @@ export interface NearCacheStats {
   hits: number;
   /** Reads that had to go to Redis. */
   misses: number;
+  /** Entries held now. */
   entries: number;
   /** Encoded value bytes plus key bytes held (what maxBytes bounds). */
   bytes: number;

@@ -12,6 +12,7 @@ export type { NodeAddress } from './address.js';
 /** What an operation does to data: writes go to the master, reads may go to a replica. */
 export type Intent = 'read' | 'write';
 
+/** Where reads go: the master, a replica (`ReplicaNotFoundError` when none is usable), or a replica with fallbacks. */
 export type ReadFrom = 'master' | 'replica' | 'replica-preferred';
 
 /** Events a router emits; the Cache re-emits them to its own listeners. */
@@ -20,20 +21,52 @@ export interface RouterEventMap {
   failover: { service: string; from?: NodeAddress; to: NodeAddress };
   /** The set of nodes the router uses changed (pool evicted, replica set changed, sentinel list refreshed). */
   'topology-change': { reason: string; nodes?: NodeAddress[] };
+  /** Pooled router: the role's circuit breaker opened. */
   'breaker-open': { role: 'master' | 'replica' };
+  /** Pooled router: the role's circuit breaker lets a trial operation through. */
   'breaker-half-open': { role: 'master' | 'replica' };
+  /** Pooled router: the role's circuit breaker closed. */
   'breaker-close': { role: 'master' | 'replica' };
+  /**
+   * The Sentinel routers: a switch promoted a node whose replication history cannot hold
+   * writes the old master acknowledged to this router (docs/guarantees.md "Rollbacks").
+   */
+  rollback: RollbackInfo;
   /** A connection-level problem the router handled or is about to rethrow. */
   error: { error: Error };
 }
 
 export type RouterEvent = keyof RouterEventMap;
 
+/** What a `rollback` event says (offsets count bytes of the masters' replication stream). */
+export interface RollbackInfo {
+  service: string;
+  /** The master that acknowledged the writes. */
+  from: NodeAddress;
+  /** The master now, without them. */
+  to: NodeAddress;
+  /** `master_repl_offset` of `from` sampled before one of this router's acknowledged writes was sent. */
+  ackedOffset: number;
+  /** How far `to`'s copy of that history goes (below `ackedOffset`). */
+  promotedOffset: number;
+  /**
+   * Roughly how many milliseconds of acknowledged writes are gone: from the last offset sample
+   * `to` still holds to the last acknowledgement seen, to within the sampling period (250 ms).
+   */
+  estimatedLostMs: number;
+}
+
 /** Per-node counters for `cache.stats()`. Key is `host:port`. */
 export interface RouterStats {
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   kind: string;
+  /** Operations and errors per node (`host:port`), with the node's role when known. */
   nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
+  /** Failovers the router saw. */
   failovers: number;
+  /** Rollbacks detected (Sentinel routers; absent elsewhere). */
+  rollbacks?: number;
+  /** Pooled router: each role's breaker state. */
   breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
   /** routers.discovery with `speculativeReads` (the default): what became of the speculative reads. */
   speculation?: SpeculationStats;
@@ -60,6 +93,7 @@ export interface SpeculationStats {
 }
 
 export interface Router {
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   readonly kind: string;
   /**
    * Run `fn` on a client connected to the node this strategy chose for `intent`.
@@ -68,9 +102,13 @@ export interface Router {
    * connection-level (WRONGTYPE, ...) are passed through unchanged.
    */
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** Close every connection the router opened (the cache calls it when its last user closes). */
   close(): Promise<void>;
+  /** Listen to a router event (failover, topology change, breaker state, errors). */
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** Remove a listener added with `on`. */
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** The router's counters and state: per-node operations, breaker state, speculation. */
   stats(): RouterStats;
 
   // Optional: routers over several masters (routers.cluster) implement these three; the

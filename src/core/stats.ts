@@ -3,13 +3,17 @@ import type { RouterStats } from './router.js';
 
 /** Reads answered from one tier: values found (`hits`), "no such key" or stale (`misses`). */
 export interface TierStats {
+  /** Reads that found a value in this tier. */
   hits: number;
+  /** Reads this tier answered with "no such key" or a stale value. */
   misses: number;
 }
 
 /** What `cache.stats()` returns. */
 export interface CacheStats {
+  /** Reads that found a value (near cache and Redis). */
   hits: number;
+  /** Reads that found no usable value. */
   misses: number;
   /**
    * `hits` and `misses` by where the answer came from: `near`, the near cache's memory (no
@@ -22,7 +26,14 @@ export interface CacheStats {
   ignoredErrors: number;
   /** Failovers the router reported (sentinel +switch-master or a detected master change). */
   failovers: number;
+  /**
+   * Rollbacks the router detected (Sentinel routers): a promoted master without writes the old
+   * one acknowledged (docs/guarantees.md "Rollbacks"). 0 on the other routers.
+   */
+  rollbacks: number;
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   router: string;
+  /** Pooled router: each role's breaker state. */
   breaker: RouterStats['breaker'];
   /** Per node (`host:port`): operations and errors as counted by the router. */
   nodes: RouterStats['nodes'];
@@ -55,6 +66,7 @@ export class Counters {
       ignoredErrors: this.ignoredErrors,
       // The router counts failovers it saw before this cache subscribed too; take the larger.
       failovers: Math.max(this.failovers, router.failovers),
+      rollbacks: router.rollbacks ?? 0,
       router: router.kind,
       breaker: router.breaker,
       nodes: router.nodes,

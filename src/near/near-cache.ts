@@ -17,8 +17,8 @@ import { type TrackableRouter, Tracking, type TrackingListener } from './trackin
 
 /** The router as the near cache sees it. */
 export interface NearRouter extends TrackableRouter {
-  on(event: 'failover' | 'topology-change', fn: () => void): void;
-  off(event: 'failover' | 'topology-change', fn: () => void): void;
+  on(event: 'failover' | 'topology-change' | 'rollback', fn: () => void): void;
+  off(event: 'failover' | 'topology-change' | 'rollback', fn: () => void): void;
   /** Present on a router over several masters (Router.groupKeys). */
   groupKeys?(keys: readonly string[]): number[][];
 }
@@ -119,11 +119,17 @@ export class NearCache implements NearLayer {
     this.#holdsAbsent = typeof router.groupKeys !== 'function';
     const onFailover = () => this.flush('failover');
     const onTopology = () => this.flush('topology-change');
+    // Held values may be writes the rollback took back, and no invalidation will come for them
+    // (the promoted node never saw those writes): drop them, also when no failover was announced
+    // (a master restarted empty under the same address).
+    const onRollback = () => this.flush('rollback');
     router.on('failover', onFailover);
     router.on('topology-change', onTopology);
+    router.on('rollback', onRollback);
     this.#detach = () => {
       router.off('failover', onFailover);
       router.off('topology-change', onTopology);
+      router.off('rollback', onRollback);
     };
   }
 

@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { debug, debugEnabled } from '../core/debug.js';
 import { CircuitOpenError, isNodeFailure } from '../core/errors.js';
 import { type RollingWindow, rollingWindowOf } from '../core/ioredis-internals.js';
 import type { OutcomeCounter } from './pipeline.js';
@@ -24,6 +25,13 @@ export const BREAKER_DEFAULTS = {
  * reaches the breaker.
  */
 export const tripsBreaker = isNodeFailure;
+
+/** NODE_DEBUG lines, per state entered. */
+const BREAKER_LINES: Record<BreakerState, string> = {
+  open: 'opened: its operations fail fast with CircuitOpenError',
+  'half-open': 'half-open: its connections are dropped, the next operation resolves the node afresh',
+  closed: 'closed: operations run again',
+};
 
 export interface BreakerHooks {
   open(): void;
@@ -70,13 +78,14 @@ export class RoleBreaker {
     this.window = rollingWindowOf(this.cb.status);
     this.admitting = this.newCounter();
     // A new counter before the hook runs: an operation the hook starts is admitted in the new state.
-    const entering = (hook: () => void) => () => {
+    const entering = (state: BreakerState, hook: () => void) => () => {
       this.admitting = this.newCounter();
+      if (debugEnabled) debug('breaker: %s %s', role, BREAKER_LINES[state]);
       hook();
     };
-    this.cb.on('open', entering(hooks.open));
-    this.cb.on('halfOpen', entering(hooks.halfOpen));
-    this.cb.on('close', entering(hooks.close));
+    this.cb.on('open', entering('open', hooks.open));
+    this.cb.on('halfOpen', entering('half-open', hooks.halfOpen));
+    this.cb.on('close', entering('closed', hooks.close));
   }
 
   get state(): BreakerState {

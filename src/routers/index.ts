@@ -85,12 +85,16 @@ const CLUSTER: Schema = {
 
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
+  /** One Redis server, by URL or host/port: development, tests, a single Redis. */
   standalone: (options: StandaloneOptions): Router =>
     standalone(validateOptions('routers.standalone', options, STANDALONE)),
+  /** Sentinel: asks a sentinel on every operation where the master (or a live replica) is, then runs there. */
   discovery: (options: DiscoveryRouterOptions): Router =>
     discovery(validateOptions('routers.discovery', options, DISCOVERY)),
+  /** Sentinel: resolves master and replicas once, keeps a pool per node, evicts on failover, with a breaker per role. */
   pooled: (options: PooledRouterOptions): Router =>
     pooled(validateOptions('routers.pooled', options, POOLED)),
+  /** Redis Cluster (ioredis `Cluster`): every method works across slots; a shard failover is followed. */
   cluster: (options: ClusterRouterOptions): ClusterRouter =>
     cluster(validateOptions('routers.cluster', options, CLUSTER)),
 };

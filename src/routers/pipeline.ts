@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { debug, debugEnabled } from '../core/debug.js';
 import {
   CacheClosedError,
   CommandTimeoutError,
@@ -176,11 +177,22 @@ export class RoutePipeline {
       // Whoever named this node master was wrong or behind: remember it, and ask again
       // (the strategy's retry re-resolves, skipping this address).
       this.onNotMaster(node.address);
+      if (debugEnabled) {
+        debug(
+          're-route: %s is not master (%s): %s',
+          node.key,
+          translated.message,
+          retry ? 'asking the sentinels again' : 'failing',
+        );
+      }
       if (retry) return retry();
     }
     // Only a connection that failed is thrown away; a node in the wrong role (a deposed
     // master listed as replica) may still be right for other operations.
-    if (isBrokenConnection(translated)) node.evict(translated);
+    if (isBrokenConnection(translated)) {
+      if (debugEnabled) debug('evict: %s (%s) could not be reached: %s', node.key, role, translated.message);
+      node.evict(translated);
+    }
     if (role === 'replica' && isTransient(translated)) this.skip(node.key);
     return Promise.reject(translated);
   }
@@ -203,11 +215,19 @@ export class RoutePipeline {
         { cause: err },
       );
       node.evict(demoted, client);
+      if (debugEnabled) {
+        debug(
+          're-route: %s replied READONLY (demoted), its connections dropped: %s',
+          node.key,
+          retry ? 'retrying on the master resolved again' : 'failing with MasterNotFoundError',
+        );
+      }
       if (retry) return retry();
       return Promise.reject(demoted);
     }
     const translated = translateError(err, node.address, this.commandTimeoutMs, client) as Error;
     if (isBrokenConnection(translated)) {
+      if (debugEnabled) debug('evict: %s (%s) connection dropped: %s', node.key, role, translated.message);
       node.evict(translated, client);
       if (role === 'replica') this.skip(node.key);
       this.events.emit('error', { error: translated });
@@ -281,6 +301,8 @@ export class RoutePipeline {
   }
 
   private skip(key: string): void {
+    if (debugEnabled && !this.skipped.has(key))
+      debug('skip: replica %s left out of reads for %d ms', key, REPLICA_SKIP_MS);
     this.skipped.set(key, Date.now() + REPLICA_SKIP_MS);
   }
 

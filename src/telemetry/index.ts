@@ -6,9 +6,11 @@
  * OpenTelemetry database conventions that node-redis, redis-py and go-redis share, from the
  * `sentinel-cache:command` TracingChannel. The cache's own instruments (`sentinel_cache.*`):
  * hits and misses by tier and near-cache size from `cache.stats()` when the SDK collects;
- * failovers and near-cache flushes from the cache's events; breaker state from the router's
+ * failovers, rollbacks and near-cache flushes from the cache's events; breaker state from the router's
  * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
  * lists every instrument and attribute.
+ *
+ * @module sentinel-cache/telemetry
  */
 import {
   type Attributes,
@@ -27,6 +29,7 @@ import { isReplyError } from '../core/redis-errors.js';
 
 export { COMMAND_CHANNEL, type CommandMessage, type ServerAddress } from '../core/diagnostics.js';
 
+/** Options of `instrument()`. */
 export interface InstrumentOptions {
   /** Where the instruments are created. Default: the global one (`metrics.getMeterProvider()`). */
   meterProvider?: MeterProvider;
@@ -36,6 +39,7 @@ export interface InstrumentOptions {
 
 /** What `instrument()` returns: `stop()` detaches everything it attached. */
 export interface Instrumentation {
+  /** Detach the instruments and listeners this `instrument()` call attached. */
   stop(): void;
 }
 
@@ -43,12 +47,21 @@ export interface Instrumentation {
 export const METRICS = {
   /** The OpenTelemetry database convention's operation histogram (seconds). */
   operationDuration: 'db.client.operation.duration',
+  /** Reads that found a value, by tier (`cache.tier`: `near`, `redis`). */
   hits: 'sentinel_cache.hits',
+  /** Reads that found no usable value, by tier. */
   misses: 'sentinel_cache.misses',
+  /** Failovers the cache saw. */
   failovers: 'sentinel_cache.failovers',
+  /** Rollbacks a Sentinel router detected (docs/guarantees.md "Rollbacks"). */
+  rollbacks: 'sentinel_cache.rollbacks',
+  /** Each role's breaker state: 0 closed, 1 half-open, 2 open. */
   breakerState: 'sentinel_cache.breaker.state',
+  /** Entries the near cache holds. */
   nearEntries: 'sentinel_cache.near_cache.entries',
+  /** Bytes the near cache holds (encoded values plus keys). */
   nearBytes: 'sentinel_cache.near_cache.bytes',
+  /** Times the near cache dropped everything, by reason. */
   nearFlushes: 'sentinel_cache.near_cache.flushes',
 } as const;
 
@@ -85,6 +98,11 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   const failovers: Counter = meter.createCounter(METRICS.failovers, {
     description: 'Master changes the router reported',
     unit: '{failover}',
+  });
+  const rollbacks: Counter = meter.createCounter(METRICS.rollbacks, {
+    description:
+      'Failovers that promoted a node without writes the old master acknowledged (Sentinel routers)',
+    unit: '{rollback}',
   });
   const nearFlushes: Counter = meter.createCounter(METRICS.nearFlushes, {
     description: 'Times the near cache dropped everything it held, by reason',
@@ -125,6 +143,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
   commandChannel.asyncEnd.subscribe(onAsyncEnd);
 
   const onFailover = () => failovers.add(1, base);
+  const onRollback = () => rollbacks.add(1, base);
   const flushAttributes = new Map<string, Attributes>();
   const onNearFlush = ({ reason }: NearFlushEvent) => {
     let set = flushAttributes.get(reason);
@@ -135,6 +154,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
     nearFlushes.add(1, set);
   };
   cache.on('failover', onFailover);
+  cache.on('rollback', onRollback);
   cache.on('near-flush', onNearFlush);
 
   const tiers = { near: { ...base, 'cache.tier': 'near' }, redis: { ...base, 'cache.tier': 'redis' } };
@@ -167,6 +187,7 @@ export function instrument(cache: Cache, options: InstrumentOptions = {}): Instr
       commandChannel.start.unsubscribe(onStart);
       commandChannel.asyncEnd.unsubscribe(onAsyncEnd);
       cache.off('failover', onFailover);
+      cache.off('rollback', onRollback);
       cache.off('near-flush', onNearFlush);
       meter.removeBatchObservableCallback(observe, observables);
     },

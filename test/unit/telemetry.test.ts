@@ -180,6 +180,31 @@ describe('instrument()', () => {
     await cache.close();
   });
 
+  it('counts rollbacks, and the cache forwards them and their count', async () => {
+    metrics = testMeterProvider();
+    const router = new ScriptedRouter();
+    const cache = createCache({ router });
+    instrument(cache, { meterProvider: metrics.provider });
+    const seen: unknown[] = [];
+    cache.on('rollback', (e) => seen.push(e));
+    const payload = {
+      service: 'mymaster',
+      from: { host: '127.0.0.1', port: 1 },
+      to: { host: '127.0.0.1', port: 2 },
+      ackedOffset: 2000,
+      promotedOffset: 1500,
+      estimatedLostMs: 800,
+    };
+    router.emit('rollback', payload);
+    const m = await metrics.collect();
+    expect(point(m.get(METRICS.rollbacks), {})?.value).toBe(1);
+    expect(METRICS.rollbacks).toBe('sentinel_cache.rollbacks');
+    expect(seen).toEqual([payload]);
+    // Routers without detection report no count: 0.
+    expect(cache.stats().rollbacks).toBe(0);
+    await cache.close();
+  });
+
   it('only counts the cache it instruments', async () => {
     metrics = testMeterProvider();
     const mine = createCache({ router: new ScriptedRouter() });

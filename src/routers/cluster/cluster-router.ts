@@ -5,6 +5,7 @@ import {
   type RoutedCommandListener,
   type RoutedCommands,
 } from '../../core/connection-hook.js';
+import { debug, debugEnabled } from '../../core/debug.js';
 import {
   AuthenticationError,
   CacheClosedError,
@@ -302,6 +303,12 @@ export class ClusterRouter implements Router {
     const moves = slotMoves(this.#owners, owners);
     this.#owners = owners;
     if (moves.length === 0) return;
+    if (debugEnabled) {
+      const ranges = moves.map(
+        (m) => `${m.firstSlot}-${m.lastSlot} ${m.from ?? 'none'} -> ${m.to ?? 'none'}`,
+      );
+      debug('cluster: slot map refreshed, %d range(s) changed master: %s', moves.length, ranges.join(', '));
+    }
     for (const move of moves) {
       if (move.from === undefined) continue;
       this.#failovers++;
@@ -323,6 +330,13 @@ export class ClusterRouter implements Router {
     this.#watchUntil = Date.now() + this.#options.failoverWatchMs;
     this.#cluster.refreshSlotsCache();
     if (this.#watchTimer !== undefined) return;
+    if (debugEnabled) {
+      debug(
+        'cluster: connection trouble: slot map refreshed every %d ms for %d ms',
+        this.#options.failoverRefreshMs,
+        this.#options.failoverWatchMs,
+      );
+    }
     this.#watchTimer = setInterval(() => {
       if (this.#closed || Date.now() > this.#watchUntil) {
         clearInterval(this.#watchTimer);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { debug, debugEnabled } from '../../core/debug.js';
 import { MasterNotFoundError } from '../../core/errors.js';
 import { formatAddress, translateError } from '../errors.js';
 import {
@@ -225,6 +226,12 @@ export class DiscoveryRouter extends SentinelRouter {
       },
       (err: unknown) => {
         this.speculation.misses++;
+        if (debugEnabled)
+          debug(
+            'speculation: read sent to %s discarded, no sentinel answer: %s',
+            spec.conn.key,
+            (err as Error)?.message,
+          );
         this.discard(spec);
         throw err;
       },
@@ -324,6 +331,10 @@ export class DiscoveryRouter extends SentinelRouter {
     return replicas.find((h) => h.key === key);
   };
 
+  protected masterAddress(): NodeAddress | undefined {
+    return this.lastMaster?.address;
+  }
+
   /** The master as a 'replica-preferred' read's last resort: undefined when the sentinels report it down. */
   private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> | undefined {
     const last = this.lastMaster;
@@ -395,6 +406,12 @@ export class DiscoveryRouter extends SentinelRouter {
       // No fresh answer: the read gets the pipeline's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
       this.speculation.misses++;
+      if (debugEnabled)
+        debug(
+          'speculation: read sent to %s discarded, no sentinel answer: %s',
+          spec.conn.key,
+          (err as Error)?.message,
+        );
       this.discard(spec);
       this.speculation.reruns++;
       return this.readReplicas(() => Promise.reject(err), fn);
@@ -472,7 +489,17 @@ export class DiscoveryRouter extends SentinelRouter {
         fits(conn, need) &&
         !(need === 'master' && this.ctx.isDemoted(conn.address)),
     });
-    if (verdict !== 'accept') this.speculation.misses++;
+    if (verdict !== 'accept') {
+      this.speculation.misses++;
+      if (debugEnabled) {
+        debug(
+          'speculation: read sent to %s discarded (%s; the answer names %s), run again',
+          conn.key,
+          verdict,
+          named.join(', ') || 'none',
+        );
+      }
+    }
     return verdict;
   }
 
@@ -599,6 +626,7 @@ export class DiscoveryRouter extends SentinelRouter {
     // Every operation that failed on this connection comes here; disconnect once.
     if (conn.dropped) return;
     conn.dropped = true;
+    if (debugEnabled) debug('discovery: connection to %s (ROLE %s) dropped', conn.key, conn.role);
     conn.client.disconnect();
   }
 
@@ -636,6 +664,8 @@ export class DiscoveryRouter extends SentinelRouter {
   protected onNews(news: SentinelNews): void {
     // Roles may be changing: every connection is re-checked before its next use.
     this.epoch++;
+    if (debugEnabled)
+      debug('discovery: sentinel news (%s): connections re-check ROLE before their next use', news.type);
     if (news.type === 'switch') {
       // Connections to the old master are closed now: it may come back still believing
       // it is master for a moment, and nothing of ours must write to it then.

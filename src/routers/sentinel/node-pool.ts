@@ -1,5 +1,6 @@
 import genericPool from 'generic-pool';
 import type { Redis } from 'ioredis';
+import { debug, debugEnabled } from '../../core/debug.js';
 import { CommandTimeoutError, ConnectionInterruptedError } from '../../core/errors.js';
 import { formatAddress } from '../errors.js';
 import { connectVerified, type ExpectedRole } from '../node-clients.js';
@@ -135,6 +136,15 @@ export class NodePool implements NodeHandle {
   kill(err: Error): void {
     if (this.deathError) return;
     this.deathError = err;
+    if (debugEnabled) {
+      debug(
+        'pooled: pool of %s (%s) evicted, %d lane(s) dropped: %s',
+        formatAddress(this.address),
+        this.role,
+        this.lanes.length,
+        err.message,
+      );
+    }
     for (const w of [...this.waiters]) w(err);
     this.waiters.clear();
     // Disconnecting a borrowed client fails its in-flight commands at once ("Connection

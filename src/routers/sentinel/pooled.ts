@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { debug, debugEnabled } from '../../core/debug.js';
 import {
   ConfigError,
   ConnectionInterruptedError,
@@ -210,6 +211,7 @@ export class PooledRouter extends SentinelRouter {
     // A replica pool on the new master's address holds clients verified as replica.
     const stale = this.replicas?.pools.find((p) => p.key === addressKey(address));
     if (stale) stale.kill(new ReplicaNotFoundError(`${formatAddress(address)} became master`));
+    if (debugEnabled) debug('pooled: master %s (%s)', formatAddress(address), reason);
     const pool = this.openPool(address, 'master');
     this.master = pool;
     this.ctx.stats.setRole(pool.key, 'master');
@@ -277,6 +279,10 @@ export class PooledRouter extends SentinelRouter {
     this.replicas = { pools, at: Date.now() };
     if (changed) this.ctx.events.emit('topology-change', { reason: 'replicas resolved', nodes: wanted });
     return this.replicas;
+  }
+
+  protected masterAddress(): NodeAddress | undefined {
+    return this.master?.alive ? this.master.address : undefined;
   }
 
   private evictRole(role: BreakerRole, err: Error): void {

@@ -12,6 +12,7 @@ import type {
 } from '../types.js';
 import { SentinelContext, type SentinelNews } from './context.js';
 import { ReplicaLagMonitor } from './replica-lag.js';
+import { RollbackDetector } from './rollback.js';
 
 /**
  * What the two Sentinel strategies share around their own node handling: the context
@@ -27,17 +28,31 @@ export abstract class SentinelRouter implements Router {
   /** `maxReplicaLagMs`: the bound, and what measures replicas against it. */
   private readonly maxReplicaLagMs: number | undefined;
   private readonly lag: ReplicaLagMonitor | undefined;
+  /** Notices a promoted node without our acknowledged writes (the `rollback` event). */
+  private readonly rollback: RollbackDetector;
 
   constructor(opts: SentinelRouterOptions) {
     this.ctx = new SentinelContext(opts, (news) => {
-      if (!this.closed) this.onNews(news);
+      if (this.closed) return;
+      this.onNews(news);
+      this.rollback.onSwitchNews(news.type, news.type === 'switch' ? news.to : undefined);
     });
     this.maxReplicaLagMs = opts.maxReplicaLagMs;
+    // Their own connections to the master, without the data connection hooks: they read no keys.
+    const { hooks: _dataConnectionHooks, ...plain } = this.ctx.node;
     if (opts.maxReplicaLagMs !== undefined && this.ctx.readFrom !== 'master') {
-      // Its own connection to the master, without the data connection hooks: it reads no keys.
-      const { hooks: _dataConnectionHooks, ...plain } = this.ctx.node;
       this.lag = new ReplicaLagMonitor(plain, () => this.ctx.askMaster(), this.ctx.mapAddress);
     }
+    this.rollback = new RollbackDetector({
+      service: this.ctx.service,
+      node: plain,
+      currentMaster: () => {
+        const master = this.masterAddress();
+        return master === undefined || this.ctx.isDemoted(master) ? undefined : master;
+      },
+      fenceUp: () => this.ctx.fence.up,
+      emit: (info) => this.ctx.events.emit('rollback', info),
+    });
     this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
       this.ctx.noteNotMaster(a),
     );
@@ -49,9 +64,11 @@ export abstract class SentinelRouter implements Router {
     this.ctx.start();
     this.lag?.start();
     if (intent === 'write') {
-      return this.ctx.readYourWritesMs > 0
-        ? this.trackWrite(this.onMaster(intent, fn))
-        : this.onMaster(intent, fn);
+      return this.rollback.track(
+        this.ctx.readYourWritesMs > 0
+          ? this.trackWrite(this.onMaster(intent, fn))
+          : this.onMaster(intent, fn),
+      );
     }
     if (this.ctx.readFrom === 'master' || this.readsOwnWrite()) return this.onMaster(intent, fn);
     return this.onReplica(fn);
@@ -83,7 +100,12 @@ export abstract class SentinelRouter implements Router {
   }
 
   stats(): RouterStats {
-    return { kind: this.kind, nodes: this.ctx.stats.snapshot(), failovers: this.ctx.failovers };
+    return {
+      kind: this.kind,
+      nodes: this.ctx.stats.snapshot(),
+      failovers: this.ctx.failovers,
+      rollbacks: this.rollback.count,
+    };
   }
 
   /** Run `hook` on every data connection before it carries an operation (the near cache uses it). */
@@ -111,6 +133,7 @@ export abstract class SentinelRouter implements Router {
     if (this.closed) return;
     this.closed = true;
     this.lag?.close();
+    this.rollback.close();
     await this.closeNodes();
     await this.ctx.close();
     this.ctx.events.clear();
@@ -122,6 +145,8 @@ export abstract class SentinelRouter implements Router {
   protected abstract onReplica<T>(fn: (client: Redis) => Promise<T>): Promise<T>;
   /** Close every connection the strategy opened (in-flight ones included). */
   protected abstract closeNodes(): Promise<void>;
+  /** The master this strategy sends writes to now (as last resolved), if any. */
+  protected abstract masterAddress(): NodeAddress | undefined;
   /** Sentinel news (already de-duplicated by the context); not called after close(). */
   protected abstract onNews(news: SentinelNews): void;
 }
