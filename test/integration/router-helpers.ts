@@ -142,24 +142,6 @@ export async function commandCalls(topo: Topology, address: NodeAddress, command
   }
 }
 
-/** Poll `check` until it returns true; throws with `what` after `timeoutMs`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Settle `p` and report how long it took; throws if it takes longer than `budgetMs` (a hang). */
 export async function settleWithin<T>(
   p: Promise<T>,

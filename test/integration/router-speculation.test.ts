@@ -17,6 +17,7 @@ import type { DiscoveryRouter } from '../../src/routers/sentinel/discovery.js';
 import type { NodeAddress, ReadFrom } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   COMMAND_TIMEOUT_MS,
   makeRouter,
@@ -24,7 +25,6 @@ import {
   NO_HANG_BUDGET_MS,
   nodeClient,
   type TestRouter,
-  until,
   WriteLoad,
 } from './router-helpers.js';
 
