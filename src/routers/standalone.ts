@@ -13,17 +13,16 @@ import type {
   RouterStats,
 } from '../core/router.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, parseRole } from './node-clients.js';
-import { routerClosed } from './pipeline.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, parseRoleReply } from './node-clients.js';
+import { routerClosed } from './route-runner.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export interface StandaloneOptions extends StandaloneRouterOptions {
   /**
    * Commands issued in the same tick while others await their replies share one socket
-   * write (write-coalescing.ts; not ioredis' enableAutoPipelining, whose Pipeline per batch
-   * cost a quarter of the throughput of a sequential caller and caused multi-ms p99.9
-   * stalls). Default true; a lone sequential caller is written at once either way.
+   * write (write-coalescing.ts; not ioredis' enableAutoPipelining: docs/design.md#write-coalescing).
+   * Default true; a lone sequential caller is written at once either way.
    */
   coalesceWrites?: boolean;
 }
@@ -228,7 +227,7 @@ class StandaloneRouter implements Router {
    */
   async #sentinelOrThrow(err: unknown): Promise<never> {
     const role: unknown = await this.#client.call('ROLE').catch(() => undefined);
-    if (parseRole(role) === 'sentinel') throw sentinelGivenAsDataNode(this.#address, role);
+    if (parseRoleReply(role).role === 'sentinel') throw sentinelGivenAsDataNode(this.#address, role);
     throw err;
   }
 

@@ -16,7 +16,7 @@ import {
   type NodeRoleNeed,
   type ReadPlan,
   routerClosed,
-} from '../pipeline.js';
+} from '../route-runner.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from '../types.js';
 import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
@@ -28,8 +28,8 @@ import { judgeSpeculation, SpeculationCounters } from './speculation.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
- * event-loop turn). Measured with 20 writers: 16 beat 4 by ~7% and 1 by ~25%; the
- * sentinel answers get-master-addr-by-name in microseconds, so more overlap is cheap.
+ * event-loop turn); a sentinel answers in microseconds, so overlap is cheap
+ * (docs/design.md#discovery-coalescing).
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
 /** A replica reported with its link down is asked ROLE again at most this often. */
@@ -117,7 +117,7 @@ export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
   private readonly conns = new Map<string, NodeConnection>();
   private readonly connecting = new Map<string, Promise<NodeConnection>>();
-  /** The pipeline's view of each address, per role (one object per address and role). */
+  /** The runner's view of each address, per role (one object per address and role). */
   private readonly masterNodeHandles = new Map<string, NodeHandle>();
   private readonly replicaNodeHandles = new Map<string, NodeHandle>();
   /** For the replica a failover leader is promoting: master or replica will do. */
@@ -193,7 +193,7 @@ export class DiscoveryRouter extends SentinelRouter {
 
   /**
    * Written with promise handlers rather than as an async function: this is discovery's
-   * per-read hot path (pipeline.ts says why that matters).
+   * per-read hot path (route-runner.ts says why that matters).
    */
   private confirmMasterRead<T>(
     spec: Speculation<T>,
@@ -220,7 +220,7 @@ export class DiscoveryRouter extends SentinelRouter {
               return result;
             }),
           // The confirmed node's own answer: sorted exactly as if sent after the answer.
-          (err: unknown) => this.pipeline.failed(spec.handle, 'master', spec.client, err, retryIfAllowed()),
+          (err: unknown) => this.runner.failed(spec.handle, 'master', spec.client, err, retryIfAllowed()),
         );
       },
       (err: unknown) => {
@@ -265,7 +265,7 @@ export class DiscoveryRouter extends SentinelRouter {
   ): Promise<T> {
     const audit = this.auditReads;
     const handle = this.handle(answer.address, 'master', answer.key);
-    if (audit === undefined || intent !== 'read') return this.pipeline.run(handle, 'master', fn, retry);
+    if (audit === undefined || intent !== 'read') return this.runner.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
     // here too would name this address for a reply that came from the next one.
     let retried = false;
@@ -275,7 +275,7 @@ export class DiscoveryRouter extends SentinelRouter {
         retried = true;
         return retry();
       });
-    return this.pipeline.run(handle, 'master', fn, tracked).then((result) => {
+    return this.runner.run(handle, 'master', fn, tracked).then((result) => {
       if (!retried) audit(result, answer.named);
       return result;
     });
@@ -331,7 +331,7 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.masterOperation('read', fn, false, true);
   }
 
-  /** The pipeline's replica read (round robin, skips, fallbacks) over `replicas`. */
+  /** The runner's replica read (round robin, skips, fallbacks) over `replicas`. */
   private readReplicas<T>(
     replicas: () => Promise<readonly NodeHandle[]> | readonly NodeHandle[],
     fn: (client: Redis) => Promise<T>,
@@ -344,10 +344,10 @@ export class DiscoveryRouter extends SentinelRouter {
       onMaster: () => this.masterFallback(fn),
     };
     const audit = this.auditReads;
-    if (audit === undefined) return this.pipeline.read(plan, fn);
+    if (audit === undefined) return this.runner.read(plan, fn);
     let named: readonly string[] = [];
     let viaMaster = false;
-    return this.pipeline
+    return this.runner
       .read(
         {
           ...plan,
@@ -373,7 +373,7 @@ export class DiscoveryRouter extends SentinelRouter {
   /**
    * Send `fn` to the next replica of the last answer, round robin (skipping failed or lagging
    * ones). When that replica has no current connection the read waits for its answer instead
-   * of going to another one: the pipeline's read then opens (or re-checks) connections in its
+   * of going to another one: the runner's read then opens (or re-checks) connections in its
    * own rotation, so every replica keeps getting reads.
    */
   private speculateOnReplica<T>(fn: (client: Redis) => Promise<T>): Speculation<T> | undefined {
@@ -381,7 +381,7 @@ export class DiscoveryRouter extends SentinelRouter {
     const n = candidates.length;
     for (let i = 0; i < n; i++) {
       const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
-      if (this.pipeline.skipping(addressKey(address)) || !this.withinLag(address)) continue;
+      if (this.runner.skipping(addressKey(address)) || !this.withinLag(address)) continue;
       return this.speculate(address, addressKey(address), 'replica', fn);
     }
     return undefined;
@@ -392,7 +392,7 @@ export class DiscoveryRouter extends SentinelRouter {
     try {
       answer = await this.replicaQuery.get();
     } catch (err) {
-      // No fresh answer: the read gets the pipeline's handling of that (replica-preferred
+      // No fresh answer: the read gets the runner's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
       this.speculation.misses++;
       this.discard(spec);
@@ -415,7 +415,7 @@ export class DiscoveryRouter extends SentinelRouter {
     } catch (err) {
       // The confirmed replica's own failure, sorted as usual (evict, skip); a transient one
       // passes the read to the other replicas the answer lists, as a replica read would.
-      const failure = await this.pipeline.failed(spec.handle, 'replica', spec.client, err).then(
+      const failure = await this.runner.failed(spec.handle, 'replica', spec.client, err).then(
         () => undefined as never,
         (e: unknown) => e,
       );
@@ -485,7 +485,7 @@ export class DiscoveryRouter extends SentinelRouter {
     });
   }
 
-  /** The pipeline's view of `address` in one role (one object per address and role). */
+  /** The runner's view of `address` in one role (one object per address and role). */
   private handle(address: NodeAddress, need: ExpectedRole, key = addressKey(address)): NodeHandle {
     const handles =
       need === 'master'

@@ -9,7 +9,7 @@ import {
 import { type BreakerRole, RoleBreaker } from '../breaker.js';
 import { formatAddress } from '../errors.js';
 import type { ExpectedRole } from '../node-clients.js';
-import { type ReadPlan, routerClosed } from '../pipeline.js';
+import { type ReadPlan, routerClosed } from '../route-runner.js';
 import { SingleFlight } from '../single-flight.js';
 import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from '../types.js';
 import { addressKey, sameAddress } from './address.js';
@@ -36,9 +36,9 @@ interface ReplicaSet {
  * - `+switch-master` from any sentinel: the old master's pool dies at once (borrowed
  *   clients included) and the new master's pool is opened from the announcement itself;
  * - a `READONLY` reply: the pool dies and the write is retried once on a re-resolved master;
- * - a connection error or a command timeout (RoutePipeline evicts);
+ * - a connection error or a command timeout (RouteRunner evicts);
  * - a replica the sentinels report with its link down (replaced by a pool that checks ROLE).
- * Operations run through the shared RoutePipeline (failure sorting, replica reads and their
+ * Operations run through the shared RouteRunner (failure sorting, replica reads and their
  * fallbacks); one opossum breaker per role makes callers fail fast while no master answers.
  *
  * While every sentinel is down, existing pools keep serving (a running master does not
@@ -109,9 +109,9 @@ export class PooledRouter extends SentinelRouter {
     if (pool?.alive && !this.ctx.fence.up) {
       // Fast path: the master is resolved and no failover is announced.
       const retry = intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined;
-      // A closed breaker only counts, in the pipeline's promise step: no promise of its own.
-      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker.counter);
-      return breaker.run(() => this.pipeline.run(pool, 'master', fn, retry));
+      // A closed breaker only counts, in the runner's promise step: no promise of its own.
+      if (breaker.passing) return this.runner.run(pool, 'master', fn, retry, breaker.counter);
+      return breaker.run(() => this.runner.run(pool, 'master', fn, retry));
     }
     return breaker.run(() => this.masterOperation(intent, fn, true));
   }
@@ -126,9 +126,9 @@ export class PooledRouter extends SentinelRouter {
     };
     // Replicas behind an open breaker: straight to the fallbacks (the promoted replica, the master).
     if (plan.preferred && this.breakers.replica.state === 'open') {
-      return this.pipeline.read({ ...plan, replicas: noReplicas }, fn);
+      return this.runner.read({ ...plan, replicas: noReplicas }, fn);
     }
-    return this.breakers.replica.run(() => this.pipeline.read(plan, fn));
+    return this.breakers.replica.run(() => this.runner.read(plan, fn));
   }
 
   private readonly replicaPools = () => this.pickReplicas();
@@ -181,7 +181,7 @@ export class PooledRouter extends SentinelRouter {
     if (unlessReportedDown && this.ctx.isReportedDown(pool.address)) {
       throw this.ctx.masterReportedDown(pool.address);
     }
-    return this.pipeline.run(
+    return this.runner.run(
       pool,
       'master',
       fn,
@@ -229,7 +229,7 @@ export class PooledRouter extends SentinelRouter {
     return pool;
   }
 
-  /** The live replica pools (the pipeline picks one and falls back). */
+  /** The live replica pools (the runner picks one and falls back). */
   private async pickReplicas(): Promise<readonly NodePool[]> {
     let set = this.replicas;
     const age = set ? Date.now() - set.at : Number.POSITIVE_INFINITY;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { DataConnectionHook } from '../../core/connection-hook.js';
-import { RoutePipeline, routerClosed } from '../pipeline.js';
+import { RouteRunner, routerClosed } from '../route-runner.js';
 import type {
   Intent,
   NodeAddress,
@@ -15,14 +15,14 @@ import { ReplicaLagMonitor } from './replica-lag.js';
 
 /**
  * What the two Sentinel strategies share around their own node handling: the context
- * (sentinels, watcher, fence, events, stats), the failure-sorting pipeline, intent
+ * (sentinels, watcher, fence, events, stats), the failure-sorting route runner, intent
  * dispatch, events, `ready()` and the close sequence. A strategy says how it reaches the
  * master and the replicas, and what it does on sentinel news.
  */
 export abstract class SentinelRouter implements Router {
   abstract readonly kind: string;
   protected readonly ctx: SentinelContext;
-  protected readonly pipeline: RoutePipeline;
+  protected readonly runner: RouteRunner;
   protected closed = false;
   /** `maxReplicaLagMs`: the bound, and what measures replicas against it. */
   private readonly maxReplicaLagMs: number | undefined;
@@ -38,7 +38,7 @@ export abstract class SentinelRouter implements Router {
       const { hooks: _dataConnectionHooks, ...plain } = this.ctx.node;
       this.lag = new ReplicaLagMonitor(plain, () => this.ctx.askMaster(), this.ctx.mapAddress);
     }
-    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
+    this.runner = new RouteRunner(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
       this.ctx.noteNotMaster(a),
     );
   }
