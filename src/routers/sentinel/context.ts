@@ -121,11 +121,26 @@ export class SentinelContext {
   }
 
   /**
+   * The Sentinel write path, for both strategies: the master an operation of `intent` runs on,
+   * as `resolve` finds it (a pool already resolved, or a fresh sentinel answer). A write waits
+   * while a failover is announced (fence); when the failover leader announced a promotion while
+   * `resolve` ran, that answer may name the master being replaced and a write it acknowledged
+   * would be lost: hold again, then resolve again (an answer obtained after the fence came down).
+   */
+  async masterFor<M>(intent: Intent, resolve: () => M | Promise<M>): Promise<M> {
+    await this.holdWriteDuringFailover(intent);
+    const master = await resolve();
+    if (intent !== 'write' || !this.fence.up) return master;
+    await this.holdWriteDuringFailover(intent);
+    return resolve();
+  }
+
+  /**
    * Writes wait while the failover leader is promoting a replica (between +selected-slave and
    * +switch-master): a write acknowledged by the old master then would be lost. Waits at most
    * commandTimeoutMs, then fails with MasterNotFoundError.
    */
-  async holdWriteDuringFailover(intent: Intent): Promise<void> {
+  private async holdWriteDuringFailover(intent: Intent): Promise<void> {
     if (intent !== 'write' || !this.fence.up) return;
     const { commandTimeoutMs } = this.node;
     if (!(await this.fence.wait(commandTimeoutMs))) {

@@ -22,6 +22,7 @@ import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
+import { type ReadAuditMessage, readAudit } from './read-audit.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
 import { judgeSpeculation, SpeculationCounters } from './speculation.js';
@@ -135,11 +136,10 @@ export class DiscoveryRouter extends SentinelRouter {
   /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
   private lastReplicas: NodeAddress[] = [];
   private nextSpeculativeReplica = 0;
-  /**
-   * @internal Test hook: called with every read's result as it is handed to the caller, and
-   * the address keys the fresh sentinel answer that routed it named.
-   */
-  auditReads: ((result: unknown, named: readonly string[]) => void) | undefined;
+  /** Publishes a read on the read audit channel (read-audit.ts); used only while it has subscribers. */
+  private readonly auditRead = (result: unknown, named: readonly string[]): void => {
+    readAudit.publish({ router: this, result, named } satisfies ReadAuditMessage);
+  };
 
   constructor(opts: DiscoveryRouterOptions) {
     super(opts);
@@ -176,11 +176,11 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /**
-   * Reads speculate unless a data connection hook is installed: the near cache's hook means its
-   * reads keep a reply the moment it arrives, before the router could drop an unconfirmed one.
+   * Reads speculate unless a data connection hook needs confirmed replies (the near cache: it
+   * acts on a reply the moment it arrives, before the router could drop an unconfirmed one).
    */
   private speculates(): boolean {
-    return this.speculativeReads && this.ctx.node.hooks.empty;
+    return this.speculativeReads && !this.ctx.node.hooks.needConfirmedReplies;
   }
 
   /** A read of the master: speculatively on the last answer's master when its connection is current. */
@@ -212,7 +212,7 @@ export class DiscoveryRouter extends SentinelRouter {
         }
         this.speculation.hits++;
         this.ctx.stats.op(spec.conn.key, 'master');
-        const audit = this.auditReads;
+        const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
         return spec.outcome.then(
           audit &&
             ((result: T) => {
@@ -237,15 +237,7 @@ export class DiscoveryRouter extends SentinelRouter {
     mayRetry: boolean,
     unlessReportedDown = false,
   ): Promise<T> {
-    await this.ctx.holdWriteDuringFailover(intent);
-    let answer = await this.freshMaster();
-    if (intent === 'write' && this.ctx.fence.up) {
-      // The failover leader announced a promotion while we asked: the answer may name the
-      // master being replaced, and a write it acknowledged now would be lost. Hold, then ask
-      // again (an answer obtained after the fence came down).
-      await this.ctx.holdWriteDuringFailover(intent);
-      answer = await this.freshMaster();
-    }
+    const answer = await this.ctx.masterFor(intent, this.freshMasterAnswer);
     if (unlessReportedDown && this.ctx.isReportedDown(answer.address)) {
       throw this.ctx.masterReportedDown(answer.address);
     }
@@ -263,7 +255,7 @@ export class DiscoveryRouter extends SentinelRouter {
     fn: (client: Redis) => Promise<T>,
     retry: (() => Promise<T>) | undefined,
   ): Promise<T> {
-    const audit = this.auditReads;
+    const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
     const handle = this.handle(answer.address, 'master', answer.key);
     if (audit === undefined || intent !== 'read') return this.runner.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
@@ -280,6 +272,8 @@ export class DiscoveryRouter extends SentinelRouter {
       return result;
     });
   }
+
+  private readonly freshMasterAnswer = (): Promise<MasterAnswer> => this.freshMaster();
 
   /** The master a sentinel names now (asked after the caller started), never a demoted one. */
   private freshMaster(): Promise<MasterAnswer> {
@@ -343,7 +337,7 @@ export class DiscoveryRouter extends SentinelRouter {
       promoted: this.promotedIn,
       onMaster: () => this.masterFallback(fn),
     };
-    const audit = this.auditReads;
+    const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
     if (audit === undefined) return this.runner.read(plan, fn);
     let named: readonly string[] = [];
     let viaMaster = false;
@@ -424,7 +418,7 @@ export class DiscoveryRouter extends SentinelRouter {
       if (rest.length === 0 && this.ctx.readFrom !== 'replica-preferred') throw failure;
       return this.readReplicas(() => this.replicaHandles(rest), fn);
     }
-    this.auditReads?.(result, named);
+    if (readAudit.hasSubscribers) this.auditRead(result, named);
     return result;
   }
 

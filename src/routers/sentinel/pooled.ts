@@ -170,14 +170,7 @@ export class PooledRouter extends SentinelRouter {
     mayRetry: boolean,
     unlessReportedDown = false,
   ): Promise<T> {
-    await this.ctx.holdWriteDuringFailover(intent);
-    let pool = this.master?.alive ? this.master : await this.resolveMaster();
-    if (intent === 'write' && this.ctx.fence.up) {
-      // The failover leader announced a promotion while we resolved: that answer may name
-      // the master being replaced. Hold, then take the master as known after the switch.
-      await this.ctx.holdWriteDuringFailover(intent);
-      pool = this.master?.alive ? this.master : await this.resolveMaster();
-    }
+    const pool = await this.ctx.masterFor(intent, this.masterPool);
     if (unlessReportedDown && this.ctx.isReportedDown(pool.address)) {
       throw this.ctx.masterReportedDown(pool.address);
     }
@@ -188,6 +181,10 @@ export class PooledRouter extends SentinelRouter {
       mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
     );
   }
+
+  /** The master's pool: the one resolved, while it lives, else a new resolution. */
+  private readonly masterPool = (): NodePool | Promise<NodePool> =>
+    this.master?.alive ? this.master : this.resolveMaster();
 
   private resolveMaster(): Promise<NodePool> {
     return this.resolving.run('master', async () => {

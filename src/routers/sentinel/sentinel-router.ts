@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook } from '../../core/connection-hook.js';
+import type { DataConnectionHook, DataConnectionNeeds } from '../../core/connection-hook.js';
 import { RouteRunner, routerClosed } from '../route-runner.js';
 import type {
   Intent,
@@ -87,13 +87,13 @@ export abstract class SentinelRouter implements Router {
   }
 
   /** Run `hook` on every data connection before it carries an operation (the near cache uses it). */
-  onDataConnection(hook: DataConnectionHook): () => void {
-    return this.ctx.node.hooks.add(hook);
+  onDataConnection(hook: DataConnectionHook, needs?: DataConnectionNeeds): () => void {
+    return this.ctx.node.hooks.add(hook, needs);
   }
 
   /**
-   * Resolves once the +switch-master subscriptions are up (and, with maxReplicaLagMs, the
-   * first replication figures are in). Tests and benchmarks use it.
+   * Router.ready: resolves once the +switch-master subscriptions are up (and, with
+   * maxReplicaLagMs, the first replication figures are in).
    */
   async ready(): Promise<void> {
     this.ctx.start();
