@@ -22,6 +22,7 @@ import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
+import { checkDiscoveryOptions } from './options.js';
 import { type ReadAuditMessage, readAudit } from './read-audit.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
@@ -111,7 +112,7 @@ const noop = (): void => {};
  *   always wait for the answer: a write must never reach a node the answer does not name.
  */
 export function discovery(opts: DiscoveryRouterOptions): Router {
-  return new DiscoveryRouter(opts);
+  return new DiscoveryRouter(checkDiscoveryOptions(opts));
 }
 
 export class DiscoveryRouter extends SentinelRouter {

@@ -1,10 +1,5 @@
 import type { Redis } from 'ioredis';
-import {
-  ConfigError,
-  ConnectionInterruptedError,
-  MasterNotFoundError,
-  ReplicaNotFoundError,
-} from '../../core/errors.js';
+import { ConnectionInterruptedError, MasterNotFoundError, ReplicaNotFoundError } from '../../core/errors.js';
 
 import { type BreakerRole, RoleBreaker } from '../breaker.js';
 import { formatAddress } from '../errors.js';
@@ -15,10 +10,10 @@ import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } fr
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { NodePool, type NodePoolOptions } from './node-pool.js';
+import { checkPooledOptions } from './options.js';
 import { isUsable, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
 
-export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };
 /** A replica list older than this is refreshed in the background on the next read. */
 const REPLICA_REFRESH_MS = 5000;
 /** With no live replica, ask the sentinels again at most this often. */
@@ -46,7 +41,7 @@ interface ReplicaSet {
  * SentinelUnavailableError.
  */
 export function pooled(opts: PooledRouterOptions): Router {
-  return new PooledRouter(opts);
+  return new PooledRouter(checkPooledOptions(opts));
 }
 
 /**
@@ -72,9 +67,10 @@ export class PooledRouter extends SentinelRouter {
   /** Every pool ever opened and not yet closed, so close() reaches all sockets. */
   private readonly pools = new Set<NodePool>();
 
-  constructor(opts: PooledRouterOptions) {
+  /** `opts` as checkPooledOptions returns them (sentinel/options.ts). */
+  constructor(opts: PooledRouterOptions & { pool: NodePoolOptions }) {
     super(opts);
-    this.poolOpts = poolOptions(opts.pool);
+    this.poolOpts = opts.pool;
     const breaker = (role: BreakerRole) =>
       new RoleBreaker(role, opts.breaker, {
         open: () => this.ctx.events.emit('breaker-open', { role }),
@@ -315,18 +311,4 @@ export class PooledRouter extends SentinelRouter {
         .catch(() => {});
     }
   }
-}
-
-function poolOptions(pool: PooledRouterOptions['pool']): NodePoolOptions {
-  const o = {
-    min: pool?.min ?? POOL_DEFAULTS.min,
-    max: pool?.max ?? POOL_DEFAULTS.max,
-    acquireTimeoutMs: pool?.acquireTimeoutMs ?? POOL_DEFAULTS.acquireTimeoutMs,
-  };
-  if (!Number.isInteger(o.max) || o.max < 1) throw new ConfigError('pool.max: expected an integer >= 1');
-  if (!Number.isInteger(o.min) || o.min < 0 || o.min > o.max) {
-    throw new ConfigError('pool.min: expected an integer between 0 and pool.max');
-  }
-  if (!(o.acquireTimeoutMs > 0)) throw new ConfigError('pool.acquireTimeoutMs: expected a positive number');
-  return o;
 }
