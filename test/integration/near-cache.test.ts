@@ -545,11 +545,14 @@ describe('near cache on standalone', () => {
       caches.push(cache);
       cache.on('error', ({ error }) => errors.push(error));
       await cache.set('k', 1);
-      const deadline = Date.now() + 5000;
-      while (errors.length === 0 && Date.now() < deadline) {
-        await cache.get('k');
-        await sleep(10);
-      }
+      await until(
+        async () => {
+          await cache.get('k');
+          return errors.length > 0;
+        },
+        5000,
+        'the near cache to report CLIENT TRACKING refused',
+      );
       expect(errors[0]).toBeInstanceOf(ConfigError);
       expect(errors[0]?.message).toMatch(/CLIENT TRACKING/);
       expect(cache.nearCache.enabled).toBe(false);
