@@ -9,11 +9,14 @@ import type { DiscoveryRouterOptions, PooledRouterOptions } from './types.js';
 // cluster/options.ts): unknown names with a "did you mean", wrong types naming the option, then
 // the rules between options.
 
+/** A router whose `ready()` is always there (the Sentinel routers: subscriptions up). */
+export type ReadyRouter = Router & { ready(): Promise<void> };
+
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
   standalone: (options: StandaloneOptions): Router => standalone(options),
-  discovery: (options: DiscoveryRouterOptions): Router => discovery(options),
-  pooled: (options: PooledRouterOptions): Router => pooled(options),
+  discovery: (options: DiscoveryRouterOptions): ReadyRouter => discovery(options),
+  pooled: (options: PooledRouterOptions): ReadyRouter => pooled(options),
   cluster: (options: ClusterRouterOptions): ClusterRouter => cluster(options),
 };
 

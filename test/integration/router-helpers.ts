@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { routers } from '../../src/routers/index.js';
+import { type ReadyRouter, routers } from '../../src/routers/index.js';
 import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
 
@@ -19,7 +19,7 @@ export const COMMAND_TIMEOUT_MS = 500;
  */
 export const NO_HANG_BUDGET_MS = COMMAND_TIMEOUT_MS * 3 + 2000;
 
-export type TestRouter = Router & { ready(): Promise<void> };
+export type TestRouter = ReadyRouter;
 
 export function makeRouter(
   kind: RouterKind,
@@ -30,7 +30,7 @@ export function makeRouter(
     ...topo.routerOptions(),
     commandTimeoutMs: COMMAND_TIMEOUT_MS,
     ...extra,
-  }) as TestRouter;
+  });
 }
 
 export interface Ack {

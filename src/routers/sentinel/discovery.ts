@@ -17,7 +17,7 @@ import {
   type ReadPlan,
   routerClosed,
 } from '../route-runner.js';
-import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from '../types.js';
+import type { DiscoveryRouterOptions, Intent, NodeAddress, RouterStats } from '../types.js';
 import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
@@ -111,7 +111,7 @@ const noop = (): void => {};
  *   routed by an answer obtained after it started, in one round trip instead of two. Writes
  *   always wait for the answer: a write must never reach a node the answer does not name.
  */
-export function discovery(opts: DiscoveryRouterOptions): Router {
+export function discovery(opts: DiscoveryRouterOptions): DiscoveryRouter {
   return new DiscoveryRouter(checkDiscoveryOptions(opts));
 }
 

@@ -6,7 +6,7 @@ import { formatAddress } from '../errors.js';
 import type { ExpectedRole } from '../node-clients.js';
 import { type ReadPlan, routerClosed } from '../route-runner.js';
 import { SingleFlight } from '../single-flight.js';
-import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from '../types.js';
+import type { Intent, NodeAddress, PooledRouterOptions, RouterStats } from '../types.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { NodePool, type NodePoolOptions } from './node-pool.js';
@@ -40,7 +40,7 @@ interface ReplicaSet {
  * need sentinels); only a resolution (first use, or after an eviction) fails, with
  * SentinelUnavailableError.
  */
-export function pooled(opts: PooledRouterOptions): Router {
+export function pooled(opts: PooledRouterOptions): PooledRouter {
   return new PooledRouter(checkPooledOptions(opts));
 }
 
