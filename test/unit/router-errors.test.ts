@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   BusyError,
-  CacheClosedError,
   type CacheError,
-  CircuitOpenError,
   CommandTimeoutError,
   ConnectionInterruptedError,
   DecodeError,
@@ -16,7 +14,6 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
-import { isSlotRefusal } from '../../src/core/redis-errors.js';
 import { translateError } from '../../src/routers/errors.js';
 
 const at = { host: '127.0.0.1', port: 7000 };
@@ -65,53 +62,5 @@ describe('translateError: the one place that reads ioredis / Redis wording', () 
     expect(
       translateError(new ReplyError('WRONGPASS invalid username-password pair'), at, 500),
     ).toBeInstanceOf(AuthenticationError);
-  });
-});
-
-describe('isSlotRefusal: a cluster node did not run the command (its slot is elsewhere or moving)', () => {
-  it('recognises MOVED, ASK and TRYAGAIN, as replies and as the last error ioredis gave up on', () => {
-    for (const message of [
-      'MOVED 3999 127.0.0.1:7001',
-      'ASK 3999 127.0.0.1:7001',
-      'TRYAGAIN Multiple keys request during rehashing of slot',
-      'Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request during rehashing of slot',
-      'Too many Cluster redirections. Last error: ReplyError: MOVED 3999 127.0.0.1:7001',
-    ]) {
-      expect(isSlotRefusal(new ReplyError(message)), message).toBe(true);
-    }
-  });
-
-  it('leaves every other failure alone (they may have run)', () => {
-    for (const message of [
-      'Too many Cluster redirections. Last error: Error: Connection is closed.',
-      'CLUSTERDOWN The cluster is down',
-      'ERR MOVED is not a command',
-      'Command timed out',
-      'ASKING',
-    ]) {
-      expect(isSlotRefusal(new ReplyError(message)), message).toBe(false);
-    }
-    expect(isSlotRefusal('MOVED 1 a:1')).toBe(false);
-  });
-});
-
-describe('classification on CacheError', () => {
-  it.each([
-    [new ConnectionInterruptedError('x'), true, true],
-    [new CommandTimeoutError('x', 500), true, true],
-    [new CircuitOpenError('x'), true, false],
-    [new OutOfMemoryError('x'), true, false],
-    [new WritesRefusedError('x'), true, false],
-    [new LoadingError('x'), true, false],
-    [new MasterDownError('x'), true, false],
-    [new BusyError('x'), true, true],
-    [new NoReplicasError('x'), true, false],
-    [new ServerError('ERR x'), false, false],
-    [new AuthenticationError('x'), false, true],
-    [new DecodeError('x'), false, false],
-    [new CacheClosedError(), false, false],
-  ])('%s: transient %s, nodeFailure %s', (err, transient, nodeFailure) => {
-    expect(err.transient).toBe(transient);
-    expect(err.nodeFailure).toBe(nodeFailure);
   });
 });
