@@ -15,9 +15,12 @@ interface Pending {
   command: { name: string; reject: (err: Error) => void; error?: Error };
 }
 
-/** A deque with the two methods the watchdog reads. */
+/** A deque with what the watchdog reads of ioredis' (denque): length, peekFront, toArray. */
 class Queue {
   items: Pending[] = [];
+  get length(): number {
+    return this.items.length;
+  }
   peekFront(): Pending | undefined {
     return this.items[0];
   }
@@ -99,26 +102,29 @@ describe('watchForStalls', () => {
     expect(c.disconnected).toBe(true);
   });
 
-  it('a connection that keeps answering is never stuck, however long its queue stays non-empty', () => {
+  it('a connection that keeps answering within the timeout is never stuck, however long its queue stays non-empty', () => {
     const c = watched();
-    const commands = Array.from({ length: 20 }, (_, i) => c.send(`cmd${i}`));
-    // One answer every half timeout: 10 timeouts' worth of time with commands waiting all along.
-    for (let i = 0; i < 19; i++) {
-      vi.advanceTimersByTime(TIMEOUT_MS / 2);
+    const commands = [c.send('cmd0'), c.send('cmd1')];
+    // One answer and one new command every third of the timeout, for 10 timeouts: commands
+    // wait all along, none longer than two thirds of the timeout.
+    for (let i = 2; i < 32; i++) {
+      vi.advanceTimersByTime(TIMEOUT_MS / 3);
       c.answer();
+      commands.push(c.send(`cmd${i}`));
     }
     expect(commands.every((command) => command.error === undefined)).toBe(true);
     expect(c.disconnected).toBe(false);
   });
 
-  it('a command is timed from when it reached the head, not from when it was sent', () => {
+  it('a command sent after the connection went idle is timed from then, not from an earlier command', () => {
     const c = watched();
-    c.send('slow');
-    const second = c.send('next');
-    vi.advanceTimersByTime(TIMEOUT_MS * 0.75);
-    c.answer(); // `second` is the head from now on
-    vi.advanceTimersByTime(TIMEOUT_MS * 0.75);
+    c.send('first');
+    vi.advanceTimersByTime(TIMEOUT_MS * 0.9);
+    c.answer();
+    const second = c.send('second');
+    vi.advanceTimersByTime(TIMEOUT_MS * 0.9);
     expect(second.error).toBeUndefined();
+    expect(c.disconnected).toBe(false);
     vi.advanceTimersByTime(TIMEOUT_MS * 0.5);
     expect(second.error?.message).toBe('Command timed out');
   });
