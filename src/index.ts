@@ -1,3 +1,8 @@
+/**
+ * The main entry point: `createCache`, the routers, serializers, compressors and every named error.
+ *
+ * @module sentinel-cache
+ */
 export type {
   BrotliOptions,
   Compressor,

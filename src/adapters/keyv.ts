@@ -3,9 +3,11 @@
  * cacheable use sentinel-cache (Sentinel failover, codecs, near cache) as their Redis tier.
  *
  * It implements keyv 5's `KeyvStoreAdapter` (the major cache-manager 7, cacheable 2 and
- * @keyv/test-suite are built on). Keyv hands the store keys already prefixed with its
+ * `@keyv/test-suite` are built on). Keyv hands the store keys already prefixed with its
  * namespace (`namespace:key`) and values it already serialized (a string, unless Keyv was told
  * not to serialize); the store keeps them as they come, through the cache's own codec.
+ *
+ * @module sentinel-cache/keyv
  */
 import { EventEmitter } from 'node:events';
 import type { Cache } from '../core/cache.js';
@@ -15,21 +17,28 @@ import { describeValue } from '../core/validate.js';
 
 /** What Keyv reads from a store's `opts`: `dialect` 'redis' makes it use the store's iterator. */
 export interface KeyvSentinelStoreOpts {
+  /** Makes Keyv use the store's own `iterator`. */
   dialect: 'redis';
+  /** A placeholder URL (Keyv reads one; the cache's router decides where data goes). */
   url: string;
   [option: string]: unknown;
 }
 
 /** One entry of `setMany`, as Keyv passes it (ttl in milliseconds). */
 export interface KeyvSetManyEntry {
+  /** The key, as Keyv passes it (prefixed with its namespace). */
   key: string;
+  /** The value, as Keyv serialized it. */
   value: unknown;
+  /** Time to live in milliseconds; none (or 0) means the cache's `defaultTtl`. */
   ttl?: number;
 }
 
+/** A Keyv 5 storage adapter over a `Cache`: `new Keyv({ store: new KeyvSentinelStore(cache) })`. */
 export class KeyvSentinelStore extends EventEmitter {
   /** Keyv sets this to its namespace (default 'keyv'); `clear` and `iterator` stay within it. */
   namespace?: string | undefined;
+  /** What Keyv reads from the store (`dialect: 'redis'`). */
   readonly opts: KeyvSentinelStoreOpts = { dialect: 'redis', url: 'redis+sentinel://sentinel-cache' };
   readonly #cache: Cache;
 
@@ -54,10 +63,12 @@ export class KeyvSentinelStore extends EventEmitter {
     return this.#cache;
   }
 
+  /** The value Keyv stored under `key`, or undefined on a miss. */
   async get<Value>(key: string): Promise<Value | undefined> {
     return this.#cache.get<Value>(key);
   }
 
+  /** The values of `keys`, in order (undefined for each miss); one batch through `cache.getMany`. */
   async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
     const found = await this.#cache.getMany<Value>(keys);
     return keys.map((key) => found.get(key));
@@ -68,6 +79,7 @@ export class KeyvSentinelStore extends EventEmitter {
     return this.#cache.set(key, value, ttlOption(ttl));
   }
 
+  /** Write several entries; entries with the same ttl share one `cache.setMany` pipeline. */
   async setMany(entries: KeyvSetManyEntry[]): Promise<void> {
     // One pipeline per distinct ttl: usually one (Keyv gives every entry of a call the same).
     const byTtl = new Map<number | undefined, Array<[string, unknown]>>();
@@ -80,6 +92,7 @@ export class KeyvSentinelStore extends EventEmitter {
     await Promise.all([...byTtl].map(([ttl, batch]) => this.#cache.setMany(batch, ttlOption(ttl))));
   }
 
+  /** True if the key existed. */
   async delete(key: string): Promise<boolean> {
     return this.#cache.delete(key);
   }
@@ -89,10 +102,12 @@ export class KeyvSentinelStore extends EventEmitter {
     return (await this.#cache.deleteMany(keys)) > 0;
   }
 
+  /** True if the key exists. */
   async has(key: string): Promise<boolean> {
     return this.#cache.has(key);
   }
 
+  /** For each key, whether it exists (in order). */
   async hasMany(keys: string[]): Promise<boolean[]> {
     return Promise.all(keys.map((key) => this.#cache.has(key)));
   }

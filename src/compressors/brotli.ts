@@ -4,6 +4,7 @@ import { nodeZlibCompressor } from './node-zlib.js';
 
 export const BROTLI_ID = 4;
 
+/** Options of `compressors.brotli()`. */
 export interface BrotliOptions {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;

@@ -4,6 +4,7 @@ import { nodeZlibCompressor } from './node-zlib.js';
 
 export const GZIP_ID = 3;
 
+/** Options of `compressors.gzip()`. */
 export interface GzipOptions {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;

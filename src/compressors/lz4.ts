@@ -4,6 +4,7 @@ import { corrupt, DEFAULT_MIN_LENGTH, intOption, tooLarge } from './limits.js';
 
 export const LZ4_ID = 1;
 
+/** Options of `compressors.lz4()`. */
 export interface Lz4Options {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;

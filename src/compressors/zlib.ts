@@ -4,6 +4,7 @@ import { nodeZlibCompressor } from './node-zlib.js';
 
 export const ZLIB_ID = 2;
 
+/** Options of `compressors.zlib()`. */
 export interface ZlibOptions {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;

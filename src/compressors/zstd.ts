@@ -13,6 +13,7 @@ export const ZSTD_ID = 5;
 const MIN_LEVEL = -7;
 const MAX_LEVEL = 22;
 
+/** Options of `compressors.zstd()`. */
 export interface ZstdOptions {
   /** Payloads shorter than this are stored uncompressed. Default 256. */
   minLength?: number;
@@ -33,6 +34,7 @@ export interface ZstdOptions {
 
 /** A zstd compressor, telling which implementation it runs on. */
 export interface ZstdCompressor extends Compressor {
+  /** Which zstd this compressor runs on (`'node:zlib'` or `'zstd-napi'`). */
   readonly implementation: ZstdImplementation;
 }
 

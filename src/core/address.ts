@@ -4,7 +4,9 @@
  */
 
 export interface NodeAddress {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 

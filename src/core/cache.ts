@@ -63,6 +63,7 @@ export interface NearCacheControl {
   readonly enabled: boolean;
   /** Drop every entry held in this process (emits `near-flush` with reason 'manual'). */
   clear(): Promise<void>;
+  /** The near cache's counters, or undefined when it is off. */
   stats(): NearCacheStats | undefined;
 }
 
@@ -168,6 +169,7 @@ export class Cache {
     return KEY_OPTIONS.refusal(options, 'cache.delete()') ?? keyspace.del(this.#ctx, key, options);
   }
 
+  /** True if the key exists (answered from memory when the near cache holds it). */
   has(key: string, options?: KeyOptions): Promise<boolean> {
     return KEY_OPTIONS.refusal(options, 'cache.has()') ?? keyspace.has(this.#ctx, key, options);
   }
@@ -238,6 +240,7 @@ export class Cache {
     return INCR_OPTIONS.refusal(options, 'cache.incr()') ?? counters.incr(this.#ctx, key, delta, options);
   }
 
+  /** `incr(key, -delta)`: atomically subtract `delta` (default 1); same rules as `incr`. */
   decr(key: string, delta = 1, options?: IncrOptions): Promise<number> {
     return INCR_OPTIONS.refusal(options, 'cache.decr()') ?? counters.decr(this.#ctx, key, delta, options);
   }
@@ -250,6 +253,7 @@ export class Cache {
     );
   }
 
+  /** `incrVersion(key, -delta)`: move the key to version - delta keeping value and TTL. */
   decrVersion(key: string, delta = 1, options?: KeyOptions): Promise<number> {
     return (
       KEY_OPTIONS.refusal(options, 'cache.decrVersion()') ??
@@ -273,28 +277,34 @@ export class Cache {
 
   // ---------------------------------------------------------------- sets (members through the codec)
 
+  /** Add members to a set; returns how many were not in it yet. */
   sadd(key: string, ...members: unknown[]): Promise<number> {
     return sets.sadd(this.#ctx, key, members);
   }
 
+  /** Remove members from a set; returns how many were in it. */
   srem(key: string, ...members: unknown[]): Promise<number> {
     return sets.srem(this.#ctx, key, members);
   }
 
+  /** Every member of a set (an empty Set when the key does not exist). */
   smembers<T = unknown>(key: string, options?: KeyOptions): Promise<Set<T>> {
     return KEY_OPTIONS.refusal(options, 'cache.smembers()') ?? sets.smembers<T>(this.#ctx, key, options);
   }
 
+  /** True if `member` is in the set. */
   sismember(key: string, member: unknown, options?: KeyOptions): Promise<boolean> {
     return (
       KEY_OPTIONS.refusal(options, 'cache.sismember()') ?? sets.sismember(this.#ctx, key, member, options)
     );
   }
 
+  /** For each member, whether it is in the set (one answer per member, in order). */
   smismember(key: string, ...members: unknown[]): Promise<boolean[]> {
     return sets.smismember(this.#ctx, key, members);
   }
 
+  /** How many members the set has (0 when the key does not exist). */
   scard(key: string, options?: KeyOptions): Promise<number> {
     return KEY_OPTIONS.refusal(options, 'cache.scard()') ?? sets.scard(this.#ctx, key, options);
   }
@@ -321,6 +331,7 @@ export class Cache {
     );
   }
 
+  /** Move `member` from one set to another; true if it was moved. On a cluster both keys must share a hash slot. */
   smove(source: string, destination: string, member: unknown, options?: KeyOptions): Promise<boolean> {
     return (
       KEY_OPTIONS.refusal(options, 'cache.smove()') ??
@@ -328,26 +339,32 @@ export class Cache {
     );
   }
 
+  /** The members of the first set that are in none of the others (computed in the client across slots on a cluster). */
   sdiff<T = unknown>(...keys: string[]): Promise<Set<T>> {
     return sets.setAlgebra<T>(this.#ctx, 'sdiff', keys);
   }
 
+  /** The members present in every one of the sets (computed in the client across slots on a cluster). */
   sinter<T = unknown>(...keys: string[]): Promise<Set<T>> {
     return sets.setAlgebra<T>(this.#ctx, 'sinter', keys);
   }
 
+  /** The members of any of the sets (computed in the client across slots on a cluster). */
   sunion<T = unknown>(...keys: string[]): Promise<Set<T>> {
     return sets.setAlgebra<T>(this.#ctx, 'sunion', keys);
   }
 
+  /** Store `sdiff(...keys)` in `destination`; returns its size. On a cluster all keys must share a hash slot. */
   sdiffstore(destination: string, ...keys: string[]): Promise<number> {
     return sets.setStore(this.#ctx, 'sdiffstore', destination, keys);
   }
 
+  /** Store `sinter(...keys)` in `destination`; returns its size. On a cluster all keys must share a hash slot. */
   sinterstore(destination: string, ...keys: string[]): Promise<number> {
     return sets.setStore(this.#ctx, 'sinterstore', destination, keys);
   }
 
+  /** Store `sunion(...keys)` in `destination`; returns its size. On a cluster all keys must share a hash slot. */
   sunionstore(destination: string, ...keys: string[]): Promise<number> {
     return sets.setStore(this.#ctx, 'sunionstore', destination, keys);
   }
@@ -383,10 +400,12 @@ export class Cache {
     );
   }
 
+  /** The value of one field of a hash, or undefined when the field or the key does not exist. */
   hget<T = unknown>(key: string, field: string, options?: KeyOptions): Promise<T | undefined> {
     return KEY_OPTIONS.refusal(options, 'cache.hget()') ?? hashes.hget<T>(this.#ctx, key, field, options);
   }
 
+  /** Every field of a hash with its value, as a Map (empty when the key does not exist). */
   hgetall<T = unknown>(key: string, options?: KeyOptions): Promise<Map<string, T>> {
     return KEY_OPTIONS.refusal(options, 'cache.hgetall()') ?? hashes.hgetall<T>(this.#ctx, key, options);
   }
@@ -396,14 +415,17 @@ export class Cache {
     return KEY_OPTIONS.refusal(options, 'cache.hdel()') ?? hashes.hdel(this.#ctx, key, fields, options);
   }
 
+  /** How many fields the hash has. */
   hlen(key: string, options?: KeyOptions): Promise<number> {
     return KEY_OPTIONS.refusal(options, 'cache.hlen()') ?? hashes.hlen(this.#ctx, key, options);
   }
 
+  /** The field names of a hash. */
   hkeys(key: string, options?: KeyOptions): Promise<string[]> {
     return KEY_OPTIONS.refusal(options, 'cache.hkeys()') ?? hashes.hkeys(this.#ctx, key, options);
   }
 
+  /** True if the hash has the field. */
   hexists(key: string, field: string, options?: KeyOptions): Promise<boolean> {
     return KEY_OPTIONS.refusal(options, 'cache.hexists()') ?? hashes.hexists(this.#ctx, key, field, options);
   }
@@ -419,12 +441,14 @@ export class Cache {
     return ZADD_OPTIONS.refusal(options, 'cache.zadd()') ?? zsets.zadd(this.#ctx, key, mapping, options);
   }
 
+  /** Members by rank, lowest score first, `start` to `stop` inclusive (negative counts from the end), as `[member, score]` pairs. */
   zrange<T = unknown>(
     key: string,
     start: number,
     stop: number,
     options: ZRangeOptions & { withScores: true },
   ): Promise<Array<[T, number]>>;
+  /** Members by rank, lowest score first, `start` to `stop` inclusive (negative counts from the end). */
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
     return (
@@ -433,12 +457,14 @@ export class Cache {
     );
   }
 
+  /** Members by rank, highest score first, `start` to `stop` inclusive, as `[member, score]` pairs. */
   zrevrange<T = unknown>(
     key: string,
     start: number,
     stop: number,
     options: ZRangeOptions & { withScores: true },
   ): Promise<Array<[T, number]>>;
+  /** Members by rank, highest score first, `start` to `stop` inclusive (negative counts from the end). */
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions): Promise<T[]>;
   zrevrange<T = unknown>(key: string, start: number, stop: number, options?: ZRangeOptions) {
     return (
@@ -447,12 +473,14 @@ export class Cache {
     );
   }
 
+  /** Members with a score between `min` and `max` (Redis bounds: `'(1'`, `'-inf'`), as `[member, score]` pairs. */
   zrangebyscore<T = unknown>(
     key: string,
     min: ScoreBound,
     max: ScoreBound,
     options: ZRangeByScoreOptions & { withScores: true },
   ): Promise<Array<[T, number]>>;
+  /** Members with a score between `min` and `max` (Redis bounds: `'(1'`, `'-inf'`), lowest first. */
   zrangebyscore<T = unknown>(
     key: string,
     min: ScoreBound,
@@ -466,14 +494,17 @@ export class Cache {
     );
   }
 
+  /** A member's score, or undefined when it is not in the sorted set. */
   zscore(key: string, member: unknown, options?: KeyOptions): Promise<number | undefined> {
     return KEY_OPTIONS.refusal(options, 'cache.zscore()') ?? zsets.zscore(this.#ctx, key, member, options);
   }
 
+  /** A member's rank (0 = lowest score), or undefined when it is not in the sorted set. */
   zrank(key: string, member: unknown, options?: KeyOptions): Promise<number | undefined> {
     return KEY_OPTIONS.refusal(options, 'cache.zrank()') ?? zsets.zrank(this.#ctx, key, member, options);
   }
 
+  /** Remove members from a sorted set; returns how many were in it. */
   zrem(key: string, ...members: unknown[]): Promise<number> {
     return zsets.zrem(this.#ctx, key, members);
   }
@@ -486,10 +517,12 @@ export class Cache {
     );
   }
 
+  /** How many members the sorted set has. */
   zcard(key: string, options?: KeyOptions): Promise<number> {
     return KEY_OPTIONS.refusal(options, 'cache.zcard()') ?? zsets.zcard(this.#ctx, key, options);
   }
 
+  /** How many members have a score between `min` and `max` (Redis bounds: `'(1'`, `'-inf'`). */
   zcount(key: string, min: ScoreBound, max: ScoreBound, options?: KeyOptions): Promise<number> {
     return KEY_OPTIONS.refusal(options, 'cache.zcount()') ?? zsets.zcount(this.#ctx, key, min, max, options);
   }
@@ -525,6 +558,7 @@ export class Cache {
     await this.#ctx.executor.router.ready?.();
   }
 
+  /** Counters since the cache was created: hits and misses by tier, errors, failovers, breaker state, per-node operations. */
   stats(): CacheStats {
     const executor = this.#ctx.executor;
     const stats = executor.counters.snapshot(executor.router.stats());
@@ -544,11 +578,13 @@ export class Cache {
     };
   }
 
+  /** Listen to a cache event (`CacheEventMap` names each event's payload). A throwing listener never breaks an operation. */
   on<E extends CacheEvent>(event: E, fn: Listener<CacheEventMap[E]>): this {
     this.#ctx.executor.events.on(event, fn);
     return this;
   }
 
+  /** Stop listening: removes a listener added with `on`. */
   off<E extends CacheEvent>(event: E, fn: Listener<CacheEventMap[E]>): this {
     this.#ctx.executor.events.off(event, fn);
     return this;
@@ -565,10 +601,12 @@ export class Cache {
     return this.#ctx.executor.cacheId;
   }
 
+  /** True once `close()` was called. */
   get closed(): boolean {
     return this.#ctx.executor.closed;
   }
 
+  /** `await using cache = createCache(...)`: closes the cache when the block ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

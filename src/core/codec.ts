@@ -72,11 +72,15 @@ const MAX_LENGTH = constants.MAX_LENGTH;
 
 /** A decoded value and its envelope (undefined for entries written without grace or tags). */
 export interface DecodedEntry {
+  /** The decoded value. */
   value: unknown;
+  /** The entry's envelope (grace, tags), when it has one. */
   meta: EntryMeta | undefined;
 }
 
+/** Options of `new Codec(...)`: the serializer and compressor values are written with, and the size bound. */
 export interface CodecOptions {
+  /** The serializer values are written with (reading finds each value's own by the id in its header). */
   serializer: Serializer;
   /** Default compressors.none(). */
   compressor?: Compressor;
@@ -117,8 +121,11 @@ export type CompatCodecFactory = (options: CompatCodecOptions) => ValueCodec;
  * compressor: the package's `Codec` (src/create-cache.ts) passes the built-ins.
  */
 export class Codec implements ValueCodec {
+  /** The serializer values are written with. */
   readonly serializer: Serializer;
+  /** The compressor values are written with (`none` by default). */
   readonly compressor: Compressor;
+  /** Largest serialized value accepted on write and produced by decompression on read. */
   readonly maxValueBytes: number;
   readonly #serializers: WireLookup<Serializer>;
   readonly #compressors: WireLookup<Compressor>;

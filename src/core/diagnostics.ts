@@ -7,12 +7,14 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 
+/** The name of the TracingChannel every cache operation is published on. */
 export const COMMAND_CHANNEL = 'sentinel-cache:command';
 
 /** The Redis node that served an operation, as its connection reaches it. */
 export interface ServerAddress {
   /** The host or IP address the connection was opened to (after natMap). */
   address: string;
+  /** The port of the node. */
   port: number;
   /** The database index (SELECT) of the connection. */
   database: number;
@@ -38,6 +40,7 @@ export interface CommandMessage {
   ignoredError?: unknown;
   /** Set by the channel: the operation's result, or the error it rejected with. */
   result?: unknown;
+  /** Set by the channel: the error the operation rejected with. */
   error?: unknown;
 }
 

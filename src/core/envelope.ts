@@ -22,15 +22,19 @@ export const ENVELOPE_FLAG = 0x1;
 const MAX_TAG_BYTES = 0xffff;
 const MAX_TAGS = 0xffff;
 
+/** One tag of an entry, with the tag's invalidation stamp as the entry saw it. */
 export interface TagVersion {
+  /** The tag's name. */
   readonly tag: string;
   /** The tag's invalidation stamp (an INCR counter; 0 = never invalidated) seen before computing the value. */
   readonly version: number;
 }
 
+/** What an entry's envelope carries (`grace`, `tags`): when it goes stale, and its tags. */
 export interface EntryMeta {
   /** Epoch ms after which the value is stale (served only within grace); 0 = never stale. */
   readonly staleAt: number;
+  /** The entry's tags, each with the stamp seen before the value was computed. */
   readonly tags: readonly TagVersion[];
 }
 

@@ -43,7 +43,9 @@ export type CacheErrorCode =
   | 'SLOT_MIGRATING'
   | 'SERVER_ERROR';
 
+/** The base class of every error the cache reports: `code` is stable, and `transient` / `nodeFailure` say how it is handled. */
 export class CacheError extends Error {
+  /** The stable, machine-readable name of the failure (switch on it, not on the message). */
   readonly code: CacheErrorCode;
   /** May succeed later or on another node: `ignoreErrors` absorbs it (see the file comment). */
   readonly transient: boolean = false;
@@ -61,6 +63,7 @@ export function isTransient(err: unknown): boolean {
   return err instanceof CacheError && err.transient;
 }
 
+/** True for a `CacheError` that says the node or the path to it is unhealthy (what the circuit breaker counts). */
 export function isNodeFailure(err: unknown): boolean {
   return err instanceof CacheError && err.nodeFailure;
 }
@@ -96,6 +99,7 @@ export class SentinelUnavailableError extends CacheError {
 export class CommandTimeoutError extends CacheError {
   override readonly transient = true;
   override readonly nodeFailure = true;
+  /** The timeout that passed, in ms. */
   readonly timeoutMs: number;
   constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
     super('COMMAND_TIMEOUT', message, options);
@@ -129,6 +133,7 @@ export class SerializationError extends CacheError {
 
 /** Stored bytes are not a valid header + payload. Names the key. */
 export class DecodeError extends CacheError {
+  /** The user key whose stored bytes could not be read, when known. */
   readonly key: string | undefined;
   constructor(message: string, key?: string, options?: { cause?: unknown }) {
     super('DECODE', key === undefined ? message : `${message} (key ${JSON.stringify(key)})`, options);
@@ -138,7 +143,9 @@ export class DecodeError extends CacheError {
 
 /** A value is larger than `maxValueBytes` (on write, or once decompressed on read). */
 export class ValueTooLargeError extends CacheError {
+  /** The value's size in bytes (on read: at least this much once decompressed). */
   readonly size: number;
+  /** The `maxValueBytes` bound it passed. */
   readonly limit: number;
   constructor(message: string, size: number, limit: number) {
     super('VALUE_TOO_LARGE', message);
@@ -157,6 +164,7 @@ export class AuthenticationError extends CacheError {
 
 /** `incr`/`decr`/`incrVersion` on a key that does not exist. */
 export class KeyNotFoundError extends CacheError {
+  /** The user key that does not exist. */
   readonly key: string;
   constructor(key: string) {
     super('KEY_NOT_FOUND', `Key ${JSON.stringify(key)} not found`);
@@ -169,6 +177,7 @@ export class KeyNotFoundError extends CacheError {
  * of exact JavaScript integers (±(2^53 − 1)); the stored value is then left unchanged.
  */
 export class NotAnIntegerError extends CacheError {
+  /** The user key whose value is not an integer (or would leave the range). */
   readonly key: string;
   constructor(key: string, options?: { cause?: unknown; reason?: string }) {
     super(
@@ -205,7 +214,9 @@ export class LockError extends CacheError {
  * partial result must never pass for a complete one.
  */
 export class IncompleteError extends CacheError {
+  /** The operation that failed part way (`deletePattern`, `clear`, `keys`, `setMany`, ...). */
   readonly operation: string;
+  /** How much it did before failing: keys deleted, listed, yielded or written. */
   readonly completed: number;
   constructor(operation: string, completed: number, options: { cause: unknown }) {
     const why = options.cause instanceof Error ? `: ${options.cause.message}` : '';
@@ -312,6 +323,7 @@ export class SlotMigratingError extends CacheError {
  * retrying the same command gets the same answer.
  */
 export class ServerError extends CacheError {
+  /** The first word of the server's reply (`ERR`, `WRONGTYPE`, ...). */
   readonly reply: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super('SERVER_ERROR', message, options);

@@ -6,6 +6,7 @@ export { type Listener, TypedEmitter } from './emitter.js';
 
 /** `hit` / `miss`: a read found (or did not find) `key` (the user key, without prefix/version). */
 export interface KeyEvent {
+  /** The user key (no prefix, no version). */
   key: string;
 }
 
@@ -19,8 +20,11 @@ export interface KeyEvent {
  * - a connection problem the router noticed (`operation` and `key` unset).
  */
 export interface ErrorEvent {
+  /** The failure: a named `CacheError`, or a getOrSet factory's own error. */
   error: CacheError | Error;
+  /** The method whose failure this was (`'get'`, `'getOrSet'`, ...); unset for a router's connection problem. */
   operation?: string;
+  /** The user key of that operation, when it has one. */
   key?: string;
 }
 
@@ -38,27 +42,41 @@ export type BreakerEvent = RouterEventMap['breaker-open'];
 
 /** `stale-served`: getOrSet served a value past its ttl (within grace) instead of a fresh one, and why. */
 export interface StaleServedEvent {
+  /** The user key getOrSet was called with. */
   key: string;
+  /** Why the stale value was served instead of a fresh one. */
   reason: 'refreshing' | 'factory-error' | 'timeout' | 'redis-error';
 }
 
 /** `near-flush`: the near cache dropped everything it held, and why. */
 export interface NearFlushEvent {
+  /** Why everything was dropped. */
   reason: FlushReason;
 }
 
 /** Events a Cache emits, by name, with their payloads (`cache.on(name, (payload) => ...)`). Router events are forwarded. */
 export interface CacheEventMap {
+  /** A read found `key`. */
   hit: KeyEvent;
+  /** A read did not find `key` (or found it stale). */
   miss: KeyEvent;
+  /** A failure the caller did not see as a rejection. */
   error: ErrorEvent;
+  /** getOrSet served a value within grace. */
   'stale-served': StaleServedEvent;
+  /** A new master. */
   failover: FailoverEvent;
+  /** The nodes the router uses changed. */
   'topology-change': TopologyChangeEvent;
+  /** Pooled router: a role's breaker opened (operations fail fast). */
   'breaker-open': BreakerEvent;
+  /** Pooled router: a role's breaker lets a trial operation through. */
   'breaker-half-open': BreakerEvent;
+  /** Pooled router: a role's breaker closed again. */
   'breaker-close': BreakerEvent;
+  /** The near cache dropped everything it held. */
   'near-flush': NearFlushEvent;
 }
 
+/** The name of a cache event (`cache.on(name, fn)`). */
 export type CacheEvent = keyof CacheEventMap;

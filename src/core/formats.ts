@@ -16,7 +16,9 @@ export interface Serializer {
   readonly name: string;
   /** Wire id written into the value header (1..255, unique per registry). */
   readonly id: number;
+  /** The value's bytes; throws `SerializationError` for a value it cannot round-trip. */
   serialize(value: unknown): Buffer;
+  /** The value `serialize` made these bytes from. */
   deserialize(bytes: Buffer): unknown;
 }
 
@@ -31,6 +33,7 @@ export interface Compressor {
   readonly id: number;
   /** Payloads shorter than this are stored uncompressed. */
   readonly minLength: number;
+  /** The compressed bytes (kept only when shorter than `bytes`). */
   compress(bytes: Buffer): Buffer;
   /**
    * Decompress, refusing to produce more than `maxBytes` (throw ValueTooLargeError or

@@ -13,6 +13,7 @@ export const DEFAULT_LOCK_TTL_MS = 30_000;
 /** Longest single WAIT, so that one never outlasts a router's command timeout (WAIT is repeated up to waitTimeoutMs). */
 const WAIT_SLICE_MS = 100;
 
+/** Options of `cache.lock(name, options)`. */
 export interface LockOptions {
   /**
    * How long the lock lives if never released (ms, '30s', ...). Default 30 s
@@ -33,12 +34,15 @@ export interface LockOptions {
   waitReplicas?: number;
   /** How long to WAIT for `waitReplicas` (ms). Default 1000. */
   waitTimeoutMs?: number;
+  /** Key version of the lock's key; default: the cache's `version`. */
   version?: number;
 }
 
 /** `acquire()`'s options: each overrides the lock's own for this call. */
 export interface AcquireOptions {
+  /** Wait for the lock when it is held (this call only). */
   blocking?: boolean;
+  /** Give up waiting after this long (ms or a duration string) with LockError (this call only). */
   blockingTimeout?: number | string;
 }
 
@@ -91,6 +95,7 @@ export class Lock implements AsyncDisposable {
   readonly #waitTimeoutMs: number;
 
   constructor(
+    /** The lock's name, as given to `cache.lock(name)`. */
     readonly name: string,
     /** The Redis key holding the lock (built by the cache's key function). */
     readonly key: string,

@@ -32,6 +32,7 @@ export interface NearCacheStats {
   hits: number;
   /** Reads that had to go to Redis. */
   misses: number;
+  /** Entries held now. */
   entries: number;
   /** Encoded value bytes plus key bytes held (what maxBytes bounds). */
   bytes: number;

@@ -7,6 +7,7 @@ import type { Router } from './router.js';
 import { parseTtl, type Ttl } from './ttl.js';
 import { optionError, type Schema, validateOptions } from './validate.js';
 
+/** Options of `createCache()`. */
 export interface CacheOptions {
   /** Where commands go: routers.standalone(...), routers.discovery(...), routers.pooled(...). */
   router: Router;
@@ -24,7 +25,9 @@ export interface CacheOptions {
    * below 1,000 earns a one-time `SENTINEL_CACHE_TTL_UNITS` warning.
    */
   defaultTtl?: Ttl;
+  /** Builds the Redis key from (key, keyPrefix, version); give `reverseKeyFunction` with it. Default: django-redis's `prefix:version:key`. */
   keyFunction?: KeyFunction;
+  /** Recovers the user key from a Redis key (for `keys`, `iterKeys`); must undo `keyFunction`. */
   reverseKeyFunction?: ReverseKeyFunction;
   /** Connection-level failures become misses / no-ops, reported as 'error' events. Default false. */
   ignoreErrors?: boolean;
@@ -32,7 +35,7 @@ export interface CacheOptions {
   maxValueBytes?: number;
   /**
    * Keep recently read values in this process, kept true by Redis CLIENT TRACKING
-   * (README "Near cache"). `true` for the defaults. Default off.
+   * (docs/near-cache.md). `true` for the defaults. Default off.
    */
   nearCache?: boolean | NearCacheOptions;
   /**

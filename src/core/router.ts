@@ -17,6 +17,7 @@ export type { NodeAddress } from './address.js';
 /** What an operation does to data: writes go to the master, reads may go to a replica. */
 export type Intent = 'read' | 'write';
 
+/** Where reads go: the master, a replica (`ReplicaNotFoundError` when none is usable), or a replica with fallbacks. */
 export type ReadFrom = 'master' | 'replica' | 'replica-preferred';
 
 /** Events a router emits; the Cache re-emits them to its own listeners. */
@@ -25,8 +26,11 @@ export interface RouterEventMap {
   failover: { service: string; from?: NodeAddress; to: NodeAddress };
   /** The set of nodes the router uses changed (pool evicted, replica set changed, sentinel list refreshed). */
   'topology-change': { reason: string; nodes?: NodeAddress[] };
+  /** Pooled router: the role's circuit breaker opened. */
   'breaker-open': { role: 'master' | 'replica' };
+  /** Pooled router: the role's circuit breaker lets a trial operation through. */
   'breaker-half-open': { role: 'master' | 'replica' };
+  /** Pooled router: the role's circuit breaker closed. */
   'breaker-close': { role: 'master' | 'replica' };
   /** A connection-level problem the router handled or is about to rethrow. */
   error: { error: Error };
@@ -36,9 +40,13 @@ export type RouterEvent = keyof RouterEventMap;
 
 /** Per-node counters for `cache.stats()`. Key is `host:port`. */
 export interface RouterStats {
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   kind: string;
+  /** Operations and errors per node (`host:port`), with the node's role when known. */
   nodes: Record<string, { ops: number; errors: number; role?: 'master' | 'replica' }>;
+  /** Failovers the router saw. */
   failovers: number;
+  /** Pooled router: each role's breaker state. */
   breaker?: Record<'master' | 'replica', 'open' | 'half-open' | 'closed'>;
   /** routers.discovery with `speculativeReads` (the default): what became of the speculative reads. */
   speculation?: SpeculationStats;
@@ -65,6 +73,7 @@ export interface SpeculationStats {
 }
 
 export interface Router {
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   readonly kind: string;
   /**
    * Run `fn` on a client connected to the node this strategy chose for `intent`.
@@ -73,9 +82,13 @@ export interface Router {
    * connection-level (WRONGTYPE, ...) are passed through unchanged.
    */
   execute<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T>;
+  /** Close every connection the router opened (the cache calls it when its last user closes). */
   close(): Promise<void>;
+  /** Listen to a router event (failover, topology change, breaker state, errors). */
   on<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** Remove a listener added with `on`. */
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
+  /** The router's counters and state: per-node operations, breaker state, speculation. */
   stats(): RouterStats;
   /**
    * Resolves once what the router runs beside operations is up (the Sentinel routers: their

@@ -3,13 +3,17 @@ import type { RouterStats } from './router.js';
 
 /** Reads answered from one tier: values found (`hits`), "no such key" or stale (`misses`). */
 export interface TierStats {
+  /** Reads that found a value in this tier. */
   hits: number;
+  /** Reads this tier answered with "no such key" or a stale value. */
   misses: number;
 }
 
 /** What `cache.stats()` returns. */
 export interface CacheStats {
+  /** Reads that found a value (near cache and Redis). */
   hits: number;
+  /** Reads that found no usable value. */
   misses: number;
   /**
    * `hits` and `misses` by where the answer came from: `near`, the near cache's memory (no
@@ -22,7 +26,9 @@ export interface CacheStats {
   ignoredErrors: number;
   /** Failovers the router reported (sentinel +switch-master or a detected master change). */
   failovers: number;
+  /** The router's kind (`'pooled'`, `'discovery'`, `'standalone'`, `'cluster'`). */
   router: string;
+  /** Pooled router: each role's breaker state. */
   breaker: RouterStats['breaker'];
   /** Per node (`host:port`): operations and errors as counted by the router. */
   nodes: RouterStats['nodes'];

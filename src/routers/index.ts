@@ -14,9 +14,13 @@ export type ReadyRouter = Router & { ready(): Promise<void> };
 
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
+  /** One Redis server, by URL or host/port: development, tests, a single Redis. */
   standalone: (options: StandaloneOptions): Router => standalone(options),
+  /** Sentinel: asks a sentinel on every operation where the master (or a live replica) is, then runs there. */
   discovery: (options: DiscoveryRouterOptions): ReadyRouter => discovery(options),
+  /** Sentinel: resolves master and replicas once, keeps a pool per node, evicts on failover, with a breaker per role. */
   pooled: (options: PooledRouterOptions): ReadyRouter => pooled(options),
+  /** Redis Cluster (ioredis `Cluster`): every method works across slots; a shard failover is followed. */
   cluster: (options: ClusterRouterOptions): ClusterRouter => cluster(options),
 };
 

@@ -15,8 +15,11 @@ export type {
 
 /** Options shared by every router that talks to data nodes. */
 export interface NodeConnectionOptions {
+  /** Database number (`SELECT`). Default 0. */
   db?: number;
+  /** ACL user for the data nodes (with `password`). */
   username?: string;
+  /** Password for the data nodes (`AUTH`); never echoed in messages. */
   password?: string;
   /** node:tls options for data nodes, or true for defaults (verification on). */
   tls?: ConnectionOptions | true;
@@ -37,13 +40,19 @@ export interface NodeConnectionOptions {
 
 /** Options of the two Sentinel strategies (discovery, pooled). */
 export interface SentinelRouterOptions extends NodeConnectionOptions {
+  /** The sentinels to ask, tried in order (the one that answers moves to the front). */
   sentinels: NodeAddress[];
+  /** The name of the master the sentinels monitor (`sentinel monitor <service> ...`). */
   service: string;
+  /** ACL user for the sentinels (with `sentinelPassword`). */
   sentinelUsername?: string;
+  /** Password for the sentinels; never echoed in messages. */
   sentinelPassword?: string;
+  /** node:tls options for the sentinels, or true for defaults (verification on). */
   sentinelTls?: ConnectionOptions | true;
   /** Timeout of one sentinel query before trying the next one. Default 250. */
   sentinelTimeoutMs?: number;
+  /** Where reads go: `'master'` (default), `'replica'` or `'replica-preferred'` (docs/guarantees.md). */
   readFrom?: ReadFrom;
   /**
    * Read-your-writes for replica reads: for this long after a write of this router settles
@@ -64,6 +73,7 @@ export interface SentinelRouterOptions extends NodeConnectionOptions {
   natMap?: Record<string, NodeAddress> | ((address: NodeAddress) => NodeAddress);
 }
 
+/** Options of `routers.discovery()`. */
 export interface DiscoveryRouterOptions extends SentinelRouterOptions {
   /**
    * Send each read to the node of the last sentinel answer at the same time as the sentinel
@@ -75,19 +85,36 @@ export interface DiscoveryRouterOptions extends SentinelRouterOptions {
   speculativeReads?: boolean;
 }
 
+/** Options of `routers.pooled()`. */
 export interface PooledRouterOptions extends SentinelRouterOptions {
-  pool?: { min?: number; max?: number; acquireTimeoutMs?: number };
+  /** The connection pool kept per node (generic-pool). */
+  pool?: {
+    /** Connections kept open per node. Default 1. */
+    min?: number;
+    /** Most connections per node. Default 8. */
+    max?: number;
+    /** Longest wait for a free connection of the pool, in ms. Default 1000. */
+    acquireTimeoutMs?: number;
+  };
+  /** The circuit breaker per role (master, replica; opossum), counting node failures only. */
   breaker?: {
+    /** Share of failed operations in the rolling window (%) that opens the breaker. Default 50. */
     errorThresholdPercentage?: number;
+    /** How long an open breaker fails fast before one trial operation goes through, in ms. Default 1000. */
     resetTimeoutMs?: number;
+    /** The rolling window the failures are counted over, in ms. Default 1000. */
     rollingCountTimeoutMs?: number;
+    /** Operations the window must hold before the breaker can open. Default 10. */
     volumeThreshold?: number;
   };
 }
 
+/** Options of `routers.standalone()`: a `url`, or `host` and `port`. */
 export interface StandaloneRouterOptions extends NodeConnectionOptions {
   /** redis:// or rediss:// URL. */
   url?: string;
+  /** Server host, when no `url` is given. Default 127.0.0.1. */
   host?: string;
+  /** Server port, when no `url` is given. Default 6379. */
   port?: number;
 }

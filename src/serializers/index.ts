@@ -17,13 +17,18 @@ for (const builtIn of [json(), msgpack(), v8(), string()]) registry.addBuiltIn(b
  * Wire ids: json 1, msgpack 2, v8 3, string 4; 128..255 for your own.
  */
 export const serializers = {
+  /** JSON: refuses (SerializationError) what JSON would not read back exactly. */
   json: (options?: JsonOptions): Serializer => json(options),
+  /** msgpack (msgpackr), the default: compact, round-trips Date, Map, Set, Buffer, BigInt. */
   msgpack: (options?: MsgpackOptions): Serializer => msgpack(options),
   /** Trusted data only: see the v8 serializer's documentation. */
   v8: (options?: V8Options): Serializer => v8(options),
+  /** Strings and Buffers stored as they are; anything else is refused. */
   string: (): Serializer => string(),
   /** Makes a serializer of your own (id 128..255) decodable by every cache in the process. */
   register: (serializer: Serializer): void => registry.register(serializer),
+  /** The registered serializer with this wire id, if any. */
   byId: (id: number): Serializer | undefined => registry.byId(id),
+  /** The registered serializer with this name, if any. */
   byName: (name: string): Serializer | undefined => registry.byName(name),
 };

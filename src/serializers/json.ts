@@ -4,6 +4,7 @@ import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
 
 export const JSON_ID = 1;
 
+/** Options of `serializers.json()`. */
 export interface JsonOptions {
   /**
    * Default true: refuse (SerializationError) every value JSON would not read back exactly.

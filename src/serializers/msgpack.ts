@@ -32,6 +32,7 @@ addExtension({
   },
 });
 
+/** Options of `serializers.msgpack()`. */
 export interface MsgpackOptions {
   /**
    * Default true: refuse (SerializationError) every value that would not read back exactly,

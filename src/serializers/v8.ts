@@ -5,6 +5,7 @@ import { atKey, describe, Refusal, toSerializationError } from './refusal.js';
 
 export const V8_ID = 3;
 
+/** Options of `serializers.v8()`. */
 export interface V8Options {
   /**
    * Default true: refuse (SerializationError) class instances, which structured clone would

@@ -9,6 +9,8 @@
  * failovers and near-cache flushes from the cache's events; breaker state from the router's
  * stats. Attributes stay low-cardinality: no key or value ever becomes one. docs/telemetry.md
  * lists every instrument and attribute.
+ *
+ * @module sentinel-cache/telemetry
  */
 import {
   type Attributes,
@@ -27,6 +29,7 @@ import { isReplyError } from '../core/redis-errors.js';
 
 export { COMMAND_CHANNEL, type CommandMessage, type ServerAddress } from '../core/diagnostics.js';
 
+/** Options of `instrument()`. */
 export interface InstrumentOptions {
   /** Where the instruments are created. Default: the global one (`metrics.getMeterProvider()`). */
   meterProvider?: MeterProvider;
@@ -36,6 +39,7 @@ export interface InstrumentOptions {
 
 /** What `instrument()` returns: `stop()` detaches everything it attached. */
 export interface Instrumentation {
+  /** Detach the instruments and listeners this `instrument()` call attached. */
   stop(): void;
 }
 
@@ -43,12 +47,19 @@ export interface Instrumentation {
 export const METRICS = {
   /** The OpenTelemetry database convention's operation histogram (seconds). */
   operationDuration: 'db.client.operation.duration',
+  /** Reads that found a value, by tier (`cache.tier`: `near`, `redis`). */
   hits: 'sentinel_cache.hits',
+  /** Reads that found no usable value, by tier. */
   misses: 'sentinel_cache.misses',
+  /** Failovers the cache saw. */
   failovers: 'sentinel_cache.failovers',
+  /** Each role's breaker state: 0 closed, 1 half-open, 2 open. */
   breakerState: 'sentinel_cache.breaker.state',
+  /** Entries the near cache holds. */
   nearEntries: 'sentinel_cache.near_cache.entries',
+  /** Bytes the near cache holds (encoded values plus keys). */
   nearBytes: 'sentinel_cache.near_cache.bytes',
+  /** Times the near cache dropped everything, by reason. */
   nearFlushes: 'sentinel_cache.near_cache.flushes',
 } as const;
 

@@ -34,7 +34,9 @@ export abstract class SentinelTopologyBase implements Topology {
   readonly initialMaster: NodeAddress;
   readonly auth?: TopologyAuth;
   readonly tls?: TopologyTls;
+  /** How to authenticate to the data nodes. */
   protected readonly dataCreds: Credentials;
+  /** How to authenticate to the sentinels. */
   protected readonly sentinelCreds: Credentials;
 
   constructor(d: TopologyDescription) {
@@ -109,6 +111,7 @@ export abstract class SentinelTopologyBase implements Topology {
     );
   }
 
+  /** The role `address` reports (`ROLE`), or `'unreachable'`. */
   role(address: NodeAddress): Promise<NodeRole> {
     const isSentinel = this.sentinels.some((s) => sameAddress(s, address));
     return nodeRole(address, isSentinel ? this.sentinelCreds : this.dataCreds);
@@ -130,6 +133,7 @@ export abstract class SentinelTopologyBase implements Topology {
     return o;
   }
 
+  /** Throw `TopologyControlUnsupportedError` for a control this provider cannot perform. */
   protected unsupported(control: string): never {
     throw new TopologyControlUnsupportedError(this.provider, control);
   }

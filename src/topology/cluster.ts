@@ -31,6 +31,7 @@ const MANUAL_FAILOVER_WAIT_MS = 6000;
 /** Control queries: short, so a paused node reads as "not answering" quickly. */
 const CONTROL_TIMEOUT_MS = 1000;
 
+/** Options of `startCluster()`. */
 export interface ClusterTopologyOptions {
   /** Number of masters (hash-slot ranges). At least 3, as `redis-cli --cluster create` requires. Default 3. */
   shards?: number;
@@ -54,13 +55,17 @@ export interface ClusterTopologyOptions {
   detached?: boolean;
   /** How long start-up may take until the cluster is healthy. Default 60000. */
   healthyTimeoutMs?: number;
+  /** Receives progress lines (which node started where, the cluster join). */
   log?: (line: string) => void;
 }
 
 /** Options ready for `routers.cluster({...})`. */
 export interface ClusterTopologyRouterOptions {
+  /** The nodes to give `routers.cluster` as seeds. */
   nodes: NodeAddress[];
+  /** The nodes' ACL user, when the cluster has one. */
   username?: string;
+  /** The nodes' password, when the cluster has one. */
   password?: string;
   /** With `tls: true`: verify the nodes against the generated CA. */
   tls?: { ca: string };
@@ -68,10 +73,13 @@ export interface ClusterTopologyRouterOptions {
 
 /** One shard as the cluster currently sees it. */
 export interface ClusterShardView {
+  /** The shard's number (by slot range: shard 0 holds slot 0). */
   shard: number;
   /** Inclusive slot ranges the shard was created with (they do not move: no resharding here). */
   slots: [number, number][];
+  /** The node serving the shard's slots as master now. */
   master: NodeAddress;
+  /** The shard's replicas now. */
   replicas: NodeAddress[];
 }
 
@@ -82,11 +90,15 @@ export interface ClusterShardView {
  * failovers: `pauseMaster(1)` pauses whichever node serves shard 1's slots right now.
  */
 export class ClusterTopology {
+  /** Always local processes. */
   readonly provider = 'process' as const;
+  /** The temp dir holding every node's files (removed by `stop()`). */
   readonly dir: string;
   /** Every node (masters and replicas) as started. Use `shards()` for who is master now. */
   readonly nodes: NodeAddress[];
+  /** The credentials the nodes require, if any. */
   readonly auth?: { password: string; username?: string };
+  /** Replicas of every master, as started. */
   readonly replicasPerShard: number;
   /** With `tls: true`: the generated CA, and the certificate and key every node uses (PEM). */
   readonly tls?: TopologyTls;
@@ -165,6 +177,7 @@ export class ClusterTopology {
     return claimedMasterOf(views, this.firstSlot(shard));
   }
 
+  /** The address of the node that serves `shard`'s slots as master now. */
   async currentMaster(shard: number): Promise<NodeAddress> {
     const master = this.#masterFromViews(await this.#views(), shard);
     if (!master) throw new Error(`no answering node serves shard ${shard} (slot ${this.firstSlot(shard)})`);

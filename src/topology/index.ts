@@ -1,6 +1,8 @@
 /**
  * `sentinel-cache/topology`: a real Redis Sentinel topology on demand, for tests, the
  * benchmark suite and users trying the client. See README "Topology" and docs/design.md.
+ *
+ * @module sentinel-cache/topology
  */
 import { authFromEnv, connectExternalTopology } from './external.js';
 import { resolveOptions } from './options.js';

@@ -23,13 +23,21 @@ export interface ProcessTopologySettings extends ResolvedTopologyOptions {
 
 /** What `topology up --detach` writes so `topology down/status` can find the processes again. */
 export interface ProcessTopologyState {
+  /** Always local processes. */
   provider: 'process';
+  /** The topology's temp dir. */
   dir: string;
+  /** The monitored master's name. */
   service: string;
+  /** Every process of the topology: name, kind, address and pid. */
   processes: { name: string; kind: 'data' | 'sentinel'; host: string; port: number; pid: number | null }[];
+  /** The sentinels' addresses (none for a cluster). */
   sentinels: NodeAddress[];
+  /** The data nodes' addresses. */
   nodes: NodeAddress[];
+  /** The credentials the nodes require, if any. */
   auth?: TopologyAuth;
+  /** The generated CA, certificate and key files, with `tls: true`. */
   tls?: TlsFiles;
   /** Set for a Redis Cluster (`topology up --cluster`): no sentinels, `nodes` are the cluster's nodes. */
   cluster?: { shards: number; replicasPerShard: number };
@@ -76,6 +84,7 @@ async function startOnFreePort(
 
 /** A Sentinel topology of local redis-server processes on 127.0.0.1, all files in one temp dir. */
 export class ProcessTopology extends SentinelTopologyBase {
+  /** The temp dir holding every node's config, data and log files (removed by `stop()`). */
   readonly dir: string;
   private readonly dataProcs: RedisProcess[];
   private readonly sentinelProcs: RedisProcess[];
@@ -87,6 +96,7 @@ export class ProcessTopology extends SentinelTopologyBase {
 
   constructor(init: {
     settings: ProcessTopologySettings;
+    /** The topology's temp dir. */
     dir: string;
     dataProcs: RedisProcess[];
     sentinelProcs: RedisProcess[];
@@ -140,6 +150,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return this.dataProcs.filter((_, i) => !sameAddress(this.nodes[i], master));
   }
 
+  /** SIGSTOP the current master; returns its address. */
   async pauseMaster(): Promise<NodeAddress> {
     const master = await this.currentMaster();
     const proc = this.dataProc(master);
@@ -148,17 +159,20 @@ export class ProcessTopology extends SentinelTopologyBase {
     return master;
   }
 
+  /** SIGCONT every node `pauseMaster()` paused. */
   async resumeMaster(): Promise<void> {
     for (const proc of this.pausedByUs) proc.resume();
     this.pausedByUs.clear();
   }
 
+  /** SIGKILL the current master; returns its address. */
   async killMaster(): Promise<NodeAddress> {
     const master = await this.currentMaster();
     await this.dataProc(master).kill();
     return master;
   }
 
+  /** Start a stopped or killed data node again on the same port; sentinels make it a replica. */
   async restartNode(address: NodeAddress): Promise<void> {
     const proc = this.dataProc(address);
     if (proc.isRunning) return;
@@ -172,6 +186,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     }
   }
 
+  /** Stop the i-th data node that is not the current master (in `nodes` order); returns it. */
   async stopReplica(i: number): Promise<NodeAddress> {
     const proc = (await this.nonMasterProcs())[i];
     if (!proc) throw new RangeError(`no replica ${i}`);
@@ -180,6 +195,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return this.nodes[this.dataProcs.indexOf(proc)]!;
   }
 
+  /** Start the data node `stopReplica(i)` stopped, on the same port. */
   async startReplica(i: number): Promise<void> {
     const proc = this.stoppedReplicas.get(i) ?? (await this.nonMasterProcs())[i];
     if (!proc) throw new RangeError(`no replica ${i}`);
@@ -187,10 +203,12 @@ export class ProcessTopology extends SentinelTopologyBase {
     await proc.start();
   }
 
+  /** Stop sentinel `sentinels[i]` (its config file stays, so it keeps its state). */
   async stopSentinel(i: number): Promise<void> {
     await this.sentinelProc(i).stop();
   }
 
+  /** Start sentinel `sentinels[i]` again, on the same port with the same config file. */
   async startSentinel(i: number): Promise<void> {
     await this.sentinelProc(i).start();
   }
@@ -221,6 +239,7 @@ export class ProcessTopology extends SentinelTopologyBase {
     return [...this.dataProcs, ...this.sentinelProcs].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
   }
 
+  /** Stop the sentinels, then the data nodes, and remove the temp dir. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       // Sentinels first, so they do not start a failover while the data nodes go away.

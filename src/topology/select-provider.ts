@@ -7,7 +7,9 @@ import type { ProviderName, TopologyOptions } from './types.js';
 
 /** Where provider selection looks; tests point it at a stubbed PATH / env / Docker probe. */
 export interface ProviderEnvironment {
+  /** The environment to read `SENTINEL_CACHE_SENTINELS` and friends from. */
   env: NodeJS.ProcessEnv;
+  /** Resolves true when a Docker engine answers (for the testcontainers provider). */
   dockerReachable: () => Promise<boolean>;
 }
 
@@ -16,6 +18,7 @@ export const defaultEnvironment = (): ProviderEnvironment => ({
   dockerReachable: () => isDockerReachable(process.env),
 });
 
+/** The provider `chooseProvider()` picked, with what it needs to start (sentinels found, or the `redis-server` binary). */
 export type ProviderChoice =
   | { provider: 'external'; sentinels: NodeAddress[]; service: string }
   | { provider: 'process'; redisServerPath: string }

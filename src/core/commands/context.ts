@@ -21,6 +21,7 @@ export interface CommandContext {
   readonly version: number;
 }
 
+/** The options every key-taking method accepts. */
 export interface KeyOptions {
   /** Key version; default: the cache's `version` option. */
   version?: number;

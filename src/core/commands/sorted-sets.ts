@@ -7,20 +7,29 @@ import { type CommandContext, decode, encodeAll, type KeyOptions, loose, redisKe
 /** Sorted sets: members go through the codec, scores are numbers (±Infinity allowed). */
 
 export interface ZAddOptions extends KeyOptions {
+  /** Only add new members; never update existing ones' scores. */
   nx?: boolean;
+  /** Only update members that exist; never add new ones. */
   xx?: boolean;
+  /** Update an existing member only when the new score is greater. */
   gt?: boolean;
+  /** Update an existing member only when the new score is less. */
   lt?: boolean;
   /** Count changed elements (not only added ones). */
   ch?: boolean;
 }
 
+/** Options of `zrange` and `zrevrange`. */
 export interface ZRangeOptions extends KeyOptions {
+  /** Return `[member, score]` pairs instead of members. */
   withScores?: boolean;
 }
 
+/** Options of `zrangebyscore`: `offset` and `count` are Redis' LIMIT (a real limit on the result). */
 export interface ZRangeByScoreOptions extends ZRangeOptions {
+  /** Skip this many matching members first (Redis' LIMIT offset). */
   offset?: number;
+  /** Return at most this many members (Redis' LIMIT count; a real limit, unlike `scanCount`). */
   count?: number;
 }
 

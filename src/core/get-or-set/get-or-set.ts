@@ -62,6 +62,7 @@ export interface FactoryContext<T = unknown> {
   setTags(tags: readonly string[]): void;
 }
 
+/** What `getOrSet` calls on a miss: returns (or resolves to) the value to store; gets the context to adapt ttl and tags. */
 export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
 
 /** Why a stale value was served (the `stale-served` event). */

@@ -9,7 +9,9 @@ import type { NodeAddress, ReadFrom } from '../types.js';
 export interface ClusterRouterOptions {
   /** Seed nodes: any nodes of the cluster (one that answers is enough); the rest is discovered. */
   nodes: NodeAddress[];
+  /** ACL user for every node (with `password`). */
   username?: string;
+  /** Password for every node; never echoed in messages. */
   password?: string;
   /** node:tls options for every node, or true for defaults (verification on). */
   tls?: ConnectionOptions | true;
