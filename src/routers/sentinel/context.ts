@@ -127,12 +127,13 @@ export class SentinelContext {
    * `resolve` ran, that answer may name the master being replaced and a write it acknowledged
    * would be lost: hold again, then resolve again (an answer obtained after the fence came down).
    */
-  masterFor<M>(intent: Intent, resolve: () => M | Promise<M>): Promise<M> {
-    // Promise handlers, not an async function: every discovery write takes this path.
-    if (intent !== 'write') return Promise.resolve(resolve());
-    const held = () => this.holdWriteDuringFailover().then(resolve);
-    const first = this.fence.up ? held() : Promise.resolve(resolve());
-    return first.then((master) => (this.fence.up ? held() : master));
+  async masterFor<M>(intent: Intent, resolve: () => M | Promise<M>): Promise<M> {
+    // The same awaits, in the same order, as the two copies this replaces.
+    await this.holdWriteDuringFailover(intent);
+    const master = await resolve();
+    if (intent !== 'write' || !this.fence.up) return master;
+    await this.holdWriteDuringFailover(intent);
+    return resolve();
   }
 
   /**
@@ -140,8 +141,8 @@ export class SentinelContext {
    * +switch-master): a write acknowledged by the old master then would be lost. Waits at most
    * commandTimeoutMs, then fails with MasterNotFoundError.
    */
-  private async holdWriteDuringFailover(): Promise<void> {
-    if (!this.fence.up) return;
+  private async holdWriteDuringFailover(intent: Intent): Promise<void> {
+    if (intent !== 'write' || !this.fence.up) return;
     const { commandTimeoutMs } = this.node;
     if (!(await this.fence.wait(commandTimeoutMs))) {
       throw new MasterNotFoundError(
