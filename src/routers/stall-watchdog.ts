@@ -3,12 +3,8 @@ import type { Redis } from 'ioredis';
 /**
  * One watchdog per connection in place of ioredis' per-command timer (`commandTimeout`).
  *
- * Why: ioredis arms a `setTimeout` for every command and clears it when the reply arrives.
- * At one command in flight Node also creates and drops its timer list for that duration each
- * time. In an earlier release's interleaved runs that timer was the one measurable difference
- * left between the pooled router's p99.9 and ioredis' own at concurrency 1; on the VM this was
- * built on, its effect was within the run-to-run noise (docs/design.md, performance notes). Either way it is
- * per-command work and garbage that one timer per connection does not need.
+ * Why: a `setTimeout` armed and cleared per command is per-command work and garbage that one
+ * timer per connection does not need (docs/design.md#stall-watchdog).
  *
  * What it checks: Redis answers a connection's commands in order, so a connection is stuck
  * when the command at the head of its queue has waited `timeoutMs` without an answer. The
