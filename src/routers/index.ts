@@ -10,7 +10,10 @@ import type { DiscoveryRouterOptions, PooledRouterOptions } from './types.js';
 // the rules between options.
 
 /** A router whose `ready()` is always there (the Sentinel routers: subscriptions up). */
-export type ReadyRouter = Router & { ready(): Promise<void> };
+export type ReadyRouter = Router & {
+  /** Connects now (routers are lazy): resolves when the master answers, rejects with the named error. */
+  ready(): Promise<void>;
+};
 
 /** Router strategies: how the cache picks the Redis node for each operation. */
 export const routers = {
