@@ -53,7 +53,12 @@ export type { CacheOptions } from './core/options.js';
 export type { CacheStats, TierStats } from './core/stats.js';
 export { parseTtl, type Ttl, type TtlString, type TtlUnit } from './core/ttl.js';
 export { Codec, createCache } from './create-cache.js';
-export { type ClusterRouterOptions, routers, type StandaloneOptions } from './routers/index.js';
+export {
+  type ClusterRouterOptions,
+  type ReadyRouter,
+  routers,
+  type StandaloneOptions,
+} from './routers/index.js';
 export type * from './routers/types.js';
 export type { JsonOptions, MsgpackOptions, Serializer, V8Options } from './serializers/index.js';
 export { serializers } from './serializers/index.js';

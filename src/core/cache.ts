@@ -555,7 +555,7 @@ export class Cache {
   async ready(): Promise<void> {
     await this.#ctx.executor.run('write', 'ready', undefined, null, (client) => client.ping());
     // Sentinel routers also report when their +switch-master subscriptions are up.
-    await (this.#ctx.executor.router as Router & { ready?: () => Promise<void> }).ready?.();
+    await this.#ctx.executor.router.ready?.();
   }
 
   /** Counters since the cache was created: hits and misses by tier, errors, failovers, breaker state, per-node operations. */

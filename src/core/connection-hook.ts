@@ -26,6 +26,17 @@ export interface DataConnectionInfo {
  */
 export type DataConnectionHook = (client: Redis, info: DataConnectionInfo) => Promise<void>;
 
+/** What the owner of a hook needs from the router's use of those connections. */
+export interface DataConnectionNeeds {
+  /**
+   * Every reply that comes back on a data connection is one the router hands to its caller: no
+   * read is sent ahead of its routing decision and then dropped (routers.discovery's speculative
+   * reads stay off while such a hook is registered). The near cache needs it: it acts on a reply
+   * the moment the connection receives it, before the router could drop an unconfirmed one.
+   */
+  confirmedReplies?: boolean;
+}
+
 /**
  * The bound on one command of a router's data connection, when its `options.commandTimeout`
  * does not carry it (the Sentinel routers bound theirs with a stall watchdog): recorded by the
@@ -44,24 +55,37 @@ export function commandBoundOf(client: Redis): number | undefined {
   return client.options.commandTimeout ?? commandBounds.get(client);
 }
 
-/** The hooks registered on one router, run in registration order. */
+/** The hooks registered on one router, run in registration order, and what their owners need. */
 export class DataConnectionHooks {
-  readonly #hooks = new Set<DataConnectionHook>();
+  readonly #hooks = new Map<DataConnectionHook, DataConnectionNeeds>();
+  #confirmedReplies = 0;
 
   /** Register `hook`; returns the function that removes it. */
-  add(hook: DataConnectionHook): () => void {
-    this.#hooks.add(hook);
-    return () => {
-      this.#hooks.delete(hook);
-    };
+  add(hook: DataConnectionHook, needs: DataConnectionNeeds = {}): () => void {
+    if (this.#hooks.has(hook)) return () => this.#remove(hook);
+    this.#hooks.set(hook, needs);
+    if (needs.confirmedReplies === true) this.#confirmedReplies++;
+    return () => this.#remove(hook);
   }
 
   get empty(): boolean {
     return this.#hooks.size === 0;
   }
 
+  /** A registered hook needs confirmed replies (DataConnectionNeeds.confirmedReplies). */
+  get needConfirmedReplies(): boolean {
+    return this.#confirmedReplies > 0;
+  }
+
+  #remove(hook: DataConnectionHook): void {
+    const needs = this.#hooks.get(hook);
+    if (needs === undefined) return;
+    this.#hooks.delete(hook);
+    if (needs.confirmedReplies === true) this.#confirmedReplies--;
+  }
+
   async run(client: Redis, info: DataConnectionInfo): Promise<void> {
-    for (const hook of this.#hooks) await hook(client, info);
+    for (const hook of this.#hooks.keys()) await hook(client, info);
   }
 }
 

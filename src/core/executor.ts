@@ -174,9 +174,9 @@ export class Executor {
   }
 
   /**
-   * Promise handlers rather than an async function: this runs once per operation, and an async
-   * function's suspended frame was the largest garbage per operation in the cache layer (GC
-   * pauses make a single caller's p99.9; docs/design.md, performance notes). Without
+   * Promise handlers rather than an async function: this runs once per operation, and
+   * per-operation garbage is what a single caller's tail is made of
+   * (docs/design.md#performance-notes). Without
    * ignoreErrors a failure is only counted, by one handler shared by every operation.
    */
   #run<T, F>(

@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { NodeAddress } from './address.js';
-import type { DataConnectionHook, RoutedCommandListener, RoutedCommands } from './connection-hook.js';
+import type {
+  DataConnectionHook,
+  DataConnectionNeeds,
+  RoutedCommandListener,
+  RoutedCommands,
+} from './connection-hook.js';
 
 /**
  * The contract between the cache and its routers. It lives in core because core owns it:
@@ -110,6 +115,12 @@ export interface Router {
   off<E extends RouterEvent>(event: E, fn: (payload: RouterEventMap[E]) => void): void;
   /** The router's counters and state: per-node operations, breaker state, speculation. */
   stats(): RouterStats;
+  /**
+   * Resolves once what the router runs beside operations is up (the Sentinel routers: their
+   * +switch-master subscriptions, and with `maxReplicaLagMs` the first replication figures).
+   * `cache.ready()` calls it after its first PING. Absent: nothing beyond operations to wait for.
+   */
+  ready?(): Promise<void>;
 
   // Optional: routers over several masters (routers.cluster) implement these three; the
   // cache falls back to "one group, one node, everything combinable" when they are absent.
@@ -135,10 +146,11 @@ export interface Router {
   eachMaster?<T>(fn: (client: Redis, node: NodeAddress) => Promise<T>): Promise<T[]>;
   /**
    * Run `hook` on every data connection this router opens, each time it becomes ready,
-   * before it carries an operation (see DataConnectionHook). Returns the function that
-   * removes the hook. Optional: the near cache needs it and runs without one otherwise.
+   * before it carries an operation (see DataConnectionHook); while it is registered the router
+   * honours `needs` (see DataConnectionNeeds). Returns the function that removes the hook.
+   * Optional: the near cache needs it and runs without one otherwise.
    */
-  onDataConnection?(hook: DataConnectionHook): () => void;
+  onDataConnection?(hook: DataConnectionHook, needs?: DataConnectionNeeds): () => void;
   /**
    * Routers whose `execute` lends one client that picks a data connection per command
    * (routers.cluster lends its ioredis Cluster: slot, MOVED, ASK and replica choice are

@@ -36,7 +36,7 @@ const SPIN_CHECK = 1024;
 
 /**
  * `value` once the event loop has turned. A function of its own: a closure over `value` in
- * `answer` would cost every hit a context allocation (~20 ns measured), not only the deferred ones.
+ * `answer` would cost every hit a context allocation, not only the deferred ones.
  */
 function afterTurn<T>(value: T | PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve) => setImmediate(resolve, value));

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type {
   DataConnectionHook,
   DataConnectionInfo,
+  DataConnectionNeeds,
   RoutedCommand,
   RoutedCommandListener,
   RoutedCommands,
@@ -12,7 +13,7 @@ import { InvalidationChannel } from './invalidation-channel.js';
 
 /** A router that lets the near cache prepare its data connections. */
 export interface TrackableRouter {
-  onDataConnection?(hook: DataConnectionHook): () => void;
+  onDataConnection?(hook: DataConnectionHook, needs?: DataConnectionNeeds): () => void;
   onRoutedCommand?(listener: RoutedCommandListener): RoutedCommands | undefined;
 }
 
@@ -190,7 +191,8 @@ export class Tracking {
       }
       this.#lent.add(routed.lent);
     }
-    const removeHook = router.onDataConnection(this.hook);
+    // Invalidations are acted on as replies arrive: no reply may be one the router drops.
+    const removeHook = router.onDataConnection(this.hook, { confirmedReplies: true });
     this.#detach = () => {
       routed?.remove();
       removeHook();

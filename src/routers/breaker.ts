@@ -2,7 +2,7 @@ import CircuitBreaker from 'opossum';
 import { debug, debugEnabled } from '../core/debug.js';
 import { CircuitOpenError, isNodeFailure } from '../core/errors.js';
 import { type RollingWindow, rollingWindowOf } from '../core/ioredis-internals.js';
-import type { OutcomeCounter } from './pipeline.js';
+import type { OutcomeCounter } from './route-runner.js';
 import type { PooledRouterOptions } from './types.js';
 
 export type BreakerRole = 'master' | 'replica';
@@ -96,9 +96,8 @@ export class RoleBreaker {
 
   /**
    * Run `task` under the breaker. While the breaker is closed the task runs directly and its
-   * outcome is counted in opossum's rolling window (see `counter`). `fire()` per operation cost
-   * an argument array, two events, a promise with four closures and two derived promises:
-   * measured GC pressure and tail latency on the hot path. Open and half-open states go
+   * outcome is counted in opossum's rolling window (see `counter`): `fire()` per operation is
+   * garbage on the hot path (docs/design.md#breaker-fast-path). Open and half-open states go
    * through `fire()` unchanged (fail fast, one trial).
    */
   run<T>(task: () => Promise<T>): Promise<T> {
@@ -114,7 +113,7 @@ export class RoleBreaker {
 
   /**
    * Closed, and counting without `fire()`: a caller may start its operation itself and report
-   * its outcome to `counter`, taken when it starts (the RoutePipeline does, in its own promise step).
+   * its outcome to `counter`, taken when it starts (the RouteRunner does, in its own promise step).
    */
   get passing(): boolean {
     return this.cb.closed && !this.shut && this.window !== undefined;
@@ -126,10 +125,8 @@ export class RoleBreaker {
    * operation. Every outcome is a fire; an infrastructure failure goes through `fire()` so
    * opossum counts the failure and runs its own threshold check (failures / fires). Successes
    * are deliberately not counted: opossum's open decision does not read them, and its
-   * `successes` counter also pushes a latency sample per call into the current bucket
-   * (whatever `rollingPercentilesEnabled` says) — an array holding every operation of the
-   * last second, copied and promoted by every scavenge: longer GC pauses, the p99.9 of a
-   * single caller (docs/design.md, performance notes).
+   * `successes` counter also keeps a latency sample per call for a second, which every GC
+   * copies (docs/design.md#performance-notes).
    */
   get counter(): OutcomeCounter {
     return this.admitting;

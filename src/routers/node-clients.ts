@@ -87,11 +87,6 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
   return client;
 }
 
-/** Parse the first element of a `ROLE` reply. */
-export function parseRole(reply: unknown): NodeRole {
-  return parseRoleReply(reply).role;
-}
-
 /** What `ROLE` says: the role, and for a replica whether its link to the master is up. */
 export interface RoleInfo {
   role: NodeRole;
@@ -112,11 +107,6 @@ export function roleMatches(role: NodeRole, expected: ExpectedRole): boolean {
   if (expected === 'any') return role === 'master' || role === 'slave';
   if (expected === 'master') return role === 'master';
   return role === 'slave';
-}
-
-/** Ask a connected client for its node's role (one round trip, bounded by commandTimeout). */
-export async function queryRole(client: Redis): Promise<NodeRole> {
-  return (await queryRoleInfo(client)).role;
 }
 
 export async function queryRoleInfo(client: Redis): Promise<RoleInfo> {

@@ -12,18 +12,19 @@ import type {
   RouterEventMap,
   RouterStats,
 } from '../core/router.js';
+import { type Schema, validateOptions } from '../core/validate.js';
 import { formatAddress, trackSocketErrors, translateError } from './errors.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, parseRole } from './node-clients.js';
-import { routerClosed } from './pipeline.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, parseRoleReply } from './node-clients.js';
+import { NODE_SCHEMA } from './options.js';
+import { routerClosed } from './route-runner.js';
 import type { StandaloneRouterOptions } from './types.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export interface StandaloneOptions extends StandaloneRouterOptions {
   /**
    * Commands issued in the same tick while others await their replies share one socket
-   * write (write-coalescing.ts; not ioredis' enableAutoPipelining, whose Pipeline per batch
-   * cost a quarter of the throughput of a sequential caller and caused multi-ms p99.9
-   * stalls). Default true; a lone sequential caller is written at once either way.
+   * write (write-coalescing.ts; not ioredis' enableAutoPipelining: docs/design.md#write-coalescing).
+   * Default true; a lone sequential caller is written at once either way.
    */
   coalesceWrites?: boolean;
 }
@@ -37,42 +38,35 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  */
 const RECONNECT_ATTEMPTS = 10;
 
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(
-      `routers.standalone: '${name}' must be a positive number of ms; got ${String(value)}`,
-    );
-  }
-  return value;
-}
+const STANDALONE_SCHEMA: Schema = {
+  ...NODE_SCHEMA,
+  url: { anyOf: ['string'], secret: true },
+  host: 'non-empty string',
+  port: 'port',
+  coalesceWrites: 'boolean',
+};
 
-/** host/port of the target, for stats and error messages (never the URL: it may hold a password). */
-function addressOf(options: StandaloneOptions): NodeAddress {
-  if (options.url !== undefined) {
-    if (typeof options.url !== 'string' || !/^rediss?:\/\//i.test(options.url)) {
-      throw new ConfigError("routers.standalone: 'url' must be a redis:// or rediss:// URL");
-    }
-    let parsed: URL;
-    try {
-      parsed = new URL(options.url);
-    } catch {
-      throw new ConfigError("routers.standalone: 'url' is not a valid URL");
-    }
-    return {
-      host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-      port: Number(parsed.port || 6379),
-    };
+/**
+ * The one place routers.standalone's options are checked: names and types (core/validate.ts),
+ * then the URL (scheme, syntax; never echoed: it may hold a password). Returns the target's
+ * host/port, for stats and error messages.
+ */
+export function checkStandaloneOptions(options: StandaloneOptions): NodeAddress {
+  validateOptions('routers.standalone', options, STANDALONE_SCHEMA);
+  if (options.url === undefined) return { host: options.host ?? '127.0.0.1', port: options.port ?? 6379 };
+  if (!/^rediss?:\/\//i.test(options.url)) {
+    throw new ConfigError("routers.standalone: 'url' must be a redis:// or rediss:// URL");
   }
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 6379;
-  if (typeof host !== 'string' || host === '') {
-    throw new ConfigError("routers.standalone: 'host' must be a non-empty string");
+  let parsed: URL;
+  try {
+    parsed = new URL(options.url);
+  } catch {
+    throw new ConfigError("routers.standalone: 'url' is not a valid URL");
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError(`routers.standalone: 'port' must be an integer 1..65535; got ${String(port)}`);
-  }
-  return { host, port };
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: Number(parsed.port || 6379),
+  };
 }
 
 /**
@@ -102,21 +96,11 @@ class StandaloneRouter implements Router {
   #lastConnectionError: Error | undefined;
 
   constructor(options: StandaloneOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new ConfigError(
-        'routers.standalone(options): options must be an object ({ url } or { host, port })',
-      );
-    }
-    this.#address = addressOf(options);
+    this.#address = checkStandaloneOptions(options);
     this.#nodeName = formatAddress(this.#address);
     this.#coalesce = options.coalesceWrites ?? true;
-    this.#timeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS);
-    const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
-    if (options.db !== undefined && (!Number.isInteger(options.db) || options.db < 0)) {
-      throw new ConfigError(
-        `routers.standalone: 'db' must be a non-negative integer; got ${String(options.db)}`,
-      );
-    }
+    this.#timeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const connectTimeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
 
     const redisOptions: RedisOptions = {
       // RESP2 on every connection we open (docs/design.md, "The wire protocol").
@@ -230,7 +214,7 @@ class StandaloneRouter implements Router {
    */
   async #sentinelOrThrow(err: unknown): Promise<never> {
     const role: unknown = await this.#client.call('ROLE').catch(() => undefined);
-    if (parseRole(role) === 'sentinel') throw sentinelGivenAsDataNode(this.#address, role);
+    if (parseRoleReply(role).role === 'sentinel') throw sentinelGivenAsDataNode(this.#address, role);
     throw err;
   }
 

@@ -17,6 +17,7 @@ import { routers } from '../../src/routers/index.js';
 import type { Router, RouterEventMap } from '../../src/routers/types.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import type { NodeAddress } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   ClusterWriteLoad,
   COMMAND_TIMEOUT_MS,
@@ -24,7 +25,6 @@ import {
   missingKeys,
   NO_HANG_BUDGET_MS,
   nodeClient,
-  until,
 } from './cluster-helpers.js';
 
 const FAILED = 1;

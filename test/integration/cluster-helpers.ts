@@ -13,6 +13,7 @@ import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import type { ClusterTopology } from '../../src/topology/index.js';
 import { freePort, isPortFree } from '../../src/topology/ports.js';
 import type { NodeAddress } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 
 export const COMMAND_TIMEOUT_MS = 500;
 /** "No hang" budget for one operation: a command timeout plus scheduling slack on a busy 2-core machine. */
@@ -121,19 +122,6 @@ export function nodeClient(address: NodeAddress, password?: string): Redis {
   const c = new Redis({ host: address.host, port: address.port, password, lazyConnect: true });
   c.on('error', () => {});
   return c;
-}
-
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** A slot held between two masters (see `beginMigration`). */

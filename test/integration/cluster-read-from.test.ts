@@ -13,7 +13,8 @@ import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterShardView, type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import type { NodeAddress } from '../../src/topology/types.js';
-import { COMMAND_TIMEOUT_MS, NO_HANG_BUDGET_MS, nodeClient, until } from './cluster-helpers.js';
+import { until } from '../fixtures/until.js';
+import { COMMAND_TIMEOUT_MS, NO_HANG_BUDGET_MS, nodeClient } from './cluster-helpers.js';
 
 let topo: ClusterTopology;
 let shards: ClusterShardView[];

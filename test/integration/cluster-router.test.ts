@@ -19,7 +19,8 @@ import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
 import { alive, spawnTsx, srcModule } from '../fixtures/child.js';
-import { COMMAND_TIMEOUT_MS, keysInShard, nodeClient, until } from './cluster-helpers.js';
+import { until } from '../fixtures/until.js';
+import { COMMAND_TIMEOUT_MS, keysInShard, nodeClient } from './cluster-helpers.js';
 
 let topo: ClusterTopology;
 

@@ -10,8 +10,9 @@ import { CacheError } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
-import { makeRouter, until } from './router-helpers.js';
+import { makeRouter } from './router-helpers.js';
 
 /** One call's no-hang budget: the failover itself (down-after 1 s + election) plus lockTimeout. */
 const CALL_BUDGET_MS = 30_000;
@@ -44,7 +45,7 @@ async function stampedeThrough(fault: () => Promise<void>) {
   let calls = 0;
   const factory = async () => {
     const n = ++calls;
-    await sleep(2_000);
+    await sleep(2_000); // a slow factory: the fault lands while it runs
     return `value-${n}`;
   };
   const started = Date.now();
@@ -88,7 +89,7 @@ describe.each(['pooled', 'discovery'] as const)('%s router: waiters are woken by
     let calls = 0;
     const factory = async () => {
       calls++;
-      await sleep(1_000);
+      await sleep(1_000); // a slow factory: the waiter must be woken when it stores
       return 'filled';
     };
     const first = holder.getOrSet('k', factory, { lockTimeout: '20s' });

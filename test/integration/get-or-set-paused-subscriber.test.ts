@@ -13,8 +13,9 @@ import type { CacheEventMap } from '../../src/core/events.js';
 import { createCache } from '../../src/create-cache.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
-import { makeRouter, ROUTER_KINDS, until } from './router-helpers.js';
+import { makeRouter, ROUTER_KINDS } from './router-helpers.js';
 
 let topo: Topology;
 const caches: Cache[] = [];

@@ -3,7 +3,6 @@
  * a stampede on one cold key, a lock holder killed mid-factory, tags invalidated elsewhere.
  */
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
@@ -12,6 +11,7 @@ import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { runTsxSource, spawnTsx, srcModule, type TsxChild } from '../fixtures/child.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
 
 const WORKER = resolve(import.meta.dirname, '../fixtures/get-or-set-worker.ts');
@@ -42,14 +42,6 @@ function startWorker(job: Record<string, unknown>): TsxChild {
   return child;
 }
 
-async function until(what: string, check: () => boolean, budgetMs: number): Promise<void> {
-  const deadline = Date.now() + budgetMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 function exited(c: TsxChild): Promise<number | null> {
   if (c.child.exitCode !== null) return Promise.resolve(c.child.exitCode);
   return new Promise((done) => c.child.on('exit', (code) => done(code)));
@@ -68,7 +60,7 @@ describe('cross-process single flight', () => {
     const workers = Array.from({ length: processes }, () =>
       startWorker({ key: 'stampede', callers, factoryMs, go: `${prefix}:go` }),
     );
-    await until('every worker ready', () => workers.every((w) => w.stdout.includes('ready')), 60_000);
+    await until(() => workers.every((w) => w.stdout.includes('ready')), 60_000, 'every worker ready');
     await raw.rpush(`${prefix}:go`, ...Array.from({ length: processes }, () => '1'));
     const codes = await Promise.all(workers.map(exited));
     expect(codes, workers.map((w) => w.output).join('\n')).toEqual(Array(processes).fill(0));
@@ -95,7 +87,7 @@ describe('cross-process single flight', () => {
     const lockTimeout = 3_000;
     await raw.del(`${prefix}:factory-calls`);
     const holder = startWorker({ key: 'killed', callers: 1, factoryMs: 0, lockTimeout, hold: true });
-    await until('the holder to run its factory', () => holder.stdout.includes('holding'), 60_000);
+    await until(() => holder.stdout.includes('holding'), 60_000, 'the holder to run its factory');
     const started = Date.now();
     holder.child.kill('SIGKILL');
     let calls = 0;
@@ -116,7 +108,7 @@ describe('cross-process single flight', () => {
 
   it('a waiter whose holder never delivers calls the factory itself after lockTimeout (never hangs)', async () => {
     const holder = startWorker({ key: 'stuck', callers: 1, factoryMs: 0, lockTimeout: 60_000, hold: true });
-    await until('the holder to run its factory', () => holder.stdout.includes('holding'), 60_000);
+    await until(() => holder.stdout.includes('holding'), 60_000, 'the holder to run its factory');
     const started = Date.now();
     const value = await cache.getOrSet('stuck', () => 'mine', { lockTimeout: 1_500 });
     expect(value).toBe('mine');

@@ -14,8 +14,8 @@ import { routers } from '../../src/routers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { spawnTsx, type TsxChild } from '../fixtures/child.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
-import { until } from './router-helpers.js';
 
 const WORKER = resolve(import.meta.dirname, '../fixtures/get-or-set-worker.ts');
 /** Waiting for a child process to start (tsx compiles the worker) on a loaded machine. */
@@ -113,7 +113,7 @@ describe('a fill never replaces a value stored after it began', () => {
 
   it("lock 'local': a process paused in a background refresh (soft timeout) does not overwrite a newer value", async () => {
     await cache.getOrSet('paused-local', () => 'old', { ttl: 1, grace: '1m', lock: 'local' });
-    await sleep(5); // 'old' is now stale, within grace
+    await sleep(5); // a time gap on purpose: 'old' is now stale (1 ms ttl), within grace
     const gate = `${prefix}:gate:paused-local`;
     const refresher = startWorker({
       key: 'paused-local',
@@ -180,7 +180,7 @@ describe('a value invalidated before a call started is not its answer', () => {
 
   it('same process: a caller joining a refresh is not served a stale value invalidated before it started', async () => {
     await cache.getOrSet('stale-join', () => 'old', { ttl: 1, grace: '1m', tags: ['t-stale'] });
-    await sleep(5);
+    await sleep(5); // a time gap on purpose: past the 1 ms ttl
     const refresh = gatedFactory('refreshed-before-invalidation');
     const leader = cache.getOrSet('stale-join', refresh.factory, { grace: '1m', tags: ['t-stale'] });
     await refresh.running;
@@ -261,7 +261,7 @@ describe('a waiter takes the value of the fill it waits for, and no other', () =
       const stale = (await raw.getBuffer(`${prefix}:1:late-source`)) as Buffer;
       await raw.publish(channel, stale);
       await raw.publish(channel, Buffer.concat([Buffer.from('0'.repeat(32)), stale]));
-      await sleep(300);
+      await sleep(300); // gives the stale messages time to be (wrongly) taken: nothing to poll for
       held.release();
       expect(await waiter).toBe('from-holder');
       expect(await holding).toBe('from-holder');

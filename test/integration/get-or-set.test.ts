@@ -14,6 +14,8 @@ import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
+import { warm } from '../fixtures/near.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
 
 let server: Standalone;
@@ -43,7 +45,7 @@ function staleEvents(c: Cache): Array<CacheEventMap['stale-served']> {
 /** Makes `key`'s entry stale now (its logical expiry passed) by writing it with a past-due ttl. */
 async function writeStale(key: string, value: unknown, graceMs = 60_000): Promise<void> {
   await cache.getOrSet(key, () => value, { ttl: 1, grace: graceMs });
-  await sleep(5);
+  await sleep(5); // a time gap on purpose: past the 1 ms ttl
 }
 
 describe('entries without grace or tags', () => {
@@ -84,8 +86,7 @@ describe('grace', () => {
     );
     expect(v).toBe('old');
     expect(seen).toContainEqual({ key: 'g-throw', reason: 'factory-error' });
-    await sleep(10);
-    expect(errors).toContain(boom);
+    await until(() => errors.includes(boom), 5000, "the factory's error event");
   });
 
   it('without grace a throwing factory rejects with its own error', async () => {
@@ -125,7 +126,7 @@ describe('grace', () => {
       return 'new';
     };
     const leader = cache.getOrSet('g-refresh', factory, { grace: '1m' });
-    await sleep(50);
+    await until(() => calls === 1, 5000, 'the leader to start its factory');
     const started = Date.now();
     const others = await Promise.all(
       Array.from({ length: 20 }, () => cache.getOrSet('g-refresh', factory, { grace: '1m' })),
@@ -149,7 +150,7 @@ describe('grace', () => {
         return 'new';
       };
       const refreshing = cache.getOrSet('g-other', slow, { grace: '1m' });
-      await sleep(100);
+      await until(() => calls === 1, 5000, 'the refresh to hold the fill lock and run its factory');
       const seen = staleEvents(other);
       const started = Date.now();
       expect(await other.getOrSet('g-other', slow, { grace: '1m' })).toBe('old');
@@ -197,9 +198,7 @@ describe('timeouts', () => {
     expect(v).toBe('old');
     expect(ms).toBeLessThan(1_500); // timeout 100 ms; factory 2 s
     expect(seen).toContainEqual({ key: 't-soft', reason: 'timeout' });
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (await cache.get('t-soft')) !== 'new') await sleep(100);
-    expect(await cache.get('t-soft')).toBe('new');
+    await until(async () => (await cache.get('t-soft')) === 'new', 15_000, 'the background value stored');
   });
 
   it('hard timeout without stale → FactoryTimeoutError (FACTORY_TIMEOUT); the value still lands', async () => {
@@ -218,8 +217,7 @@ describe('timeouts', () => {
     expect((error as FactoryTimeoutError).code).toBe('FACTORY_TIMEOUT');
     expect((error as FactoryTimeoutError).key).toBe('t-hard');
     expect(Date.now() - started).toBeLessThan(1_500);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (await cache.get('t-hard')) === undefined) await sleep(100);
+    await until(async () => (await cache.get('t-hard')) !== undefined, 15_000, 'the late value stored');
     expect(await cache.get('t-hard')).toBe('late');
   });
 
@@ -380,14 +378,8 @@ describe('with the near cache on', () => {
     try {
       await cache.set('near-tagged', 'v1', { tags: ['near'] });
       expect(await near.get('near-tagged')).toBe('v1');
-      let held = false;
-      for (let i = 0; i < 50 && !held; i++) {
-        const before = near.stats().nearCache?.hits ?? 0;
-        expect(await near.get('near-tagged')).toBe('v1');
-        held = (near.stats().nearCache?.hits ?? 0) > before;
-        if (!held) await sleep(20);
-      }
-      expect(held, 'the entry to be served from memory').toBe(true);
+      await warm(near, 'near-tagged');
+      expect(await near.get('near-tagged')).toBe('v1');
       await cache.invalidateTags(['near']); // another cache: the entry's own key does not change
       expect(await near.get('near-tagged')).toBeUndefined();
       let calls = 0;

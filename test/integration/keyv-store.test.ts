@@ -15,7 +15,8 @@ import { CacheError } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
-import { makeRouter, NO_HANG_BUDGET_MS, until } from './router-helpers.js';
+import { until } from '../fixtures/until.js';
+import { makeRouter, NO_HANG_BUDGET_MS } from './router-helpers.js';
 
 let topo: Topology;
 let cache: Cache;

@@ -15,8 +15,10 @@ import { createCache } from '../../src/create-cache.js';
 import { slotOf } from '../../src/routers/cluster/slot-map.js';
 import { routers } from '../../src/routers/index.js';
 import { type ClusterTopology, startCluster } from '../../src/topology/index.js';
+import { warm } from '../fixtures/near.js';
+import { until } from '../fixtures/until.js';
 import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
-import { migrateSlot, nodeClient, until } from './cluster-helpers.js';
+import { migrateSlot, nodeClient } from './cluster-helpers.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine. */
 const SEEN_WITHIN_MS = 1000;
@@ -67,19 +69,6 @@ function tracked(options: Partial<CacheOptions> = {}, routerOptions = {}) {
     }
   };
   return { cache, prefix, key, on };
-}
-
-/** Wait until `cache.get(key)` answers from memory (the node connection is tracking). */
-async function warm(cache: Cache, key: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const before = cache.stats().nearCache?.hits ?? 0;
-    await cache.get(key).catch(() => undefined);
-    await cache.get(key).catch(() => undefined);
-    if ((cache.stats().nearCache?.hits ?? 0) > before) return;
-    await sleep(20);
-  }
-  throw new Error(`near cache never served ${key} from memory`);
 }
 
 /** Polls until `get(key)` returns `expected`; returns how long it took. */

@@ -11,8 +11,10 @@ import { createCache } from '../../src/create-cache.js';
 import type { ReadFrom } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { warm } from '../fixtures/near.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
-import { makeRouter, nodeClient, ROUTER_KINDS, type RouterKind, sameNode, until } from './router-helpers.js';
+import { makeRouter, nodeClient, ROUTER_KINDS, type RouterKind, sameNode } from './router-helpers.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine (the real delay is measured separately). */
 const SEEN_WITHIN_MS = 1000;
@@ -39,19 +41,6 @@ async function masterClient(): Promise<Redis> {
   const raw = nodeClient(topo, await topo.currentMaster());
   await raw.connect();
   return raw;
-}
-
-/** Read until a hit is served from memory (the read connection is tracking). */
-async function warm(cache: Cache, key: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const before = cache.stats().nearCache?.hits ?? 0;
-    await cache.get(key).catch(() => undefined);
-    await cache.get(key).catch(() => undefined);
-    if ((cache.stats().nearCache?.hits ?? 0) > before) return;
-    await sleep(20);
-  }
-  throw new Error(`near cache never served ${key} from memory`);
 }
 
 /** Poll until get(key) === expected, asserting values never go back to older ones. */

@@ -16,6 +16,8 @@ import { routers } from '../../src/routers/index.js';
 import { serializers } from '../../src/serializers/index.js';
 import { startStandalone } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
+import { warm } from '../fixtures/near.js';
+import { until } from '../fixtures/until.js';
 import { CODEC_MATRIX, defineCacheSuite, uniquePrefix } from './cache-suite.js';
 
 /** Generous bound for "seen within a few ms" on a loaded machine; the real delay is measured by the bench script. */
@@ -39,19 +41,6 @@ function nearCache(options: Partial<CacheOptions> = {}): Cache {
   });
   caches.push(cache);
   return cache;
-}
-
-/** Wait until `cache.get(key)` answers from memory (its connection is tracking). */
-async function warm(cache: Cache, key: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const before = cache.stats().nearCache?.hits ?? 0;
-    await cache.get(key);
-    await cache.get(key);
-    if ((cache.stats().nearCache?.hits ?? 0) > before) return;
-    await sleep(20);
-  }
-  throw new Error(`near cache never served ${key} from memory`);
 }
 
 /** Polls until `get(key)` returns `expected`; returns how long it took. */
@@ -432,9 +421,7 @@ describe('near cache on standalone', () => {
     await warm(cache, 'k');
     // Kill every pub/sub connection: the invalidation channels (ours and other caches').
     await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-    const deadline = Date.now() + 5000;
-    while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(10);
-    expect(reasons).toContain('disconnect');
+    await until(() => reasons.includes('disconnect'), 5000, "near-flush 'disconnect'");
     expect(cache.stats().nearCache?.entries).toBe(0);
     // Re-tracked into a new channel: served from memory again, and invalidated again.
     await warm(cache, 'k');
@@ -449,19 +436,10 @@ describe('near cache on standalone', () => {
     await cache.set('d', 1);
     await warm(cache, 'd');
     await raw.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-    const deadline = Date.now() + 5000;
-    while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(10);
-    expect(reasons).toContain('disconnect');
+    await until(() => reasons.includes('disconnect'), 5000, "near-flush 'disconnect'");
     await raw.set(key('d'), '3');
     // The standalone router reconnects; the value read afterwards is the new one.
-    const until = Date.now() + 10_000;
-    let value: unknown;
-    while (Date.now() < until) {
-      value = await cache.get('d').catch(() => undefined);
-      if (value === 3) break;
-      await sleep(20);
-    }
-    expect(value).toBe(3);
+    await until(async () => (await cache.get('d')) === 3, 10_000, 'the new value after the reconnect');
     await warm(cache, 'd');
   });
 
@@ -567,11 +545,14 @@ describe('near cache on standalone', () => {
       caches.push(cache);
       cache.on('error', ({ error }) => errors.push(error));
       await cache.set('k', 1);
-      const deadline = Date.now() + 5000;
-      while (errors.length === 0 && Date.now() < deadline) {
-        await cache.get('k');
-        await sleep(10);
-      }
+      await until(
+        async () => {
+          await cache.get('k');
+          return errors.length > 0;
+        },
+        5000,
+        'the near cache to report CLIENT TRACKING refused',
+      );
       expect(errors[0]).toBeInstanceOf(ConfigError);
       expect(errors[0]?.message).toMatch(/CLIENT TRACKING/);
       expect(cache.nearCache.enabled).toBe(false);
@@ -599,16 +580,13 @@ describe('near cache on standalone', () => {
       expect(performance.now() - started).toBeLessThan(5000);
       // Nobody can write to a paused server, but it may be failed over: its invalidation
       // connection stops answering pings and everything held goes.
-      const deadline = Date.now() + 10_000;
-      while (!reasons.includes('disconnect') && Date.now() < deadline) await sleep(50);
-      expect(reasons).toContain('disconnect');
+      await until(() => reasons.includes('disconnect'), 10_000, "near-flush 'disconnect'");
       expect(cache.stats().nearCache?.entries).toBe(0);
     } finally {
       await server.resume();
     }
     // Back: reads work and are held again.
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && (await cache.get('p').catch(() => undefined)) !== 1) await sleep(50);
+    await until(async () => (await cache.get('p')) === 1, 10_000, 'reads after the resume');
     await warm(cache, 'p');
   });
 

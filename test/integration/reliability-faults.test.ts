@@ -25,6 +25,7 @@ import { serializers } from '../../src/serializers/index.js';
 import { startStandalone, startTopology, type Topology } from '../../src/topology/index.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { closedPort, errorName, fakeServer, rejectionWithin, settleWithin } from '../fixtures/reliability.js';
+import { until } from '../fixtures/until.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 const CONNECT_TIMEOUT_MS = 500;
@@ -314,13 +315,7 @@ describe('sentinel routers', () => {
         } finally {
           await topology.resumeMaster();
         }
-        let value: unknown;
-        const deadline = Date.now() + 10_000;
-        while (value !== 1 && Date.now() < deadline) {
-          value = await cache.get('k').catch(() => undefined);
-          if (value !== 1) await new Promise((r) => setTimeout(r, 200));
-        }
-        expect(value).toBe(1);
+        await until(async () => (await cache.get('k')) === 1, 10_000, 'reads after SIGCONT', 200);
       } finally {
         await cache.close();
       }

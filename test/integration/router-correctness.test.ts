@@ -13,7 +13,8 @@ import { MasterNotFoundError } from '../../src/core/errors.js';
 import type { SentinelContext } from '../../src/routers/sentinel/context.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
-import { makeRouter, nodeClient, ROUTER_KINDS, sameNode, type TestRouter, until } from './router-helpers.js';
+import { until } from '../fixtures/until.js';
+import { makeRouter, nodeClient, ROUTER_KINDS, sameNode, type TestRouter } from './router-helpers.js';
 
 /** pooled refreshes its replica list this often (REPLICA_REFRESH_MS); the documented bound. */
 const POOLED_REPLICA_REFRESH_MS = 5000;
@@ -155,7 +156,7 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
       } catch {
         // ReplicaNotFoundError while the remaining replica re-syncs: allowed, not stale
       }
-      await sleep(5);
+      await sleep(5); // pacing: reads spread over the 4 s window, not a wait for state
     }
     expect(stale).toEqual([]);
     expect(reads).toBeGreaterThan(10);
@@ -208,11 +209,18 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     router = r;
     await r.ready();
     if (kind === 'pooled') {
-      // pooled learns replica health from Sentinel when it refreshes its replica list.
-      await r.execute('read', (c) => c.get(key)).catch(() => {});
-      await sleep(POOLED_REPLICA_REFRESH_MS + 1000);
-      await r.execute('read', (c) => c.get(key)).catch(() => {});
-      await sleep(500);
+      // pooled learns replica health from Sentinel when it refreshes its replica list (on a
+      // read, at most every POOLED_REPLICA_REFRESH_MS): the documented bound, plus slack.
+      await until(
+        async () => {
+          for (let i = 0; i < 10; i++)
+            if ((await r.execute('read', (c) => c.get(key))) !== 'new') return false;
+          return true;
+        },
+        POOLED_REPLICA_REFRESH_MS + 10_000,
+        'pooled to stop reading the broken replica',
+        200,
+      );
     }
     const values: (string | null)[] = [];
     for (let i = 0; i < 40; i++) values.push(await r.execute('read', (c) => c.get(key)));
@@ -231,7 +239,7 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     const writer = (async () => {
       while (writing) {
         await admin.set(key, String(Date.now()));
-        await sleep(20);
+        await sleep(20); // the write period: the key's age measures how far a replica is behind
       }
     })();
     cleanup = async () => {
@@ -241,12 +249,17 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
       replica.disconnect();
       admin.disconnect();
     };
-    await sleep(300);
+    await until(async () => (await replica.get(key)) !== null, 10_000, 'the key on the replica');
     // Writes (the replication stream included) wait on the replica; reads are served: it
     // falls behind while its link stays up. The pause outlasts the test (cleanup unpauses):
     // on a loaded machine building and readying the routers below can take seconds.
     await replica.client('PAUSE', 60_000, 'WRITE');
-    await sleep(2500);
+    await until(
+      async () => Date.now() - Number(await replica.get(key)) > 2500,
+      15_000,
+      'the replica to fall 2.5 s behind',
+      100,
+    );
     async function worstStaleness(r: TestRouter): Promise<number> {
       let worst = 0;
       for (let i = 0; i < 40; i++) {
@@ -280,7 +293,7 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     const linkBreaker = (async () => {
       while (lagging) {
         await admin.call('CLIENT', 'KILL', 'TYPE', 'replica').catch(() => {});
-        await sleep(300);
+        await sleep(300); // the period of the link breaks that make the lag
       }
     })();
     cleanup = async () => {
@@ -315,9 +328,16 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     lagging = false;
     await linkBreaker;
     await topo.waitForHealthy(30_000);
-    await sleep(1500);
-    const before = r.stats().nodes[`${master.host}:${master.port}`]?.ops ?? 0;
-    for (let i = 0; i < 20; i++) await r.execute('read', (c) => c.get(key));
-    expect(r.stats().nodes[`${master.host}:${master.port}`]?.ops ?? 0).toBe(before);
+    const masterOps = () => r.stats().nodes[`${master.host}:${master.port}`]?.ops ?? 0;
+    await until(
+      async () => {
+        const before = masterOps();
+        for (let i = 0; i < 20; i++) await r.execute('read', (c) => c.get(key));
+        return masterOps() === before;
+      },
+      15_000,
+      'reads to go back to the replicas once the 1 s window has passed',
+      200,
+    );
   });
 });

@@ -9,6 +9,7 @@ import { CacheError } from '../../src/core/errors.js';
 import type { RouterEventMap } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   commandCalls,
   makeRouter,
@@ -17,7 +18,6 @@ import {
   ROUTER_KINDS,
   sameNode,
   type TestRouter,
-  until,
   WriteLoad,
 } from './router-helpers.js';
 

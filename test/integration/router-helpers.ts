@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { routers } from '../../src/routers/index.js';
+import { type ReadyRouter, routers } from '../../src/routers/index.js';
 import type { Router, SentinelRouterOptions } from '../../src/routers/types.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
 
@@ -19,7 +19,7 @@ export const COMMAND_TIMEOUT_MS = 500;
  */
 export const NO_HANG_BUDGET_MS = COMMAND_TIMEOUT_MS * 3 + 2000;
 
-export type TestRouter = Router & { ready(): Promise<void> };
+export type TestRouter = ReadyRouter;
 
 export function makeRouter(
   kind: RouterKind,
@@ -30,7 +30,7 @@ export function makeRouter(
     ...topo.routerOptions(),
     commandTimeoutMs: COMMAND_TIMEOUT_MS,
     ...extra,
-  }) as TestRouter;
+  });
 }
 
 export interface Ack {
@@ -139,24 +139,6 @@ export async function commandCalls(topo: Topology, address: NodeAddress, command
     return m ? Number(m[1]) : 0;
   } finally {
     client.disconnect();
-  }
-}
-
-/** Poll `check` until it returns true; throws with `what` after `timeoutMs`. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
   }
 }
 

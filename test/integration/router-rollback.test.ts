@@ -18,6 +18,7 @@ import type { NearFlushEvent, RollbackEvent } from '../../src/core/events.js';
 import { createCache } from '../../src/create-cache.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   makeRouter,
   missingOn,
@@ -25,7 +26,6 @@ import {
   ROUTER_KINDS,
   sameNode,
   type TestRouter,
-  until,
   WriteLoad,
 } from './router-helpers.js';
 

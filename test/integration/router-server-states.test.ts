@@ -26,7 +26,8 @@ import { routers } from '../../src/routers/index.js';
 import type { ReadFrom, Router } from '../../src/routers/types.js';
 import { startStandalone, startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Standalone, Topology } from '../../src/topology/types.js';
-import { COMMAND_TIMEOUT_MS, nodeClient, until } from './router-helpers.js';
+import { until } from '../fixtures/until.js';
+import { COMMAND_TIMEOUT_MS, nodeClient } from './router-helpers.js';
 
 type Kind = 'standalone' | 'discovery' | 'pooled';
 const KINDS: Kind[] = ['standalone', 'discovery', 'pooled'];

@@ -2,21 +2,23 @@
  * Speculative discovery reads (speculativeReads, the default) on a real topology (master + 2
  * replicas + 3 sentinels, down-after 1000 ms): a read goes to the last answer's node together
  * with its sentinel query, and its reply may reach the caller only if the fresh answer names
- * that node. The router's read audit hook reports, for every reply handed to a caller, the
+ * that node. The router's read audit channel reports, for every reply handed to a caller, the
  * nodes the fresh answer named; the reply itself says which node produced it (the test's own
  * operation records its connection's address). The two are checked against each other, so a
  * reply from a node the answer did not name fails the test whatever the router believes.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../src/core/errors.js';
 import { createCache } from '../../src/create-cache.js';
 import { addressKey } from '../../src/routers/sentinel/address.js';
-import type { DiscoveryRouter } from '../../src/routers/sentinel/discovery.js';
+import { READ_AUDIT_CHANNEL, type ReadAuditMessage } from '../../src/routers/sentinel/read-audit.js';
 import type { NodeAddress, ReadFrom } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   COMMAND_TIMEOUT_MS,
   makeRouter,
@@ -24,7 +26,6 @@ import {
   NO_HANG_BUDGET_MS,
   nodeClient,
   type TestRouter,
-  until,
   WriteLoad,
 } from './router-helpers.js';
 
@@ -35,22 +36,27 @@ interface Served {
   startedAt: number;
 }
 
-type AuditedRouter = TestRouter & Pick<DiscoveryRouter, 'auditReads'>;
-
 function servedBy(client: Redis): string {
   return addressKey({ host: client.options.host as string, port: client.options.port as number });
 }
 
-/** Every reply handed to a caller, and what the router's audit said about each. */
+/** Every reply handed to a caller, and what the router's read audit channel said about each. */
 class ReadAudit {
   readonly named = new Map<object, readonly string[]>();
   readonly delivered: Served[] = [];
+  /** Replies published more than once (each must be published exactly once). */
+  readonly twice: unknown[] = [];
 
-  attach(router: AuditedRouter): void {
-    router.auditReads = (result, named) => {
-      if (this.named.has(result as object)) throw new Error('one reply audited twice');
+  /** Subscribes to `router`'s reads; returns the unsubscribe. */
+  attach(router: TestRouter): () => void {
+    const onRead = (message: unknown) => {
+      const { router: from, result, named } = message as ReadAuditMessage;
+      if (from !== router) return;
+      if (this.named.has(result as object)) this.twice.push(result);
       this.named.set(result as object, named);
     };
+    subscribe(READ_AUDIT_CHANNEL, onRead);
+    return () => unsubscribe(READ_AUDIT_CHANNEL, onRead);
   }
 
   read(router: TestRouter, key: string): Promise<Served> {
@@ -63,10 +69,10 @@ class ReadAudit {
       });
   }
 
-  /** Replies whose node the fresh answer did not name (or that were never audited). */
+  /** Replies whose node the fresh answer did not name, that were never audited, or audited twice. */
   violations(): { served: Served; named: readonly string[] | undefined }[] {
     return this.delivered
-      .filter((s) => !this.named.get(s)?.includes(s.node))
+      .filter((s) => !this.named.get(s)?.includes(s.node) || this.twice.includes(s))
       .map((served) => ({ served, named: this.named.get(served) }));
   }
 }
@@ -111,7 +117,7 @@ class ReadLoad {
 
 describe('discovery speculative reads', () => {
   let topo: Topology;
-  let router: AuditedRouter | undefined;
+  let router: TestRouter | undefined;
   let writes: WriteLoad | undefined;
   let reads: ReadLoad | undefined;
   let paused = false;
@@ -138,15 +144,22 @@ describe('discovery speculative reads', () => {
     await topo.waitForHealthy(30_000);
   });
 
-  function discovery(extra: Parameters<typeof makeRouter>[2] = {}): AuditedRouter {
-    router = makeRouter('discovery', topo, extra) as AuditedRouter;
+  function discovery(extra: Parameters<typeof makeRouter>[2] = {}): TestRouter {
+    router = makeRouter('discovery', topo, extra);
     return router;
+  }
+
+  /** A read audit on `r` for this test (unsubscribed after it). */
+  function audited(r: TestRouter): ReadAudit {
+    const audit = new ReadAudit();
+    const detach = audit.attach(r);
+    cleanups.push(async () => detach());
+    return audit;
   }
 
   async function mixedLoad(readFrom: ReadFrom, tag: string) {
     const r = discovery({ readFrom });
-    const audit = new ReadAudit();
-    audit.attach(r);
+    const audit = audited(r);
     await r.ready();
     const w = new WriteLoad(r, `spec-${tag}-${Date.now()}`, 4);
     writes = w;
@@ -227,8 +240,7 @@ describe('discovery speculative reads', () => {
       // answers name only B, while A is a real replica the last answer still named.
       const natMap: Record<string, NodeAddress> = {};
       const r = discovery({ readFrom: 'replica', natMap });
-      const audit = new ReadAudit();
-      audit.attach(r);
+      const audit = audited(r);
       await r.ready();
       const writer = nodeClient(topo, await topo.currentMaster());
       cleanups.push(async () => writer.disconnect());
@@ -304,8 +316,7 @@ describe('discovery speculative reads', () => {
 
   it('speculativeReads: false sends no read ahead of its answer', async () => {
     const r = discovery({ readFrom: 'master', speculativeReads: false });
-    const audit = new ReadAudit();
-    audit.attach(r);
+    const audit = audited(r);
     await r.ready();
     for (let i = 0; i < 50; i++) await audit.read(r, 'spec:off');
     expect(r.stats().speculation).toBeUndefined();

@@ -18,6 +18,7 @@ import type { ReadFrom, Router, RouterEvent } from '../../src/routers/types.js';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
 import { runTsxSource, srcModule } from '../fixtures/child.js';
+import { until } from '../fixtures/until.js';
 import {
   commandCalls,
   makeRouter,
@@ -28,7 +29,6 @@ import {
   sameNode,
   settleWithin,
   type TestRouter,
-  until,
   WriteLoad,
 } from './router-helpers.js';
 

@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
+import { until } from '../fixtures/until.js';
 import {
   makeRouter,
   NO_HANG_BUDGET_MS,
@@ -17,7 +18,6 @@ import {
   sameNode,
   settleWithin,
   type TestRouter,
-  until,
 } from './router-helpers.js';
 
 let topo: Topology;

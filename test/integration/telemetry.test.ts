@@ -17,6 +17,7 @@ import { freePort } from '../../src/topology/ports.js';
 import type { Standalone } from '../../src/topology/types.js';
 import { runTsx, srcModule } from '../fixtures/child.js';
 import { point, type TestMetrics, testMeterProvider } from '../fixtures/metrics.js';
+import { until } from '../fixtures/until.js';
 import { uniquePrefix } from './cache-suite.js';
 
 let server: Standalone;
@@ -42,13 +43,15 @@ afterAll(async () => {
 
 /** Reads `key` until one read is answered from memory (its connection is tracking by then). */
 async function readUntilHeld(key: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const before = cache.stats().nearCache?.hits ?? 0;
-    await cache.get(key);
-    if ((cache.stats().nearCache?.hits ?? 0) > before) return;
-  }
-  throw new Error(`near cache never served ${key} from memory`);
+  await until(
+    async () => {
+      const before = cache.stats().nearCache?.hits ?? 0;
+      await cache.get(key);
+      return (cache.stats().nearCache?.hits ?? 0) > before;
+    },
+    10_000,
+    `the near cache to serve ${key} from memory`,
+  );
 }
 
 describe('instrument() with a near cache', () => {

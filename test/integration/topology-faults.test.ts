@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTopology, type Topology } from '../../src/topology/index.js';
-import { eventually, sentinelMaster } from '../fixtures/topology.js';
+import { sentinelMaster } from '../fixtures/topology.js';
+import { until } from '../fixtures/until.js';
 
 /**
  * Each fault gets its own topology and the tests run concurrently: most of their time is
@@ -30,7 +31,7 @@ describe.concurrent('process topology: faults', () => {
     expect(t.nodes).toContainEqual(next);
     expect(await t.role(next)).toBe('master');
     await t.resumeMaster();
-    await eventually('old master reconfigured as replica', async () => (await t.role(paused)) === 'slave');
+    await until(async () => (await t.role(paused)) === 'slave', 30_000, 'old master reconfigured as replica');
     await t.waitForHealthy(30_000);
     expect(await t.currentMaster()).toEqual(next);
   });
@@ -45,21 +46,23 @@ describe.concurrent('process topology: faults', () => {
     expect(next).not.toEqual(killed);
     expect(await t.role(next)).toBe('master');
     await t.restartNode(killed);
-    await eventually(
-      'restarted node reconfigured as replica',
+    await until(
       async () => (await t.role(killed)) === 'slave',
+      30_000,
+      'restarted node reconfigured as replica',
     );
     await t.waitForHealthy(30_000);
     // Healthy means safe to fail over again: no sentinel still holds a stale view of the
     // restarted node (that once aborted the next failover).
-    await eventually(
-      'sentinel accepts SENTINEL FAILOVER',
+    await until(
       () =>
         t.failover().then(
           () => true,
           () => false,
         ),
       30_000,
+      'sentinel accepts SENTINEL FAILOVER',
+      200, // each attempt asks a sentinel to start a failover: not faster than that
     );
     expect(await t.waitForNewMaster(30_000, next)).not.toEqual(next);
   });
@@ -70,7 +73,7 @@ describe.concurrent('process topology: faults', () => {
     await t.failover();
     const next = await t.waitForNewMaster(30_000, before);
     expect(next).not.toEqual(before);
-    await eventually('old master reconfigured as replica', async () => (await t.role(before)) === 'slave');
+    await until(async () => (await t.role(before)) === 'slave', 30_000, 'old master reconfigured as replica');
     await t.waitForHealthy(30_000);
     for (const s of t.sentinels) expect(await sentinelMaster(t, s)).toEqual(next);
   });

@@ -16,16 +16,13 @@ import { freePort } from '../../src/topology/ports.js';
 import { dataNodeConf } from '../../src/topology/redis-conf.js';
 import { PortInUseError, RedisProcess } from '../../src/topology/redis-process.js';
 import { alive, spawnTsx } from '../fixtures/child.js';
+import { until } from '../fixtures/until.js';
 
 const TOPOLOGY_MODULE = resolve(import.meta.dirname, '../../src/topology/index.ts');
 
-async function allGone(pids: number[], timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!pids.some(alive)) return true;
-    await sleep(50);
-  }
-  return !pids.some(alive);
+/** Waits until none of `pids` is alive (fails naming them after `timeoutMs`). */
+function allGone(pids: number[], timeoutMs = 10_000): Promise<void> {
+  return until(() => !pids.some(alive), timeoutMs, `processes ${pids.join(', ')} to be gone`);
 }
 
 const started: Topology[] = [];
@@ -73,8 +70,11 @@ describe('cleanup when the owning process dies', () => {
     const run = spawnTsx(script, [], { cwd: resolve(import.meta.dirname, '../..') });
     const { child } = run;
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const deadline = Date.now() + 30_000;
-    while (!run.stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await sleep(20);
+    await until(
+      () => run.stdout.includes('\n') || child.exitCode !== null,
+      30_000,
+      'the child to start a topology',
+    );
     const line = run.stdout.split('\n')[0];
     if (!line) throw new Error(`child did not start a topology: ${run.stderr}`);
     const info = JSON.parse(line) as { pids: number[]; dir: string };
@@ -89,22 +89,20 @@ describe('cleanup when the owning process dies', () => {
     const r = await runChild('throw');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('boom');
-    expect(await allGone(r.pids)).toBe(true);
+    await allGone(r.pids);
     expect(existsSync(r.dir)).toBe(false);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('%s: the signal handler cleans up', async (signal) => {
     const r = await runChild(signal);
-    expect(await allGone(r.pids)).toBe(true);
+    await allGone(r.pids);
     expect(existsSync(r.dir)).toBe(false);
   });
 
   it('SIGKILL (no handler can run): the watchdog kills everything and removes the dir', async () => {
     const r = await runChild('SIGKILL');
-    expect(await allGone(r.pids)).toBe(true);
-    const deadline = Date.now() + 5000;
-    while (existsSync(r.dir) && Date.now() < deadline) await sleep(50);
-    expect(existsSync(r.dir)).toBe(false);
+    await allGone(r.pids);
+    await until(() => !existsSync(r.dir), 5000, 'the watchdog to remove the dir');
   });
 });
 

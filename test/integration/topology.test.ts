@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology, type Topology } from '../../src/topology/index.js';
-import { client, eventually, sentinelMaster } from '../fixtures/topology.js';
+import { client, sentinelMaster } from '../fixtures/topology.js';
+import { until } from '../fixtures/until.js';
 
 describe('process topology: shape', () => {
   let t: Topology;
@@ -42,14 +43,18 @@ describe('process topology: shape', () => {
       master.disconnect();
     }
     for (const replica of t.nodes.slice(1)) {
-      await eventually(`replica ${replica.port} has the key`, async () => {
-        const c = client(replica);
-        try {
-          return (await c.get('topology-test')) === 'hello';
-        } finally {
-          c.disconnect();
-        }
-      });
+      await until(
+        async () => {
+          const c = client(replica);
+          try {
+            return (await c.get('topology-test')) === 'hello';
+          } finally {
+            c.disconnect();
+          }
+        },
+        30_000,
+        `replica ${replica.port} has the key`,
+      );
     }
   });
 

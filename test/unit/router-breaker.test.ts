@@ -17,8 +17,7 @@ import {
 import { rollingWindowOf } from '../../src/core/ioredis-internals.js';
 import { RoleBreaker, tripsBreaker } from '../../src/routers/breaker.js';
 import { translateError } from '../../src/routers/errors.js';
-import { parseRole, roleMatches } from '../../src/routers/node-clients.js';
-import { type NodeHandle, RoutePipeline } from '../../src/routers/pipeline.js';
+import { type NodeHandle, RouteRunner } from '../../src/routers/route-runner.js';
 import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
 
 describe('tripsBreaker: only infrastructure failures count', () => {
@@ -184,10 +183,10 @@ describe('RoleBreaker: only operations admitted in the current state count', () 
     }
   });
 
-  it('the same through the route pipeline (the pooled router counts in its promise step)', async () => {
+  it('the same through the route runner (the pooled router counts in its promise step)', async () => {
     const events: string[] = [];
     const b = breaker(events);
-    const p = new RoutePipeline(new RouterEvents(), new NodeStats(), 500);
+    const p = new RouteRunner(new RouterEvents(), new NodeStats(), 500);
     const client = { commandQueue: { length: 0 }, status: 'ready' } as unknown as Redis;
     const node: NodeHandle = {
       address: { host: '127.0.0.1', port: 1 },
@@ -324,17 +323,3 @@ describe("RoleBreaker fast path (counts in opossum's rolling window without fire
 });
 
 const fail = (err: Error) => () => Promise.reject(err);
-
-describe('ROLE replies', () => {
-  it('parses the role and matches expectations', () => {
-    expect(parseRole(['master', 10, []])).toBe('master');
-    expect(parseRole([Buffer.from('slave'), '127.0.0.1', 6379, 'connected', 1])).toBe('slave');
-    expect(parseRole(['sentinel', []])).toBe('sentinel');
-    expect(parseRole('nonsense')).toBe('unknown');
-    expect(roleMatches('master', 'master')).toBe(true);
-    expect(roleMatches('slave', 'master')).toBe(false);
-    expect(roleMatches('slave', 'replica')).toBe(true);
-    expect(roleMatches('master', 'any')).toBe(true);
-    expect(roleMatches('sentinel', 'any')).toBe(false);
-  });
-});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MasterNotFoundError } from '../../src/core/errors.js';
 import { addressKey, createAddressMapper, toAddress } from '../../src/routers/sentinel/address.js';
 import { SentinelContext } from '../../src/routers/sentinel/context.js';
 import { FailoverFence } from '../../src/routers/sentinel/failover-fence.js';
@@ -213,6 +214,45 @@ describe('SentinelContext: masters reported down, the replica being promoted', (
       news({ type: 'failover-abort', sentinel: S1, reason: '-failover-abort-no-good-slave' });
       expect(ctx.fence.up).toBe(false);
       expect(ctx.fence.promoting).toBeUndefined();
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('the write path: a write resolved while a promotion was announced is held, then resolved again; a read is not', async () => {
+    const { ctx, news } = context();
+    try {
+      const answers = [M, A];
+      let asked = 0;
+      const resolve = () => {
+        const answer = answers[asked++];
+        // The failover leader announces the promotion while the first answer is on its way.
+        if (asked === 1) news({ type: 'failover-start', sentinel: S1, promoted: A });
+        return Promise.resolve(answer);
+      };
+      const write = ctx.masterFor('write', resolve);
+      await new Promise((r) => setImmediate(r));
+      expect(asked).toBe(1); // held: not resolved again while the fence is up
+      news({ type: 'switch', from: M, to: A, sentinel: S1 });
+      expect(await write).toEqual(A); // the answer obtained after the fence came down
+      expect(asked).toBe(2);
+
+      news({ type: 'failover-start', sentinel: S1, promoted: M });
+      asked = 0;
+      expect(await ctx.masterFor('read', resolve)).toEqual(M); // reads are not held
+      expect(asked).toBe(1);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('the write path: a write held past commandTimeoutMs fails with MasterNotFoundError, unresolved', async () => {
+    const ctx = new SentinelContext({ sentinels: [S], service: 'mymaster', commandTimeoutMs: 50 }, () => {});
+    try {
+      ctx.fence.raise();
+      let asked = 0;
+      await expect(ctx.masterFor('write', () => ++asked)).rejects.toBeInstanceOf(MasterNotFoundError);
+      expect(asked).toBe(0);
     } finally {
       await ctx.close();
     }

@@ -85,6 +85,26 @@ describe('every options object goes through it', () => {
     ],
     [
       'routers.discovery',
+      () => routers.discovery({ ...sentinelOptions, sentinels: [] }),
+      /option 'sentinels' for routers.discovery must list at least one sentinel/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, sentinels: [{ host: 'h', port: '26379' }] } as never),
+      /option 'sentinels\[0\]\.port' for routers.pooled must be an integer 1\.\.65535/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ sentinels: sentinelOptions.sentinels } as never),
+      /option 'service' for routers.pooled is required/,
+    ],
+    [
+      'routers.pooled',
+      () => routers.pooled({ ...sentinelOptions, pool: { min: 4, max: 2 } }),
+      /option 'pool.min' for routers.pooled must not exceed 'pool.max' \(2\); got 4/,
+    ],
+    [
+      'routers.discovery',
       () => routers.discovery({ ...sentinelOptions, readfrom: 'replica' } as never),
       /unknown option 'readfrom' for routers.discovery \(did you mean 'readFrom'\?\)/,
     ],

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../../core/errors.js';
 import { type Schema, validateOptions } from '../../core/validate.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from '../node-clients.js';
+import { TLS_RULE } from '../options.js';
 import type { NodeAddress, ReadFrom } from '../types.js';
 
 /** Options of `routers.cluster({...})`. */
@@ -57,6 +58,22 @@ export interface ResolvedClusterOptions {
   coalesceWrites: boolean;
 }
 
+const CLUSTER_SCHEMA: Schema = {
+  nodes: { anyOf: ['array'], required: true },
+  username: 'string',
+  password: { anyOf: ['string'], secret: true },
+  tls: TLS_RULE,
+  natMap: { anyOf: ['object', 'function'] },
+  readFrom: { oneOf: ['master', 'replica', 'replica-preferred'] },
+  commandTimeoutMs: 'positive number',
+  connectTimeoutMs: 'positive number',
+  slotsRefreshIntervalMs: 'positive number',
+  slotsRefreshTimeoutMs: 'positive number',
+  failoverRefreshMs: 'positive number',
+  failoverWatchMs: 'positive number',
+  coalesceWrites: 'boolean',
+};
+
 const ADDRESS: Schema = {
   host: { anyOf: ['non-empty string'], required: true },
   port: { anyOf: ['port'], required: true },
@@ -72,11 +89,12 @@ function address(value: unknown, where: string): NodeAddress {
 }
 
 /**
- * `routers.cluster` options with defaults filled in. Names and types were checked by
- * `routers.cluster` (core/validate.ts); this checks what a schema cannot: the seed list and the
- * NAT map entries are addresses, `nodes` is not empty.
+ * The one place routers.cluster's options are checked, then filled with defaults: names and
+ * types (core/validate.ts), then what a schema cannot say: the seed list and the NAT map
+ * entries are addresses, `nodes` is not empty.
  */
 export function resolveClusterOptions(o: ClusterRouterOptions): ResolvedClusterOptions {
+  validateOptions('routers.cluster', o, CLUSTER_SCHEMA);
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) {
     fail("option 'nodes' must be a non-empty array of seed nodes [{ host, port }, ...]");
   }

@@ -1,4 +1,4 @@
-import { ConfigError, MasterNotFoundError } from '../../core/errors.js';
+import { MasterNotFoundError } from '../../core/errors.js';
 import { formatAddress } from '../errors.js';
 import { type NodeClientSettings, nodeClientSettings } from '../node-clients.js';
 import type {
@@ -29,8 +29,9 @@ const DEMOTION_MEMORY_MS = 30_000;
 const NOT_MASTER_MEMORY_MS = 5000;
 
 /**
- * What both Sentinel routers share: validated options, the sentinel query client, the
- * subscriptions on every sentinel, the failover fence, events and per-node stats.
+ * What both Sentinel routers share: their options with defaults (checked before, in
+ * options.ts), the sentinel query client, the subscriptions on every sentinel, the failover
+ * fence, events and per-node stats.
  */
 export class SentinelContext {
   readonly service: string;
@@ -53,7 +54,6 @@ export class SentinelContext {
   private lastSwitch: { id: string; at: number } | undefined;
 
   constructor(opts: SentinelRouterOptions, onNews: (news: SentinelNews) => void) {
-    validate(opts);
     this.service = opts.service;
     this.readFrom = opts.readFrom ?? 'master';
     this.readYourWritesMs =
@@ -121,11 +121,27 @@ export class SentinelContext {
   }
 
   /**
+   * The Sentinel write path, for both strategies: the master an operation of `intent` runs on,
+   * as `resolve` finds it (a pool already resolved, or a fresh sentinel answer). A write waits
+   * while a failover is announced (fence); when the failover leader announced a promotion while
+   * `resolve` ran, that answer may name the master being replaced and a write it acknowledged
+   * would be lost: hold again, then resolve again (an answer obtained after the fence came down).
+   */
+  async masterFor<M>(intent: Intent, resolve: () => M | Promise<M>): Promise<M> {
+    // The same awaits, in the same order, as the two copies this replaces.
+    await this.holdWriteDuringFailover(intent);
+    const master = await resolve();
+    if (intent !== 'write' || !this.fence.up) return master;
+    await this.holdWriteDuringFailover(intent);
+    return resolve();
+  }
+
+  /**
    * Writes wait while the failover leader is promoting a replica (between +selected-slave and
    * +switch-master): a write acknowledged by the old master then would be lost. Waits at most
    * commandTimeoutMs, then fails with MasterNotFoundError.
    */
-  async holdWriteDuringFailover(intent: Intent): Promise<void> {
+  private async holdWriteDuringFailover(intent: Intent): Promise<void> {
     if (intent !== 'write' || !this.fence.up) return;
     const { commandTimeoutMs } = this.node;
     if (!(await this.fence.wait(commandTimeoutMs))) {
@@ -233,40 +249,6 @@ export class SentinelContext {
     this.sentinel.prefer(sentinel);
     this.fence.lower();
     return true;
-  }
-}
-
-function validate(opts: SentinelRouterOptions): void {
-  if (!Array.isArray(opts.sentinels) || opts.sentinels.length === 0) {
-    throw new ConfigError('sentinels: at least one { host, port } is required');
-  }
-  for (const s of opts.sentinels) {
-    if (typeof s?.host !== 'string' || !Number.isInteger(s.port)) {
-      throw new ConfigError('sentinels: every entry needs a host (string) and a port (integer)');
-    }
-  }
-  if (typeof opts.service !== 'string' || opts.service === '') {
-    throw new ConfigError('service: the name of the master set monitored by the sentinels is required');
-  }
-  if (opts.readFrom !== undefined && !['master', 'replica', 'replica-preferred'].includes(opts.readFrom)) {
-    throw new ConfigError("readFrom: expected 'master', 'replica' or 'replica-preferred'");
-  }
-  const ryw = opts.readYourWrites;
-  if (
-    ryw !== undefined &&
-    typeof ryw !== 'boolean' &&
-    !(typeof ryw === 'number' && ryw >= 0 && Number.isFinite(ryw))
-  ) {
-    throw new ConfigError('readYourWrites: expected true/false or a number of milliseconds >= 0');
-  }
-  for (const [name, v] of [
-    ['commandTimeoutMs', opts.commandTimeoutMs],
-    ['connectTimeoutMs', opts.connectTimeoutMs],
-    ['sentinelTimeoutMs', opts.sentinelTimeoutMs],
-  ] as const) {
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
-      throw new ConfigError(`${name}: expected a positive number of milliseconds`);
-    }
   }
 }
 

@@ -17,20 +17,22 @@ import {
   type NodeRoleNeed,
   type ReadPlan,
   routerClosed,
-} from '../pipeline.js';
-import type { DiscoveryRouterOptions, Intent, NodeAddress, Router, RouterStats } from '../types.js';
+} from '../route-runner.js';
+import type { DiscoveryRouterOptions, Intent, NodeAddress, RouterStats } from '../types.js';
 import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
+import { checkDiscoveryOptions } from './options.js';
+import { type ReadAuditMessage, readAudit } from './read-audit.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
 import { judgeSpeculation, SpeculationCounters } from './speculation.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
- * event-loop turn). Measured with 20 writers: 16 beat 4 by ~7% and 1 by ~25%; the
- * sentinel answers get-master-addr-by-name in microseconds, so more overlap is cheap.
+ * event-loop turn); a sentinel answers in microseconds, so overlap is cheap
+ * (docs/design.md#discovery-coalescing).
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
 /** A replica reported with its link down is asked ROLE again at most this often. */
@@ -110,15 +112,15 @@ const noop = (): void => {};
  *   routed by an answer obtained after it started, in one round trip instead of two. Writes
  *   always wait for the answer: a write must never reach a node the answer does not name.
  */
-export function discovery(opts: DiscoveryRouterOptions): Router {
-  return new DiscoveryRouter(opts);
+export function discovery(opts: DiscoveryRouterOptions): DiscoveryRouter {
+  return new DiscoveryRouter(checkDiscoveryOptions(opts));
 }
 
 export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
   private readonly conns = new Map<string, NodeConnection>();
   private readonly connecting = new Map<string, Promise<NodeConnection>>();
-  /** The pipeline's view of each address, per role (one object per address and role). */
+  /** The runner's view of each address, per role (one object per address and role). */
   private readonly masterNodeHandles = new Map<string, NodeHandle>();
   private readonly replicaNodeHandles = new Map<string, NodeHandle>();
   /** For the replica a failover leader is promoting: master or replica will do. */
@@ -136,11 +138,10 @@ export class DiscoveryRouter extends SentinelRouter {
   /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
   private lastReplicas: NodeAddress[] = [];
   private nextSpeculativeReplica = 0;
-  /**
-   * @internal Test hook: called with every read's result as it is handed to the caller, and
-   * the address keys the fresh sentinel answer that routed it named.
-   */
-  auditReads: ((result: unknown, named: readonly string[]) => void) | undefined;
+  /** Publishes a read on the read audit channel (read-audit.ts); used only while it has subscribers. */
+  private readonly auditRead = (result: unknown, named: readonly string[]): void => {
+    readAudit.publish({ router: this, result, named } satisfies ReadAuditMessage);
+  };
 
   constructor(opts: DiscoveryRouterOptions) {
     super(opts);
@@ -177,11 +178,11 @@ export class DiscoveryRouter extends SentinelRouter {
   }
 
   /**
-   * Reads speculate unless a data connection hook is installed: the near cache's hook means its
-   * reads keep a reply the moment it arrives, before the router could drop an unconfirmed one.
+   * Reads speculate unless a data connection hook needs confirmed replies (the near cache: it
+   * acts on a reply the moment it arrives, before the router could drop an unconfirmed one).
    */
   private speculates(): boolean {
-    return this.speculativeReads && this.ctx.node.hooks.empty;
+    return this.speculativeReads && !this.ctx.node.hooks.needConfirmedReplies;
   }
 
   /** A read of the master: speculatively on the last answer's master when its connection is current. */
@@ -194,7 +195,7 @@ export class DiscoveryRouter extends SentinelRouter {
 
   /**
    * Written with promise handlers rather than as an async function: this is discovery's
-   * per-read hot path (pipeline.ts says why that matters).
+   * per-read hot path (route-runner.ts says why that matters).
    */
   private confirmMasterRead<T>(
     spec: Speculation<T>,
@@ -213,7 +214,7 @@ export class DiscoveryRouter extends SentinelRouter {
         }
         this.speculation.hits++;
         this.ctx.stats.op(spec.conn.key, 'master');
-        const audit = this.auditReads;
+        const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
         return spec.outcome.then(
           audit &&
             ((result: T) => {
@@ -221,7 +222,7 @@ export class DiscoveryRouter extends SentinelRouter {
               return result;
             }),
           // The confirmed node's own answer: sorted exactly as if sent after the answer.
-          (err: unknown) => this.pipeline.failed(spec.handle, 'master', spec.client, err, retryIfAllowed()),
+          (err: unknown) => this.runner.failed(spec.handle, 'master', spec.client, err, retryIfAllowed()),
         );
       },
       (err: unknown) => {
@@ -244,15 +245,7 @@ export class DiscoveryRouter extends SentinelRouter {
     mayRetry: boolean,
     unlessReportedDown = false,
   ): Promise<T> {
-    await this.ctx.holdWriteDuringFailover(intent);
-    let answer = await this.freshMaster();
-    if (intent === 'write' && this.ctx.fence.up) {
-      // The failover leader announced a promotion while we asked: the answer may name the
-      // master being replaced, and a write it acknowledged now would be lost. Hold, then ask
-      // again (an answer obtained after the fence came down).
-      await this.ctx.holdWriteDuringFailover(intent);
-      answer = await this.freshMaster();
-    }
+    const answer = await this.ctx.masterFor(intent, this.freshMasterAnswer);
     if (unlessReportedDown && this.ctx.isReportedDown(answer.address)) {
       throw this.ctx.masterReportedDown(answer.address);
     }
@@ -270,9 +263,9 @@ export class DiscoveryRouter extends SentinelRouter {
     fn: (client: Redis) => Promise<T>,
     retry: (() => Promise<T>) | undefined,
   ): Promise<T> {
-    const audit = this.auditReads;
+    const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
     const handle = this.handle(answer.address, 'master', answer.key);
-    if (audit === undefined || intent !== 'read') return this.pipeline.run(handle, 'master', fn, retry);
+    if (audit === undefined || intent !== 'read') return this.runner.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
     // here too would name this address for a reply that came from the next one.
     let retried = false;
@@ -282,11 +275,13 @@ export class DiscoveryRouter extends SentinelRouter {
         retried = true;
         return retry();
       });
-    return this.pipeline.run(handle, 'master', fn, tracked).then((result) => {
+    return this.runner.run(handle, 'master', fn, tracked).then((result) => {
       if (!retried) audit(result, answer.named);
       return result;
     });
   }
+
+  private readonly freshMasterAnswer = (): Promise<MasterAnswer> => this.freshMaster();
 
   /** The master a sentinel names now (asked after the caller started), never a demoted one. */
   private freshMaster(): Promise<MasterAnswer> {
@@ -342,7 +337,7 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.masterOperation('read', fn, false, true);
   }
 
-  /** The pipeline's replica read (round robin, skips, fallbacks) over `replicas`. */
+  /** The runner's replica read (round robin, skips, fallbacks) over `replicas`. */
   private readReplicas<T>(
     replicas: () => Promise<readonly NodeHandle[]> | readonly NodeHandle[],
     fn: (client: Redis) => Promise<T>,
@@ -354,11 +349,11 @@ export class DiscoveryRouter extends SentinelRouter {
       promoted: this.promotedIn,
       onMaster: () => this.masterFallback(fn),
     };
-    const audit = this.auditReads;
-    if (audit === undefined) return this.pipeline.read(plan, fn);
+    const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
+    if (audit === undefined) return this.runner.read(plan, fn);
     let named: readonly string[] = [];
     let viaMaster = false;
-    return this.pipeline
+    return this.runner
       .read(
         {
           ...plan,
@@ -384,7 +379,7 @@ export class DiscoveryRouter extends SentinelRouter {
   /**
    * Send `fn` to the next replica of the last answer, round robin (skipping failed or lagging
    * ones). When that replica has no current connection the read waits for its answer instead
-   * of going to another one: the pipeline's read then opens (or re-checks) connections in its
+   * of going to another one: the runner's read then opens (or re-checks) connections in its
    * own rotation, so every replica keeps getting reads.
    */
   private speculateOnReplica<T>(fn: (client: Redis) => Promise<T>): Speculation<T> | undefined {
@@ -392,7 +387,7 @@ export class DiscoveryRouter extends SentinelRouter {
     const n = candidates.length;
     for (let i = 0; i < n; i++) {
       const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
-      if (this.pipeline.skipping(addressKey(address)) || !this.withinLag(address)) continue;
+      if (this.runner.skipping(addressKey(address)) || !this.withinLag(address)) continue;
       return this.speculate(address, addressKey(address), 'replica', fn);
     }
     return undefined;
@@ -403,7 +398,7 @@ export class DiscoveryRouter extends SentinelRouter {
     try {
       answer = await this.replicaQuery.get();
     } catch (err) {
-      // No fresh answer: the read gets the pipeline's handling of that (replica-preferred
+      // No fresh answer: the read gets the runner's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
       this.speculation.misses++;
       if (debugEnabled)
@@ -432,7 +427,7 @@ export class DiscoveryRouter extends SentinelRouter {
     } catch (err) {
       // The confirmed replica's own failure, sorted as usual (evict, skip); a transient one
       // passes the read to the other replicas the answer lists, as a replica read would.
-      const failure = await this.pipeline.failed(spec.handle, 'replica', spec.client, err).then(
+      const failure = await this.runner.failed(spec.handle, 'replica', spec.client, err).then(
         () => undefined as never,
         (e: unknown) => e,
       );
@@ -441,7 +436,7 @@ export class DiscoveryRouter extends SentinelRouter {
       if (rest.length === 0 && this.ctx.readFrom !== 'replica-preferred') throw failure;
       return this.readReplicas(() => this.replicaHandles(rest), fn);
     }
-    this.auditReads?.(result, named);
+    if (readAudit.hasSubscribers) this.auditRead(result, named);
     return result;
   }
 
@@ -512,7 +507,7 @@ export class DiscoveryRouter extends SentinelRouter {
     });
   }
 
-  /** The pipeline's view of `address` in one role (one object per address and role). */
+  /** The runner's view of `address` in one role (one object per address and role). */
   private handle(address: NodeAddress, need: ExpectedRole, key = addressKey(address)): NodeHandle {
     const handles =
       need === 'master'

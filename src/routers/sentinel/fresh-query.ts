@@ -9,7 +9,7 @@
  * operation); at most `maxInFlight` queries are outstanding — a batch formed while at the
  * cap is sent when one comes back. (setImmediate rather than process.nextTick: replies
  * read in one turn complete many operations, whose next operations then share a single
- * query; measured ~8% more throughput under load, no visible cost when idle.)
+ * query: docs/design.md#discovery-coalescing.)
  */
 export class FreshQuery<T> {
   private batch: Batch<T> | undefined;

@@ -4,7 +4,7 @@ import { debug, debugEnabled } from '../../core/debug.js';
 import { CommandTimeoutError, ConnectionInterruptedError } from '../../core/errors.js';
 import { formatAddress } from '../errors.js';
 import { connectVerified, type ExpectedRole } from '../node-clients.js';
-import type { NodeHandle } from '../pipeline.js';
+import type { NodeHandle } from '../route-runner.js';
 import type { NodeAddress, NodeConnectionOptions } from '../types.js';
 import { addressKey } from './address.js';
 
@@ -15,12 +15,9 @@ export interface NodePoolOptions {
 }
 
 /**
- * Operations in flight on one client before the pool opens another. ioredis pipelines
- * commands on a connection, and the routers coalesce those issued in the same tick into
- * one write (write-coalescing.ts), so one busy connection costs the server fewer system calls than several
- * half-idle ones (measured: with 20 writers, one lane beat two by ~15%). A second lane
- * only pays off when a single connection would queue a lot (replies stuck behind a large
- * value).
+ * Operations in flight on one client before the pool opens another: one busy connection
+ * (its same-tick commands coalesced into one write) costs the server fewer system calls than
+ * several half-idle ones (docs/design.md#pooled-lanes).
  */
 export const LANE_CONCURRENCY = 64;
 
@@ -163,7 +160,7 @@ export class NodePool implements NodeHandle {
     cb?.(err);
   }
 
-  /** NodeHandle: the pipeline evicts a pool whose node failed or changed role. */
+  /** NodeHandle: the runner evicts a pool whose node failed or changed role. */
   evict(err: Error): void {
     this.kill(err);
   }

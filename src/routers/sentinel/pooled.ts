@@ -1,25 +1,20 @@
 import type { Redis } from 'ioredis';
 import { debug, debugEnabled } from '../../core/debug.js';
-import {
-  ConfigError,
-  ConnectionInterruptedError,
-  MasterNotFoundError,
-  ReplicaNotFoundError,
-} from '../../core/errors.js';
+import { ConnectionInterruptedError, MasterNotFoundError, ReplicaNotFoundError } from '../../core/errors.js';
 
 import { type BreakerRole, RoleBreaker } from '../breaker.js';
 import { formatAddress } from '../errors.js';
 import type { ExpectedRole } from '../node-clients.js';
-import { type ReadPlan, routerClosed } from '../pipeline.js';
+import { type ReadPlan, routerClosed } from '../route-runner.js';
 import { SingleFlight } from '../single-flight.js';
-import type { Intent, NodeAddress, PooledRouterOptions, Router, RouterStats } from '../types.js';
+import type { Intent, NodeAddress, PooledRouterOptions, RouterStats } from '../types.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { NodePool, type NodePoolOptions } from './node-pool.js';
+import { checkPooledOptions } from './options.js';
 import { isUsable, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
 
-export const POOL_DEFAULTS: NodePoolOptions = { min: 1, max: 8, acquireTimeoutMs: 1000 };
 /** A replica list older than this is refreshed in the background on the next read. */
 const REPLICA_REFRESH_MS = 5000;
 /** With no live replica, ask the sentinels again at most this often. */
@@ -37,17 +32,17 @@ interface ReplicaSet {
  * - `+switch-master` from any sentinel: the old master's pool dies at once (borrowed
  *   clients included) and the new master's pool is opened from the announcement itself;
  * - a `READONLY` reply: the pool dies and the write is retried once on a re-resolved master;
- * - a connection error or a command timeout (RoutePipeline evicts);
+ * - a connection error or a command timeout (RouteRunner evicts);
  * - a replica the sentinels report with its link down (replaced by a pool that checks ROLE).
- * Operations run through the shared RoutePipeline (failure sorting, replica reads and their
+ * Operations run through the shared RouteRunner (failure sorting, replica reads and their
  * fallbacks); one opossum breaker per role makes callers fail fast while no master answers.
  *
  * While every sentinel is down, existing pools keep serving (a running master does not
  * need sentinels); only a resolution (first use, or after an eviction) fails, with
  * SentinelUnavailableError.
  */
-export function pooled(opts: PooledRouterOptions): Router {
-  return new PooledRouter(opts);
+export function pooled(opts: PooledRouterOptions): PooledRouter {
+  return new PooledRouter(checkPooledOptions(opts));
 }
 
 /**
@@ -73,9 +68,10 @@ export class PooledRouter extends SentinelRouter {
   /** Every pool ever opened and not yet closed, so close() reaches all sockets. */
   private readonly pools = new Set<NodePool>();
 
-  constructor(opts: PooledRouterOptions) {
+  /** `opts` as checkPooledOptions returns them (sentinel/options.ts). */
+  constructor(opts: PooledRouterOptions & { pool: NodePoolOptions }) {
     super(opts);
-    this.poolOpts = poolOptions(opts.pool);
+    this.poolOpts = opts.pool;
     const breaker = (role: BreakerRole) =>
       new RoleBreaker(role, opts.breaker, {
         open: () => this.ctx.events.emit('breaker-open', { role }),
@@ -110,9 +106,9 @@ export class PooledRouter extends SentinelRouter {
     if (pool?.alive && !this.ctx.fence.up) {
       // Fast path: the master is resolved and no failover is announced.
       const retry = intent === 'write' ? () => this.masterOperation(intent, fn, false) : undefined;
-      // A closed breaker only counts, in the pipeline's promise step: no promise of its own.
-      if (breaker.passing) return this.pipeline.run(pool, 'master', fn, retry, breaker.counter);
-      return breaker.run(() => this.pipeline.run(pool, 'master', fn, retry));
+      // A closed breaker only counts, in the runner's promise step: no promise of its own.
+      if (breaker.passing) return this.runner.run(pool, 'master', fn, retry, breaker.counter);
+      return breaker.run(() => this.runner.run(pool, 'master', fn, retry));
     }
     return breaker.run(() => this.masterOperation(intent, fn, true));
   }
@@ -127,9 +123,9 @@ export class PooledRouter extends SentinelRouter {
     };
     // Replicas behind an open breaker: straight to the fallbacks (the promoted replica, the master).
     if (plan.preferred && this.breakers.replica.state === 'open') {
-      return this.pipeline.read({ ...plan, replicas: noReplicas }, fn);
+      return this.runner.read({ ...plan, replicas: noReplicas }, fn);
     }
-    return this.breakers.replica.run(() => this.pipeline.read(plan, fn));
+    return this.breakers.replica.run(() => this.runner.read(plan, fn));
   }
 
   private readonly replicaPools = () => this.pickReplicas();
@@ -171,24 +167,21 @@ export class PooledRouter extends SentinelRouter {
     mayRetry: boolean,
     unlessReportedDown = false,
   ): Promise<T> {
-    await this.ctx.holdWriteDuringFailover(intent);
-    let pool = this.master?.alive ? this.master : await this.resolveMaster();
-    if (intent === 'write' && this.ctx.fence.up) {
-      // The failover leader announced a promotion while we resolved: that answer may name
-      // the master being replaced. Hold, then take the master as known after the switch.
-      await this.ctx.holdWriteDuringFailover(intent);
-      pool = this.master?.alive ? this.master : await this.resolveMaster();
-    }
+    const pool = await this.ctx.masterFor(intent, this.masterPool);
     if (unlessReportedDown && this.ctx.isReportedDown(pool.address)) {
       throw this.ctx.masterReportedDown(pool.address);
     }
-    return this.pipeline.run(
+    return this.runner.run(
       pool,
       'master',
       fn,
       mayRetry ? () => this.masterOperation(intent, fn, false) : undefined,
     );
   }
+
+  /** The master's pool: the one resolved, while it lives, else a new resolution. */
+  private readonly masterPool = (): NodePool | Promise<NodePool> =>
+    this.master?.alive ? this.master : this.resolveMaster();
 
   private resolveMaster(): Promise<NodePool> {
     return this.resolving.run('master', async () => {
@@ -231,7 +224,7 @@ export class PooledRouter extends SentinelRouter {
     return pool;
   }
 
-  /** The live replica pools (the pipeline picks one and falls back). */
+  /** The live replica pools (the runner picks one and falls back). */
   private async pickReplicas(): Promise<readonly NodePool[]> {
     let set = this.replicas;
     const age = set ? Date.now() - set.at : Number.POSITIVE_INFINITY;
@@ -324,18 +317,4 @@ export class PooledRouter extends SentinelRouter {
         .catch(() => {});
     }
   }
-}
-
-function poolOptions(pool: PooledRouterOptions['pool']): NodePoolOptions {
-  const o = {
-    min: pool?.min ?? POOL_DEFAULTS.min,
-    max: pool?.max ?? POOL_DEFAULTS.max,
-    acquireTimeoutMs: pool?.acquireTimeoutMs ?? POOL_DEFAULTS.acquireTimeoutMs,
-  };
-  if (!Number.isInteger(o.max) || o.max < 1) throw new ConfigError('pool.max: expected an integer >= 1');
-  if (!Number.isInteger(o.min) || o.min < 0 || o.min > o.max) {
-    throw new ConfigError('pool.min: expected an integer between 0 and pool.max');
-  }
-  if (!(o.acquireTimeoutMs > 0)) throw new ConfigError('pool.acquireTimeoutMs: expected a positive number');
-  return o;
 }

@@ -18,7 +18,7 @@ import {
   trackSocketErrors,
 } from '../errors.js';
 import { boundCommands } from '../node-clients.js';
-import { routerClosed } from '../pipeline.js';
+import { routerClosed } from '../route-runner.js';
 import type { NodeAddress } from '../types.js';
 import { type AddressMapper, addressKey, toAddress } from './address.js';
 import { SentinelList } from './sentinel-list.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { DataConnectionHook } from '../../core/connection-hook.js';
-import { RoutePipeline, routerClosed } from '../pipeline.js';
+import type { DataConnectionHook, DataConnectionNeeds } from '../../core/connection-hook.js';
+import { RouteRunner, routerClosed } from '../route-runner.js';
 import type {
   Intent,
   NodeAddress,
@@ -16,14 +16,14 @@ import { RollbackDetector } from './rollback.js';
 
 /**
  * What the two Sentinel strategies share around their own node handling: the context
- * (sentinels, watcher, fence, events, stats), the failure-sorting pipeline, intent
+ * (sentinels, watcher, fence, events, stats), the failure-sorting route runner, intent
  * dispatch, events, `ready()` and the close sequence. A strategy says how it reaches the
  * master and the replicas, and what it does on sentinel news.
  */
 export abstract class SentinelRouter implements Router {
   abstract readonly kind: string;
   protected readonly ctx: SentinelContext;
-  protected readonly pipeline: RoutePipeline;
+  protected readonly runner: RouteRunner;
   protected closed = false;
   /** `maxReplicaLagMs`: the bound, and what measures replicas against it. */
   private readonly maxReplicaLagMs: number | undefined;
@@ -53,7 +53,7 @@ export abstract class SentinelRouter implements Router {
       fenceUp: () => this.ctx.fence.up,
       emit: (info) => this.ctx.events.emit('rollback', info),
     });
-    this.pipeline = new RoutePipeline(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
+    this.runner = new RouteRunner(this.ctx.events, this.ctx.stats, this.ctx.node.commandTimeoutMs, (a) =>
       this.ctx.noteNotMaster(a),
     );
   }
@@ -109,13 +109,13 @@ export abstract class SentinelRouter implements Router {
   }
 
   /** Run `hook` on every data connection before it carries an operation (the near cache uses it). */
-  onDataConnection(hook: DataConnectionHook): () => void {
-    return this.ctx.node.hooks.add(hook);
+  onDataConnection(hook: DataConnectionHook, needs?: DataConnectionNeeds): () => void {
+    return this.ctx.node.hooks.add(hook, needs);
   }
 
   /**
-   * Resolves once the +switch-master subscriptions are up (and, with maxReplicaLagMs, the
-   * first replication figures are in). Tests and benchmarks use it.
+   * Router.ready: resolves once the +switch-master subscriptions are up (and, with
+   * maxReplicaLagMs, the first replication figures are in).
    */
   async ready(): Promise<void> {
     this.ctx.start();

@@ -8,7 +8,7 @@ import {
   ReplicaNotFoundError,
   ServerError,
 } from '../../src/core/errors.js';
-import { type NodeHandle, RoutePipeline } from '../../src/routers/pipeline.js';
+import { type NodeHandle, RouteRunner } from '../../src/routers/route-runner.js';
 import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';
 
 /** A node whose "client" is a tag; the operation decides from the tag what happens. */
@@ -28,16 +28,16 @@ function node(port: number): NodeHandle & { evicted: number } {
 
 const portOf = (c: Redis) => (c as unknown as { port: number }).port;
 
-function pipeline() {
+function runner() {
   const events = new RouterEvents();
   const errors: Error[] = [];
   events.on('error', ({ error }) => errors.push(error));
-  return { p: new RoutePipeline(events, new NodeStats(), 500), errors };
+  return { p: new RouteRunner(events, new NodeStats(), 500), errors };
 }
 
-describe('RoutePipeline.read', () => {
+describe('RouteRunner.read', () => {
   it('a replica that times out passes the read to the next replica; the master is not asked', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const [a, b] = [node(1), node(2)];
     let masterCalls = 0;
     const results: number[] = [];
@@ -67,7 +67,7 @@ describe('RoutePipeline.read', () => {
   });
 
   it('replica-preferred goes to the master only when no replica could serve; replica mode throws', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const fail = async () => {
       throw new Error('Command timed out');
     };
@@ -79,14 +79,14 @@ describe('RoutePipeline.read', () => {
       onMaster: async () => 'master',
     });
     expect(await p.read(plan(true), fail)).toBe('master');
-    await expect(pipeline().p.read(plan(false), fail)).rejects.toBeInstanceOf(CommandTimeoutError);
-    await expect(pipeline().p.read({ ...plan(false), replicas: () => [] }, fail)).rejects.toBeInstanceOf(
+    await expect(runner().p.read(plan(false), fail)).rejects.toBeInstanceOf(CommandTimeoutError);
+    await expect(runner().p.read({ ...plan(false), replicas: () => [] }, fail)).rejects.toBeInstanceOf(
       ReplicaNotFoundError,
     );
   });
 
   it('a non-transient failure is the answer: thrown at once, no other node tried', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const tried: number[] = [];
     await expect(
       p.read(
@@ -107,7 +107,7 @@ describe('RoutePipeline.read', () => {
   });
 
   it('LOADING on a replica: read elsewhere, the replica skipped and reported', async () => {
-    const { p, errors } = pipeline();
+    const { p, errors } = runner();
     const [a, b] = [node(1), node(2)];
     const tried: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -138,7 +138,7 @@ describe('RoutePipeline.read', () => {
     };
 
     it('reads the replica being promoted before the master', async () => {
-      const { p } = pipeline();
+      const { p } = runner();
       let masterCalls = 0;
       const promoted = node(3);
       const plan = {
@@ -154,12 +154,12 @@ describe('RoutePipeline.read', () => {
       expect(await p.read(plan, timedOut([1, 2]))).toBe(3);
       expect(masterCalls).toBe(0);
       // the promoted replica fails too: the master
-      expect(await pipeline().p.read(plan, timedOut([1, 2, 3]))).toBe(-1);
+      expect(await runner().p.read(plan, timedOut([1, 2, 3]))).toBe(-1);
       expect(masterCalls).toBe(1);
     });
 
     it('the sentinels report the master down: never sent there; skipped replicas are tried, then MasterNotFoundError', async () => {
-      const { p } = pipeline();
+      const { p } = runner();
       const [a, b] = [node(1), node(2)];
       const plan = {
         preferred: true,
@@ -180,9 +180,9 @@ describe('RoutePipeline.read', () => {
   });
 });
 
-describe('RoutePipeline.run', () => {
+describe('RouteRunner.run', () => {
   it('READONLY: evict and retry once; without a retry, MasterNotFoundError', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const n = node(1);
     const readonly = async () => {
       throw new ReplyError("READONLY You can't write against a read only replica.");
@@ -193,7 +193,7 @@ describe('RoutePipeline.run', () => {
   });
 });
 
-describe('RoutePipeline.run with an OutcomeCounter (a closed breaker counting in the pipeline step)', () => {
+describe('RouteRunner.run with an OutcomeCounter (a closed breaker counting in the runner step)', () => {
   function counter() {
     const seen = { succeeded: 0, tracked: [] as Array<'ok' | 'failed'> };
     return {
@@ -217,7 +217,7 @@ describe('RoutePipeline.run with an OutcomeCounter (a closed breaker counting in
   }
 
   it('a success releases the client and counts once; a failure is tracked through its retry', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const released: Redis[] = [];
     const n = { ...node(1), release: (c: Redis) => released.push(c) };
     const c = counter();
@@ -238,7 +238,7 @@ describe('RoutePipeline.run with an OutcomeCounter (a closed breaker counting in
   });
 
   it('never throws synchronously: a throwing acquire or operation is a rejection', async () => {
-    const { p } = pipeline();
+    const { p } = runner();
     const broken = {
       ...node(1),
       acquire: (): Redis => {

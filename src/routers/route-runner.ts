@@ -19,7 +19,7 @@ export type NodeRoleNeed = 'master' | 'replica';
 
 /**
  * A data node as a strategy holds it: one shared connection (discovery), a pool of them
- * (pooled), a cluster node. The pipeline borrows a client, runs the operation and sorts the
+ * (pooled), a cluster node. The runner borrows a client, runs the operation and sorts the
  * outcome; the strategy decides what "evict" means for its connections.
  */
 export interface NodeHandle {
@@ -37,7 +37,7 @@ export interface NodeHandle {
 }
 
 /**
- * Counts an operation's outcome for a circuit breaker inside the pipeline's own promise step
+ * Counts an operation's outcome for a circuit breaker inside the runner's own promise step
  * (a closed RoleBreaker's `counter`, taken when the operation is admitted), so guarding an
  * operation costs no promise of its own.
  */
@@ -94,7 +94,7 @@ export interface ReadPlan<T> {
  *   is translated and reported as an 'error' event.
  * - everything else is translated (server states, ServerError) and the client returned.
  */
-export class RoutePipeline {
+export class RouteRunner {
   private readonly skipped = new Map<string, number>();
   private nextReplica = 0;
 
@@ -109,10 +109,8 @@ export class RoutePipeline {
   /**
    * Run `fn` on `node`; `retry` (if any) re-routes the operation after READONLY or a ROLE
    * mismatch; `counter` (if any) is told the outcome. Never throws: every failure is a
-   * rejection. Written with explicit promise handlers rather than as an async function: this
-   * is the per-operation hot path, and an async function's suspended frame cost more garbage
-   * per operation than everything else here (GC pauses are what a single caller's p99.9 is
-   * made of; docs/design.md, performance notes).
+   * rejection. Promise handlers, not an async function: per-operation garbage is what a single
+   * caller's tail is made of (docs/design.md#performance-notes).
    */
   run<T>(
     node: NodeHandle,
