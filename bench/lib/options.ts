@@ -3,9 +3,12 @@ import { parseTtl } from '../../src/core/ttl.js';
 import type { NearScenarioOptions } from './near.js';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
-export const SCENARIOS = ['steady', 'failover', 'soak', 'near', 'cluster'] as const;
+export const SCENARIOS = ['steady', 'batches', 'failover', 'soak', 'near', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** What runs without `--scenario` ('near' and 'cluster', which starts a Redis Cluster of its own, only when asked for). */
+/**
+ * What runs without `--scenario` ('near' and 'cluster', which starts a Redis Cluster of its own,
+ * only when asked for; 'batches' is part of 'steady', and alone only its explicit-pipelines table).
+ */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['steady', 'failover', 'soak'];
 
 export const FAULTS = ['pause', 'kill', 'failover'] as const;
@@ -106,10 +109,11 @@ Options:
                           0.5 s pipeline cells, one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis-sentinel-fd, node-redis-sentinel
-  --scenario <s[,s]>      steady | failover | soak | near | cluster (default: steady,failover,soak);
-                          steady: every client per GET/SET mix x concurrency x value size, with
-                          redis-benchmark (next to redis-server) as the limit rows, then the
-                          explicit-pipelines table (batches of 100 keys);
+  --scenario <s[,s]>      steady | batches | failover | soak | near | cluster (default:
+                          steady,failover,soak); steady: every client per GET/SET mix x concurrency
+                          x value size, with redis-benchmark (next to redis-server) as the limit
+                          rows, then the explicit-pipelines table (batches of 100 keys);
+                          batches: that table alone;
                           near: hot-key gets with/without the near cache, node-redis
                           clientSideCache and bentocache, invalidation delay, stale reads through a SENTINEL
                           FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { BATCH_SIZE, chunks, eachKey, failedPart, type Progress, progress } from '../batch.js';
@@ -175,17 +176,21 @@ function nearGetMany<T>(
   redisKeys: string[],
 ): Promise<Map<string, T>> {
   const result = new Map<string, T>();
+  // One clock read for the batch (a clock read costs as much as a lookup): the answer is what
+  // was held when the call started.
+  const now = performance.now();
   try {
     for (let i = 0; i < redisKeys.length; i++) {
-      const held = near.lookup(redisKeys[i] as string);
-      if (held === undefined) return nearGetRest(ctx, near, userKeys, redisKeys, i, undefined, result);
+      const held = near.lookup(redisKeys[i] as string, now);
+      if (held === undefined) return nearGetRest(ctx, near, userKeys, redisKeys, i, undefined, result, now);
       const key = userKeys[i] as string;
       if (held.value === null) {
         ctx.executor.miss(key, true);
         continue;
       }
       const value = heldValue(ctx, key, held, held.value);
-      if (value instanceof Enveloped) return nearGetRest(ctx, near, userKeys, redisKeys, i, value, result);
+      if (value instanceof Enveloped)
+        return nearGetRest(ctx, near, userKeys, redisKeys, i, value, result, now);
       ctx.executor.hit(key, true);
       result.set(key, value as T);
     }
@@ -210,6 +215,7 @@ async function nearGetRest<T>(
   from: number,
   first: Enveloped | undefined,
   result: Map<string, T>,
+  now: number,
 ): Promise<Map<string, T>> {
   const count = redisKeys.length - from;
   const values = new Array<unknown>(count).fill(MISSING);
@@ -217,7 +223,7 @@ async function nearGetRest<T>(
   const missing: number[] = [];
   let enveloped = first !== undefined;
   for (let j = 0; j < count; j++) {
-    const held = j === 0 && first !== undefined ? first : near.lookup(redisKeys[from + j] as string);
+    const held = j === 0 && first !== undefined ? first : near.lookup(redisKeys[from + j] as string, now);
     if (held === undefined) {
       missing.push(j);
       continue;
