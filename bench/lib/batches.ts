@@ -61,21 +61,55 @@ function randomBatch(keys: string[], size: number): string[] {
   return out;
 }
 
-/** One client's batch method on one (op, concurrency) for `warmupMs` + `measureMs`. */
+/** What the rounds of one (client method, op, concurrency) add up to. */
+export class BatchMeasurement {
+  readonly histogram = new LatencyHistogram();
+  readonly errorsByName: Record<string, number> = {};
+  errors = 0;
+  measuredMs = 0;
+
+  /** The table row, once every round ran (frees the histogram). */
+  toRow(client: string, method: BatchMethod, op: BatchOp, concurrency: number, o: BatchOptions): BatchRow {
+    const latency = this.histogram.summary();
+    this.histogram.destroy();
+    const batchesPerSec = this.measuredMs > 0 ? (latency.count / this.measuredMs) * 1000 : 0;
+    const versus = method.versus?.[op];
+    return {
+      client,
+      method: method.label,
+      op,
+      shape: method.shape[op] as BatchShape,
+      ...(versus !== undefined ? { versus: { client: versus.client, method: versus.label } } : {}),
+      size: o.size,
+      valueSize: o.valueSize,
+      concurrency,
+      durationMs: Math.round(this.measuredMs),
+      batches: latency.count,
+      batchesPerSec: Math.round(batchesPerSec),
+      keysPerSec: Math.round(batchesPerSec * o.size),
+      latency,
+      errors: this.errors,
+      errorsByName: this.errorsByName,
+    };
+  }
+}
+
+/**
+ * One round of one client's batch method on one (op, concurrency): `warmupMs` unmeasured, then
+ * `measureMs` added to `into`.
+ */
 export async function measureBatches(
-  client: string,
   method: BatchMethod,
   op: BatchOp,
   concurrency: number,
   keys: string[],
   o: BatchOptions,
-): Promise<BatchRow> {
+  measureMs: number,
+  into: BatchMeasurement,
+): Promise<void> {
   const value = valueOfSize(o.valueSize);
-  const histogram = new LatencyHistogram();
-  const errorsByName: Record<string, number> = {};
-  let errors = 0;
   const measureFrom = performance.now() + o.warmupMs;
-  const end = measureFrom + o.cellMs;
+  const end = measureFrom + measureMs;
   const worker = async () => {
     for (;;) {
       const t0 = performance.now();
@@ -84,39 +118,19 @@ export async function measureBatches(
       try {
         if (op === 'get') await (method.getMany as NonNullable<BatchMethod['getMany']>)(batch);
         else await (method.setMany as NonNullable<BatchMethod['setMany']>)(batch, value);
-        if (t0 >= measureFrom) histogram.recordMs(performance.now() - t0);
+        if (t0 >= measureFrom) into.histogram.recordMs(performance.now() - t0);
       } catch (error) {
         if (t0 >= measureFrom) {
-          errors++;
+          into.errors++;
           const label = errorLabel(error);
-          errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+          into.errorsByName[label] = (into.errorsByName[label] ?? 0) + 1;
         }
         await sleep(1);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const latency = histogram.summary();
-  histogram.destroy();
-  const batchesPerSec = (latency.count / o.cellMs) * 1000;
-  const versus = method.versus?.[op];
-  return {
-    client,
-    method: method.label,
-    op,
-    shape: method.shape[op] as BatchShape,
-    ...(versus !== undefined ? { versus: { client: versus.client, method: versus.label } } : {}),
-    size: o.size,
-    valueSize: o.valueSize,
-    concurrency,
-    durationMs: o.cellMs,
-    batches: latency.count,
-    batchesPerSec: Math.round(batchesPerSec),
-    keysPerSec: Math.round(batchesPerSec * o.size),
-    latency,
-    errors,
-    errorsByName,
-  };
+  into.measuredMs += measureMs;
 }
 
 /** Write every batch key once through the client's first batch method that writes, so GETs hit. */
@@ -239,13 +253,31 @@ export async function runBatches(
   for (const op of ['get', 'set'] as const) {
     const forOp = variants.filter((v) => (op === 'get' ? v.method.getMany : v.method.setMany) !== undefined);
     for (const concurrency of o.concurrency) {
-      const shift = forOp.length > 0 ? step++ % forOp.length : 0;
-      for (const v of [...forOp.slice(shift), ...forOp.slice(0, shift)]) {
-        onStep(`${op} × ${o.size} c=${concurrency} · ${v.client} ${v.method.label}`);
-        rows.push(
-          await measureBatches(v.client, v.method, op, concurrency, batchKeys(v.client, keySpace), o),
-        );
+      // Every method once per round, the order rotated per round: a burst of outside load (a
+      // shared machine) is spread over all of them instead of hitting one.
+      const measured = forOp.map(() => new BatchMeasurement());
+      for (let round = 0; round < o.rounds; round++) {
+        const shift = forOp.length > 0 ? step++ % forOp.length : 0;
+        for (let k = 0; k < forOp.length; k++) {
+          const index = (k + shift) % forOp.length;
+          const v = forOp[index] as (typeof forOp)[number];
+          onStep(
+            `${op} × ${o.size} c=${concurrency} · round ${round + 1}/${o.rounds} · ${v.client} ${v.method.label}`,
+          );
+          await measureBatches(
+            v.method,
+            op,
+            concurrency,
+            batchKeys(v.client, keySpace),
+            o,
+            o.cellMs / o.rounds,
+            measured[index] as BatchMeasurement,
+          );
+        }
       }
+      forOp.forEach((v, index) => {
+        rows.push((measured[index] as BatchMeasurement).toRow(v.client, v.method, op, concurrency, o));
+      });
       for (const shape of limit ? SHAPES : []) {
         onStep(`${op} × ${o.size} c=${concurrency} · redis-benchmark ${shape}`);
         try {
@@ -268,7 +300,7 @@ export function batchSteps(clients: CreatedClient[], o: BatchOptions, withLimit:
     0,
   );
   const preloads = clients.filter((c) => (c.client.batches?.length ?? 0) > 0).length;
-  return preloads + o.concurrency.length * (ops + (withLimit ? 2 * SHAPES.length : 0));
+  return preloads + o.concurrency.length * (ops * o.rounds + (withLimit ? 2 * SHAPES.length : 0));
 }
 
 export function addBatchRatios(rows: BatchRow[]): void {

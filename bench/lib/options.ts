@@ -41,6 +41,8 @@ export interface BatchOptions {
   concurrency: number[];
   /** Measured time per (op, concurrency, client method); `--cell` sets it to half the steady cell. */
   cellMs: number;
+  /** Each method runs once per round for cellMs / rounds, the order rotated (as SteadyOptions.rounds). */
+  rounds: number;
   warmupMs: number;
   /** Distinct keys per client that the batches pick from. */
   keySpace: number;
@@ -160,7 +162,15 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       warmupMs: 300,
       keySpace: 1000,
     },
-    batch: { size: 100, valueSize: 100, concurrency: [1, 16], cellMs: 2000, warmupMs: 300, keySpace: 1000 },
+    batch: {
+      size: 100,
+      valueSize: 100,
+      concurrency: [1, 16],
+      cellMs: 2000,
+      rounds: 4,
+      warmupMs: 300,
+      keySpace: 1000,
+    },
     failover: {
       faults: ['pause'],
       downAfterMs: 3000,
@@ -199,7 +209,15 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       warmupMs: 200,
       keySpace: 200,
     },
-    batch: { size: 100, valueSize: 100, concurrency: [4], cellMs: 500, warmupMs: 100, keySpace: 200 },
+    batch: {
+      size: 100,
+      valueSize: 100,
+      concurrency: [4],
+      cellMs: 500,
+      rounds: 1,
+      warmupMs: 100,
+      keySpace: 200,
+    },
     failover: {
       faults: ['pause'],
       downAfterMs: 1000,

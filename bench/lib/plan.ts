@@ -72,7 +72,7 @@ function steadyMs(options: BenchOptions, clients: number): number {
 
 function batchesMs(options: BenchOptions): number {
   const b = options.batch;
-  return 2 * b.concurrency.length * BATCH_METHODS * (b.warmupMs + b.cellMs);
+  return 2 * b.concurrency.length * BATCH_METHODS * (b.rounds * b.warmupMs + b.cellMs);
 }
 
 function nearMs(options: BenchOptions): number {
