@@ -94,7 +94,9 @@ export async function runBenchCli(
     const wantsSteady = options.scenarios.includes('steady');
     const wantsSoak = options.scenarios.includes('soak') && soakAdapters.length > 0;
     const wantsNear = options.scenarios.includes('near');
-    if (wantsSteady || wantsSoak || wantsNear) {
+    // 'steady' ends with the explicit-pipelines table; 'batches' alone runs only that table.
+    const wantsBatches = !wantsSteady && options.scenarios.includes('batches');
+    if (wantsSteady || wantsBatches || wantsSoak || wantsNear) {
       log('starting topology (2 replicas, 3 sentinels)');
       // No fault is injected here: a production-like down-after keeps sentinels calm under load.
       const topology = await startBenchTopology({ downAfterMs: 5000, log });
@@ -105,6 +107,8 @@ export async function runBenchCli(
           steady.push(...measured.rows);
           batches.push(...measured.batches);
         }
+        if (wantsBatches)
+          batches.push(...(await runBatchScenario(adapters, topology, options, progress, skipped)));
         if (wantsSoak)
           soak.push(...(await runSoakScenario(soakAdapters, topology, options, progress, skipped)));
         if (wantsNear) {
@@ -305,6 +309,41 @@ async function runSteadyScenario(
     }
     progress.update(done, 'done');
     return { rows, batches };
+  } finally {
+    await closeClients(created);
+  }
+}
+
+/** `--scenario batches` without steady: the explicit-pipelines table alone, on the same clients. */
+async function runBatchScenario(
+  adapters: ClientAdapter[],
+  topology: Topology,
+  options: BenchOptions,
+  progress: Progress,
+  skipped: SkippedClient[],
+): Promise<BatchRow[]> {
+  const { created, skipped: notRun } = await createClients(adapters, topology, 'batches');
+  skipped.push(...notRun);
+  const reasonOf = (error: unknown) =>
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  try {
+    let target: Awaited<ReturnType<typeof benchmarkTarget>> | undefined;
+    try {
+      target = await benchmarkTarget(topology);
+    } catch (error) {
+      skipped.push({ client: 'redis-benchmark', scenario: 'explicit pipelines', reason: reasonOf(error) });
+    }
+    progress.phase('batches', batchSteps(created, options.batch, target !== undefined), 'runs');
+    let done = 0;
+    const rows = await runBatches(
+      created,
+      target,
+      options.batch,
+      (label) => progress.update(done++, label),
+      (client, reason) => skipped.push({ client, scenario: 'explicit pipelines', reason }),
+    );
+    progress.update(done, 'done');
+    return rows;
   } finally {
     await closeClients(created);
   }

@@ -1,9 +1,11 @@
 /**
  * Explicit pipelines: many keys per call instead of one operation per key. Every client that
- * has batch methods (clients.ts: ours `getMany`/`setMany`, which send one MGET / one pipeline
- * of SETs per node; ioredis `pipeline()` of GETs/SETs and MGET/MSET) reads or writes batches of
+ * has batch methods (clients.ts: ours `getMany`/`setMany`, which send one MGET / one MSET per
+ * node, `setMany` with a TTL, one script per node, and on pooled `getMany` through the near
+ * cache; ioredis `pipeline()` of GETs/SETs, of SET PX, and MGET/MSET) reads or writes batches of
  * `size` random keys in a closed loop, and `redis-benchmark -P <size>` is the limit row: the same
- * number of requests written before the replies are read, from a C client.
+ * number of requests written before the replies are read, from a C client. A method's `versus`
+ * row is the goal it is measured against in the same run (`versusRatio`).
  */
 import { performance } from 'node:perf_hooks';
 import type { BatchMethod, BatchShape, CreatedClient } from './clients.js';
@@ -44,6 +46,10 @@ export interface BatchRow {
   errorsByName: Record<string, number>;
   /** keys/s relative to the redis-benchmark row with the same op, shape and concurrency. */
   limitRatio?: number | null;
+  /** The method's goal reference (BatchMethod.versus) for this op: `client` `method`. */
+  versus?: { client: string; method: string };
+  /** keys/s ÷ the `versus` row's keys/s (same op and concurrency, same run); null when it did not run. */
+  versusRatio?: number | null;
 }
 
 export const batchKeys = (client: string, keySpace: number): string[] =>
@@ -55,66 +61,82 @@ function randomBatch(keys: string[], size: number): string[] {
   return out;
 }
 
-/** One client's batch method on one (op, concurrency) for `warmupMs` + `measureMs`. */
+/** What the rounds of one (client method, op, concurrency) add up to. */
+export class BatchMeasurement {
+  readonly histogram = new LatencyHistogram();
+  readonly errorsByName: Record<string, number> = {};
+  errors = 0;
+  measuredMs = 0;
+
+  /** The table row, once every round ran (frees the histogram). */
+  toRow(client: string, method: BatchMethod, op: BatchOp, concurrency: number, o: BatchOptions): BatchRow {
+    const latency = this.histogram.summary();
+    this.histogram.destroy();
+    const batchesPerSec = this.measuredMs > 0 ? (latency.count / this.measuredMs) * 1000 : 0;
+    const versus = method.versus?.[op];
+    return {
+      client,
+      method: method.label,
+      op,
+      shape: method.shape[op] as BatchShape,
+      ...(versus !== undefined ? { versus: { client: versus.client, method: versus.label } } : {}),
+      size: o.size,
+      valueSize: o.valueSize,
+      concurrency,
+      durationMs: Math.round(this.measuredMs),
+      batches: latency.count,
+      batchesPerSec: Math.round(batchesPerSec),
+      keysPerSec: Math.round(batchesPerSec * o.size),
+      latency,
+      errors: this.errors,
+      errorsByName: this.errorsByName,
+    };
+  }
+}
+
+/**
+ * One round of one client's batch method on one (op, concurrency): `warmupMs` unmeasured, then
+ * `measureMs` added to `into`.
+ */
 export async function measureBatches(
-  client: string,
   method: BatchMethod,
   op: BatchOp,
   concurrency: number,
   keys: string[],
   o: BatchOptions,
-): Promise<BatchRow> {
+  measureMs: number,
+  into: BatchMeasurement,
+): Promise<void> {
   const value = valueOfSize(o.valueSize);
-  const histogram = new LatencyHistogram();
-  const errorsByName: Record<string, number> = {};
-  let errors = 0;
   const measureFrom = performance.now() + o.warmupMs;
-  const end = measureFrom + o.cellMs;
+  const end = measureFrom + measureMs;
   const worker = async () => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= end) return;
       const batch = randomBatch(keys, o.size);
       try {
-        if (op === 'get') await method.getMany(batch);
-        else await method.setMany(batch, value);
-        if (t0 >= measureFrom) histogram.recordMs(performance.now() - t0);
+        if (op === 'get') await (method.getMany as NonNullable<BatchMethod['getMany']>)(batch);
+        else await (method.setMany as NonNullable<BatchMethod['setMany']>)(batch, value);
+        if (t0 >= measureFrom) into.histogram.recordMs(performance.now() - t0);
       } catch (error) {
         if (t0 >= measureFrom) {
-          errors++;
+          into.errors++;
           const label = errorLabel(error);
-          errorsByName[label] = (errorsByName[label] ?? 0) + 1;
+          into.errorsByName[label] = (into.errorsByName[label] ?? 0) + 1;
         }
         await sleep(1);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const latency = histogram.summary();
-  histogram.destroy();
-  const batchesPerSec = (latency.count / o.cellMs) * 1000;
-  return {
-    client,
-    method: method.label,
-    op,
-    shape: method.shape[op],
-    size: o.size,
-    valueSize: o.valueSize,
-    concurrency,
-    durationMs: o.cellMs,
-    batches: latency.count,
-    batchesPerSec: Math.round(batchesPerSec),
-    keysPerSec: Math.round(batchesPerSec * o.size),
-    latency,
-    errors,
-    errorsByName,
-  };
+  into.measuredMs += measureMs;
 }
 
-/** Write every batch key once through the client's first batch method, so GETs hit. */
+/** Write every batch key once through the client's first batch method that writes, so GETs hit. */
 export async function preloadBatchKeys(c: CreatedClient, keys: string[], o: BatchOptions): Promise<void> {
-  const method = c.client.batches?.[0];
-  if (!method) return;
+  const method = c.client.batches?.find((m) => m.setMany !== undefined);
+  if (method?.setMany === undefined) return;
   const value = valueOfSize(o.valueSize);
   for (let from = 0; from < keys.length; from += o.size) {
     await method.setMany(keys.slice(from, from + o.size), value);
@@ -186,6 +208,7 @@ export async function benchmarkBatchRow(
   };
 }
 
+/** The shapes redis-benchmark has a limit row for. */
 const SHAPES: BatchShape[] = ['pipeline', 'multi-key'];
 
 /**
@@ -228,14 +251,33 @@ export async function runBatches(
   );
   let step = 0;
   for (const op of ['get', 'set'] as const) {
+    const forOp = variants.filter((v) => (op === 'get' ? v.method.getMany : v.method.setMany) !== undefined);
     for (const concurrency of o.concurrency) {
-      const shift = variants.length > 0 ? step++ % variants.length : 0;
-      for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) {
-        onStep(`${op} × ${o.size} c=${concurrency} · ${v.client} ${v.method.label}`);
-        rows.push(
-          await measureBatches(v.client, v.method, op, concurrency, batchKeys(v.client, keySpace), o),
-        );
+      // Every method once per round, the order rotated per round: a burst of outside load (a
+      // shared machine) is spread over all of them instead of hitting one.
+      const measured = forOp.map(() => new BatchMeasurement());
+      for (let round = 0; round < o.rounds; round++) {
+        const shift = forOp.length > 0 ? step++ % forOp.length : 0;
+        for (let k = 0; k < forOp.length; k++) {
+          const index = (k + shift) % forOp.length;
+          const v = forOp[index] as (typeof forOp)[number];
+          onStep(
+            `${op} × ${o.size} c=${concurrency} · round ${round + 1}/${o.rounds} · ${v.client} ${v.method.label}`,
+          );
+          await measureBatches(
+            v.method,
+            op,
+            concurrency,
+            batchKeys(v.client, keySpace),
+            o,
+            o.cellMs / o.rounds,
+            measured[index] as BatchMeasurement,
+          );
+        }
       }
+      forOp.forEach((v, index) => {
+        rows.push((measured[index] as BatchMeasurement).toRow(v.client, v.method, op, concurrency, o));
+      });
       for (const shape of limit ? SHAPES : []) {
         onStep(`${op} × ${o.size} c=${concurrency} · redis-benchmark ${shape}`);
         try {
@@ -252,9 +294,13 @@ export async function runBatches(
 
 /** Steps runBatches reports through onStep (for a progress total). */
 export function batchSteps(clients: CreatedClient[], o: BatchOptions, withLimit: boolean): number {
-  const methods = clients.reduce((n, c) => n + (c.client.batches?.length ?? 0), 0);
+  const methods = clients.flatMap((c) => c.client.batches ?? []);
+  const ops = methods.reduce(
+    (n, m) => n + (m.getMany !== undefined ? 1 : 0) + (m.setMany !== undefined ? 1 : 0),
+    0,
+  );
   const preloads = clients.filter((c) => (c.client.batches?.length ?? 0) > 0).length;
-  return preloads + 2 * o.concurrency.length * (methods + (withLimit ? SHAPES.length : 0));
+  return preloads + o.concurrency.length * (ops * o.rounds + (withLimit ? 2 * SHAPES.length : 0));
 }
 
 export function addBatchRatios(rows: BatchRow[]): void {
@@ -269,5 +315,18 @@ export function addBatchRatios(rows: BatchRow[]): void {
     );
     row.limitRatio =
       limit && limit.keysPerSec > 0 ? Math.round((row.keysPerSec / limit.keysPerSec) * 100) / 100 : null;
+    const versus = row.versus;
+    if (versus !== undefined) {
+      const ref = rows.find(
+        (r) =>
+          r.client === versus.client &&
+          r.method === versus.method &&
+          r.op === row.op &&
+          r.concurrency === row.concurrency &&
+          r.size === row.size,
+      );
+      row.versusRatio =
+        ref && ref.keysPerSec > 0 ? Math.round((row.keysPerSec / ref.keysPerSec) * 100) / 100 : null;
+    }
   }
 }

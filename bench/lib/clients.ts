@@ -26,21 +26,41 @@ export interface BenchClient {
   batches?: BatchMethod[];
 }
 
-export type BatchShape = 'multi-key' | 'pipeline';
+/**
+ * What reaches Redis for one batch: one multi-key command (MGET, MSET), a pipeline of
+ * single-key commands, one script (EVALSHA of SET PX per key), or nothing when the near cache
+ * holds every key ('memory'; a partly held batch reads the rest with one MGET).
+ */
+export type BatchShape = 'multi-key' | 'pipeline' | 'script' | 'memory';
 
-/** One way of reading or writing many keys in one go (a pipeline, MGET/MSET, getMany/setMany). */
+/** A row the explicit-pipelines table divides a batch method's keys/s by (same run, same op and concurrency). */
+export interface BatchReference {
+  client: string;
+  label: string;
+}
+
+/**
+ * One way of reading or writing many keys in one go (a pipeline, MGET/MSET, getMany/setMany).
+ * A method may do only reads or only writes (e.g. `setMany` with a TTL, near-cache reads).
+ */
 export interface BatchMethod {
   /** E.g. 'getMany / setMany', 'pipeline of GET / SET'. */
   label: string;
   /**
-   * What reaches Redis for a batch of reads / of writes: one multi-key command (MGET, MSET) or a
-   * pipeline of single-key commands; the explicit-pipelines table compares each with the
-   * redis-benchmark row of the same shape.
+   * What reaches Redis for a batch of reads / of writes; the explicit-pipelines table compares
+   * the pipeline and multi-key shapes with the redis-benchmark row of the same shape.
    */
-  shape: { get: BatchShape; set: BatchShape };
-  getMany(keys: string[]): Promise<unknown>;
-  setMany(keys: string[], value: string): Promise<unknown>;
+  shape: { get?: BatchShape; set?: BatchShape };
+  getMany?(keys: string[]): Promise<unknown>;
+  setMany?(keys: string[], value: string): Promise<unknown>;
+  /** The goal's reference row per op: the report shows this method's keys/s ÷ that row's. */
+  versus?: { get?: BatchReference; set?: BatchReference };
 }
+
+/** TTL of the batch rows that write with one (ours `setMany(…, { ttl })`, ioredis `SET … PX`). */
+export const BATCH_TTL_MS = 60_000;
+/** Keys of a partly held near-cache batch that come from a set the near cache keeps holding. */
+export const HELD_HALF = 50;
 
 export type ClientFamily = 'ours' | 'floor' | 'peer' | 'limit';
 
@@ -64,6 +84,9 @@ export const redisKey = (key: string): string => `${KEY_PREFIX}:1:${key}`;
 /** The client every ratio in the report is relative to. */
 export const BASELINE_CLIENT = 'ioredis-sentinel';
 
+const IOREDIS_MGET: BatchReference = { client: BASELINE_CLIENT, label: 'MGET / MSET' };
+const IOREDIS_SET_PX: BatchReference = { client: BASELINE_CLIENT, label: 'pipeline of SET PX' };
+
 /** Our commandTimeoutMs default, used for the ioredis peer that has a timeout too. */
 const COMMAND_TIMEOUT_MS = 500;
 
@@ -72,7 +95,7 @@ const COMMAND_TIMEOUT_MS = 500;
  * layout, no expiry, errors counted by the workload (the listener keeps them from being
  * reported twice).
  */
-export function benchCache(router: Router): Cache {
+export function benchCache(router: Router, nearCache?: { maxEntries: number }): Cache {
   const cache = createCache({
     router,
     serializer: serializers.string(),
@@ -80,30 +103,84 @@ export function benchCache(router: Router): Cache {
     keyPrefix: KEY_PREFIX,
     version: 1,
     defaultTtl: null,
+    ...(nearCache !== undefined ? { nearCache } : {}),
   });
   cache.on('error', () => {});
   return cache;
 }
 
-function cacheClient(router: Router, withBatches = false): BenchClient {
-  const cache = benchCache(router);
+/**
+ * Our batch methods on `cache` (client `name`): getMany (one MGET) / setMany without a TTL (one
+ * MSET), setMany with a TTL (one script), each compared with ioredis doing the same. With
+ * `near` (pooled only), getMany through two more caches with the near cache on, compared with
+ * the network getMany: one that ends up holding every key of the key space, and one bounded to
+ * 2 × HELD_HALF entries whose batches are HELD_HALF keys it keeps reading (held) and the rest
+ * drawn at random (rarely held: each one read evicts an older one).
+ */
+function cacheBatches(
+  name: string,
+  cache: Cache,
+  near: { all: Cache; half: Cache } | undefined,
+): BatchMethod[] {
+  const network: BatchReference = { client: name, label: 'getMany / setMany' };
+  const hot = Array.from({ length: HELD_HALF }, (_, i) => `${name}:b:${i}`);
+  return [
+    {
+      label: 'getMany / setMany',
+      // getMany: one MGET per node; setMany without a TTL: one MSET per node.
+      shape: { get: 'multi-key', set: 'multi-key' },
+      getMany: (keys) => cache.getMany(keys),
+      setMany: (keys, value) => cache.setMany(keys.map((k) => [k, value] as const)),
+      versus: { get: IOREDIS_MGET },
+    },
+    {
+      label: `setMany, ttl ${BATCH_TTL_MS / 1000} s`,
+      shape: { set: 'script' },
+      setMany: (keys, value) =>
+        cache.setMany(
+          keys.map((k) => [k, value] as const),
+          { ttl: BATCH_TTL_MS },
+        ),
+      versus: { set: IOREDIS_SET_PX },
+    },
+    ...(near === undefined
+      ? []
+      : [
+          {
+            label: 'getMany, near cache, every key held',
+            shape: { get: 'memory' },
+            getMany: (keys: string[]) => near.all.getMany(keys),
+            versus: { get: network },
+          } satisfies BatchMethod,
+          {
+            label: `getMany, near cache, ${HELD_HALF} keys held`,
+            shape: { get: 'multi-key' },
+            getMany: (keys: string[]) => near.half.getMany([...hot, ...keys.slice(HELD_HALF)]),
+            versus: { get: network },
+          } satisfies BatchMethod,
+        ]),
+  ];
+}
+
+function cacheClient(name: string, router: () => Router, withBatches = false, withNear = false): BenchClient {
+  const cache = benchCache(router());
+  // The near caches on a router of their own: CLIENT TRACKING on the connections the other rows
+  // use would make the server record every key they read (and send invalidations for them).
+  const nearRouter = withBatches && withNear ? router() : undefined;
+  const near =
+    nearRouter !== undefined
+      ? {
+          all: benchCache(nearRouter, { maxEntries: 10_000 }),
+          half: benchCache(nearRouter, { maxEntries: 2 * HELD_HALF }),
+        }
+      : undefined;
   return {
     get: (key) => cache.get<string>(key),
     set: (key, value) => cache.set(key, value),
-    close: () => cache.close(),
-    ...(withBatches
-      ? {
-          batches: [
-            {
-              label: 'getMany / setMany',
-              // getMany: one MGET per node; setMany: one pipeline of SETs per node (SET PX with a TTL).
-              shape: { get: 'multi-key', set: 'pipeline' },
-              getMany: (keys) => cache.getMany(keys),
-              setMany: (keys, value) => cache.setMany(keys.map((k) => [k, value] as const)),
-            },
-          ],
-        }
-      : {}),
+    close: async () => {
+      await Promise.all([cache.close(), near?.all.close(), near?.half.close()]);
+    },
+    ...(withBatches ? { batches: cacheBatches(name, cache, near) } : {}),
   };
 }
 
@@ -146,6 +223,15 @@ function ioredisClient(redis: Redis, withBatches = false): BenchClient {
               setMany: (keys, value) => {
                 const pipeline = redis.pipeline();
                 for (const key of keys) pipeline.set(redisKey(key), value);
+                return pipeline.exec();
+              },
+            },
+            {
+              label: 'pipeline of SET PX',
+              shape: { set: 'pipeline' },
+              setMany: (keys, value) => {
+                const pipeline = redis.pipeline();
+                for (const key of keys) pipeline.set(redisKey(key), value, 'PX', BATCH_TTL_MS);
                 return pipeline.exec();
               },
             },
@@ -195,7 +281,12 @@ export const CLIENTS: ClientAdapter[] = [
     description:
       'createCache + routers.pooled (defaults: commandTimeoutMs 500, pool max 8, breaker), readFrom master, string serializer',
     create: async (topology) =>
-      cacheClient(routers.pooled({ ...topology.routerOptions(), readFrom: 'master' }), true),
+      cacheClient(
+        'pooled',
+        () => routers.pooled({ ...topology.routerOptions(), readFrom: 'master' }),
+        true,
+        true,
+      ),
   },
   {
     name: 'discovery',
@@ -203,7 +294,11 @@ export const CLIENTS: ClientAdapter[] = [
     description:
       'createCache + routers.discovery (asks a sentinel per operation, shared in-flight query), readFrom master, string serializer',
     create: async (topology) =>
-      cacheClient(routers.discovery({ ...topology.routerOptions(), readFrom: 'master' }), true),
+      cacheClient(
+        'discovery',
+        () => routers.discovery({ ...topology.routerOptions(), readFrom: 'master' }),
+        true,
+      ),
   },
   {
     name: 'standalone',
@@ -213,12 +308,14 @@ export const CLIENTS: ClientAdapter[] = [
     create: async (topology) => {
       const o = topology.routerOptions();
       return cacheClient(
-        routers.standalone({
-          host: topology.initialMaster.host,
-          port: topology.initialMaster.port,
-          ...(o.password !== undefined ? { password: o.password } : {}),
-          ...(o.username !== undefined ? { username: o.username } : {}),
-        }),
+        'standalone',
+        () =>
+          routers.standalone({
+            host: topology.initialMaster.host,
+            port: topology.initialMaster.port,
+            ...(o.password !== undefined ? { password: o.password } : {}),
+            ...(o.username !== undefined ? { username: o.username } : {}),
+          }),
         true,
       );
     },

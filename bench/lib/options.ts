@@ -3,9 +3,12 @@ import { parseTtl } from '../../src/core/ttl.js';
 import type { NearScenarioOptions } from './near.js';
 
 /** The scenarios `sentinel-cache bench` can run; `--scenario` narrows to one (or a comma list). */
-export const SCENARIOS = ['steady', 'failover', 'soak', 'near', 'cluster'] as const;
+export const SCENARIOS = ['steady', 'batches', 'failover', 'soak', 'near', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** What runs without `--scenario` ('near' and 'cluster', which starts a Redis Cluster of its own, only when asked for). */
+/**
+ * What runs without `--scenario` ('near' and 'cluster', which starts a Redis Cluster of its own,
+ * only when asked for; 'batches' is part of 'steady', and alone only its explicit-pipelines table).
+ */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['steady', 'failover', 'soak'];
 
 export const FAULTS = ['pause', 'kill', 'failover'] as const;
@@ -38,6 +41,8 @@ export interface BatchOptions {
   concurrency: number[];
   /** Measured time per (op, concurrency, client method); `--cell` sets it to half the steady cell. */
   cellMs: number;
+  /** Each method runs once per round for cellMs / rounds, the order rotated (as SteadyOptions.rounds). */
+  rounds: number;
   warmupMs: number;
   /** Distinct keys per client that the batches pick from. */
   keySpace: number;
@@ -106,10 +111,11 @@ Options:
                           0.5 s pipeline cells, one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
                           ioredis5-sentinel, ioredis-sentinel-fd, node-redis-sentinel
-  --scenario <s[,s]>      steady | failover | soak | near | cluster (default: steady,failover,soak);
-                          steady: every client per GET/SET mix x concurrency x value size, with
-                          redis-benchmark (next to redis-server) as the limit rows, then the
-                          explicit-pipelines table (batches of 100 keys);
+  --scenario <s[,s]>      steady | batches | failover | soak | near | cluster (default:
+                          steady,failover,soak); steady: every client per GET/SET mix x concurrency
+                          x value size, with redis-benchmark (next to redis-server) as the limit
+                          rows, then the explicit-pipelines table (batches of 100 keys);
+                          batches: that table alone;
                           near: hot-key gets with/without the near cache, node-redis
                           clientSideCache and bentocache, invalidation delay, stale reads through a SENTINEL
                           FAILOVER; cluster: a local Redis Cluster, routers.cluster vs ioredis
@@ -156,7 +162,15 @@ function fullDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help'
       warmupMs: 300,
       keySpace: 1000,
     },
-    batch: { size: 100, valueSize: 100, concurrency: [1, 16], cellMs: 2000, warmupMs: 300, keySpace: 1000 },
+    batch: {
+      size: 100,
+      valueSize: 100,
+      concurrency: [1, 16],
+      cellMs: 2000,
+      rounds: 4,
+      warmupMs: 300,
+      keySpace: 1000,
+    },
     failover: {
       faults: ['pause'],
       downAfterMs: 3000,
@@ -195,7 +209,15 @@ function quickDefaults(): Omit<BenchOptions, 'only' | 'outDir' | 'quiet' | 'help
       warmupMs: 200,
       keySpace: 200,
     },
-    batch: { size: 100, valueSize: 100, concurrency: [4], cellMs: 500, warmupMs: 100, keySpace: 200 },
+    batch: {
+      size: 100,
+      valueSize: 100,
+      concurrency: [4],
+      cellMs: 500,
+      rounds: 1,
+      warmupMs: 100,
+      keySpace: 200,
+    },
     failover: {
       faults: ['pause'],
       downAfterMs: 1000,

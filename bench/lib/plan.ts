@@ -20,8 +20,12 @@ const PRELOAD_MS = 2000;
 /** redis-benchmark's short rate probe before each measured run (limit.ts). */
 const LIMIT_PROBE_MS = 300;
 const LIMIT_VARIANTS = 2;
-/** Batch methods (ours getMany/setMany ×3, ioredis pipeline and MGET/MSET) + 2 limit shapes (batches.ts). */
-const BATCH_METHODS = 7;
+/**
+ * Batch rows per op and concurrency, on average over GET and SET (batches.ts): 16 methods' ops
+ * (ours: getMany / setMany ×3, setMany with a TTL ×3, two near-cache getMany on pooled; ioredis:
+ * pipeline of GET / SET, pipeline of SET PX, MGET / MSET) + 4 limit rows, over 2 ops.
+ */
+const BATCH_METHODS = 10;
 /** After a failover's load: a healthy topology again, the lost-write check, charts. */
 const FAILOVER_AFTER_MS = 5000;
 const CLUSTER_START_MS = 12_000;
@@ -32,13 +36,15 @@ const CLUSTER_PROMOTION_MS = 4000;
 export function planRun(options: BenchOptions, clients: number, soakClients: number): PhasePlan[] {
   const plan: PhasePlan[] = [];
   const wants = (s: BenchOptions['scenarios'][number]) => options.scenarios.includes(s);
-  const sharedTopology = wants('steady') || (wants('soak') && soakClients > 0) || wants('near');
+  const sharedTopology =
+    wants('steady') || wants('batches') || (wants('soak') && soakClients > 0) || wants('near');
   let startup = sharedTopology ? TOPOLOGY_START_MS : 0;
   const add = (name: string, ms: number) => {
     plan.push({ name, estimatedMs: startup + ms });
     startup = 0;
   };
   if (wants('steady')) add('steady', steadyMs(options, clients));
+  else if (wants('batches')) add('batches', PRELOAD_MS + batchesMs(options));
   if (wants('soak') && soakClients > 0) add('soak', soakClients * options.soak.durationMs);
   if (wants('near')) add('near cache', nearMs(options));
   if (wants('failover')) {
@@ -61,9 +67,12 @@ function steadyMs(options: BenchOptions, clients: number): number {
   const perCell =
     clients * s.rounds * (s.warmupMs + s.cellMs / s.rounds) +
     LIMIT_VARIANTS * (s.cellMs + 2 * LIMIT_PROBE_MS);
+  return cells * perCell + s.valueSizes.length * PRELOAD_MS + batchesMs(options);
+}
+
+function batchesMs(options: BenchOptions): number {
   const b = options.batch;
-  const batches = 2 * b.concurrency.length * BATCH_METHODS * (b.warmupMs + b.cellMs);
-  return cells * perCell + s.valueSizes.length * PRELOAD_MS + batches;
+  return 2 * b.concurrency.length * BATCH_METHODS * (b.rounds * b.warmupMs + b.cellMs);
 }
 
 function nearMs(options: BenchOptions): number {

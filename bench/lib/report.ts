@@ -49,7 +49,7 @@ export const METHOD_NOTES = [
   "Every client reads from the master (readFrom: 'master' for ours, the peers' default), so the numbers compare routing, not replica reads.",
   'Steady state: closed-loop workers (concurrency = operations in flight); each cell runs client after client, in several rounds with the order rotated per round, and sums the rounds, so outside load on a shared machine is spread over all clients; ratios compare clients within the same cell. Latency from hdr-histogram-js (µs resolution, 3 significant digits).',
   "Limit rows (`redis-benchmark`, `redis-benchmark -P16`): redis-benchmark, the C client shipped with redis-server, against the same master at each cell's concurrency (`-c` connections) and value size (`-d`), random keys over the same key-space size (`-r`, preloaded so GETs hit). It has no mixed workload, so GET and SET run separately for half the cell's time each and are combined for the cell's mix: time per operation = r / GET rate + (1 − r) / SET rate (r = GET fraction; a weighted harmonic mean of the two rates), latency percentiles from the mixture r·F_GET + (1 − r)·F_SET of the two latency distributions redis-benchmark prints (n/a when its output cannot be read). redis-benchmark takes a request count, not a time: a short first run (also the warm-up) measures the rate and the measured run asks for rate × time requests. The limit rows of a cell run after the clients' rounds of that cell, not interleaved with them, and redis-benchmark re-reads the current master before each cell. \"vs limit\" = a client's ops/s ÷ the non-pipelined row's in the same cell.",
-  'Explicit pipelines: batches of random keys per call (ours getMany / setMany: one MGET, or one pipeline of SETs, per node; ioredis pipeline() of GETs / SETs and MGET / MSET) in a closed loop, the clients one after another per (operation, batches in flight), order rotated; the limit rows are redis-benchmark with as many connections as batches in flight, -P <batch size> GET / SET for the pipelines and one MGET / MSET of <batch size> `key:__rand_int__` keys per request for the multi-key commands. keys/s = batches/s × batch size.',
+  'Explicit pipelines: batches of random keys per call (ours getMany / setMany: one MGET, or one MSET, per node, and setMany with a TTL: one EVALSHA of SET PX per key; ioredis pipeline() of GETs / SETs, of SET PX, and MGET / MSET; on pooled, getMany through the near cache, every key held or half of them) in a closed loop, the clients one after another per (operation, batches in flight), order rotated; the limit rows are redis-benchmark with as many connections as batches in flight, -P <batch size> GET / SET for the pipelines and one MGET / MSET of <batch size> `key:__rand_int__` keys per request for the multi-key commands. keys/s = batches/s × batch size.',
   'Failover: all clients run concurrently on one fresh topology per fault (the same failover for everyone), each with the same open-loop offered load (half writes of fresh sequence-numbered keys, half reads). Lost writes = acknowledged writes missing on the master afterwards; demoted-master writes = acknowledged writes that the old master executed (seen through MONITOR) after it came back (pause: SIGCONT, kill: restart) or, for SENTINEL FAILOVER, after +switch-master — split-brain writes; usually lost as well, unless the client also retried them on the new master. Success rate = (operations that succeeded − acknowledged writes that were lost) ÷ operations offered: a write acknowledged and then lost counts as failed.',
   'Client part of the outage = +switch-master → first acknowledged write started after it that the new master has (a write acknowledged by the demoted master and then lost does not count as recovery). Longest write gap = longest time without a successful write between the fault and the end of the load (includes the server part).',
 ];
@@ -171,6 +171,10 @@ export function renderMarkdown(results: BenchResults): string {
   }
 
   if (results.steady.length > 0) out.push(...steadySection(results));
+  if (results.batches && results.batches.length > 0) {
+    const order = [...meta.clients.map((c) => c.name), LIMIT_ROW];
+    out.push(...batchSection(results.batches, order));
+  }
   for (const f of results.failover) out.push(...failoverSection(f));
   if (results.soak.length > 0) out.push(...soakSection(results.soak));
   if (results.cluster) out.push(...clusterSection(results.cluster));
@@ -279,7 +283,6 @@ function steadySection(results: BenchResults): string[] {
       );
     }
   }
-  if (results.batches && results.batches.length > 0) out.push(...batchSection(results.batches, rowOrder));
   return out;
 }
 
@@ -337,6 +340,21 @@ function limitSection(results: BenchResults): string[] {
   return out;
 }
 
+/** What reaches Redis for one batch of `b`. */
+function sentAs(b: BatchRow): string {
+  const op = b.op.toUpperCase();
+  switch (b.shape) {
+    case 'pipeline':
+      return `pipeline of ${b.size} ${op}`;
+    case 'script':
+      return `EVALSHA: ${b.size} SET PX`;
+    case 'memory':
+      return 'nothing (near cache)';
+    default:
+      return `${b.op === 'get' ? 'MGET' : 'MSET'} of ${b.size}`;
+  }
+}
+
 function batchSection(batches: BatchRow[], order: string[]): string[] {
   const first = batches[0] as BatchRow;
   const hasLimit = batches.some((b) => b.kind === 'limit');
@@ -371,6 +389,7 @@ function batchSection(batches: BatchRow[], order: string[]): string[] {
         'batches/s',
         'keys/s',
         ...(hasLimit ? ['vs limit'] : []),
+        'vs goal row',
         'p50 ms',
         'p99 ms',
         'errors',
@@ -382,21 +401,22 @@ function batchSection(batches: BatchRow[], order: string[]): string[] {
           String(b.concurrency),
           b.kind === 'limit' ? `*\`${b.client}\`*` : `\`${b.client}\``,
           b.method,
-          b.shape === 'pipeline'
-            ? `pipeline of ${b.size} ${b.op.toUpperCase()}`
-            : `${b.op === 'get' ? 'MGET' : 'MSET'} of ${b.size}`,
+          sentAs(b),
           fmt(b.batchesPerSec, 0),
           withRatio(
             fmt(b.keysPerSec, 0),
             ref && ref.keysPerSec > 0 ? round2(b.keysPerSec / ref.keysPerSec) : null,
           ),
           ...(hasLimit ? [ratio(b.limitRatio)] : []),
+          b.versus !== undefined ? `${ratio(b.versusRatio)} ${b.versus.client} ${b.versus.method}` : '',
           b.latency ? fmt(b.latency.p50Ms, 3) : 'n/a',
           b.latency ? fmt(b.latency.p99Ms, 3) : 'n/a',
           topErrors(b.errorsByName, 2),
         ];
       }),
     ),
+    '',
+    "vs goal row: keys/s ÷ the keys/s of the row named (same operation and batches in flight, same run): our `getMany` against ioredis' own MGET of the same keys, our `setMany` with a TTL (one EVALSHA of SET PX per key) against an ioredis pipeline of `SET … PX`, and `getMany` through the near cache (a cache of its own on a router of its own: every key of the key space held, or 50 of the 100 keys held and the rest read with one MGET) against the network `getMany`.",
     '',
     'What the two ratios say: a batch pays the per-call cost (promise, event-loop turn, router bookkeeping, one round trip per node) once for all its keys, so the distance left from the limit row of the same shape is mostly the per-key cost of building the commands and parsing the replies in JavaScript, which redis-benchmark does not have; the bracket compares the clients with each other. One MGET / MSET is also less work for the server than as many GETs / SETs (one command to parse and dispatch instead of one per key), which is why each row is compared with the limit row that sends the same thing.',
     '',

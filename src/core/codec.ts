@@ -214,7 +214,8 @@ export class Codec implements ValueCodec {
    * maxValueBytes.
    */
   decode(raw: Buffer, key: string): unknown {
-    return this.decodeEntry(raw, key).value;
+    const text = plainText(raw, this.maxValueBytes);
+    return text !== undefined ? text : this.decodeEntry(raw, key).value;
   }
 
   /** encode() with an envelope (ValueCodec's envelope support). */
@@ -224,6 +225,8 @@ export class Codec implements ValueCodec {
 
   /** As decode(), with the envelope (logical expiry and tags) when the entry has one. */
   decodeEntry(raw: Buffer, key: string): DecodedEntry {
+    const text = plainText(raw, this.maxValueBytes);
+    if (text !== undefined) return { value: text, meta: undefined };
     try {
       return this.decodeOrThrow(raw);
     } catch (error) {
@@ -325,6 +328,37 @@ function encodeEnvelope(meta: EntryMeta): Buffer {
   } catch (error) {
     throw new SerializationError(`Cannot write the entry's envelope: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/** The string serializer's id and its payload's kind byte for UTF-8 text (wire format above). */
+const STRING_ID = 4;
+const STRING_TEXT = 0x00;
+/** The first two bytes of a version-1 header without an envelope, as a little-endian uint16. */
+const PLAIN_HEADER = CODEC_MAGIC | (VERSION_BYTE << 8);
+/** What `toString('utf8')` puts in place of bytes that are not UTF-8. */
+const REPLACEMENT = '\uFFFD';
+
+/**
+ * The text of `raw` when it is the most common value of a cache with the string serializer:
+ * `00 10 04 00 00 ‖ UTF-8`, no envelope, not compressed. Read straight from the reply buffer
+ * (no header parse, no payload view, no serializer call): batches of such values are what the
+ * string serializer is for, and each of those steps cost as much as the read itself. Anything
+ * else, and text that does not decode cleanly (a replacement character may be invalid bytes,
+ * which the full path reports as a DecodeError), is undefined: take the full path.
+ */
+function plainText(raw: Buffer, maxValueBytes: number): string | undefined {
+  if (
+    raw.length < HEADER_BYTES + 1 ||
+    raw.length - HEADER_BYTES > maxValueBytes ||
+    (raw[0] as number) + ((raw[1] as number) << 8) !== PLAIN_HEADER ||
+    raw[2] !== STRING_ID ||
+    raw[3] !== NONE_ID ||
+    raw[4] !== STRING_TEXT
+  ) {
+    return undefined;
+  }
+  const text = raw.toString('utf8', HEADER_BYTES + 1);
+  return text.includes(REPLACEMENT) ? undefined : text;
 }
 
 /** A structural problem found by the codec itself (no underlying error to attach). */

@@ -71,8 +71,11 @@ export interface NearEntry {
 /** What the commands call. */
 export interface NearLayer {
   readonly enabled: boolean;
-  /** The held entry for a Redis key, or undefined: go to Redis. */
-  lookup(redisKey: string): NearEntry | undefined;
+  /**
+   * The held entry for a Redis key, or undefined: go to Redis. `now` (performance.now()) lets a
+   * batch read the clock once for all its keys: its answer is what was held at that instant.
+   */
+  lookup(redisKey: string, now?: number): NearEntry | undefined;
   /**
    * The promise a read answered from held entries resolves through: at once, or after the event
    * loop turned when hits have kept it from turning for too long (a caller spinning on a held

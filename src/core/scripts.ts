@@ -110,3 +110,16 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `);
+
+/**
+ * setMany's chunk with a TTL: SET key value PX ms for every key, one command (MSET carries no
+ * TTL). KEYS = the keys, ARGV = their values in the same order, then the TTL in ms. Atomic like
+ * MSET: no client sees part of the chunk written. Returns how many keys were written.
+ */
+export const SET_MANY_PX = new LuaScript(`
+local px = ARGV[#ARGV]
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i], 'PX', px)
+end
+return #KEYS
+`);

@@ -138,9 +138,8 @@ export class NearCache implements NearLayer {
   }
 
   /** The held entry for `key` (counted as a hit), or undefined (counted as a miss). */
-  lookup(key: string): NearEntry | undefined {
+  lookup(key: string, now = performance.now()): NearEntry | undefined {
     if (!this.#enabled) return undefined;
-    const now = performance.now();
     const entry = this.#store.get(key, now);
     if (entry === undefined) {
       this.#misses++;

@@ -342,6 +342,27 @@ export function defineCacheSuite(
         expect(await cache.has('a')).toBe(false);
       });
 
+      it('set many over several chunks: every key gets the TTL (one script per chunk), or none without one', async () => {
+        // 2,100 keys: three chunks of at most 1,000 (BATCH_SIZE), the last one short.
+        const entries = Array.from(
+          { length: 2100 },
+          (_, i) => [`tl${i}`, i % 2 === 0 ? i : `v${i}`] as const,
+        );
+        await cache.setMany(entries, { ttl: '20s' });
+        const ttls = await Promise.all(entries.map(([k]) => cache.ttl(k)));
+        for (const [i, t] of ttls.entries()) {
+          expect(t, `tl${i}`).toBeGreaterThan(10_000);
+          expect(t, `tl${i}`).toBeLessThanOrEqual(20_000);
+        }
+        const read = await cache.getMany(entries.map(([k]) => k));
+        expect(read).toEqual(new Map(entries));
+        // Without a TTL (MSET per chunk) the same keys lose theirs: a plain write replaces the key.
+        await cache.setMany(entries, { ttl: null });
+        const persistent = await Promise.all(entries.map(([k]) => cache.ttl(k)));
+        expect(persistent.every((t) => t === null)).toBe(true);
+        expect(await cache.getMany(entries.map(([k]) => k))).toEqual(new Map(entries));
+      });
+
       it('delete', async () => {
         await cache.setMany({ a: 1, b: 2, c: 3 });
         expect(await cache.delete('a')).toBe(true);

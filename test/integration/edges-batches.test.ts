@@ -203,6 +203,44 @@ describe('partial work is never reported as complete (ignoreErrors: true)', () =
     }
   }, 60_000);
 
+  it('setMany with a TTL that fails half-way throws IncompleteError; each chunk is written whole, with its TTL', async () => {
+    await redis.raw.flushdb(); // so that DBSIZE counts this test's keys only
+    const total = 40_000;
+    const entries = Array.from({ length: total }, (_, i) => [`sm-${i}`, 'x'.repeat(100)] as const);
+    const watcher = redis.raw.duplicate();
+    try {
+      const writing = cache.setMany(entries, { ttl: '5m' }).then(
+        () => ({ done: true }),
+        (error: unknown) => ({ error }),
+      );
+      // Stall the server once a few chunks are written (but far from all).
+      while ((await watcher.dbsize()) < 3000) await sleep(5);
+      const stall = await stallAll(1500);
+      const outcome = await writing;
+      await stall.ended;
+      expect(outcome).toHaveProperty('error');
+      const error = (outcome as { error: unknown }).error;
+      expect(error).toBeInstanceOf(IncompleteError);
+      const { completed, cause } = error as IncompleteError;
+      expect(cause).toBeInstanceOf(CommandTimeoutError);
+      expect(completed).toBeGreaterThanOrEqual(3000);
+      expect(completed).toBeLessThan(total);
+      expect(completed % 1000).toBe(0); // acknowledged chunks only
+      // One command per chunk: the server holds whole chunks (the stalled one may have run
+      // after the client gave up on it: never fewer than acknowledged), each key with the TTL.
+      const written = await redis.raw.dbsize();
+      expect(written % 1000).toBe(0);
+      expect(written).toBeGreaterThanOrEqual(completed);
+      const pipeline = redis.raw.pipeline();
+      for (let i = 0; i < written; i++) pipeline.pttl(`p:1:sm-${i}`);
+      const pttls = (await pipeline.exec())?.map(([, t]) => t as number) ?? [];
+      expect(pttls.length).toBe(written);
+      expect(pttls.every((t) => t > 60_000 && t <= 300_000)).toBe(true);
+    } finally {
+      watcher.disconnect();
+    }
+  }, 60_000);
+
   it('a failure before anything was done still gives the harmless answer', async () => {
     const stall = await stallAll(1500);
     expect(await cache.deletePattern('nothing-*')).toBe(0);

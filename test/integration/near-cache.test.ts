@@ -512,6 +512,97 @@ describe('near cache on standalone', () => {
     expect(maxBytesSeen).toBeGreaterThan(maxBytes / 2);
   });
 
+  it('getMany: every key held → no command, answered before the event loop turns; partly held → one MGET of the missing keys only', async () => {
+    const { cache, prefix, key } = tracked();
+    const keys = Array.from({ length: 10 }, (_, i) => `gm${i}`);
+    await cache.setMany(keys.map((k, i) => [k, `v${i}`] as const));
+    const expected = new Map(keys.map((k, i) => [k, `v${i}`]));
+    // Read until every key is held (the connection's tracking must be on before a read is kept).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const missesBefore = cache.stats().nearCache?.misses ?? 0;
+      expect(await cache.getMany(keys)).toEqual(expected);
+      if ((cache.stats().nearCache?.misses ?? 0) === missesBefore) break;
+      if (Date.now() > deadline) throw new Error('the near cache never held every key');
+      await sleep(20);
+    }
+    // Every command on the server that names one of this cache's keys, in execution order.
+    const monitor = await raw.monitor();
+    const seenCommands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((a) => a.startsWith(`${prefix}:`))) seenCommands.push(args);
+    });
+    /** Every command sent before this call has been seen by the monitor. */
+    const drained = async () => {
+      const marker = `${prefix}:marker:${Math.random()}`;
+      await raw.get(marker);
+      const until = Date.now() + 10_000;
+      while (!seenCommands.some((c) => c.includes(marker))) {
+        if (Date.now() > until) throw new Error('MONITOR never showed the marker');
+        await sleep(5);
+      }
+      seenCommands.length = 0;
+    };
+    try {
+      await drained();
+      const hitsBefore = cache.stats().nearCache?.hits ?? 0;
+      const order: string[] = [];
+      setImmediate(() => order.push('event loop turned'));
+      const all = await cache.getMany(keys);
+      order.push('answered');
+      expect(all).toEqual(expected);
+      expect([...all.keys()]).toEqual(keys);
+      expect(order[0]).toBe('answered');
+      expect((cache.stats().nearCache?.hits ?? 0) - hitsBefore).toBe(keys.length);
+      await drained(); // clears what it saw: nothing of ours may have been sent before the marker
+
+      // Our own write of two keys drops their entries: the next getMany holds the other eight.
+      await cache.setMany([
+        ['gm3', 'new3'],
+        ['gm7', 'new7'],
+      ]);
+      await drained();
+      const partly = await cache.getMany(keys);
+      expect(partly).toEqual(new Map([...expected, ['gm3', 'new3'], ['gm7', 'new7']]));
+      expect([...partly.keys()]).toEqual(keys);
+      await raw.get(`${prefix}:marker:end`);
+      const until2 = Date.now() + 10_000;
+      while (!seenCommands.some((c) => c.includes(`${prefix}:marker:end`))) {
+        if (Date.now() > until2) throw new Error('MONITOR never showed the marker');
+        await sleep(5);
+      }
+      const reads = seenCommands.filter((c) => !c.includes(`${prefix}:marker:end`));
+      const mgets = reads.filter((c) => c[0]?.toLowerCase() === 'mget');
+      expect(mgets).toEqual([['mget', key('gm3'), key('gm7')]]);
+      // Besides that MGET, only the PTTLs of the same two keys (read with it to bound the entries).
+      expect(
+        reads
+          .filter((c) => c[0]?.toLowerCase() !== 'mget')
+          .map((c) => c.join(' ').toLowerCase())
+          .sort(),
+      ).toEqual([`pttl ${key('gm3')}`, `pttl ${key('gm7')}`]);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('getMany through the near cache: a held Buffer value is a copy for every caller', async () => {
+    const { cache } = tracked({ serializer: serializers.string() });
+    await cache.set('buf', Buffer.from('abc'));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const hitsBefore = cache.stats().nearCache?.hits ?? 0;
+      const first = (await cache.getMany<Buffer>(['buf'])).get('buf') as Buffer;
+      expect(first.toString()).toBe('abc');
+      first.fill(0x7a); // the caller changes its own copy
+      if ((cache.stats().nearCache?.hits ?? 0) > hitsBefore) break;
+      if (Date.now() > deadline) throw new Error('the near cache never held the key');
+      await sleep(20);
+    }
+    const again = (await cache.getMany<Buffer>(['buf'])).get('buf') as Buffer;
+    expect(again.toString()).toBe('abc');
+  });
+
   it("broadcast mode: invalidated for every key under the cache's prefix", async () => {
     const { cache, key } = tracked({ nearCache: { mode: 'broadcast' } });
     await cache.set('bc', 1);

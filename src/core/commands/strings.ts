@@ -6,6 +6,7 @@ import { NULL, ZERO } from '../executor.js';
 import type { NearEntry, NearLayer } from '../near.js';
 import type { Ttl } from '../ttl.js';
 import { type CommandContext, type KeyOptions, redisKeyOf, ttlOf } from './context.js';
+import { Enveloped, heldValue } from './held.js';
 import { currentEntries, type EnvelopeOptions, envelopeFor, graceOf } from './tagged.js';
 
 /** Single values: GET and SET (with NX/XX/PX; grace and tags through the entry envelope). */
@@ -108,25 +109,9 @@ function fromHeld<T>(
   held: NearEntry,
 ): T | undefined | Promise<T | undefined> {
   if (held.value === null) return missed(ctx, key, true);
-  if (held.decoded !== undefined) {
-    ctx.executor.hit(key, true);
-    return held.decoded as T;
-  }
-  if (held.decodedBuffer !== undefined) {
-    ctx.executor.hit(key, true);
-    return Buffer.from(held.decodedBuffer) as T;
-  }
-  const entry = decodeEntry(ctx.codec, held.value, key);
-  // An entry with an envelope is checked on every hit (its logical expiry passes, its tags
-  // may be invalidated without its own key changing), so its decoded value is never kept.
-  if (entry.meta !== undefined) return checked<T>(ctx, key, entry, true);
-  const value = entry.value;
+  const value = heldValue(ctx, key, held, held.value);
+  if (value instanceof Enveloped) return checked<T>(ctx, key, value.entry, true);
   ctx.executor.hit(key, true);
-  // Immutable values are decoded once and shared. A Buffer is decoded once too, but kept as a
-  // private copy that every later hit copies again. Other objects are decoded per hit. Either
-  // way no caller can change what another one gets.
-  if (value !== null && typeof value !== 'object' && typeof value !== 'function') held.decoded = value;
-  else if (Buffer.isBuffer(value)) held.decodedBuffer = Buffer.from(value);
   return value as T;
 }
 
