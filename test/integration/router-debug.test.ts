@@ -123,16 +123,16 @@ describe('NODE_DEBUG=sentinel-cache: re-routes, evictions, breaker transitions (
 const { ReplyError } = ioredis;
 import { CommandTimeoutError } from ${srcModule('core/errors.ts')};
 import { RoleBreaker } from ${srcModule('routers/breaker.ts')};
-import { RoutePipeline } from ${srcModule('routers/pipeline.ts')};
+import { RouteRunner } from ${srcModule('routers/route-runner.ts')};
 import { NodeStats, RouterEvents } from ${srcModule('routers/sentinel/router-events.ts')};
 process.on('warning', () => {}); // the scripted client has no ioredis internals to coalesce writes with
-const pipeline = new RoutePipeline(new RouterEvents(), new NodeStats(), 500);
+const runner = new RouteRunner(new RouterEvents(), new NodeStats(), 500);
 const client = {};
 const node = (port) => ({ address: { host: '10.0.0.1', port }, key: '10.0.0.1:' + port, acquire: () => client, release() {}, evict() {} });
 // READONLY: the node was demoted; the write is retried on the master resolved again.
-const retried = await pipeline.run(node(6379), 'master', () => Promise.reject(new ReplyError("READONLY You can't write against a read only replica.")), () => Promise.resolve('retried'));
+const retried = await runner.run(node(6379), 'master', () => Promise.reject(new ReplyError("READONLY You can't write against a read only replica.")), () => Promise.resolve('retried'));
 // A timeout: the connection is evicted.
-await pipeline.run(node(6380), 'replica', () => Promise.reject(new CommandTimeoutError('Command timed out', 500))).catch(() => {});
+await runner.run(node(6380), 'replica', () => Promise.reject(new CommandTimeoutError('Command timed out', 500))).catch(() => {});
 const breaker = new RoleBreaker('master', { volumeThreshold: 1, resetTimeoutMs: 50 }, { open() {}, halfOpen() {}, close() {} });
 await breaker.run(() => Promise.reject(new CommandTimeoutError('t', 500))).catch(() => {});
 await new Promise((r) => setTimeout(r, 200));
