@@ -10,7 +10,22 @@ const LOAD_TESTS = [
   'test/integration/get-or-set-processes.test.ts',
 ];
 
+/**
+ * The ioredis conformance test's second run (.ci/run): ioredis and opossum from a directory
+ * where the newest releases were installed, for src as for the tests.
+ */
+const conformanceDir = process.env.SENTINEL_CACHE_CONFORMANCE_DIR;
+
 export default defineConfig({
+  resolve:
+    conformanceDir === undefined
+      ? {}
+      : {
+          alias: {
+            ioredis: `${conformanceDir}/node_modules/ioredis`,
+            opossum: `${conformanceDir}/node_modules/opossum`,
+          },
+        },
   test: {
     // Integration files each start their own Redis topology; two at a time fits 2 cores
     // without starving sentinels (down-after-milliseconds is 1000 in tests).

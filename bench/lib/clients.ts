@@ -10,6 +10,7 @@
  * what any of them wrote.
  */
 import { Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis5';
 import { compressors } from '../../src/compressors/index.js';
 import { type Cache, createCache, routers } from '../../src/index.js';
 import type { Router } from '../../src/routers/types.js';
@@ -323,13 +324,21 @@ export const CLIENTS: ClientAdapter[] = [
     name: 'ioredis-sentinel',
     family: 'peer',
     description:
-      'ioredis 5 `new Redis({ sentinels, name })` with defaults (no command timeout): the baseline',
+      'ioredis 6 `new Redis({ sentinels, name })` with defaults (RESP3, no command timeout): the baseline',
     create: async (topology) => ioredisClient(await ready(new Redis({ ...sentinelAuth(topology) })), true),
+  },
+  {
+    name: 'ioredis5-sentinel',
+    family: 'peer',
+    description:
+      'ioredis 5.11 (devDependency alias `ioredis5`) `new Redis({ sentinels, name })` with defaults: the previous baseline, kept for one release',
+    create: async (topology) =>
+      ioredisClient(await ready(new Redis5({ ...sentinelAuth(topology) }) as unknown as Redis), true),
   },
   {
     name: 'ioredis-sentinel-fd',
     family: 'peer',
-    description: `ioredis 5 Sentinel with failoverDetector: true and commandTimeout: ${COMMAND_TIMEOUT_MS}`,
+    description: `ioredis 6 Sentinel with failoverDetector: true and commandTimeout: ${COMMAND_TIMEOUT_MS}`,
     create: async (topology) =>
       ioredisClient(
         await ready(

@@ -151,7 +151,7 @@ const FACTORIES: Factory[] = [
       await withTimeout(c.ping(), 10_000, 'ioredis Cluster first PING');
       return {
         name: 'ioredis-cluster',
-        description: `ioredis 5 \`new Cluster(nodes, { redisOptions: { commandTimeout: ${COMMAND_TIMEOUT_MS} } })\`, other options default`,
+        description: `ioredis 6 \`new Cluster(nodes, { redisOptions: { commandTimeout: ${COMMAND_TIMEOUT_MS} } })\`, other options default`,
         get: (k) => c.get(redisKey(k)),
         set: (k, v) => c.set(redisKey(k), v),
         close: () => closeIoredis(c),

@@ -25,6 +25,7 @@ export interface MachineInfo {
 const PACKAGES = [
   'sentinel-cache',
   'ioredis',
+  'ioredis5',
   'redis',
   'generic-pool',
   'opossum',

@@ -110,7 +110,7 @@ Options:
   --quick                 everything tiny (CI smoke): 1 s cells, concurrency 1 and 16, 100 B values,
                           0.5 s pipeline cells, one short pause failover with down-after 1000 ms, 2 s soak
   --only <a,b,...>        clients: pooled, discovery, standalone, ioredis-sentinel,
-                          ioredis-sentinel-fd, node-redis-sentinel
+                          ioredis5-sentinel, ioredis-sentinel-fd, node-redis-sentinel
   --scenario <s[,s]>      steady | batches | failover | soak | near | cluster (default:
                           steady,failover,soak); steady: every client per GET/SET mix x concurrency
                           x value size, with redis-benchmark (next to redis-server) as the limit

@@ -1,5 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { commandBoundOf } from './connection-hook.js';
 import { debug, debugEnabled } from './debug.js';
+import { isBusy, unrefReconnectTimer, unrefSocket } from './ioredis-internals.js';
 
 /**
  * What keeps the process alive: the one rule for every connection the routers, the near cache
@@ -27,16 +29,6 @@ const BUSY_RECHECK_MS = 200;
 /** The period of the timer that keeps the process alive (it does nothing when it fires). */
 const KEEP_ALIVE_PERIOD_MS = 2 ** 30;
 
-/** The parts of an ioredis client that ioredis does not type: its socket, reconnect timer, queues. */
-interface ClientInternals {
-  stream?: { unref?: () => void };
-  reconnectTimeout?: NodeJS.Timeout | null;
-  commandQueue?: { length: number };
-  offlineQueue?: { length: number };
-  /** Set by disconnect() and quit(): the connection is going away ('end' follows). */
-  manuallyClosing?: boolean;
-}
-
 /** The `unref` of each connection brought under the rule (duplicates follow their template). */
 const owned = new WeakMap<Redis, boolean>();
 const held = new Set<Redis>();
@@ -54,21 +46,27 @@ let closes = 0;
  */
 export function ownConnection(client: Redis, unref: boolean): void {
   owned.set(client, unref);
-  const internals = client as unknown as ClientInternals;
+  // The socket and the reconnect timer are ioredis internals (ioredis-internals.ts).
   client.on('connect', () => {
-    internals.stream?.unref?.();
+    unrefSocket(client);
     if (!unref) hold(client);
   });
-  client.on('reconnecting', () => internals.reconnectTimeout?.unref());
+  client.on('reconnecting', () => {
+    unrefReconnectTimer(client);
+  });
   if (!unref) client.on('end', () => release(client));
 }
 
 /**
  * `template.duplicate(options)` (a connection of its own to the same node, with its address,
- * credentials and TLS), under the same rule as `template` when the template is under it.
+ * credentials and TLS), under the same rule as `template` when the template is under it, and
+ * with the bound on its commands (commandBoundOf): a template whose router watches it with a
+ * stall watchdog has no `commandTimeout` option for the duplicate to copy, and a duplicate
+ * without a bound would wait forever on a paused node. `options.commandTimeout` overrides it.
  */
 export function duplicateConnection(template: Redis, options: Partial<RedisOptions>): Redis {
-  const client = template.duplicate(options);
+  const commandTimeout = options.commandTimeout ?? commandBoundOf(template);
+  const client = template.duplicate(commandTimeout === undefined ? options : { ...options, commandTimeout });
   const unref = owned.get(template);
   if (unref !== undefined) ownConnection(client, unref);
   return client;
@@ -129,6 +127,5 @@ function onBeforeExit(): void {
  * closing: it is not idle, something of ours is still happening.
  */
 function busy(client: Redis): boolean {
-  const { commandQueue, offlineQueue, manuallyClosing } = client as unknown as ClientInternals;
-  return manuallyClosing === true || (commandQueue?.length ?? 0) > 0 || (offlineQueue?.length ?? 0) > 0;
+  return isBusy(client);
 }

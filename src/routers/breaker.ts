@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { debug, debugEnabled } from '../core/debug.js';
 import { CircuitOpenError, isNodeFailure } from '../core/errors.js';
+import { type RollingWindow, rollingWindowOf } from '../core/ioredis-internals.js';
 import type { OutcomeCounter } from './route-runner.js';
 import type { PooledRouterOptions } from './types.js';
 
@@ -24,30 +25,6 @@ export const BREAKER_DEFAULTS = {
  * reaches the breaker.
  */
 export const tripsBreaker = isNodeFailure;
-
-interface RollingWindow {
-  increment(property: 'fires'): void;
-}
-
-/**
- * opossum's rolling window, if this opossum has the shape the fast path relies on
- * (`status.increment(name)`, what its own 'fire' listener calls; untyped in
- * @types/opossum). Without it every operation goes through `fire()`, which is correct, only
- * slower: warned once per process so the slowdown has a visible cause.
- */
-export function rollingWindowOf(status: unknown): RollingWindow | undefined {
-  const increment = (status as { increment?: unknown } | null | undefined)?.increment;
-  if (typeof increment === 'function') return status as RollingWindow;
-  if (!warnedNoWindow) {
-    warnedNoWindow = true;
-    process.emitWarning(
-      'opossum has no status.increment(): the circuit breaker counts every operation through fire() (slower)',
-      { code: 'SENTINEL_CACHE_BREAKER_SLOW_PATH' },
-    );
-  }
-  return undefined;
-}
-let warnedNoWindow = false;
 
 /** NODE_DEBUG lines, per state entered. */
 const BREAKER_LINES: Record<BreakerState, string> = {
@@ -77,7 +54,7 @@ export class RoleBreaker {
   readonly role: BreakerRole;
   private readonly cb: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private shut = false;
-  /** opossum's rolling window (`status.increment` is what its own 'fire' listener calls). */
+  /** opossum's rolling window (core/ioredis-internals.ts: rollingWindowOf). */
   private readonly window: RollingWindow | undefined;
   private admitting: OutcomeCounter;
 

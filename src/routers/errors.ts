@@ -174,6 +174,14 @@ export function translateError(
   }
   if (isConnectionError(err)) {
     const socketError = lastSocketError(client);
+    // ioredis 6 closes the connection when the handshake's AUTH is refused (5.x kept it and
+    // the next command got NOAUTH): the refusal came as the client's 'error' event.
+    if (socketError !== undefined && isAuthError(socketError)) {
+      return new AuthenticationError(
+        `Authentication failed${where} ${credentialsRefused(socketError, DATA_NODE_CREDENTIALS)}`,
+        { cause: socketError },
+      );
+    }
     const reason = socketError !== undefined && socketError !== err ? socketError : (err as Error);
     return new ConnectionInterruptedError(`Connection failed${where}: ${describeSocketError(reason)}`, {
       cause: reason,

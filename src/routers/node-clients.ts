@@ -64,6 +64,8 @@ export function createNodeClient(address: NodeAddress, opts: NodeConnectionOptio
     username: opts.username,
     password: opts.password,
     tls: opts.tls === true ? {} : opts.tls,
+    // RESP2 on every connection we open (docs/design.md, "The wire protocol").
+    protocol: 2,
     lazyConnect: true,
     enableOfflineQueue: false,
     enableReadyCheck: false,

@@ -103,6 +103,8 @@ class StandaloneRouter implements Router {
     const connectTimeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
 
     const redisOptions: RedisOptions = {
+      // RESP2 on every connection we open (docs/design.md, "The wire protocol").
+      protocol: 2,
       commandTimeout: this.#timeoutMs,
       connectTimeout,
       maxRetriesPerRequest: 1,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { type CorkableSocket, corkableSocketOf, repliesAwaited } from '../core/ioredis-internals.js';
 
 /**
  * Coalesce the commands issued on one client in the same tick into one socket write.
@@ -26,18 +27,15 @@ export const IMMEDIATE_WRITES = 8;
  * per master, already overlap each other's turns (docs/design.md#write-coalescing).
  */
 export function coalesceWrites(client: Redis, immediateWrites = IMMEDIATE_WRITES): void {
-  // `commandQueue` and `stream` are ioredis internals (present and stable through 5.x, the
-  // range package.json admits); checked on every call because they are cheap property
-  // reads and a client without them must keep working, just uncoalesced.
-  const queue = (client as Partial<Pick<Redis, 'commandQueue'>>).commandQueue;
-  if (typeof queue?.length !== 'number') {
-    warnUnsupported();
-    return;
-  }
+  // The command queue and the socket are ioredis internals (core/ioredis-internals.ts);
+  // checked on every call because they are cheap property reads and a client without them
+  // must keep working, just uncoalesced.
+  const awaited = repliesAwaited(client);
+  if (awaited === undefined) return;
   // Few commands awaiting replies (a lone sequential caller has none): this one goes out at
   // once, keeping the server busy (see above); deferring it would only add latency. (Before
   // the first connect the socket does not exist yet: commands wait in the offline queue.)
-  if (queue.length < immediateWrites || client.status !== 'ready') return;
+  if (awaited < immediateWrites || client.status !== 'ready') return;
   cork(client, 'tick');
 }
 
@@ -59,35 +57,14 @@ export function coalesceUntilImmediate(client: Redis): void {
  * command joins that write.
  */
 function cork(client: Redis, until: 'tick' | 'immediate'): void {
-  const stream = (client as Partial<Pick<Redis, 'stream'>>).stream;
-  if (!isCorkable(stream)) {
-    warnUnsupported();
-    return;
-  }
+  const stream = corkableSocketOf(client);
+  if (stream === undefined) return;
   if (stream.writableCorked !== 0) return;
   stream.cork();
   if (until === 'tick') process.nextTick(uncork, stream);
   else setImmediate(uncork, stream);
 }
 
-/** True when `stream` is a Writable we can cork (the shape the coalescing relies on). */
-export function isCorkable(stream: unknown): stream is Redis['stream'] {
-  const s = stream as { cork?: unknown; uncork?: unknown; writableCorked?: unknown } | null | undefined;
-  return (
-    typeof s?.cork === 'function' && typeof s.uncork === 'function' && typeof s.writableCorked === 'number'
-  );
-}
-
-let warned = false;
-function warnUnsupported(): void {
-  if (warned) return;
-  warned = true;
-  process.emitWarning(
-    'ioredis client has no commandQueue/stream of the expected shape: write coalescing is off (commands are written one by one)',
-    { code: 'SENTINEL_CACHE_NO_WRITE_COALESCING' },
-  );
-}
-
-function uncork(stream: Redis['stream']): void {
+function uncork(stream: CorkableSocket): void {
   stream.uncork();
 }

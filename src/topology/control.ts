@@ -23,6 +23,7 @@ export function controlClient(address: NodeAddress, creds: Credentials, timeoutM
     username: creds.username,
     password: creds.password,
     tls: creds.tls,
+    protocol: 2, // as the cache's own connections (ioredis 6 defaults to RESP3)
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

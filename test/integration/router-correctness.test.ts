@@ -292,7 +292,7 @@ describe.each(ROUTER_KINDS)('%s router: routing correctness', (kind) => {
     let lagging = true;
     const linkBreaker = (async () => {
       while (lagging) {
-        await admin.client('KILL', 'TYPE', 'replica').catch(() => {});
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'replica').catch(() => {});
         await sleep(300); // the period of the link breaks that make the lag
       }
     })();

@@ -2,13 +2,15 @@
  * The stall watchdog that bounds the Sentinel routers' commands (one per connection instead
  * of one timer per command), on a real redis-server: a paused server fails the command at the
  * head and every command behind it with "Command timed out" (never before the timeout) and
- * closes the connection; a connection that keeps answering is never stuck, however long its
- * queue; an idle connection holds no timer; a command still waiting for the connection (the
+ * closes the connection; a command not answered within the timeout of its issue fails even
+ * while earlier ones are answered; a connection whose commands are each answered in time is
+ * never stalled; a wall-clock step changes nothing; an idle connection holds no timer; a command still waiting for the connection (the
  * sentinel clients' offline queue) is bounded too. Budgets are no-hang bounds, not timings.
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CommandTimeoutError } from '../../src/core/errors.js';
+import { duplicateConnection } from '../../src/core/process-liveness.js';
 import { InvalidationChannel } from '../../src/near/invalidation-channel.js';
 import { translateError } from '../../src/routers/errors.js';
 import { boundCommands, createNodeClient } from '../../src/routers/node-clients.js';
@@ -63,16 +65,52 @@ describe('stall watchdog (node and sentinel clients)', () => {
     }
   });
 
-  it('a connection that keeps answering is never stuck, even when its last command waits longer than the timeout', async () => {
+  it('a command answered later than the timeout after it was issued fails, even while the connection keeps answering: the connection is stalled', async () => {
     const client = await connected();
     try {
       // WAIT 1 600 on a master without replicas blocks this connection 600 ms, then says 0.
-      // Three in a row: the last is answered ~1.8 s after it was sent, 600 ms after it
-      // reached the head. A per-command timer of 1 s would have failed it.
-      const replies = await Promise.all([0, 1, 2].map(() => client.call('WAIT', '1', '600')));
-      expect(replies).toEqual([0, 0, 0]);
+      // Three sent at once: the first is answered ~600 ms after it was sent, the second would
+      // be ~1.2 s after — past the 1 s bound, so it and the one behind it fail, and the
+      // connection is closed. commandTimeoutMs bounds a command from its issue, as ioredis'
+      // per-command timer on routers.standalone and routers.cluster does.
+      const started = performance.now();
+      const outcomes = await Promise.allSettled([0, 1, 2].map(() => client.call('WAIT', '1', '600')));
+      const elapsed = performance.now() - started;
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: 0 });
+      for (const outcome of outcomes.slice(1)) {
+        expect(outcome.status).toBe('rejected');
+        expect(((outcome as PromiseRejectedResult).reason as Error).message).toBe('Command timed out');
+      }
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 2);
+      await expect.poll(() => client.status, { timeout: BUDGET_MS }).toBe('end');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a connection whose commands are each answered within the timeout is never stalled, however long it stays busy', async () => {
+    const client = await connected();
+    try {
+      // One after another: busy for ~1.8 s in all, each command answered ~600 ms after it was sent.
+      for (let i = 0; i < 3; i++) expect(await client.call('WAIT', '1', '600')).toBe(0);
       expect(client.status).toBe('ready');
     } finally {
+      client.disconnect();
+    }
+  });
+
+  it('measures with a monotonic clock: a wall-clock step does not fail a healthy connection', async () => {
+    const client = await connected();
+    const realNow = Date.now;
+    try {
+      // The wall clock jumps an hour ahead while a command waits (after the watchdog armed).
+      const waiting = client.call('WAIT', '1', '300');
+      Date.now = () => realNow() + 3_600_000;
+      expect(await waiting).toBe(0);
+      expect(await Promise.all([client.ping(), client.ping()])).toEqual(['PONG', 'PONG']);
+      expect(client.status).toBe('ready');
+    } finally {
+      Date.now = realNow;
       client.disconnect();
     }
   });
@@ -134,6 +172,20 @@ describe('stall watchdog (node and sentinel clients)', () => {
       }
     } finally {
       channel.close();
+      template.disconnect();
+    }
+  });
+
+  it('every duplicate of a watched connection (getOrSet fill subscriber, any other) carries the bound', async () => {
+    const template = await connected();
+    const duplicate = duplicateConnection(template, { lazyConnect: true });
+    try {
+      expect(duplicate.options.commandTimeout).toBe(TIMEOUT_MS);
+      expect(
+        duplicateConnection(template, { lazyConnect: true, commandTimeout: 50 }).options.commandTimeout,
+      ).toBe(50);
+    } finally {
+      duplicate.disconnect();
       template.disconnect();
     }
   });

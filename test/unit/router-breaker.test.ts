@@ -14,7 +14,8 @@ import {
   SentinelUnavailableError,
   ServerError,
 } from '../../src/core/errors.js';
-import { RoleBreaker, rollingWindowOf, tripsBreaker } from '../../src/routers/breaker.js';
+import { rollingWindowOf } from '../../src/core/ioredis-internals.js';
+import { RoleBreaker, tripsBreaker } from '../../src/routers/breaker.js';
 import { translateError } from '../../src/routers/errors.js';
 import { type NodeHandle, RouteRunner } from '../../src/routers/route-runner.js';
 import { NodeStats, RouterEvents } from '../../src/routers/sentinel/router-events.js';

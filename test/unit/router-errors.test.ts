@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,11 +15,20 @@ import {
   ServerError,
   WritesRefusedError,
 } from '../../src/core/errors.js';
-import { translateError } from '../../src/routers/errors.js';
+import { trackSocketErrors, translateError } from '../../src/routers/errors.js';
 
 const at = { host: '127.0.0.1', port: 7000 };
 
 describe('translateError: the one place that reads ioredis / Redis wording', () => {
+  it('a connection closed after the handshake refused AUTH (ioredis 6 closes it) is an AuthenticationError', () => {
+    const client = new EventEmitter();
+    trackSocketErrors(client);
+    client.emit('error', new ReplyError('WRONGPASS invalid username-password pair or user is disabled.'));
+    const err = translateError(new Error('Connection is closed.'), at, 500, client);
+    expect(err).toBeInstanceOf(AuthenticationError);
+    expect(String(err)).toMatch(/WRONGPASS/);
+  });
+
   it.each([
     ["OOM command not allowed when used memory > 'maxmemory'.", OutOfMemoryError, 'OOM'],
     ['MISCONF Redis is configured to save RDB snapshots', WritesRefusedError, 'MISCONF'],

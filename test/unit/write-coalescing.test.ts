@@ -3,11 +3,11 @@
  * socket write, and what it needs from ioredis is checked.
  */
 import { describe, expect, it } from 'vitest';
+import { isCorkable } from '../../src/core/ioredis-internals.js';
 import {
   coalesceUntilImmediate,
   coalesceWrites,
   IMMEDIATE_WRITES,
-  isCorkable,
 } from '../../src/routers/write-coalescing.js';
 
 describe('write coalescing relies on two ioredis internals, checked', () => {

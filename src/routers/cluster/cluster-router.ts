@@ -1,4 +1,4 @@
-import { Cluster, type ClusterOptions, Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, type Redis } from 'ioredis';
 import {
   type DataConnectionHook,
   DataConnectionHooks,
@@ -15,6 +15,7 @@ import {
   SlotMigratingError,
 } from '../../core/errors.js';
 import { TypedEmitter } from '../../core/events.js';
+import { announcesNodeConnections, interceptSendCommand } from '../../core/ioredis-internals.js';
 import { isConnectionError, isReplyError, isSlotRefusal, isTimeoutError } from '../../core/redis-errors.js';
 import { describeFailure, formatAddress, redactCredentials, translateError } from '../errors.js';
 import type { Intent, NodeAddress, Router, RouterEvent, RouterEventMap, RouterStats } from '../types.js';
@@ -68,32 +69,6 @@ function lastNodeError(err: Error): unknown {
   return (err as Error & { lastNodeError?: unknown }).lastNodeError ?? undefined;
 }
 
-/**
- * Whether this ioredis Cluster creates its node connections where '+node' sees them first and
- * sends commands through their `sendCommand` (ioredis 5.x: `connectionPool` forwards its
- * '+node' to the Cluster; `Cluster#sendCommand` ends in `redis.sendCommand(command, stream)`).
- */
-function announcesNodeConnections(cluster: Cluster): boolean {
-  const pool = (cluster as unknown as { connectionPool?: { listenerCount?: (e: string) => number } })
-    .connectionPool;
-  return (
-    typeof pool?.listenerCount === 'function' &&
-    pool.listenerCount('+node') > 0 &&
-    typeof Redis.prototype.sendCommand === 'function' &&
-    /\.sendCommand\(command, stream\)/.test(String(Cluster.prototype.sendCommand))
-  );
-}
-
-let warnedNoRoutedCommands = false;
-function warnNoRoutedCommands(): void {
-  if (warnedNoRoutedCommands) return;
-  warnedNoRoutedCommands = true;
-  process.emitWarning(
-    'ioredis Cluster does not announce its node connections as this version expects: the near cache is off on routers.cluster',
-    { code: 'SENTINEL_CACHE_NO_CLUSTER_NEAR_CACHE' },
-  );
-}
-
 interface NodeCounters {
   ops: number;
   errors: number;
@@ -143,6 +118,9 @@ export class ClusterRouter implements Router {
     const o = resolveClusterOptions(options);
     this.#options = o;
     const toMaster = new WeakSet<object>();
+    const connector = quietStreamsConnector((address, err) => {
+      if (!this.#everReady) this.#socketErrors.set(address, err);
+    });
     const clusterOptions: ClusterOptions = {
       scaleReads: scaleReadsFor(o.readFrom, toMaster),
       slotsRefreshInterval: o.slotsRefreshIntervalMs,
@@ -157,6 +135,8 @@ export class ClusterRouter implements Router {
       lazyConnect: true,
       clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 10), 1000),
       redisOptions: {
+        // RESP2 on every connection we open (docs/design.md, "The wire protocol").
+        protocol: 2,
         commandTimeout: o.commandTimeoutMs,
         connectTimeout: o.connectTimeoutMs,
         maxRetriesPerRequest: 0,
@@ -168,9 +148,7 @@ export class ClusterRouter implements Router {
         // Destroy the socket soon after, so they fail (and are retried by the caller) at once.
         disconnectTimeout: DROPPED_NODE_GRACE_MS,
         // A socket's second error must not become an uncaught exception (quiet-streams.ts).
-        Connector: quietStreamsConnector((address, err) => {
-          if (!this.#everReady) this.#socketErrors.set(address, err);
-        }) as never,
+        ...(connector !== undefined ? { Connector: connector as never } : {}),
         ...(o.username !== undefined ? { username: o.username } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}),
@@ -244,14 +222,17 @@ export class ClusterRouter implements Router {
     };
     const coalesce = this.#options.coalesceWrites;
     const listeners = this.#routedListeners;
-    const send = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command, stream) => {
-      c.ops++;
-      command.promise.catch(countError);
-      if (listeners.size !== 0) for (const listener of listeners) listener(redis, command);
-      if (coalesce) coalesceWrites(redis, 1);
-      return send(command, stream);
-    }) as Redis['sendCommand'];
+    interceptSendCommand(
+      redis,
+      (send) =>
+        ((command, stream) => {
+          c.ops++;
+          command.promise.catch(countError);
+          if (listeners.size !== 0) for (const listener of listeners) listener(redis, command);
+          if (coalesce) coalesceWrites(redis, 1);
+          return send(command, stream);
+        }) as Redis['sendCommand'],
+    );
     redis.on('ready', () => {
       if (!this.#hooks.empty) this.#runHook(redis, (r, info) => this.#hooks.run(r, info));
     });
@@ -291,10 +272,7 @@ export class ClusterRouter implements Router {
    * whose connection went unreported could be kept untracked.
    */
   onRoutedCommand(listener: RoutedCommandListener): RoutedCommands | undefined {
-    if (!announcesNodeConnections(this.#cluster)) {
-      warnNoRoutedCommands();
-      return undefined;
-    }
+    if (!announcesNodeConnections(this.#cluster)) return undefined;
     this.#routedListeners.add(listener);
     return {
       lent: this.#cluster as unknown as Redis,

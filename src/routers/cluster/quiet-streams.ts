@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import { type ConnectorClass, standaloneConnectorClass } from '../../core/ioredis-internals.js';
 
 /**
  * ioredis listens for a connection's socket errors with `stream.once('error')`: a socket that
@@ -13,33 +13,19 @@ import { Redis } from 'ioredis';
  * closed.", and the router names the cause (ECONNREFUSED, a certificate) when no node answers.
  */
 
-type ConnectorClass = new (
-  options: unknown,
-) => {
-  connect(...args: unknown[]): Promise<EventEmitter>;
-};
-
 /** The connection options ioredis gives its connector. */
 interface ConnectorOptions {
   host?: string;
   port?: number;
 }
 
-let standalone: ConnectorClass | undefined;
-
-/** ioredis' StandaloneConnector (not exported by the package): the class of a lazy client's connector. */
-function standaloneConnector(): ConnectorClass {
-  if (standalone === undefined) {
-    const probe = new Redis({ lazyConnect: true }); // lazy: no socket is opened
-    standalone = (probe as unknown as { connector: object }).connector.constructor as ConnectorClass;
-    probe.disconnect();
-  }
-  return standalone;
-}
-
 /** A `Connector` for ioredis options: the standard one, whose sockets never throw a late error. */
-export function quietStreamsConnector(onSocketError: (address: string, err: Error) => void): ConnectorClass {
-  const Base = standaloneConnector();
+export function quietStreamsConnector(
+  onSocketError: (address: string, err: Error) => void,
+): ConnectorClass | undefined {
+  // Without ioredis' connector class (a fallback, warned once): ioredis' default connector.
+  const Base = standaloneConnectorClass();
+  if (Base === undefined) return undefined;
   return class QuietStreamsConnector extends Base {
     readonly #address: string;
     constructor(options: unknown) {

@@ -119,6 +119,8 @@ export function sentinelClientOptions(address: NodeAddress, access: SentinelAcce
   return {
     host: address.host,
     port: address.port,
+    // RESP2 on every connection we open (docs/design.md, "The wire protocol").
+    protocol: 2 as const,
     username: access.username,
     password: access.password,
     tls: access.tls === true ? {} : access.tls,
