@@ -104,7 +104,9 @@ export function isConnectionError(err: unknown): boolean {
   if (code !== undefined && CONNECTION_CODES.has(code)) return true;
   if (isTlsError(err)) return true;
   // The peer is not speaking RESP (wrong service on the port): ioredis drops the connection.
-  if (err.name === 'ParserError') return true;
+  // ioredis 5 (redis-parser) names it ParserError; ioredis 6's own decoder throws a plain Error
+  // "Unknown RESP type <n> "<c>". Please report this." (DataHandler.returnFatalError).
+  if (err.name === 'ParserError' || err.message.startsWith('Unknown RESP type')) return true;
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m));
 }
 

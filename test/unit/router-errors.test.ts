@@ -30,6 +30,18 @@ describe('translateError: the one place that reads ioredis / Redis wording', () 
   });
 
   it.each([
+    ['ioredis 6', Object.assign(new Error('Unknown RESP type 72 "H". Please report this.'), {})],
+    [
+      'ioredis 5',
+      Object.assign(new Error('Protocol error, got "H" as reply type byte'), { name: 'ParserError' }),
+    ],
+  ])('a peer that does not speak RESP (%s decoder error) is a ConnectionInterruptedError', (_, raw) => {
+    const err = translateError(raw, at, 500);
+    expect(err).toBeInstanceOf(ConnectionInterruptedError);
+    expect(String(err)).toMatch(/RESP|Protocol error/);
+  });
+
+  it.each([
     ["OOM command not allowed when used memory > 'maxmemory'.", OutOfMemoryError, 'OOM'],
     ['MISCONF Redis is configured to save RDB snapshots', WritesRefusedError, 'MISCONF'],
     ['LOADING Redis is loading the dataset in memory', LoadingError, 'LOADING'],
