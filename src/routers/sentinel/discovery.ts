@@ -1,22 +1,13 @@
 import type { Redis } from 'ioredis';
 import { debug, debugEnabled } from '../../core/debug.js';
 import { MasterNotFoundError } from '../../core/errors.js';
-import { formatAddress, translateError } from '../errors.js';
-import {
-  connectVerified,
-  type ExpectedRole,
-  type NodeRole,
-  queryRoleInfo,
-  replicaLinkDownError,
-  wrongRoleError,
-} from '../node-clients.js';
+import { translateError } from '../errors.js';
 import {
   isBrokenConnection,
   mayReadElsewhere,
   type NodeHandle,
   type NodeRoleNeed,
   type ReadPlan,
-  routerClosed,
 } from '../route-runner.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, RouterStats } from '../types.js';
 import { coalesceUntilImmediate } from '../write-coalescing.js';
@@ -25,6 +16,7 @@ import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
 import { checkDiscoveryOptions } from './options.js';
 import { type ReadAuditMessage, readAudit } from './read-audit.js';
+import { type RoleCheckedConnection, RoleCheckedConnections } from './role-checked-connections.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
 import { judgeSpeculation, SpeculationCounters } from './speculation.js';
@@ -35,28 +27,9 @@ import { judgeSpeculation, SpeculationCounters } from './speculation.js';
  * (docs/design.md#discovery-coalescing).
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
-/** A replica reported with its link down is asked ROLE again at most this often. */
-const LINK_RECHECK_MS = 1000;
-
-/** A connection to one node, shared by every operation routed to that address. */
-interface NodeConnection {
-  address: NodeAddress;
-  key: string;
-  client: Redis;
-  /** What ROLE said when we connected, or when it was last re-checked. */
-  role: NodeRole;
-  /** A replica's link to its master was up at that check. */
-  linkUp: boolean;
-  /** The topology epoch of that check: a newer epoch means "ask ROLE again before use". */
-  epoch: number;
-  /** When that check was made (performance.now()). */
-  checkedAt: number;
-  dropped?: boolean;
-}
-
 /** A read sent ahead of its sentinel answer (speculativeReads). */
 interface Speculation<T> {
-  conn: NodeConnection;
+  conn: RoleCheckedConnection;
   handle: NodeHandle;
   client: Redis;
   need: NodeRoleNeed;
@@ -118,19 +91,9 @@ export function discovery(opts: DiscoveryRouterOptions): DiscoveryRouter {
 
 export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
-  private readonly conns = new Map<string, NodeConnection>();
-  private readonly connecting = new Map<string, Promise<NodeConnection>>();
-  /** The runner's view of each address, per role (one object per address and role). */
-  private readonly masterNodeHandles = new Map<string, NodeHandle>();
-  private readonly replicaNodeHandles = new Map<string, NodeHandle>();
-  /** For the replica a failover leader is promoting: master or replica will do. */
-  private readonly promotedNodeHandles = new Map<string, NodeHandle>();
+  private readonly connections: RoleCheckedConnections;
   private readonly masterQuery: FreshQuery<MasterAnswer>;
   private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
-  /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
-  private epoch = 0;
-  /** Replicas the sentinels last reported with `master-link-status: err`. */
-  private linkDown = new Set<string>();
   private readonly speculativeReads: boolean;
   private readonly speculation = new SpeculationCounters();
   /** The master of the last sentinel answer: where the next master read is sent speculatively. */
@@ -146,6 +109,7 @@ export class DiscoveryRouter extends SentinelRouter {
   constructor(opts: DiscoveryRouterOptions) {
     super(opts);
     this.speculativeReads = opts.speculativeReads ?? true;
+    this.connections = new RoleCheckedConnections(this.ctx);
     this.masterQuery = new FreshQuery(
       () => this.ctx.askMaster().then(masterAnswer),
       SENTINEL_QUERIES_IN_FLIGHT,
@@ -158,12 +122,8 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.speculativeReads ? { ...base, speculation: this.speculation.snapshot() } : base;
   }
 
-  protected async closeNodes(): Promise<void> {
-    for (const conn of this.conns.values()) conn.client.disconnect();
-    this.conns.clear();
-    await Promise.allSettled([...this.connecting.values()]);
-    for (const conn of this.conns.values()) conn.client.disconnect();
-    this.conns.clear();
+  protected closeNodes(): Promise<void> {
+    return this.connections.close();
   }
 
   protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
@@ -264,7 +224,7 @@ export class DiscoveryRouter extends SentinelRouter {
     retry: (() => Promise<T>) | undefined,
   ): Promise<T> {
     const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
-    const handle = this.handle(answer.address, 'master', answer.key);
+    const handle = this.connections.handle(answer.address, 'master', answer.key);
     if (audit === undefined || intent !== 'read') return this.runner.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
     // here too would name this address for a reply that came from the next one.
@@ -315,7 +275,9 @@ export class DiscoveryRouter extends SentinelRouter {
     const promoting = this.ctx.readFrom === 'replica-preferred' ? this.ctx.fence.promoting : undefined;
     return usable
       .filter((a) => this.withinLag(a))
-      .map((a) => this.handle(a, promoting !== undefined && sameAddress(a, promoting) ? 'any' : 'replica'));
+      .map((a) =>
+        this.connections.handle(a, promoting !== undefined && sameAddress(a, promoting) ? 'any' : 'replica'),
+      );
   }
 
   /** ReadPlan.promoted: the promoted replica, if the fresh answer the read was offered lists it. */
@@ -450,10 +412,8 @@ export class DiscoveryRouter extends SentinelRouter {
     need: NodeRoleNeed,
     fn: (client: Redis) => Promise<T>,
   ): Speculation<T> | undefined {
-    const conn = this.conns.get(key);
-    if (conn?.client.status !== 'ready' || !this.checkIsCurrent(conn, need) || !fits(conn, need)) {
-      return undefined;
-    }
+    const conn = this.connections.current(key, need);
+    if (conn === undefined) return undefined;
     if (need === 'master' && this.ctx.isDemoted(address)) return undefined;
     const client = conn.client;
     // Leaves with the sentinel query of this read's batch (sent by setImmediate), together
@@ -467,7 +427,14 @@ export class DiscoveryRouter extends SentinelRouter {
     }
     outcome.catch(noop);
     this.speculation.sent++;
-    return { conn, handle: this.handle(address, need, key), client, need, epoch: this.epoch, outcome };
+    return {
+      conn,
+      handle: this.connections.handle(address, need, key),
+      client,
+      need,
+      epoch: this.connections.epoch,
+      outcome,
+    };
   }
 
   /** Does the fresh answer, naming `named`, confirm the node `spec` went to? */
@@ -477,12 +444,9 @@ export class DiscoveryRouter extends SentinelRouter {
       target: conn.key,
       named,
       sentEpoch: spec.epoch,
-      currentEpoch: this.epoch,
+      currentEpoch: this.connections.epoch,
       connectionHolds:
-        this.conns.get(conn.key) === conn &&
-        !conn.dropped &&
-        fits(conn, need) &&
-        !(need === 'master' && this.ctx.isDemoted(conn.address)),
+        this.connections.holds(conn, need) && !(need === 'master' && this.ctx.isDemoted(conn.address)),
     });
     if (verdict !== 'accept') {
       this.speculation.misses++;
@@ -507,124 +471,6 @@ export class DiscoveryRouter extends SentinelRouter {
     });
   }
 
-  /** The runner's view of `address` in one role (one object per address and role). */
-  private handle(address: NodeAddress, need: ExpectedRole, key = addressKey(address)): NodeHandle {
-    const handles =
-      need === 'master'
-        ? this.masterNodeHandles
-        : need === 'replica'
-          ? this.replicaNodeHandles
-          : this.promotedNodeHandles;
-    let handle = handles.get(key);
-    if (!handle) {
-      handle = {
-        address,
-        key,
-        acquire: () => {
-          const conn = this.conns.get(key);
-          // Fast path: a live connection checked in this epoch, in the role we need.
-          if (conn && conn.client.status === 'ready' && this.checkIsCurrent(conn, need) && fits(conn, need)) {
-            return this.notDemoted(conn, need).client;
-          }
-          return this.connection(address, need).then((c) => this.notDemoted(c, need).client);
-        },
-        release: () => {},
-        evict: (_err, client) => {
-          const conn = this.conns.get(key);
-          if (conn && (client === undefined || conn.client === client)) this.drop(conn);
-        },
-      };
-      handles.set(key, handle);
-    }
-    return handle;
-  }
-
-  /** A write never goes to an address a +switch-master named as the old master. */
-  private notDemoted(conn: NodeConnection, need: ExpectedRole): NodeConnection {
-    if (need === 'master' && this.ctx.isDemoted(conn.address)) {
-      throw new MasterNotFoundError(`${formatAddress(conn.address)} was failed over: it is no longer master`);
-    }
-    return conn;
-  }
-
-  /** The cached connection to `address`, or a new one; ROLE checked in the current epoch. */
-  private async connection(address: NodeAddress, need: ExpectedRole): Promise<NodeConnection> {
-    const key = addressKey(address);
-    let conn = this.conns.get(key);
-    if (conn && conn.client.status !== 'ready') {
-      this.drop(conn);
-      conn = undefined;
-    }
-    if (!conn) conn = await this.connect(address, key);
-    if (!this.checkIsCurrent(conn, need) || !fits(conn, need)) {
-      // Checked before the last topology change, or in another role, or a sentinel reports
-      // the replica's link down: ask again (a replica may have been promoted, a deposed
-      // master may not have been demoted yet, a link may have broken or recovered).
-      const epoch = this.epoch;
-      try {
-        const info = await queryRoleInfo(conn.client);
-        conn.role = info.role;
-        conn.linkUp = info.linkUp;
-        conn.epoch = epoch;
-        conn.checkedAt = performance.now();
-      } catch (err) {
-        this.drop(conn);
-        throw translateError(err, address, this.ctx.node.commandTimeoutMs);
-      }
-      this.ctx.stats.setRole(key, conn.role === 'master' ? 'master' : 'replica');
-    }
-    if (!fits(conn, need)) {
-      if (need === 'replica' && conn.role === 'slave') {
-        throw replicaLinkDownError(address);
-      }
-      throw wrongRoleError(address, conn.role, need);
-    }
-    return conn;
-  }
-
-  private connect(address: NodeAddress, key: string): Promise<NodeConnection> {
-    let pending = this.connecting.get(key);
-    if (pending) return pending;
-    const epoch = this.epoch;
-    pending = connectVerified(address, this.ctx.node, 'any').then(
-      ({ client, role, linkUp }) => {
-        this.connecting.delete(key);
-        if (this.closed) {
-          client.disconnect();
-          throw routerClosed();
-        }
-        const conn: NodeConnection = {
-          address,
-          key,
-          client,
-          role,
-          linkUp,
-          epoch,
-          checkedAt: performance.now(),
-        };
-        this.conns.set(key, conn);
-        this.ctx.stats.setRole(key, role === 'master' ? 'master' : 'replica');
-        return conn;
-      },
-      (err: unknown) => {
-        this.connecting.delete(key);
-        this.ctx.stats.error(key);
-        throw err;
-      },
-    );
-    this.connecting.set(key, pending);
-    return pending;
-  }
-
-  private drop(conn: NodeConnection): void {
-    if (this.conns.get(conn.key) === conn) this.conns.delete(conn.key);
-    // Every operation that failed on this connection comes here; disconnect once.
-    if (conn.dropped) return;
-    conn.dropped = true;
-    if (debugEnabled) debug('discovery: connection to %s (ROLE %s) dropped', conn.key, conn.role);
-    conn.client.disconnect();
-  }
-
   private async askReplicas(): Promise<ReplicaAnswer> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) {
@@ -639,41 +485,19 @@ export class DiscoveryRouter extends SentinelRouter {
     const linkDown = new Set<string>();
     const linkUp = new Set<string>();
     for (const r of usable) (linkReportedDown(r) ? linkDown : linkUp).add(addressKey(r.address));
-    this.linkDown = linkDown;
+    this.connections.reportLinkDown(linkDown);
     const addresses = usable.map((r) => r.address);
     this.lastReplicas = addresses.filter((a) => linkUp.has(addressKey(a)));
     return { usable: addresses, linkUp };
   }
 
-  /**
-   * The connection's last ROLE check still stands: made in this topology epoch, and for a
-   * replica the sentinels report with its link down, less than LINK_RECHECK_MS ago (their
-   * report may be up to 10 s old; ROLE is the node's own word).
-   */
-  private checkIsCurrent(conn: NodeConnection, need: ExpectedRole): boolean {
-    if (conn.epoch !== this.epoch) return false;
-    if (need !== 'replica' || !this.linkDown.has(conn.key)) return true;
-    return performance.now() - conn.checkedAt < LINK_RECHECK_MS;
-  }
-
   protected onNews(news: SentinelNews): void {
-    // Roles may be changing: every connection is re-checked before its next use.
-    this.epoch++;
+    this.connections.topologyChanged();
     if (debugEnabled)
       debug('discovery: sentinel news (%s): connections re-check ROLE before their next use', news.type);
     if (news.type === 'switch') {
-      // Connections to the old master are closed now: it may come back still believing
-      // it is master for a moment, and nothing of ours must write to it then.
-      const old = this.conns.get(addressKey(news.from));
-      if (old) this.drop(old);
+      this.connections.closeOldMaster(news.from);
       this.ctx.events.emit('topology-change', { reason: '+switch-master', nodes: [news.to] });
     }
   }
-}
-
-/** The connection's last ROLE check says it can serve `need`. */
-function fits(conn: NodeConnection, need: ExpectedRole): boolean {
-  if (need === 'master') return conn.role === 'master';
-  if (need === 'replica') return conn.role === 'slave' && conn.linkUp;
-  return conn.role === 'master' || conn.role === 'slave';
 }
