@@ -1,25 +1,17 @@
 import type { Redis } from 'ioredis';
 import { debug, debugEnabled } from '../../core/debug.js';
 import { MasterNotFoundError } from '../../core/errors.js';
-import { translateError } from '../errors.js';
-import {
-  isBrokenConnection,
-  mayReadElsewhere,
-  type NodeHandle,
-  type NodeRoleNeed,
-  type ReadPlan,
-} from '../route-runner.js';
+import { mayReadElsewhere, type NodeHandle, type ReadPlan } from '../route-runner.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, RouterStats } from '../types.js';
-import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
 import { checkDiscoveryOptions } from './options.js';
 import { type ReadAuditMessage, readAudit } from './read-audit.js';
-import { type RoleCheckedConnection, RoleCheckedConnections } from './role-checked-connections.js';
+import { RoleCheckedConnections } from './role-checked-connections.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
-import { judgeSpeculation, SpeculationCounters } from './speculation.js';
+import { type Speculation, SpeculativeReads } from './speculation.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -27,18 +19,6 @@ import { judgeSpeculation, SpeculationCounters } from './speculation.js';
  * (docs/design.md#discovery-coalescing).
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
-/** A read sent ahead of its sentinel answer (speculativeReads). */
-interface Speculation<T> {
-  conn: RoleCheckedConnection;
-  handle: NodeHandle;
-  client: Redis;
-  need: NodeRoleNeed;
-  /** The topology epoch when it was sent (the connection's ROLE check is from this epoch). */
-  epoch: number;
-  /** The read itself; a rejection handler is attached at once (a discarded failure is no unhandled rejection). */
-  outcome: Promise<T>;
-}
-
 /**
  * One sentinel answer about the master. Every operation of a batch gets the same object, so
  * the key (and the one-element list the speculation verdict compares with) is built once per
@@ -62,8 +42,6 @@ interface ReplicaAnswer {
   /** Keys of those whose link to the master the sentinel reports up. */
   linkUp: Set<string>;
 }
-
-const noop = (): void => {};
 
 /**
  * Per-request discovery: every operation asks a sentinel where the master (writes) or a
@@ -89,13 +67,18 @@ export function discovery(opts: DiscoveryRouterOptions): DiscoveryRouter {
   return new DiscoveryRouter(checkDiscoveryOptions(opts));
 }
 
+/**
+ * The discovery strategy: where each operation runs, decided per operation from a fresh
+ * sentinel answer. Its data connections (opened, ROLE-checked, dropped) are
+ * `RoleCheckedConnections`, its reads sent ahead of their answer `SpeculativeReads`.
+ */
 export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
   private readonly connections: RoleCheckedConnections;
   private readonly masterQuery: FreshQuery<MasterAnswer>;
   private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
   private readonly speculativeReads: boolean;
-  private readonly speculation = new SpeculationCounters();
+  private readonly speculation: SpeculativeReads;
   /** The master of the last sentinel answer: where the next master read is sent speculatively. */
   private lastMaster: MasterAnswer | undefined;
   /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
@@ -110,6 +93,7 @@ export class DiscoveryRouter extends SentinelRouter {
     super(opts);
     this.speculativeReads = opts.speculativeReads ?? true;
     this.connections = new RoleCheckedConnections(this.ctx);
+    this.speculation = new SpeculativeReads(this.connections, this.ctx);
     this.masterQuery = new FreshQuery(
       () => this.ctx.askMaster().then(masterAnswer),
       SENTINEL_QUERIES_IN_FLIGHT,
@@ -148,7 +132,7 @@ export class DiscoveryRouter extends SentinelRouter {
   /** A read of the master: speculatively on the last answer's master when its connection is current. */
   private masterRead<T>(fn: (client: Redis) => Promise<T>, mayRetry: boolean): Promise<T> {
     const last = this.lastMaster;
-    const spec = last && this.speculate(last.address, last.key, 'master', fn);
+    const spec = last && this.speculation.send(last.address, last.key, 'master', fn);
     if (!spec) return this.masterOperation('read', fn, mayRetry);
     return this.confirmMasterRead(spec, fn, mayRetry);
   }
@@ -167,13 +151,9 @@ export class DiscoveryRouter extends SentinelRouter {
         // The re-route after READONLY / a wrong ROLE, built only when needed: most reads succeed
         // on the confirmed node.
         const retryIfAllowed = () => (mayRetry ? () => this.masterOperation('read', fn, false) : undefined);
-        if (this.judge(spec, answer.named) !== 'accept') {
-          this.discard(spec);
-          this.speculation.reruns++;
+        if (!this.speculation.confirm(spec, answer.named)) {
           return this.runOnMaster(answer, 'read', fn, retryIfAllowed());
         }
-        this.speculation.hits++;
-        this.ctx.stats.op(spec.conn.key, 'master');
         const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
         return spec.outcome.then(
           audit &&
@@ -186,14 +166,7 @@ export class DiscoveryRouter extends SentinelRouter {
         );
       },
       (err: unknown) => {
-        this.speculation.misses++;
-        if (debugEnabled)
-          debug(
-            'speculation: read sent to %s discarded, no sentinel answer: %s',
-            spec.conn.key,
-            (err as Error)?.message,
-          );
-        this.discard(spec);
+        this.speculation.unanswered(spec, err, 'fail');
         throw err;
       },
     );
@@ -350,7 +323,7 @@ export class DiscoveryRouter extends SentinelRouter {
     for (let i = 0; i < n; i++) {
       const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
       if (this.runner.skipping(addressKey(address)) || !this.withinLag(address)) continue;
-      return this.speculate(address, addressKey(address), 'replica', fn);
+      return this.speculation.send(address, addressKey(address), 'replica', fn);
     }
     return undefined;
   }
@@ -362,27 +335,15 @@ export class DiscoveryRouter extends SentinelRouter {
     } catch (err) {
       // No fresh answer: the read gets the runner's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
-      this.speculation.misses++;
-      if (debugEnabled)
-        debug(
-          'speculation: read sent to %s discarded, no sentinel answer: %s',
-          spec.conn.key,
-          (err as Error)?.message,
-        );
-      this.discard(spec);
-      this.speculation.reruns++;
+      this.speculation.unanswered(spec, err, 'rerun');
       return this.readReplicas(() => Promise.reject(err), fn);
     }
     const usable = answer.usable.filter((a) => this.withinLag(a));
     // Confirmed only by a replica the answer lists as usable *and* with its link up.
     const named = usable.map(addressKey).filter((k) => answer.linkUp.has(k));
-    if (this.judge(spec, named) !== 'accept') {
-      this.discard(spec);
-      this.speculation.reruns++;
+    if (!this.speculation.confirm(spec, named)) {
       return this.readReplicas(() => this.replicaHandles(usable), fn);
     }
-    this.speculation.hits++;
-    this.ctx.stats.op(spec.conn.key, 'replica');
     let result: T;
     try {
       result = await spec.outcome;
@@ -400,75 +361,6 @@ export class DiscoveryRouter extends SentinelRouter {
     }
     if (readAudit.hasSubscribers) this.auditRead(result, named);
     return result;
-  }
-
-  /**
-   * Send `fn` now on the connection to `address`, if that connection is ready and its ROLE
-   * check is current and fits `need`; undefined otherwise (the read then waits for the answer).
-   */
-  private speculate<T>(
-    address: NodeAddress,
-    key: string,
-    need: NodeRoleNeed,
-    fn: (client: Redis) => Promise<T>,
-  ): Speculation<T> | undefined {
-    const conn = this.connections.current(key, need);
-    if (conn === undefined) return undefined;
-    if (need === 'master' && this.ctx.isDemoted(address)) return undefined;
-    const client = conn.client;
-    // Leaves with the sentinel query of this read's batch (sent by setImmediate), together
-    // with the batch's other reads.
-    coalesceUntilImmediate(client);
-    let outcome: Promise<T>;
-    try {
-      outcome = fn(client);
-    } catch (err) {
-      outcome = Promise.reject(err);
-    }
-    outcome.catch(noop);
-    this.speculation.sent++;
-    return {
-      conn,
-      handle: this.connections.handle(address, need, key),
-      client,
-      need,
-      epoch: this.connections.epoch,
-      outcome,
-    };
-  }
-
-  /** Does the fresh answer, naming `named`, confirm the node `spec` went to? */
-  private judge(spec: Speculation<unknown>, named: readonly string[]) {
-    const { conn, need } = spec;
-    const verdict = judgeSpeculation({
-      target: conn.key,
-      named,
-      sentEpoch: spec.epoch,
-      currentEpoch: this.connections.epoch,
-      connectionHolds:
-        this.connections.holds(conn, need) && !(need === 'master' && this.ctx.isDemoted(conn.address)),
-    });
-    if (verdict !== 'accept') {
-      this.speculation.misses++;
-      if (debugEnabled) {
-        debug(
-          'speculation: read sent to %s discarded (%s; the answer names %s), run again',
-          conn.key,
-          verdict,
-          named.join(', ') || 'none',
-        );
-      }
-    }
-    return verdict;
-  }
-
-  /** The speculative reply is not used; a broken connection behind it is still dropped. */
-  private discard(spec: Speculation<unknown>): void {
-    spec.outcome.catch((err: unknown) => {
-      this.speculation.discardedErrors++;
-      const translated = translateError(err, spec.conn.address, this.ctx.node.commandTimeoutMs, spec.client);
-      if (isBrokenConnection(translated)) spec.handle.evict(translated as Error, spec.client);
-    });
   }
 
   private async askReplicas(): Promise<ReplicaAnswer> {
