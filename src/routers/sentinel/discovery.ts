@@ -1,33 +1,17 @@
 import type { Redis } from 'ioredis';
 import { debug, debugEnabled } from '../../core/debug.js';
 import { MasterNotFoundError } from '../../core/errors.js';
-import { formatAddress, translateError } from '../errors.js';
-import {
-  connectVerified,
-  type ExpectedRole,
-  type NodeRole,
-  queryRoleInfo,
-  replicaLinkDownError,
-  wrongRoleError,
-} from '../node-clients.js';
-import {
-  isBrokenConnection,
-  mayReadElsewhere,
-  type NodeHandle,
-  type NodeRoleNeed,
-  type ReadPlan,
-  routerClosed,
-} from '../route-runner.js';
+import { mayReadElsewhere, type NodeHandle, type ReadPlan } from '../route-runner.js';
 import type { DiscoveryRouterOptions, Intent, NodeAddress, RouterStats } from '../types.js';
-import { coalesceUntilImmediate } from '../write-coalescing.js';
 import { addressKey, sameAddress } from './address.js';
 import type { SentinelNews } from './context.js';
 import { FreshQuery } from './fresh-query.js';
 import { checkDiscoveryOptions } from './options.js';
 import { type ReadAuditMessage, readAudit } from './read-audit.js';
+import { RoleCheckedConnections } from './role-checked-connections.js';
 import { isUsable, isUsableWhilePromoted, linkReportedDown } from './sentinel-client.js';
 import { SentinelRouter } from './sentinel-router.js';
-import { judgeSpeculation, SpeculationCounters } from './speculation.js';
+import { type Speculation, SpeculativeReads } from './speculation.js';
 
 /**
  * Sentinel queries outstanding at once (each serving every operation that started in one
@@ -35,37 +19,6 @@ import { judgeSpeculation, SpeculationCounters } from './speculation.js';
  * (docs/design.md#discovery-coalescing).
  */
 const SENTINEL_QUERIES_IN_FLIGHT = 16;
-/** A replica reported with its link down is asked ROLE again at most this often. */
-const LINK_RECHECK_MS = 1000;
-
-/** A connection to one node, shared by every operation routed to that address. */
-interface NodeConnection {
-  address: NodeAddress;
-  key: string;
-  client: Redis;
-  /** What ROLE said when we connected, or when it was last re-checked. */
-  role: NodeRole;
-  /** A replica's link to its master was up at that check. */
-  linkUp: boolean;
-  /** The topology epoch of that check: a newer epoch means "ask ROLE again before use". */
-  epoch: number;
-  /** When that check was made (performance.now()). */
-  checkedAt: number;
-  dropped?: boolean;
-}
-
-/** A read sent ahead of its sentinel answer (speculativeReads). */
-interface Speculation<T> {
-  conn: NodeConnection;
-  handle: NodeHandle;
-  client: Redis;
-  need: NodeRoleNeed;
-  /** The topology epoch when it was sent (the connection's ROLE check is from this epoch). */
-  epoch: number;
-  /** The read itself; a rejection handler is attached at once (a discarded failure is no unhandled rejection). */
-  outcome: Promise<T>;
-}
-
 /**
  * One sentinel answer about the master. Every operation of a batch gets the same object, so
  * the key (and the one-element list the speculation verdict compares with) is built once per
@@ -89,8 +42,6 @@ interface ReplicaAnswer {
   /** Keys of those whose link to the master the sentinel reports up. */
   linkUp: Set<string>;
 }
-
-const noop = (): void => {};
 
 /**
  * Per-request discovery: every operation asks a sentinel where the master (writes) or a
@@ -116,23 +67,18 @@ export function discovery(opts: DiscoveryRouterOptions): DiscoveryRouter {
   return new DiscoveryRouter(checkDiscoveryOptions(opts));
 }
 
+/**
+ * The discovery strategy: where each operation runs, decided per operation from a fresh
+ * sentinel answer. Its data connections (opened, ROLE-checked, dropped) are
+ * `RoleCheckedConnections`, its reads sent ahead of their answer `SpeculativeReads`.
+ */
 export class DiscoveryRouter extends SentinelRouter {
   readonly kind = 'discovery';
-  private readonly conns = new Map<string, NodeConnection>();
-  private readonly connecting = new Map<string, Promise<NodeConnection>>();
-  /** The runner's view of each address, per role (one object per address and role). */
-  private readonly masterNodeHandles = new Map<string, NodeHandle>();
-  private readonly replicaNodeHandles = new Map<string, NodeHandle>();
-  /** For the replica a failover leader is promoting: master or replica will do. */
-  private readonly promotedNodeHandles = new Map<string, NodeHandle>();
+  private readonly connections: RoleCheckedConnections;
   private readonly masterQuery: FreshQuery<MasterAnswer>;
   private readonly replicaQuery: FreshQuery<ReplicaAnswer>;
-  /** Bumped on every topology change; connections checked in an older epoch are re-checked. */
-  private epoch = 0;
-  /** Replicas the sentinels last reported with `master-link-status: err`. */
-  private linkDown = new Set<string>();
   private readonly speculativeReads: boolean;
-  private readonly speculation = new SpeculationCounters();
+  private readonly speculation: SpeculativeReads;
   /** The master of the last sentinel answer: where the next master read is sent speculatively. */
   private lastMaster: MasterAnswer | undefined;
   /** The usable replicas with their link up, per the last answer: speculative replica reads pick from these. */
@@ -146,6 +92,8 @@ export class DiscoveryRouter extends SentinelRouter {
   constructor(opts: DiscoveryRouterOptions) {
     super(opts);
     this.speculativeReads = opts.speculativeReads ?? true;
+    this.connections = new RoleCheckedConnections(this.ctx);
+    this.speculation = new SpeculativeReads(this.connections, this.ctx);
     this.masterQuery = new FreshQuery(
       () => this.ctx.askMaster().then(masterAnswer),
       SENTINEL_QUERIES_IN_FLIGHT,
@@ -158,12 +106,8 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.speculativeReads ? { ...base, speculation: this.speculation.snapshot() } : base;
   }
 
-  protected async closeNodes(): Promise<void> {
-    for (const conn of this.conns.values()) conn.client.disconnect();
-    this.conns.clear();
-    await Promise.allSettled([...this.connecting.values()]);
-    for (const conn of this.conns.values()) conn.client.disconnect();
-    this.conns.clear();
+  protected closeNodes(): Promise<void> {
+    return this.connections.close();
   }
 
   protected onMaster<T>(intent: Intent, fn: (client: Redis) => Promise<T>): Promise<T> {
@@ -188,7 +132,7 @@ export class DiscoveryRouter extends SentinelRouter {
   /** A read of the master: speculatively on the last answer's master when its connection is current. */
   private masterRead<T>(fn: (client: Redis) => Promise<T>, mayRetry: boolean): Promise<T> {
     const last = this.lastMaster;
-    const spec = last && this.speculate(last.address, last.key, 'master', fn);
+    const spec = last && this.speculation.send(last.address, last.key, 'master', fn);
     if (!spec) return this.masterOperation('read', fn, mayRetry);
     return this.confirmMasterRead(spec, fn, mayRetry);
   }
@@ -207,13 +151,9 @@ export class DiscoveryRouter extends SentinelRouter {
         // The re-route after READONLY / a wrong ROLE, built only when needed: most reads succeed
         // on the confirmed node.
         const retryIfAllowed = () => (mayRetry ? () => this.masterOperation('read', fn, false) : undefined);
-        if (this.judge(spec, answer.named) !== 'accept') {
-          this.discard(spec);
-          this.speculation.reruns++;
+        if (!this.speculation.confirm(spec, answer.named)) {
           return this.runOnMaster(answer, 'read', fn, retryIfAllowed());
         }
-        this.speculation.hits++;
-        this.ctx.stats.op(spec.conn.key, 'master');
         const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
         return spec.outcome.then(
           audit &&
@@ -226,14 +166,7 @@ export class DiscoveryRouter extends SentinelRouter {
         );
       },
       (err: unknown) => {
-        this.speculation.misses++;
-        if (debugEnabled)
-          debug(
-            'speculation: read sent to %s discarded, no sentinel answer: %s',
-            spec.conn.key,
-            (err as Error)?.message,
-          );
-        this.discard(spec);
+        this.speculation.unanswered(spec, err, 'fail');
         throw err;
       },
     );
@@ -264,7 +197,7 @@ export class DiscoveryRouter extends SentinelRouter {
     retry: (() => Promise<T>) | undefined,
   ): Promise<T> {
     const audit = readAudit.hasSubscribers ? this.auditRead : undefined;
-    const handle = this.handle(answer.address, 'master', answer.key);
+    const handle = this.connections.handle(answer.address, 'master', answer.key);
     if (audit === undefined || intent !== 'read') return this.runner.run(handle, 'master', fn, retry);
     // A retry (READONLY, wrong ROLE) routes itself and audits itself; auditing its result
     // here too would name this address for a reply that came from the next one.
@@ -315,7 +248,9 @@ export class DiscoveryRouter extends SentinelRouter {
     const promoting = this.ctx.readFrom === 'replica-preferred' ? this.ctx.fence.promoting : undefined;
     return usable
       .filter((a) => this.withinLag(a))
-      .map((a) => this.handle(a, promoting !== undefined && sameAddress(a, promoting) ? 'any' : 'replica'));
+      .map((a) =>
+        this.connections.handle(a, promoting !== undefined && sameAddress(a, promoting) ? 'any' : 'replica'),
+      );
   }
 
   /** ReadPlan.promoted: the promoted replica, if the fresh answer the read was offered lists it. */
@@ -388,7 +323,7 @@ export class DiscoveryRouter extends SentinelRouter {
     for (let i = 0; i < n; i++) {
       const address = candidates[this.nextSpeculativeReplica++ % n] as NodeAddress;
       if (this.runner.skipping(addressKey(address)) || !this.withinLag(address)) continue;
-      return this.speculate(address, addressKey(address), 'replica', fn);
+      return this.speculation.send(address, addressKey(address), 'replica', fn);
     }
     return undefined;
   }
@@ -400,27 +335,15 @@ export class DiscoveryRouter extends SentinelRouter {
     } catch (err) {
       // No fresh answer: the read gets the runner's handling of that (replica-preferred
       // falls back to the master, 'replica' fails), never the unconfirmed reply.
-      this.speculation.misses++;
-      if (debugEnabled)
-        debug(
-          'speculation: read sent to %s discarded, no sentinel answer: %s',
-          spec.conn.key,
-          (err as Error)?.message,
-        );
-      this.discard(spec);
-      this.speculation.reruns++;
+      this.speculation.unanswered(spec, err, 'rerun');
       return this.readReplicas(() => Promise.reject(err), fn);
     }
     const usable = answer.usable.filter((a) => this.withinLag(a));
     // Confirmed only by a replica the answer lists as usable *and* with its link up.
     const named = usable.map(addressKey).filter((k) => answer.linkUp.has(k));
-    if (this.judge(spec, named) !== 'accept') {
-      this.discard(spec);
-      this.speculation.reruns++;
+    if (!this.speculation.confirm(spec, named)) {
       return this.readReplicas(() => this.replicaHandles(usable), fn);
     }
-    this.speculation.hits++;
-    this.ctx.stats.op(spec.conn.key, 'replica');
     let result: T;
     try {
       result = await spec.outcome;
@@ -440,191 +363,6 @@ export class DiscoveryRouter extends SentinelRouter {
     return result;
   }
 
-  /**
-   * Send `fn` now on the connection to `address`, if that connection is ready and its ROLE
-   * check is current and fits `need`; undefined otherwise (the read then waits for the answer).
-   */
-  private speculate<T>(
-    address: NodeAddress,
-    key: string,
-    need: NodeRoleNeed,
-    fn: (client: Redis) => Promise<T>,
-  ): Speculation<T> | undefined {
-    const conn = this.conns.get(key);
-    if (conn?.client.status !== 'ready' || !this.checkIsCurrent(conn, need) || !fits(conn, need)) {
-      return undefined;
-    }
-    if (need === 'master' && this.ctx.isDemoted(address)) return undefined;
-    const client = conn.client;
-    // Leaves with the sentinel query of this read's batch (sent by setImmediate), together
-    // with the batch's other reads.
-    coalesceUntilImmediate(client);
-    let outcome: Promise<T>;
-    try {
-      outcome = fn(client);
-    } catch (err) {
-      outcome = Promise.reject(err);
-    }
-    outcome.catch(noop);
-    this.speculation.sent++;
-    return { conn, handle: this.handle(address, need, key), client, need, epoch: this.epoch, outcome };
-  }
-
-  /** Does the fresh answer, naming `named`, confirm the node `spec` went to? */
-  private judge(spec: Speculation<unknown>, named: readonly string[]) {
-    const { conn, need } = spec;
-    const verdict = judgeSpeculation({
-      target: conn.key,
-      named,
-      sentEpoch: spec.epoch,
-      currentEpoch: this.epoch,
-      connectionHolds:
-        this.conns.get(conn.key) === conn &&
-        !conn.dropped &&
-        fits(conn, need) &&
-        !(need === 'master' && this.ctx.isDemoted(conn.address)),
-    });
-    if (verdict !== 'accept') {
-      this.speculation.misses++;
-      if (debugEnabled) {
-        debug(
-          'speculation: read sent to %s discarded (%s; the answer names %s), run again',
-          conn.key,
-          verdict,
-          named.join(', ') || 'none',
-        );
-      }
-    }
-    return verdict;
-  }
-
-  /** The speculative reply is not used; a broken connection behind it is still dropped. */
-  private discard(spec: Speculation<unknown>): void {
-    spec.outcome.catch((err: unknown) => {
-      this.speculation.discardedErrors++;
-      const translated = translateError(err, spec.conn.address, this.ctx.node.commandTimeoutMs, spec.client);
-      if (isBrokenConnection(translated)) spec.handle.evict(translated as Error, spec.client);
-    });
-  }
-
-  /** The runner's view of `address` in one role (one object per address and role). */
-  private handle(address: NodeAddress, need: ExpectedRole, key = addressKey(address)): NodeHandle {
-    const handles =
-      need === 'master'
-        ? this.masterNodeHandles
-        : need === 'replica'
-          ? this.replicaNodeHandles
-          : this.promotedNodeHandles;
-    let handle = handles.get(key);
-    if (!handle) {
-      handle = {
-        address,
-        key,
-        acquire: () => {
-          const conn = this.conns.get(key);
-          // Fast path: a live connection checked in this epoch, in the role we need.
-          if (conn && conn.client.status === 'ready' && this.checkIsCurrent(conn, need) && fits(conn, need)) {
-            return this.notDemoted(conn, need).client;
-          }
-          return this.connection(address, need).then((c) => this.notDemoted(c, need).client);
-        },
-        release: () => {},
-        evict: (_err, client) => {
-          const conn = this.conns.get(key);
-          if (conn && (client === undefined || conn.client === client)) this.drop(conn);
-        },
-      };
-      handles.set(key, handle);
-    }
-    return handle;
-  }
-
-  /** A write never goes to an address a +switch-master named as the old master. */
-  private notDemoted(conn: NodeConnection, need: ExpectedRole): NodeConnection {
-    if (need === 'master' && this.ctx.isDemoted(conn.address)) {
-      throw new MasterNotFoundError(`${formatAddress(conn.address)} was failed over: it is no longer master`);
-    }
-    return conn;
-  }
-
-  /** The cached connection to `address`, or a new one; ROLE checked in the current epoch. */
-  private async connection(address: NodeAddress, need: ExpectedRole): Promise<NodeConnection> {
-    const key = addressKey(address);
-    let conn = this.conns.get(key);
-    if (conn && conn.client.status !== 'ready') {
-      this.drop(conn);
-      conn = undefined;
-    }
-    if (!conn) conn = await this.connect(address, key);
-    if (!this.checkIsCurrent(conn, need) || !fits(conn, need)) {
-      // Checked before the last topology change, or in another role, or a sentinel reports
-      // the replica's link down: ask again (a replica may have been promoted, a deposed
-      // master may not have been demoted yet, a link may have broken or recovered).
-      const epoch = this.epoch;
-      try {
-        const info = await queryRoleInfo(conn.client);
-        conn.role = info.role;
-        conn.linkUp = info.linkUp;
-        conn.epoch = epoch;
-        conn.checkedAt = performance.now();
-      } catch (err) {
-        this.drop(conn);
-        throw translateError(err, address, this.ctx.node.commandTimeoutMs);
-      }
-      this.ctx.stats.setRole(key, conn.role === 'master' ? 'master' : 'replica');
-    }
-    if (!fits(conn, need)) {
-      if (need === 'replica' && conn.role === 'slave') {
-        throw replicaLinkDownError(address);
-      }
-      throw wrongRoleError(address, conn.role, need);
-    }
-    return conn;
-  }
-
-  private connect(address: NodeAddress, key: string): Promise<NodeConnection> {
-    let pending = this.connecting.get(key);
-    if (pending) return pending;
-    const epoch = this.epoch;
-    pending = connectVerified(address, this.ctx.node, 'any').then(
-      ({ client, role, linkUp }) => {
-        this.connecting.delete(key);
-        if (this.closed) {
-          client.disconnect();
-          throw routerClosed();
-        }
-        const conn: NodeConnection = {
-          address,
-          key,
-          client,
-          role,
-          linkUp,
-          epoch,
-          checkedAt: performance.now(),
-        };
-        this.conns.set(key, conn);
-        this.ctx.stats.setRole(key, role === 'master' ? 'master' : 'replica');
-        return conn;
-      },
-      (err: unknown) => {
-        this.connecting.delete(key);
-        this.ctx.stats.error(key);
-        throw err;
-      },
-    );
-    this.connecting.set(key, pending);
-    return pending;
-  }
-
-  private drop(conn: NodeConnection): void {
-    if (this.conns.get(conn.key) === conn) this.conns.delete(conn.key);
-    // Every operation that failed on this connection comes here; disconnect once.
-    if (conn.dropped) return;
-    conn.dropped = true;
-    if (debugEnabled) debug('discovery: connection to %s (ROLE %s) dropped', conn.key, conn.role);
-    conn.client.disconnect();
-  }
-
   private async askReplicas(): Promise<ReplicaAnswer> {
     const res = await this.ctx.sentinel.replicas();
     if (!res.found) {
@@ -639,41 +377,19 @@ export class DiscoveryRouter extends SentinelRouter {
     const linkDown = new Set<string>();
     const linkUp = new Set<string>();
     for (const r of usable) (linkReportedDown(r) ? linkDown : linkUp).add(addressKey(r.address));
-    this.linkDown = linkDown;
+    this.connections.reportLinkDown(linkDown);
     const addresses = usable.map((r) => r.address);
     this.lastReplicas = addresses.filter((a) => linkUp.has(addressKey(a)));
     return { usable: addresses, linkUp };
   }
 
-  /**
-   * The connection's last ROLE check still stands: made in this topology epoch, and for a
-   * replica the sentinels report with its link down, less than LINK_RECHECK_MS ago (their
-   * report may be up to 10 s old; ROLE is the node's own word).
-   */
-  private checkIsCurrent(conn: NodeConnection, need: ExpectedRole): boolean {
-    if (conn.epoch !== this.epoch) return false;
-    if (need !== 'replica' || !this.linkDown.has(conn.key)) return true;
-    return performance.now() - conn.checkedAt < LINK_RECHECK_MS;
-  }
-
   protected onNews(news: SentinelNews): void {
-    // Roles may be changing: every connection is re-checked before its next use.
-    this.epoch++;
+    this.connections.topologyChanged();
     if (debugEnabled)
       debug('discovery: sentinel news (%s): connections re-check ROLE before their next use', news.type);
     if (news.type === 'switch') {
-      // Connections to the old master are closed now: it may come back still believing
-      // it is master for a moment, and nothing of ours must write to it then.
-      const old = this.conns.get(addressKey(news.from));
-      if (old) this.drop(old);
+      this.connections.closeOldMaster(news.from);
       this.ctx.events.emit('topology-change', { reason: '+switch-master', nodes: [news.to] });
     }
   }
-}
-
-/** The connection's last ROLE check says it can serve `need`. */
-function fits(conn: NodeConnection, need: ExpectedRole): boolean {
-  if (need === 'master') return conn.role === 'master';
-  if (need === 'replica') return conn.role === 'slave' && conn.linkUp;
-  return conn.role === 'master' || conn.role === 'slave';
 }
