@@ -179,24 +179,38 @@ function nearGetMany<T>(
   // One clock read for the batch (a clock read costs as much as a lookup): the answer is what
   // was held when the call started.
   const now = performance.now();
+  const executor = ctx.executor;
+  // Without 'hit'/'miss' listeners the held reads are counted once for the batch, not per key.
+  const perKey = executor.reportsReads;
+  let hits = 0;
+  let misses = 0;
   try {
     for (let i = 0; i < redisKeys.length; i++) {
       const held = near.lookup(redisKeys[i] as string, now);
-      if (held === undefined) return nearGetRest(ctx, near, userKeys, redisKeys, i, undefined, result, now);
-      const key = userKeys[i] as string;
-      if (held.value === null) {
-        ctx.executor.miss(key, true);
-        continue;
+      let value: unknown;
+      if (held !== undefined) {
+        value = held.value === null ? MISSING : heldValue(ctx, userKeys[i] as string, held, held.value);
       }
-      const value = heldValue(ctx, key, held, held.value);
-      if (value instanceof Enveloped)
-        return nearGetRest(ctx, near, userKeys, redisKeys, i, value, result, now);
-      ctx.executor.hit(key, true);
-      result.set(key, value as T);
+      if (held === undefined || value instanceof Enveloped) {
+        executor.heldReads(hits, misses);
+        const first = value as Enveloped | undefined;
+        return nearGetRest(ctx, near, userKeys, redisKeys, i, first, result, now);
+      }
+      const key = userKeys[i] as string;
+      if (value === MISSING) {
+        if (perKey) executor.miss(key, true);
+        else misses++;
+      } else {
+        if (perKey) executor.hit(key, true);
+        else hits++;
+        result.set(key, value as T);
+      }
     }
   } catch (error) {
+    executor.heldReads(hits, misses);
     return Promise.reject(error);
   }
+  executor.heldReads(hits, misses);
   return near.answer(result);
 }
 
