@@ -123,3 +123,17 @@ for i = 1, #KEYS do
 end
 return #KEYS
 `);
+
+/**
+ * MGET of KEYS and the PTTL of each, in one command: the near cache's read of a batch's missing
+ * keys (each value with its TTL at the same instant). Reply: the values (nil for a missing key),
+ * then the PTTLs, in key order. Only reads, so it runs on replicas as well; the keys it reads are
+ * tracked for the calling connection like a plain MGET's (CLIENT TRACKING follows the commands
+ * a script runs).
+ */
+export const MGET_PTTL = new LuaScript(`
+local reply = redis.call('MGET', unpack(KEYS))
+local n = #KEYS
+for i = 1, n do reply[n + i] = redis.call('PTTL', KEYS[i]) end
+return reply
+`);
