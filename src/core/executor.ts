@@ -305,6 +305,12 @@ export class Executor {
     this.counters.nearMisses += misses;
   }
 
+  /** `hits` and `misses` answered by Redis, counted at once: `hit`/`miss` without the events. */
+  networkReads(hits: number, misses: number): void {
+    this.counters.hits += hits;
+    this.counters.misses += misses;
+  }
+
   /** A read found no value for `key` (or a stale one); `fromMemory`: the near cache said so. */
   miss(key: string, fromMemory: boolean): void {
     this.counters.misses++;

@@ -10,7 +10,7 @@ import type {
   NearLayer,
   NearLayerFactory,
 } from '../core/near.js';
-import { MGET_PTTL } from '../core/scripts.js';
+import { PTTLS } from '../core/scripts.js';
 import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
 import { ReadGuard } from './read-guard.js';
 import { NearStore } from './store.js';
@@ -24,7 +24,7 @@ export interface NearRouter extends TrackableRouter {
   groupKeys?(keys: readonly string[]): number[][];
 }
 
-const NO_ARGS: readonly string[] = [];
+const NO_KEYS: readonly string[] = [];
 
 /** PTTL replies: -2 no such key, -1 no expiry. */
 const NO_KEY = -2;
@@ -196,7 +196,7 @@ export class NearCache implements NearLayer {
     return value;
   }
 
-  /** MGET with a PTTL per key, one script (MGET_PTTL), on `client`; keeps what is safe to. */
+  /** MGET with the PTTLs of its keys (one script) in the same round trip on `client`; keeps what is safe to. */
   async readMany(client: Redis, keys: string[]): Promise<Array<Buffer | null>> {
     const tracking = this.#tracking;
     const ticket = this.#enabled && tracking !== undefined ? tracking.ticket(client) : -1;
@@ -206,12 +206,11 @@ export class NearCache implements NearLayer {
     let values: Array<Buffer | null>;
     let pttls: number[];
     try {
-      // One command, not MGET and a PTTL per key in a pipeline: ioredis writes each command of
-      // those on its own (a socket write each), which cost a partly held batch of 100 keys
-      // about twice the client CPU of the script (docs/benchmarks.md, batches).
-      const reply = (await MGET_PTTL.runBuffer(client, keys, NO_ARGS)) as Array<Buffer | number | null>;
-      values = reply.slice(0, keys.length) as Array<Buffer | null>;
-      pttls = reply.slice(keys.length) as number[];
+      // MGET and one script of PTTLs (PTTLS), not a PTTL per key: ioredis writes each command on
+      // its own, which cost a partly held batch of 100 keys about twice the client CPU.
+      const [v, t] = await Promise.all([client.mgetBuffer(...keys), PTTLS.run(client, NO_KEYS, keys)]);
+      values = v;
+      pttls = t as number[];
     } finally {
       for (const p of pendings) p.spoiled ||= !this.#guard.end(p);
     }

@@ -125,13 +125,25 @@ function answer<T>(
   fromMemory: Uint8Array | undefined,
   result: Map<string, T>,
 ): void {
+  const executor = ctx.executor;
+  if (fromMemory === undefined && !executor.reportsReads) {
+    // Nobody listens to hit/miss: count the batch once.
+    let misses = 0;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (value === MISSING) misses++;
+      else result.set(userKeys[from + i] as string, value as T);
+    }
+    executor.networkReads(values.length - misses, misses);
+    return;
+  }
   for (let i = 0; i < values.length; i++) {
     const key = userKeys[from + i] as string;
     const value = values[i];
     const held = fromMemory !== undefined && fromMemory[i] === 1;
-    if (value === MISSING) ctx.executor.miss(key, held);
+    if (value === MISSING) executor.miss(key, held);
     else {
-      ctx.executor.hit(key, held);
+      executor.hit(key, held);
       result.set(key, value as T);
     }
   }
