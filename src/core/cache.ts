@@ -732,7 +732,12 @@ function buildCache(options: CacheOptions, layers: CacheLayers): Cache {
 
   return new Cache({
     executor,
-    keys: new KeyBuilder(resolved.keyPrefix, resolved.keyFunction, resolved.reverseKeyFunction),
+    keys: new KeyBuilder(
+      resolved.keyPrefix,
+      resolved.keyFunction,
+      resolved.reverseKeyFunction,
+      near !== undefined ? { version: resolved.version } : undefined,
+    ),
     codec,
     fills,
     defaultTtl: resolved.defaultTtl,

@@ -292,6 +292,25 @@ export class Executor {
     if (this.events.has('hit')) this.events.emit('hit', { key });
   }
 
+  /** Whether `hit` and `miss` emit events: when not, a batch may count its reads at once (`heldReads`). */
+  get reportsReads(): boolean {
+    return this.events.has('hit') || this.events.has('miss');
+  }
+
+  /** `hits` and `misses` answered from memory, counted at once: `hit`/`miss` without the events. */
+  heldReads(hits: number, misses: number): void {
+    this.counters.hits += hits;
+    this.counters.nearHits += hits;
+    this.counters.misses += misses;
+    this.counters.nearMisses += misses;
+  }
+
+  /** `hits` and `misses` answered by Redis, counted at once: `hit`/`miss` without the events. */
+  networkReads(hits: number, misses: number): void {
+    this.counters.hits += hits;
+    this.counters.misses += misses;
+  }
+
   /** A read found no value for `key` (or a stale one); `fromMemory`: the near cache said so. */
   miss(key: string, fromMemory: boolean): void {
     this.counters.misses++;

@@ -84,7 +84,7 @@ export interface NearLayer {
   answer<T>(value: T | PromiseLike<T>): Promise<T>;
   /** GET (with the key's PTTL in the same round trip) on `client`; keeps the reply when safe. */
   read(client: Redis, redisKey: string): Promise<Buffer | null>;
-  /** MGET (with a PTTL per key in the same round trip) on `client`; keeps what is safe to. */
+  /** MGET (with the PTTL of each key in the same round trip) on `client`; keeps what is safe to. */
   readMany(client: Redis, redisKeys: string[]): Promise<Array<Buffer | null>>;
   /** `fn`, a write of ours to `redisKeys`, wrapped to drop their entries before it is sent and once answered. */
   ownWrite<T>(

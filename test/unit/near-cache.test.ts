@@ -52,6 +52,37 @@ describe('NearStore', () => {
     byBytes.set('huge', { value: Buffer.alloc(2000), expiresAt: Infinity });
     expect(byBytes.get('huge', 0)).toBeUndefined();
   });
+
+  it('evicts the least recently used first: a get makes an entry recent, a peek does not', () => {
+    const store = new NearStore({ maxEntries: 3, maxBytes: 1e9 });
+    for (const key of ['a', 'b', 'c']) store.set(key, { value: null, expiresAt: Infinity });
+    expect(store.get('a', 0)).toBeDefined();
+    expect(store.peek('b', 0)).toBeDefined();
+    store.set('d', { value: null, expiresAt: Infinity });
+    expect(store.peek('b', 0)).toBeUndefined();
+    store.set('e', { value: null, expiresAt: Infinity });
+    expect(store.peek('c', 0)).toBeUndefined();
+    expect(['a', 'd', 'e'].map((key) => store.peek(key, 0) !== undefined)).toEqual([true, true, true]);
+  });
+
+  it('counts a replaced entry once, and forgets deleted and cleared ones', () => {
+    const store = new NearStore({ maxEntries: 10, maxBytes: 1000 });
+    store.set('a', { value: Buffer.alloc(10), expiresAt: Infinity });
+    store.set('a', { value: Buffer.alloc(20), expiresAt: Infinity });
+    expect([store.entries, store.bytes]).toEqual([1, 22]);
+    // A replacement too large to hold drops the older entry.
+    store.set('a', { value: Buffer.alloc(2000), expiresAt: Infinity });
+    expect([store.entries, store.bytes]).toEqual([0, 0]);
+    store.set('b', { value: Buffer.alloc(10), expiresAt: Infinity });
+    store.set('c', { value: Buffer.alloc(10), expiresAt: Infinity });
+    expect(store.delete('b')).toBe(true);
+    expect(store.delete('b')).toBe(false);
+    expect([store.entries, store.bytes]).toEqual([1, 12]);
+    store.clear();
+    expect([store.entries, store.bytes, store.get('c', 0)]).toEqual([0, 0, undefined]);
+    store.set('d', { value: null, expiresAt: Infinity });
+    expect(store.get('d', 0)).toBeDefined();
+  });
 });
 
 describe('ReadGuard', () => {

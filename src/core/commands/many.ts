@@ -125,13 +125,25 @@ function answer<T>(
   fromMemory: Uint8Array | undefined,
   result: Map<string, T>,
 ): void {
+  const executor = ctx.executor;
+  if (fromMemory === undefined && !executor.reportsReads) {
+    // Nobody listens to hit/miss: count the batch once.
+    let misses = 0;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (value === MISSING) misses++;
+      else result.set(userKeys[from + i] as string, value as T);
+    }
+    executor.networkReads(values.length - misses, misses);
+    return;
+  }
   for (let i = 0; i < values.length; i++) {
     const key = userKeys[from + i] as string;
     const value = values[i];
     const held = fromMemory !== undefined && fromMemory[i] === 1;
-    if (value === MISSING) ctx.executor.miss(key, held);
+    if (value === MISSING) executor.miss(key, held);
     else {
-      ctx.executor.hit(key, held);
+      executor.hit(key, held);
       result.set(key, value as T);
     }
   }
@@ -179,24 +191,38 @@ function nearGetMany<T>(
   // One clock read for the batch (a clock read costs as much as a lookup): the answer is what
   // was held when the call started.
   const now = performance.now();
+  const executor = ctx.executor;
+  // Without 'hit'/'miss' listeners the held reads are counted once for the batch, not per key.
+  const perKey = executor.reportsReads;
+  let hits = 0;
+  let misses = 0;
   try {
     for (let i = 0; i < redisKeys.length; i++) {
       const held = near.lookup(redisKeys[i] as string, now);
-      if (held === undefined) return nearGetRest(ctx, near, userKeys, redisKeys, i, undefined, result, now);
-      const key = userKeys[i] as string;
-      if (held.value === null) {
-        ctx.executor.miss(key, true);
-        continue;
+      let value: unknown;
+      if (held !== undefined) {
+        value = held.value === null ? MISSING : heldValue(ctx, userKeys[i] as string, held, held.value);
       }
-      const value = heldValue(ctx, key, held, held.value);
-      if (value instanceof Enveloped)
-        return nearGetRest(ctx, near, userKeys, redisKeys, i, value, result, now);
-      ctx.executor.hit(key, true);
-      result.set(key, value as T);
+      if (held === undefined || value instanceof Enveloped) {
+        executor.heldReads(hits, misses);
+        const first = value as Enveloped | undefined;
+        return nearGetRest(ctx, near, userKeys, redisKeys, i, first, result, now);
+      }
+      const key = userKeys[i] as string;
+      if (value === MISSING) {
+        if (perKey) executor.miss(key, true);
+        else misses++;
+      } else {
+        if (perKey) executor.hit(key, true);
+        else hits++;
+        result.set(key, value as T);
+      }
     }
   } catch (error) {
+    executor.heldReads(hits, misses);
     return Promise.reject(error);
   }
+  executor.heldReads(hits, misses);
   return near.answer(result);
 }
 
