@@ -109,6 +109,15 @@ export interface CheckReport {
   maxOpMs: number;
   /** The tag rule on replica reads: the longest a replica vouched for an invalidated value (ms). */
   maxTagStaleMs: number;
+  /** How much each rule had to judge (so a clean verdict is not a vacuous one). */
+  checked: {
+    reads: number;
+    finalReads: number;
+    increments: number;
+    taggedAnswers: number;
+    invalidations: number;
+    lockHolds: number;
+  };
 }
 
 /** Faults that can lose acknowledged writes (a master cut off, killed, or replaced). */
@@ -168,7 +177,10 @@ function lossWindow(ctx: Ctx, at: number): string | undefined {
   }
   for (const f of ctx.faults) {
     if (!LOSS_KINDS.has(f.kind)) continue;
-    if (at >= f.start - opts.windowBeforeMs && at <= f.end + opts.windowAfterMs) return f.kind;
+    // A killed master restarts empty (no persistence): if it came back before a replica was
+    // promoted, everything it held is gone, however long ago it was acknowledged.
+    const before = f.kind === 'kill-master' ? Number.POSITIVE_INFINITY : opts.windowBeforeMs;
+    if (at >= f.start - before && at <= f.end + opts.windowAfterMs) return f.kind;
   }
   return undefined;
 }
@@ -253,6 +265,8 @@ function checkStringKeys(ctx: Ctx, ops: Operation[]): void {
     for (const read of reads) {
       const value = readValue(read, key);
       if (value === undefined) continue;
+      if (read.invoke.op === 'finalRead') report.checked.finalReads++;
+      else report.checked.reads++;
       const start = read.invoke.at;
       const end = read.complete!.at;
       // The last write acknowledged before the read began: the read must see it or something newer.
@@ -363,6 +377,7 @@ function checkCounters(ctx: Ctx, ops: Operation[]): void {
         }
       }
       if (op.invoke.op === 'incr') {
+        report.checked.increments++;
         lastOk = op;
         lastCount = count;
       }
@@ -375,6 +390,7 @@ function checkTags(ctx: Ctx, ops: Operation[], history: readonly HistoryEvent[])
   const factories = new Map<string, HistoryEvent & { type: 'factory' }>();
   for (const e of history) if (e.type === 'factory') factories.set(e.value, e);
   const invalidations = ops.filter((op) => op.invoke.op === 'invalidateTags' && ok(op));
+  ctx.report.checked.invalidations = invalidations.length;
   for (const op of ops) {
     if (!ok(op)) continue;
     const name = op.invoke.op;
@@ -385,6 +401,7 @@ function checkTags(ctx: Ctx, ops: Operation[], history: readonly HistoryEvent[])
     else continue;
     for (const [key, value] of answers) {
       if (!key.startsWith('g:') || value === null) continue;
+      report.checked.taggedAnswers++;
       const factory = factories.get(value);
       if (!factory) {
         violate(ctx, 'known-values', `${name}(${key}) = ${value}, which no factory computed`, [op]);
@@ -439,6 +456,7 @@ function checkLocks(ctx: Ctx, ops: Operation[]): void {
     const to = Math.min(release ? release.invoke.at : Number.POSITIVE_INFINITY, from + opts.lockTtlMs);
     const list = holds.get(op.invoke.keys[0]!) ?? [];
     list.push({ acquire: op, from, to });
+    report.checked.lockHolds++;
     holds.set(op.invoke.keys[0]!, list);
   }
   for (const list of holds.values()) {
@@ -491,6 +509,7 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
     maxStaleMs: 0,
     maxOpMs: 0,
     maxTagStaleMs: 0,
+    checked: { reads: 0, finalReads: 0, increments: 0, taggedAnswers: 0, invalidations: 0, lockHolds: 0 },
   };
   for (const f of faults) bump(report.faults, f.kind);
   const ctx: Ctx = { opts, faults, rollbacks, report };
