@@ -5,19 +5,23 @@
  * and by test/integration/chaos-campaign.test.ts.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startCluster, startStandalone, startTopology } from '../src/topology/index.js';
 import type { ProcessTopology } from '../src/topology/process-topology.js';
 import { type CheckReport, cacheErrorNames, checkHistory, singleWriterProblems } from './checker.js';
 import { allKeys, type ChaosConfig, faultSchedule, type PlannedFault } from './generator.js';
-import { type FaultEvent, type HistoryEvent, monotonicMs } from './history.js';
+import { type FaultEvent, type FaultKind, type HistoryEvent, monotonicMs } from './history.js';
 import { type ChaosTopology, Nemesis } from './nemesis.js';
 import { LOCK_TTL_MS, type ParentMessage, type WorkerMessage, type WorkerSpec } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 /** The routers' command timeout in the campaign: as the integration tests use. */
 export const COMMAND_TIMEOUT_MS = 500;
+/** A worker that sent nothing this long while loaded has a blocked event loop. */
+const STALL_MS = 10_000;
 
 export interface CampaignOptions {
   config: ChaosConfig;
@@ -25,12 +29,18 @@ export interface CampaignOptions {
   durationMs: number;
   processes?: number;
   cachesPerProcess?: number;
+  /** Callers retry at once after a failure (no event-loop turn). Default false. */
+  spin?: boolean;
+  /** Only these fault kinds (default: every kind the router's topology has). */
+  faultKinds?: FaultKind[];
   /** Gaps between faults (ms). Default 2000-6000. */
   gapMs?: { min: number; max: number };
   /** Progress lines. */
   log?: (line: string) => void;
   /** Keep the whole history in the result (for results.json / a failing test). Default false. */
   keepHistory?: boolean;
+  /** Where a stalled worker's diagnostic report goes. Default: the OS temp dir. */
+  reportDir?: string;
 }
 
 export interface CampaignResult {
@@ -75,18 +85,40 @@ async function stopTopology(t: ChaosTopology): Promise<void> {
   else await t.topo.stop();
 }
 
+/** A process' scheduler state from /proc (R running, S sleeping, T stopped, Z zombie), for diagnosis. */
+function processState(pid: number | undefined): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[0] ?? '?';
+  } catch {
+    return 'gone';
+  }
+}
+
 /** A forked worker, with its messages turned into promises. */
 class Worker {
   readonly child: ChildProcess;
   private waiters: { type: WorkerMessage['type']; resolve: (m: WorkerMessage) => void }[] = [];
   exitError: string | undefined;
+  /** When the worker last sent anything (it sends its events every 200 ms while it runs). */
+  lastHeardAt = monotonicMs();
+  /** Set when the worker went silent: its event loop was blocked (a diagnostic report was asked for). */
+  stalled = false;
+  exited = false;
 
-  constructor(onEvents: (events: HistoryEvent[]) => void) {
+  constructor(onEvents: (events: HistoryEvent[]) => void, reportDir: string) {
     this.child = fork(WORKER, [], {
-      execArgv: ['--import', 'tsx'],
+      // SIGUSR2 writes a diagnostic report with the JavaScript stack, even while JS is spinning.
+      execArgv: [
+        '--import',
+        'tsx',
+        '--report-on-signal',
+        '--report-signal=SIGUSR2',
+        `--report-directory=${reportDir}`,
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m: WorkerMessage) => {
+      this.lastHeardAt = monotonicMs();
       if (m.type === 'events') onEvents(m.events);
       else if (m.type === 'error') this.exitError = m.message;
       for (const w of this.waiters.filter((w) => w.type === m.type || m.type === 'error')) w.resolve(m);
@@ -94,6 +126,7 @@ class Worker {
     });
     this.child.on('exit', (code, sig) => {
       this.exitError ??= `worker exited (${code ?? sig})`;
+      this.exited = true;
       for (const w of this.waiters) w.resolve({ type: 'error', message: this.exitError });
       this.waiters = [];
     });
@@ -105,6 +138,7 @@ class Worker {
 
   /** The next message of `type` (or an error), within `timeoutMs`. */
   async next(type: WorkerMessage['type'], timeoutMs: number): Promise<WorkerMessage> {
+    if (this.exited) throw new Error(this.exitError);
     const message = new Promise<WorkerMessage>((resolve) => this.waiters.push({ type, resolve }));
     const timeout = sleep(timeoutMs).then(
       (): WorkerMessage => ({ type: 'error', message: `no ${type} from worker within ${timeoutMs} ms` }),
@@ -112,6 +146,12 @@ class Worker {
     const m = await Promise.race([message, timeout]);
     if (m.type === 'error') throw new Error(m.message);
     return m;
+  }
+
+  /** Asks a silent worker for a diagnostic report (where its JavaScript is stuck). */
+  diagnose(): void {
+    this.stalled = true;
+    this.child.kill('SIGUSR2');
   }
 
   kill(): void {
@@ -125,7 +165,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const processes = options.processes ?? 2;
   const caches = options.cachesPerProcess ?? 2;
   const log = options.log ?? (() => {});
-  const schedule = faultSchedule(seed, config.router, durationMs, options.gapMs);
+  const reportDir = options.reportDir ?? tmpdir();
+  const schedule = faultSchedule(seed, config.router, durationMs, options.gapMs, options.faultKinds);
   const history: HistoryEvent[] = [];
   const faults: FaultEvent[] = [];
   const workers: Worker[] = [];
@@ -144,7 +185,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           history.push(e);
           if (e.type === 'complete') completed++;
         }
-      });
+      }, reportDir);
       workers.push(w);
       const spec: WorkerSpec = {
         process: p,
@@ -155,6 +196,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         connection: connectionOf(topology),
         keyPrefix,
         commandTimeoutMs: COMMAND_TIMEOUT_MS,
+        ...(options.spin ? { spin: true } : {}),
       };
       w.send({ type: 'start', spec });
     }
@@ -162,10 +204,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     origin = monotonicMs();
     const progress = setInterval(() => {
       const s = ((monotonicMs() - origin) / 1000).toFixed(0);
+      for (const [i, w] of workers.entries()) {
+        if (!w.stalled && monotonicMs() - w.lastHeardAt > STALL_MS) {
+          log(
+            `  [${config.name}] worker ${i} (pid ${w.child.pid}, state ${processState(w.child.pid)}) silent for ${STALL_MS / 1000} s: diagnostic report in ${reportDir}`,
+          );
+          w.diagnose();
+        }
+      }
       log(
         `  [${config.name}] ${s}/${(durationMs / 1000).toFixed(0)} s, ${completed} ops, ${faults.length} faults`,
       );
-    }, 10_000);
+    }, 5_000);
     try {
       try {
         for (const planned of schedule) {

@@ -238,10 +238,11 @@ export function faultSchedule(
   router: RouterKind,
   durationMs: number,
   gapMs: { min: number; max: number } = { min: 2000, max: 6000 },
+  kinds: readonly FaultKind[] = faultKinds(router),
 ): PlannedFault[] {
   const one = fc.record({
     gap: fc.integer(gapMs),
-    kind: fc.constantFrom(...faultKinds(router)),
+    kind: fc.constantFrom(...kinds),
     holdMs: fc.integer({ min: 300, max: 3000 }),
     target: fc.nat(7),
   });

@@ -3,15 +3,16 @@
  * [--replay <results.json>]`: randomized fault campaigns judged against docs/guarantees.md.
  * Exit 0 when no violation, 1 when any, 2 on a harness error. See docs/chaos.md.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type CampaignResult, runCampaign } from './campaign.js';
-import { ALL_CONFIGS, type ChaosConfig, parseConfig } from './generator.js';
+import { ALL_CONFIGS, type ChaosConfig, faultKinds, parseConfig } from './generator.js';
+import type { FaultKind } from './history.js';
 import { type ChaosRun, summaryLine, violationCount, violationLines, writeChaosReport } from './report.js';
 
-const USAGE = `usage: npm run chaos -- --config <name[,name]|all> [--minutes <n>] [--seed <n>] [--processes <n>] [--out <dir>]
+const USAGE = `usage: npm run chaos -- --config <name[,name]|all> [--minutes <n>] [--seed <n>] [--processes <n>] [--faults <kind,...>] [--spin] [--out <dir>]
        npm run chaos -- --replay <chaos/results/<timestamp>/results.json> [--config <name>]
 config names: ${ALL_CONFIGS.map((c) => c.name).join(', ')}`;
 
@@ -32,6 +33,8 @@ function jobs(argv: string[]): { jobs: Job[]; out: string } {
       processes: { type: 'string', default: '2' },
       replay: { type: 'string' },
       out: { type: 'string' },
+      faults: { type: 'string' },
+      spin: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -64,9 +67,22 @@ function jobs(argv: string[]): { jobs: Job[]; out: string } {
   if (!Number.isInteger(processes) || processes < 2) throw new Error('--processes must be an integer >= 2');
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
+  const only = values.faults?.split(',') as FaultKind[] | undefined;
   return {
     out,
-    jobs: configs.map((config) => ({ config, seed, durationMs: Math.round(minutes * 60_000), processes })),
+    jobs: configs.map((config) => {
+      const kinds = only?.filter((k) => faultKinds(config.router).includes(k));
+      if (only && kinds?.length === 0)
+        throw new Error(`--faults: none of ${only.join(', ')} applies to ${config.name}`);
+      return {
+        config,
+        seed,
+        durationMs: Math.round(minutes * 60_000),
+        processes,
+        ...(kinds ? { faultKinds: kinds } : {}),
+        ...(values.spin ? { spin: true } : {}),
+      };
+    }),
   };
 }
 
@@ -89,7 +105,20 @@ async function main(): Promise<number> {
     log(
       `[${i + 1}/${parsed.jobs.length}] ${job.config.name}: seed ${job.seed}, ${job.durationMs / 1000} s, ${job.processes} processes`,
     );
-    const result: CampaignResult = await runCampaign({ ...job, log });
+    mkdirSync(parsed.out, { recursive: true });
+    const result: CampaignResult = await runCampaign({
+      ...job,
+      log,
+      reportDir: parsed.out,
+      keepHistory: true,
+    });
+    // The whole history is kept where there is something to look at: a violation or a harness error.
+    if (result.history && (violationCount(result) > 0 || result.harnessError)) {
+      const file = join(parsed.out, `history-${result.config}.json`);
+      writeFileSync(file, JSON.stringify(result.history));
+      log(`  history: ${file}`);
+    }
+    delete result.history;
     run.results.push(result);
     console.log(summaryLine(result));
     for (const line of violationLines(result)) console.log(line);

@@ -31,6 +31,8 @@ export interface WorkerSpec {
   connection: Record<string, unknown>;
   keyPrefix: string;
   commandTimeoutMs: number;
+  /** Retry at once after a failure, with no event-loop turn (reproduces a starved event loop). */
+  spin?: boolean;
 }
 
 export type ParentMessage =
@@ -76,6 +78,8 @@ function makeRouter(spec: WorkerSpec, readFrom: 'master' | 'replica'): Router {
 
 class Recorder {
   private buffer: HistoryEvent[] = [];
+  /** Operations that failed so far. */
+  failures = 0;
   private n = 0;
   private readonly timer: NodeJS.Timeout;
 
@@ -109,6 +113,7 @@ class Recorder {
       });
       return { ok: true, value };
     } catch (error) {
+      this.failures++;
       this.push({
         type: 'complete',
         id,
@@ -119,6 +124,10 @@ class Recorder {
       });
       return { ok: false };
     }
+  }
+
+  tail(n: number): HistoryEvent[] {
+    return this.buffer.slice(-n);
   }
 
   flush(): void {
@@ -145,7 +154,7 @@ class CacheLoop {
     private readonly spec: WorkerSpec,
     private readonly index: number,
     private readonly cache: Cache,
-    private readonly rec: Recorder,
+    readonly rec: Recorder,
     private readonly stopped: () => boolean,
   ) {}
 
@@ -158,8 +167,15 @@ class CacheLoop {
     for (let chunk = 0; !this.stopped(); chunk++) {
       for (const op of opChunk(spec.seed, spec.process, this.index, spec.processes, spec.caches, chunk)) {
         if (this.stopped()) return;
+        const failuresBefore = this.rec.failures;
         await this.one(op);
         this.ops++;
+        // A router that fails fast (reconnecting, breaker open) answers without I/O: a caller
+        // retrying at once would run on microtasks only, and the reconnect timer would never fire.
+        // Callers here take an event-loop turn after a failure, as a request handler would
+        // (--spin turns that off: docs/chaos.md, "Callers that retry at once").
+        if (this.rec.failures > failuresBefore && !spec.spin) await new Promise((r) => setImmediate(r));
+        starvationCheck(this.rec);
       }
     }
   }
@@ -277,6 +293,23 @@ class CacheLoop {
       }
     }
   }
+}
+
+/** When the event loop last turned (a timer ran). */
+let lastTurn = performance.now();
+setInterval(() => {
+  lastTurn = performance.now();
+}, 100).unref();
+let starvationReported = false;
+
+/** Diagnosis: the loops ran 2 s without the event loop turning (every operation settled without I/O). */
+function starvationCheck(r: Recorder): void {
+  if (starvationReported || performance.now() - lastTurn < 2000) return;
+  starvationReported = true;
+  const tail = r.tail(30);
+  process.stderr.write(
+    `worker ${r.process}: event loop starved for 2 s; last events:\n${tail.map((e) => JSON.stringify(e)).join('\n')}\n`,
+  );
 }
 
 let spec: WorkerSpec | undefined;
