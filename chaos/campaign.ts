@@ -49,6 +49,10 @@ export interface CampaignResult {
   durationMs: number;
   processes: number;
   cachesPerProcess: number;
+  /** The fault kinds the nemesis drew from, when restricted (`--faults`). */
+  faultKinds?: FaultKind[];
+  /** Callers retried at once after failures (`--spin`). */
+  spin?: boolean;
   /** The nemesis' planned schedule (what the seed fixes). */
   schedule: PlannedFault[];
   /** What it did, with the real times (ms from the start of the load). */
@@ -263,6 +267,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     durationMs,
     processes,
     cachesPerProcess: caches,
+    ...(options.faultKinds ? { faultKinds: options.faultKinds } : {}),
+    ...(options.spin ? { spin: true } : {}),
     schedule,
     faults: faults.map(({ type: _type, start, end, ...f }) => ({
       ...f,

@@ -38,7 +38,8 @@ export function summaryLine(r: CampaignResult): string {
 
 /** How to run a configuration's campaign again with the same seed and schedule. */
 export function replayCommand(r: CampaignResult): string {
-  return `npm run chaos -- --config ${r.config} --seed ${r.seed} --minutes ${r.durationMs / 60_000} --processes ${r.processes}`;
+  const faults = r.faultKinds ? ` --faults ${r.faultKinds.join(',')}` : '';
+  return `npm run chaos -- --config ${r.config} --seed ${r.seed} --minutes ${r.durationMs / 60_000} --processes ${r.processes}${faults}${r.spin ? ' --spin' : ''}`;
 }
 
 /** What the screen shows about each violation (the rule, the ops, the seed). */

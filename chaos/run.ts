@@ -56,6 +56,8 @@ function jobs(argv: string[]): { jobs: Job[]; out: string } {
           seed: r.seed,
           durationMs: r.durationMs,
           processes: r.processes,
+          ...(r.faultKinds ? { faultKinds: r.faultKinds } : {}),
+          ...(r.spin ? { spin: true } : {}),
         })),
     };
   }
