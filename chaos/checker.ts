@@ -100,6 +100,8 @@ export interface CheckReport {
   lostAckedWrites: Record<string, number>;
   /** Reads older than an acknowledged write, inside a fault window (per fault kind): counted apart. */
   staleReadsInFaultWindows: Record<string, number>;
+  /** The stalest of those (ms after the write it missed was acknowledged). */
+  maxStaleInFaultWindowsMs: number;
   /** Lost acknowledged writes with no rollback reported near them (a fault kind's window explains them). */
   lostWithoutRollbackReport: number;
   /** Stale reads outside fault windows that the configuration allows (replica / near), and the largest. */
@@ -314,11 +316,12 @@ function checkStringKeys(ctx: Ctx, ops: Operation[]): void {
         }
         continue;
       }
+      const staleMs = start - superseding.op.complete!.at;
       if (during) {
         bump(report.staleReadsInFaultWindows, during);
+        if (staleMs > report.maxStaleInFaultWindowsMs) report.maxStaleInFaultWindowsMs = staleMs;
         continue;
       }
-      const staleMs = start - superseding.op.complete!.at;
       if (strictRead(ctx, read, superseding.op)) {
         violate(
           ctx,
@@ -504,6 +507,7 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
     violationsByRule: Object.fromEntries(Object.keys(RULES).map((r) => [r, 0])) as Record<RuleId, number>,
     lostAckedWrites: {},
     staleReadsInFaultWindows: {},
+    maxStaleInFaultWindowsMs: 0,
     lostWithoutRollbackReport: 0,
     staleReads: 0,
     maxStaleMs: 0,

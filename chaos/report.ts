@@ -73,14 +73,14 @@ function markdown(run: ChaosRun): string {
   );
   out.push('## Summary', '');
   out.push(
-    '| config | seed | ops | failed | faults | violations | max stale read (ms) | max op (ms) | lost acked writes in fault windows | stale reads in fault windows | rollbacks reported |',
+    '| config | seed | ops | failed | faults | violations | max stale read (ms) | max op (ms) | lost acked writes in fault windows | stale reads in fault windows (max ms) | rollbacks reported |',
   );
   out.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of run.results) {
     const rep = r.report;
     const faults = Object.values(rep.faults).reduce((a, b) => a + (b ?? 0), 0);
     out.push(
-      `| ${r.config} | ${r.seed} | ${rep.operations} | ${rep.failedOperations} | ${faults} | ${violationCount(r)}${r.harnessError ? ' (harness error)' : ''} | ${round(rep.maxStaleMs)} | ${round(rep.maxOpMs)} | ${counts(rep.lostAckedWrites)} | ${counts(rep.staleReadsInFaultWindows)} | ${rep.rollbacksReported} |`,
+      `| ${r.config} | ${r.seed} | ${rep.operations} | ${rep.failedOperations} | ${faults} | ${violationCount(r)}${r.harnessError ? ' (harness error)' : ''} | ${round(rep.maxStaleMs)} | ${round(rep.maxOpMs)} | ${counts(rep.lostAckedWrites)} | ${counts(rep.staleReadsInFaultWindows)} (${round(rep.maxStaleInFaultWindowsMs)}) | ${rep.rollbacksReported} |`,
     );
   }
   out.push('', '## Violations per rule', '');
