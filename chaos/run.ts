@@ -65,7 +65,8 @@ function jobs(argv: string[]): { jobs: Job[]; out: string } {
   const configs = values.config === 'all' ? ALL_CONFIGS : values.config.split(',').map(parseConfig);
   const minutes = Number(values.minutes);
   const processes = Number(values.processes);
-  if (!(minutes > 0)) throw new Error('--minutes must be a positive number');
+  // Keys live 1 h (chaos/worker.ts): a longer run would see them expire and call that a lost write.
+  if (!(minutes > 0 && minutes <= 50)) throw new Error('--minutes must be a number in (0, 50]');
   if (!Number.isInteger(processes) || processes < 2) throw new Error('--processes must be an integer >= 2');
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');

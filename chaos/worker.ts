@@ -328,7 +328,8 @@ async function start(s: WorkerSpec): Promise<void> {
     const cache = createCache({
       router,
       keyPrefix: s.keyPrefix,
-      defaultTtl: '10m',
+      // Longer than any campaign (--minutes is at most 50): an expired key would read as a lost write.
+      defaultTtl: '1h',
       ...(s.config.near ? { nearCache: true } : {}),
     });
     cache.on('error', () => {});
