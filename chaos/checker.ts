@@ -92,6 +92,8 @@ export interface CheckOptions {
 export interface CheckReport {
   operations: number;
   failedOperations: number;
+  /** Failures per error class name. */
+  failuresByError: Record<string, number>;
   faults: Partial<Record<FaultKind, number>>;
   rollbacksReported: number;
   violations: Violation[];
@@ -224,6 +226,7 @@ function checkErrorsAndHangs(ctx: Ctx, ops: Operation[]): void {
     if (c.outcome === 'fail') {
       report.failedOperations++;
       const name = c.error?.name ?? '(none)';
+      bump(report.failuresByError, name);
       if (!opts.errorNames.has(name)) {
         violate(ctx, 'named-errors', `failed with ${name}, not a named CacheError`, [op]);
       }
@@ -501,6 +504,7 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
   const report: CheckReport = {
     operations: 0,
     failedOperations: 0,
+    failuresByError: {},
     faults: {},
     rollbacksReported: rollbacks.length,
     violations: [],

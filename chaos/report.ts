@@ -103,6 +103,7 @@ function markdown(run: ChaosRun): string {
     out.push('', `## ${r.config}`, '');
     out.push(`Replay: \`${replayCommand(r)}\``, '');
     if (r.harnessError) out.push(`Harness error: ${r.harnessError}`, '');
+    out.push(`Failures by error: ${counts(r.report.failuresByError)}.`, '');
     out.push('Faults (ms from the start of the load):', '');
     for (const f of r.faults) {
       out.push(`- ${f.startMs}–${f.endMs}: ${f.kind} ${f.target}${f.note ? ` (${f.note})` : ''}`);
