@@ -35,7 +35,9 @@ try {
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], repo))[0];
   const tarball = join(work, packed.filename);
   const shipped = packed.files.map((f) => f.path);
-  const leaked = shipped.filter((path) => path.startsWith('dist/bench') || path.startsWith('test/'));
+  const leaked = shipped.filter(
+    (path) => path.startsWith('dist/bench') || path.startsWith('dist/chaos') || path.startsWith('test/'),
+  );
   if (leaked.length > 0) throw new Error(`the tarball ships ${leaked.slice(0, 5).join(', ')}`);
   if (!shipped.includes('dist/src/cli.js')) throw new Error('the tarball has no dist/src/cli.js');
 
