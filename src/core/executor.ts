@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { debug, debugEnabled } from './debug.js';
 import { type CommandMessage, commandChannel, newCacheId, serverOf } from './diagnostics.js';
@@ -7,6 +8,7 @@ import type { NearLayer } from './near.js';
 import { whileClosing } from './process-liveness.js';
 import { isConnectionError, toNamedError } from './redis-errors.js';
 import type { Intent, Router, RouterEvent, RouterEventMap } from './router.js';
+import { SpinGuard } from './spin-guard.js';
 import type { Counters } from './stats.js';
 
 /**
@@ -66,6 +68,8 @@ export class Executor {
   /** Identifies this cache (and its views) on the `sentinel-cache:command` channel. */
   readonly cacheId = newCacheId();
   readonly #ignoreErrors: boolean;
+  /** Failures that settle without I/O must not starve the event loop (see `#counted`). */
+  readonly #spin = new SpinGuard();
   /** What this cache listens to on its router, removed on close (the router may outlive it). */
   readonly #routerListeners: Array<() => void> = [];
   #closing: Promise<void> | undefined;
@@ -198,16 +202,28 @@ export class Executor {
     if (fallback === null || !this.#ignoreErrors) return routed.then(andThen, this.#counted);
     return routed.then(andThen, (err: unknown) => {
       this.counters.errors++;
-      const answer = this.recover(err, operation, key, fallback);
+      this.#spin.check(performance.now());
+      let answer: F;
+      try {
+        answer = this.recover(err, operation, key, fallback);
+      } catch (failure) {
+        return this.#spin.reject(failure);
+      }
       if (message !== undefined) message.ignoredError = err;
-      return andThen === undefined ? answer : andThen(answer);
+      return this.#spin.resolve(andThen === undefined ? answer : andThen(answer));
     });
   }
 
-  /** A failure that ignoreErrors cannot turn into an answer: count it, rethrow it. */
-  readonly #counted = (err: unknown): never => {
+  /**
+   * A failure that ignoreErrors cannot turn into an answer: count it, rethrow it — after an
+   * event-loop turn when failures have kept the loop from turning (core/spin-guard.ts): a
+   * router fails fast without I/O while its node is down, and a caller retrying in a loop would
+   * otherwise never let the reconnect run.
+   */
+  readonly #counted = (err: unknown): Promise<never> => {
     this.counters.errors++;
-    throw err;
+    this.#spin.check(performance.now());
+    return this.#spin.reject(err);
   };
 
   /**

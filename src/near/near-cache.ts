@@ -11,6 +11,7 @@ import type {
   NearLayerFactory,
 } from '../core/near.js';
 import { PTTLS } from '../core/scripts.js';
+import { SpinGuard } from '../core/spin-guard.js';
 import { type ResolvedNearCacheOptions, resolveNearCacheOptions } from './options.js';
 import { ReadGuard } from './read-guard.js';
 import { NearStore } from './store.js';
@@ -29,21 +30,8 @@ const NO_KEYS: readonly string[] = [];
 /** PTTL replies: -2 no such key, -1 no expiry. */
 const NO_KEY = -2;
 const NO_EXPIRY = -1;
-/**
- * Longest a run of hits may go on without the event loop turning (see `answer`): a caller
- * spinning on a held key would otherwise never let the invalidation in.
- */
-const MAX_SPIN_MS = 1;
-/** Hits between two looks at the clock for that (a power of two): keeps the look off most hits. */
+/** Hits between two looks at the clock for a spinning caller (a power of two): keeps the look off most hits. */
 const SPIN_CHECK = 1024;
-
-/**
- * `value` once the event loop has turned. A function of its own: a closure over `value` in
- * `answer` would cost every hit a context allocation, not only the deferred ones.
- */
-function afterTurn<T>(value: T | PromiseLike<T>): Promise<T> {
-  return new Promise<T>((resolve) => setImmediate(resolve, value));
-}
 
 /**
  * The near cache: recently read values held in memory (NearStore), trusted only while Redis
@@ -73,15 +61,8 @@ export class NearCache implements NearLayer {
   #misses = 0;
   #invalidations = 0;
   #flushes = 0;
-  /** A run of hits began at #runStart and has not seen the event loop turn yet (see `answer`). */
-  #inRun = false;
-  #runStart = 0;
-  /** The current run of hits is older than MAX_SPIN_MS: answer through a macrotask. */
-  #starving = false;
-  readonly #turned = () => {
-    this.#inRun = false;
-    this.#starving = false;
-  };
+  /** A caller spinning on held keys must let the event loop turn (see `answer`). */
+  readonly #spin = new SpinGuard();
 
   constructor(options: ResolvedNearCacheOptions, broadcastPrefix: string, sink: NearCacheSink) {
     this.#options = options;
@@ -149,31 +130,17 @@ export class NearCache implements NearLayer {
       return entry;
     }
     // Every SPIN_CHECK hits: is a caller spinning on held keys, starving the event loop?
-    if ((++this.#hits & (SPIN_CHECK - 1)) === 0) this.#checkSpin(now);
+    if ((++this.#hits & (SPIN_CHECK - 1)) === 0) this.#spin.check(now);
     return entry;
   }
 
   /**
-   * The first check of a run of hits asks to hear when the event loop turns; a later check
-   * that has not heard it after MAX_SPIN_MS finds the run starving the loop.
-   */
-  #checkSpin(now: number): void {
-    if (!this.#inRun) {
-      this.#inRun = true;
-      this.#runStart = now;
-      setImmediate(this.#turned);
-    } else if (now - this.#runStart > MAX_SPIN_MS) {
-      this.#starving = true;
-    }
-  }
-
-  /**
    * The promise a read answered from memory resolves through: at once, or, when hits have kept
-   * the event loop from turning for over MAX_SPIN_MS, after it turned (a macrotask), so the
-   * invalidations that arrived meanwhile are applied before the caller's next read.
+   * the event loop from turning for over MAX_SPIN_MS (core/spin-guard.ts), after it turned, so
+   * the invalidations that arrived meanwhile are applied before the caller's next read.
    */
   answer<T>(value: T | PromiseLike<T>): Promise<T> {
-    return this.#starving ? afterTurn(value) : Promise.resolve(value);
+    return this.#spin.resolve(value);
   }
 
   /** GET (with PTTL in the same round trip) on `client`; keeps the reply when it is safe to. */
