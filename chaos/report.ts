@@ -60,6 +60,8 @@ export interface ChaosRun {
   command: string;
   startedAt: string;
   machine: { cpus: number; loadavg: number[]; node: string };
+  /** The measured code (git commit, '+dirty' with uncommitted changes to src, bench or chaos). */
+  commit?: string;
   results: CampaignResult[];
 }
 
@@ -67,6 +69,7 @@ function markdown(run: ChaosRun): string {
   const out: string[] = [];
   out.push('# Chaos campaign', '');
   out.push(`Command: \`${run.command}\``, '');
+  out.push(`Code: ${run.commit ? `commit ${run.commit}` : 'unknown commit'}.`, '');
   out.push(
     `Started ${run.startedAt} on ${run.machine.cpus} CPUs (load average ${run.machine.loadavg.map((l) => l.toFixed(1)).join(' / ')}), Node ${run.machine.node}.`,
     '',

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gitCommit, projectRoot } from '../bench/lib/machine.js';
 import { type CampaignResult, runCampaign } from './campaign.js';
 import { ALL_CONFIGS, type ChaosConfig, faultKinds, parseConfig } from './generator.js';
 import type { FaultKind } from './history.js';
@@ -101,6 +102,7 @@ async function main(): Promise<number> {
     command: `npm run chaos -- ${process.argv.slice(2).join(' ')}`,
     startedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, loadavg: loadavg(), node: process.version },
+    ...gitCommit(projectRoot()),
     results: [],
   };
   const log = (line: string) => console.error(line);

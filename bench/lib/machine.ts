@@ -79,12 +79,14 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-function gitCommit(root: string): { commit?: string } {
+/** The checkout's commit, '+dirty' when src, bench or chaos had uncommitted changes (the bench's and chaos' reports). */
+export function gitCommit(root: string): { commit?: string } {
   try {
     const run = (args: string[]) =>
       execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const head = run(['rev-parse', '--short', 'HEAD']);
-    const dirty = run(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bench']) !== '';
+    const dirty =
+      run(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bench', 'chaos']) !== '';
     return { commit: dirty ? `${head}+dirty` : head };
   } catch {
     return {};
