@@ -96,6 +96,60 @@ describe('judgeRollback: does the new master hold the acknowledged point?', () =
   });
 });
 
+describe('judgeRollback with the branches seen: an ancestor is not our history past the branch', () => {
+  // B's history continued A's from offset 1000 on (B was promoted holding 1000 bytes of A).
+  const branches = new Map([[B, { parent: A, at: 1000 }]]);
+  const point = { replid: B, offset: 1500 };
+
+  it('the old master promoted back before it resynced, holding more bytes of its own: lost at the branch', () => {
+    // It served A up to 5000: its own bytes past 1000 are not B's.
+    expect(judgeRollback(point, node(C, 5000, A, 5001), branches)).toEqual({
+      kind: 'lost',
+      promotedOffset: 1000,
+    });
+    // Without the branch this was "unknown" (more bytes), never reported.
+    expect(judgeRollback(point, node(C, 5000, A, 5001))).toEqual({ kind: 'unknown' });
+    // Fewer bytes than the point: lost either way, but where its copy of our history ends is the branch.
+    expect(judgeRollback(point, node(C, 1200, A, 1201), branches)).toEqual({
+      kind: 'lost',
+      promotedOffset: 1000,
+    });
+  });
+
+  it('still serving the ancestor (never demoted): lost at the branch', () => {
+    expect(judgeRollback(point, node(A, 9000), branches)).toEqual({ kind: 'lost', promotedOffset: 1000 });
+  });
+
+  it('a point at or before the branch is held by the ancestor', () => {
+    expect(judgeRollback({ replid: B, offset: 1000 }, node(C, 5000, A, 5001), branches)).toEqual({
+      kind: 'contained',
+    });
+    // ...as far as the ancestor's copy goes.
+    expect(judgeRollback({ replid: B, offset: 1000 }, node(C, 900, A, 901), branches)).toEqual({
+      kind: 'lost',
+      promotedOffset: 900,
+    });
+  });
+
+  it("the point's own history still decides first", () => {
+    expect(judgeRollback(point, node(C, 1600, B, 1601), branches)).toEqual({ kind: 'contained' });
+    expect(judgeRollback(point, node(B, 1400), branches)).toEqual({ kind: 'lost', promotedOffset: 1400 });
+  });
+
+  it('through two branches: held up to the nearest one it shares', () => {
+    const D = 'd'.repeat(40);
+    const E = 'e'.repeat(40);
+    const chain = new Map([
+      [B, { parent: A, at: 1000 }],
+      [D, { parent: B, at: 2000 }],
+    ]);
+    const p = { replid: D, offset: 2500 };
+    expect(judgeRollback(p, node(E, 9000, B, 2301), chain)).toEqual({ kind: 'lost', promotedOffset: 2000 });
+    expect(judgeRollback(p, node(E, 9000, A, 9001), chain)).toEqual({ kind: 'lost', promotedOffset: 1000 });
+    expect(judgeRollback(p, node(E, 9000, C, 9001), chain)).toEqual({ kind: 'unknown' });
+  });
+});
+
 describe('estimateLostMs', () => {
   const samples = [
     { at: 1000, offset: 100 },
@@ -208,6 +262,36 @@ describe('RollbackDetector', () => {
     d.onSwitchNews('switch', R);
     await new Promise((r) => setTimeout(r, 300));
     expect(events).toEqual([]);
+  });
+
+  it('the old master promoted back before it resynced (more bytes of its own history): reported at the branch', async () => {
+    nodes.set(7000, node(A, 1000));
+    let master = M;
+    const { d, events } = make(() => master);
+    await write(d);
+    await vi.waitFor(() => expect((d as unknown as { token?: unknown }).token).toBeDefined());
+    await write(d);
+    // M paused; R promoted holding all of it (1000 bytes of A): contained, nothing reported.
+    nodes.set(7001, node(B, 1100, A, 1001));
+    master = R;
+    d.onSwitchNews('switch', R);
+    await vi.waitFor(() => expect((d as unknown as { target?: unknown }).target).toEqual(R));
+    // Writes acknowledged on R, up to 1300 bytes of B.
+    nodes.set(7001, node(B, 1300, A, 1001));
+    const writing = setInterval(() => void write(d), 20);
+    try {
+      await vi.waitFor(() =>
+        expect((d as unknown as { acked?: { offset: number } }).acked?.offset).toBe(1300),
+      );
+    } finally {
+      clearInterval(writing);
+    }
+    // M resumed took writes of its own (A up to 5000), then was promoted back before it resynced.
+    nodes.set(7000, node(C, 5000, A, 5001));
+    master = M;
+    d.onSwitchNews('switch', M);
+    await vi.waitFor(() => expect(events).toHaveLength(1));
+    expect(events[0]).toMatchObject({ from: R, to: M, ackedOffset: 1300, promotedOffset: 1000 });
   });
 
   it('the same address serving an empty history (restarted without data): reported', async () => {

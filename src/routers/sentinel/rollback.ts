@@ -60,25 +60,54 @@ export type RollbackVerdict =
   /** Another history with more bytes: it may descend from ours through switches not seen. */
   | { kind: 'unknown' };
 
+/** Where a history began: it continues `parent`'s, whose bytes it shares up to offset `at`. */
+export interface Branch {
+  parent: string;
+  at: number;
+}
+
+/** Branches the detector remembers (a few failovers' worth; the oldest is dropped first). */
+const BRANCHES_KEPT = 16;
+const NO_BRANCHES: ReadonlyMap<string, Branch> = new Map();
+
 /**
  * Does `node` (a master now) hold `point`? Offsets number the bytes of one history, and a
  * promotion keeps numbering on: a promoted replica serves a new `replid`, and keeps the old one
  * as `replid2` up to `second_repl_offset - 1` (what PSYNC accepts from it). So the node holds
  * the point iff it serves the point's history at or past its offset, or served it up to at
- * least that offset before its promotion. A node of another history with fewer bytes than the
- * point cannot hold it either way (an empty restarted node, or a descendant that branched
- * before it); one with more bytes may be a descendant through switches we did not see: unknown,
- * never reported.
+ * least that offset before its promotion.
+ *
+ * `branches` (what earlier promotions said: history -> the history it continued, and up to
+ * where) extends this to the point's ancestors: a node that serves or served an ancestor and
+ * not the point's history itself holds our history only up to where it branched off that
+ * ancestor (e.g. an old master promoted back before it resynced: it holds its own history,
+ * which the master it was replaced by continued from `second_repl_offset - 1` on).
+ *
+ * A node of an unrelated history with fewer bytes than the point cannot hold it either way (an
+ * empty restarted node, or a descendant that branched before it); one with more bytes may be a
+ * descendant through switches we did not see: unknown, never reported.
  */
-export function judgeRollback(point: HistoryPoint, node: ReplicationInfo): RollbackVerdict {
-  if (node.replid === point.replid) {
-    return node.offset >= point.offset
-      ? { kind: 'contained' }
-      : { kind: 'lost', promotedOffset: node.offset };
-  }
-  if (node.replid2 === point.replid) {
-    const upTo = node.secondOffset - 1;
-    return upTo >= point.offset ? { kind: 'contained' } : { kind: 'lost', promotedOffset: Math.max(upTo, 0) };
+export function judgeRollback(
+  point: HistoryPoint,
+  node: ReplicationInfo,
+  branches: ReadonlyMap<string, Branch> = NO_BRANCHES,
+): RollbackVerdict {
+  let replid = point.replid;
+  /** Our history is `replid`'s up to this offset (all of it for the point's own history). */
+  let shared = Number.POSITIVE_INFINITY;
+  for (let hops = 0; hops <= branches.size; hops++) {
+    const extent =
+      node.replid === replid ? node.offset : node.replid2 === replid ? node.secondOffset - 1 : undefined;
+    if (extent !== undefined) {
+      const held = Math.min(extent, shared);
+      return held >= point.offset
+        ? { kind: 'contained' }
+        : { kind: 'lost', promotedOffset: Math.max(held, 0) };
+    }
+    const branch = branches.get(replid);
+    if (branch === undefined) break;
+    shared = Math.min(shared, branch.at);
+    replid = branch.parent;
   }
   if (node.offset < point.offset) return { kind: 'lost', promotedOffset: node.offset };
   return { kind: 'unknown' };
@@ -177,6 +206,8 @@ export class RollbackDetector {
   /** A write was issued since the last sample. */
   private wrote = false;
   private closed = false;
+  /** What the masters read said about where their histories began (for judgeRollback). */
+  private readonly branches = new Map<string, Branch>();
 
   constructor(private readonly deps: RollbackDetectorDeps) {}
 
@@ -297,7 +328,7 @@ export class RollbackDetector {
       this.forget();
       return;
     }
-    const verdict = judgeRollback(point, info);
+    const verdict = judgeRollback(point, info, this.branches);
     if (verdict.kind === 'contained') {
       // Our acknowledged writes are in the new master's history, at the same offsets: the
       // point carries over to the history it serves now.
@@ -383,7 +414,18 @@ export class RollbackDetector {
     }
     const info = parseReplicationInfo(String(await this.client.call('INFO', 'replication')));
     if (info === undefined) throw new Error('INFO replication without offsets');
+    if (info.role === 'master') this.learnBranch(info);
     return info;
+  }
+
+  /** A promoted master's `replid2`/`second_repl_offset`: where its history branched off. */
+  private learnBranch(info: ReplicationInfo): void {
+    if (this.branches.has(info.replid) || info.secondOffset <= 0 || /^0*$/.test(info.replid2)) return;
+    this.branches.set(info.replid, { parent: info.replid2, at: info.secondOffset - 1 });
+    if (this.branches.size > BRANCHES_KEPT) {
+      const oldest = this.branches.keys().next().value;
+      if (oldest !== undefined) this.branches.delete(oldest);
+    }
   }
 
   private dropClient(): void {
