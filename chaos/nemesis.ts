@@ -78,7 +78,7 @@ const MIN_BACKLOG_BYTES = 16 * 1024;
 /**
  * Moves `slot` from the master `from` to the master `to` (IMPORTING, MIGRATING, `MIGRATE` one key
  * at a time, `SETSLOT NODE` on every master), keeping it split for about `splitMs`; returns the
- * keys moved. As test/integration/cluster-helpers.ts' `migrateSlot`, which chaos/ cannot import.
+ * keys `MIGRATE` moved and the keys the target holds in the slot at the end. As test/integration/cluster-helpers.ts' `migrateSlot`, which chaos/ cannot import.
  */
 async function migrateSlot(
   topo: ClusterTopology,
@@ -86,7 +86,7 @@ async function migrateSlot(
   from: NodeAddress,
   to: NodeAddress,
   splitMs: number,
-): Promise<number> {
+): Promise<{ moved: number; total: number }> {
   const password = topo.auth?.password;
   const auth = password === undefined ? [] : ['AUTH', password];
   const masters = (await topo.shards()).map((s) => s.master);
@@ -113,10 +113,14 @@ async function migrateSlot(
     6000,
   );
   await sleep(splitMs / 2);
+  // Keys the clients wrote meanwhile went to the target already (a missing key is ASKed there).
+  const total = Number(
+    await withNode(to, (c) => c.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot)), password),
+  );
   for (const node of [to, from, ...masters.filter((m) => m.port !== from.port && m.port !== to.port)]) {
     await withNode(node, (c) => c.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', toId), password);
   }
-  return moved;
+  return { moved, total };
 }
 
 /** Does the node serve `slot` as master, by its own `CLUSTER NODES` line? */
@@ -386,8 +390,8 @@ export class Nemesis {
     );
     if (slot === undefined) throw new Error(`no campaign key on shard ${shard} to migrate`);
     this.migrated = { slot, from, to };
-    const moved = await migrateSlot(topo, slot, from, to, f.holdMs);
-    return `slot ${slot} (${moved} keys) shard ${shard} ${key(from)} -> ${key(to)}, and back on heal`;
+    const { moved, total } = await migrateSlot(topo, slot, from, to, f.holdMs);
+    return `slot ${slot} shard ${shard} ${key(from)} -> ${key(to)} (${moved} key(s) by MIGRATE, ${total} on the target at the end), and back on heal`;
   }
 
   /** Undoes what `inject` left: resumes what is paused, restarts what was killed. */
