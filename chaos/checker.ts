@@ -17,7 +17,15 @@
  * "Rollbacks (Sentinel routers)"): there losses are counted apart, per fault kind.
  */
 import * as errors from '../src/core/errors.js';
-import type { FaultEvent, FaultKind, HistoryEvent, InvokeEvent, Operation, RouterEvent } from './history.js';
+import type {
+  FactoryEvent,
+  FaultEvent,
+  FaultKind,
+  HistoryEvent,
+  InvokeEvent,
+  Operation,
+  RouterEvent,
+} from './history.js';
 import { operations } from './history.js';
 
 /** The rules, each named as docs/guarantees.md (or docs/errors.md) names it. */
@@ -41,6 +49,16 @@ export const RULES = {
   'lock-single-holder': {
     doc: 'guarantees.md "Locks"',
     title: 'A lock is never held by two holders outside the asynchronous-replication window',
+  },
+  'lock-wait': {
+    doc: 'guarantees.md "Locks" (waitReplicas)',
+    title:
+      'A lock every replica acknowledged (waitReplicas) survives a failover; only a node restarted empty or a reported rollback can lose it',
+  },
+  'single-flight': {
+    doc: 'guarantees.md "getOrSet" and get-or-set.md "Stampede protection"',
+    title:
+      'One factory call per key per fill across processes, except after lockTimeout, an invalidation, or a fault',
   },
   'named-errors': {
     doc: 'errors.md "Every error"',
@@ -86,6 +104,10 @@ export interface CheckOptions {
   errorNames: ReadonlySet<string>;
   /** The locks' TTL (a hold longer than this may be taken over). Default 30000. */
   lockTtlMs?: number;
+  /** getOrSet's `lockTimeout` (how long a waiter waits for another fill). Default 5000, the library's. */
+  fillLockTimeoutMs?: number;
+  /** getOrSet's `ttl`: a value older than this is due for a new fill. Default 600000 (the generator's 10 min). */
+  fillTtlMs?: number;
 }
 
 /** What the checker saw besides violations: the windows and the losses counted apart. */
@@ -106,6 +128,12 @@ export interface CheckReport {
   maxStaleInFaultWindowsMs: number;
   /** Lost acknowledged writes with no rollback reported near them (a fault kind's window explains them). */
   lostWithoutRollbackReport: number;
+  /**
+   * The rollback detector judged both ways, as a measurement (docs/chaos.md says why it is no
+   * rule): reported rollbacks with an acknowledged write of the reporting process seen lost in
+   * the window the report covers, and those without one seen.
+   */
+  rollbackReports: { withLossSeen: number; withoutLossSeen: number };
   /** Stale reads outside fault windows that the configuration allows (replica / near), and the largest. */
   staleReads: number;
   maxStaleMs: number;
@@ -113,6 +141,16 @@ export interface CheckReport {
   maxOpMs: number;
   /** The tag rule on replica reads: the longest a replica vouched for an invalidated value (ms). */
   maxTagStaleMs: number;
+  /**
+   * Factory calls beyond the first of a fill that the docs allow, per reason: a fault kind whose
+   * window the fill overlapped, `rollback`, or `lock-timeout` (a waiter that waited lockTimeout,
+   * or a fill started after an unfinished one's lock expired).
+   */
+  extraFactoryCalls: Record<string, number>;
+  /** The most factory calls one fill had (1 = single flight held). */
+  maxFactoryCallsPerFill: number;
+  /** Lock overlaps where the first holder's lock was acknowledged by every replica (waitReplicas), per fault kind. */
+  waitLockOverlaps: Record<string, number>;
   /** How much each rule had to judge (so a clean verdict is not a vacuous one). */
   checked: {
     reads: number;
@@ -121,6 +159,11 @@ export interface CheckReport {
     taggedAnswers: number;
     invalidations: number;
     lockHolds: number;
+    /** Holds acquired with waitReplicas. */
+    waitLockHolds: number;
+    /** getOrSet fills (a key's factory calls between two invalidations of its tags) and factory calls. */
+    fills: number;
+    factoryCalls: number;
   };
 }
 
@@ -134,6 +177,27 @@ const LOSS_KINDS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'pause-shard-master',
 ]);
 
+/**
+ * Faults that can remove a lock every replica acknowledged: a node restarted empty (a killed
+ * master that comes back before a replica is promoted takes the replicas with it; Sentinel can
+ * promote a restarted replica before it has resynced, cf. docs/guarantees.md "Rollbacks").
+ */
+const WAIT_LOSS_KINDS: ReadonlySet<FaultKind> = new Set<FaultKind>(['kill-master', 'kill-replica']);
+
+/**
+ * Faults that can cost a getOrSet fill an extra factory call (docs/get-or-set.md "What can go
+ * wrong"): the fill lock lost with its master, or a Redis command of the fill failing (the lock
+ * then stays until it expires and the next caller fills again). A paused replica, a replica
+ * resync and a slot migration are none of these: get-or-set.md promises one factory call per
+ * fill through a migration, and the lock and the store go to the master.
+ */
+const EXTRA_FACTORY_KINDS: ReadonlySet<FaultKind> = new Set<FaultKind>([
+  ...LOSS_KINDS,
+  'kill-replica',
+  'pause-sentinel',
+  'client-kill',
+]);
+
 interface Write {
   op: Operation;
   /** Index in the key's write order. */
@@ -141,11 +205,18 @@ interface Write {
   value: string | null;
 }
 
+/** An acknowledged write the history shows lost: who wrote it, when it was acknowledged. */
+interface Loss {
+  process: number;
+  at: number;
+}
+
 interface Ctx {
   opts: Required<Omit<CheckOptions, 'errorNames'>> & { errorNames: ReadonlySet<string> };
   faults: FaultEvent[];
   rollbacks: RouterEvent[];
   report: CheckReport;
+  losses: Loss[];
 }
 
 function describe(op: Operation): string {
@@ -193,6 +264,32 @@ function lossWindow(ctx: Ctx, at: number): string | undefined {
 function faultWindow(ctx: Ctx, at: number): string | undefined {
   for (const f of ctx.faults) {
     if (at >= f.start - ctx.opts.windowBeforeMs && at <= f.end + ctx.opts.windowAfterMs) return f.kind;
+  }
+  return undefined;
+}
+
+/** A fault that can lose a lock every replica acknowledged, whose window covers `at` (kill-master: any time before). */
+function waitLossWindow(ctx: Ctx, at: number): string | undefined {
+  const { opts } = ctx;
+  for (const f of ctx.faults) {
+    if (!WAIT_LOSS_KINDS.has(f.kind)) continue;
+    const before = f.kind === 'kill-master' ? Number.POSITIVE_INFINITY : opts.windowBeforeMs;
+    if (at >= f.start - before && at <= f.end + opts.windowAfterMs) return f.kind;
+  }
+  return undefined;
+}
+
+/** A fault of `kinds` whose window overlaps [from, to]. */
+function faultOverlapping(
+  ctx: Ctx,
+  kinds: ReadonlySet<FaultKind>,
+  from: number,
+  to: number,
+): string | undefined {
+  const { opts } = ctx;
+  for (const f of ctx.faults) {
+    if (!kinds.has(f.kind)) continue;
+    if (to >= f.start - opts.windowBeforeMs && from <= f.end + opts.windowAfterMs) return f.kind;
   }
   return undefined;
 }
@@ -309,6 +406,7 @@ function checkStringKeys(ctx: Ctx, ops: Operation[]): void {
         if (lost) {
           bump(report.lostAckedWrites, lost, missed);
           if (lost !== 'rollback') report.lostWithoutRollbackReport += missed;
+          ctx.losses.push({ process: superseding.op.invoke.process, at: superseding.op.complete!.at });
         } else {
           violate(
             ctx,
@@ -373,6 +471,7 @@ function checkCounters(ctx: Ctx, ops: Operation[]): void {
         if (lost) {
           bump(report.lostAckedWrites, lost);
           if (lost !== 'rollback') report.lostWithoutRollbackReport++;
+          ctx.losses.push({ process: lastOk.invoke.process, at: lastOk.complete!.at });
         } else {
           violate(
             ctx,
@@ -463,6 +562,7 @@ function checkLocks(ctx: Ctx, ops: Operation[]): void {
     const list = holds.get(op.invoke.keys[0]!) ?? [];
     list.push({ acquire: op, from, to });
     report.checked.lockHolds++;
+    if ((op.invoke.waitReplicas ?? 0) > 0) report.checked.waitLockHolds++;
     holds.set(op.invoke.keys[0]!, list);
   }
   for (const list of holds.values()) {
@@ -472,6 +572,21 @@ function checkLocks(ctx: Ctx, ops: Operation[]): void {
         // b's SET NX ran between its invocation and its acknowledgement: inside a's hold for sure?
         if (!(b.acquire.invoke.at >= a.from && b.from <= a.to)) continue;
         const lost = lossWindow(ctx, a.from);
+        if ((a.acquire.invoke.waitReplicas ?? 0) > 0) {
+          // Every replica acknowledged a's lock: a failover promotes one of them, which has it.
+          const excuse = lost === 'rollback' ? lost : waitLossWindow(ctx, a.from);
+          if (excuse) {
+            bump(report.waitLockOverlaps, excuse);
+            continue;
+          }
+          violate(
+            ctx,
+            'lock-wait',
+            `lock ${a.acquire.invoke.keys[0]} acquired by ${b.acquire.invoke.holder} while ${a.acquire.invoke.holder} held it, acknowledged by ${a.acquire.invoke.waitReplicas} replica(s) (WAIT)${lost ? `; the only fault near it: ${lost}, which promotes a replica that has it` : ''}`,
+            [a.acquire, b.acquire],
+          );
+          continue;
+        }
         if (lost) {
           bump(report.staleReadsInFaultWindows, `${lost} (locks)`);
           continue;
@@ -487,6 +602,110 @@ function checkLocks(ctx: Ctx, ops: Operation[]): void {
   }
 }
 
+/**
+ * Single flight (docs/get-or-set.md "Stampede protection"): with `lock: 'distributed'` (the
+ * generator's), one factory call per key per fill across every process. A *fill* is a key's
+ * factory calls from the first until an `invalidateTags` of one of its tags (which may have run
+ * after the fill began and was sent before the next call) or its `ttl` makes the value due
+ * again. A fill's second and later calls are what the docs allow only as:
+ * - a fault that can lose the fill lock or fail one of the fill's commands, whose window the
+ *   fill overlaps (a failover: "at most one extra factory call"; a failed store leaves the lock
+ *   to expire), or a reported rollback;
+ * - `lockTimeout`: the call waited lockTimeout for the holder before calling the factory itself,
+ *   or an earlier call of the fill had not finished (a holder paused or dead) and lockTimeout
+ *   had passed since it began (its lock expired).
+ * Anything else is a second fill of a value that was there: a violation. The extras allowed
+ * are counted per reason, with the most calls one fill had.
+ */
+function checkSingleFlight(ctx: Ctx, ops: Operation[], history: readonly HistoryEvent[]): void {
+  const { opts, report } = ctx;
+  const slack = 100; // timers may fire a little early
+  const byId = new Map(ops.map((op) => [op.invoke.id, op]));
+  const calls = ops.filter((op) => op.invoke.op === 'getOrSet');
+  // A failed invalidateTags may have run (now or later): it can begin a new fill too.
+  const invalidations = ops.filter((op) => op.invoke.op === 'invalidateTags');
+  const factoriesByKey = new Map<string, FactoryEvent[]>();
+  for (const e of history) {
+    if (e.type !== 'factory') continue;
+    const list = factoriesByKey.get(e.key) ?? [];
+    list.push(e);
+    factoriesByKey.set(e.key, list);
+  }
+  /** The getOrSet call that ran factory `f` (recorded, else the one of its cache in flight then). */
+  const callOf = (f: FactoryEvent): Operation | undefined => {
+    const recorded = f.call ? byId.get(f.call) : undefined;
+    if (recorded) return recorded;
+    let latest: Operation | undefined;
+    for (const op of calls) {
+      const i = op.invoke;
+      if (i.process !== f.process || i.cache !== f.cache || i.keys[0] !== f.key || i.at > f.at) continue;
+      if (!op.complete || op.complete.at >= f.at) return op;
+      latest = op;
+    }
+    return latest;
+  };
+  interface Call {
+    factory: FactoryEvent;
+    call: Operation | undefined;
+    /** When the call began (the factory's own time when unknown). */
+    at: number;
+  }
+  for (const [key, factories] of factoriesByKey) {
+    factories.sort((a, b) => a.at - b.at);
+    let fill: Call[] = [];
+    const close = (): void => {
+      if (fill.length === 0) return;
+      report.checked.fills++;
+      if (fill.length > report.maxFactoryCallsPerFill) report.maxFactoryCallsPerFill = fill.length;
+    };
+    for (const f of factories) {
+      report.checked.factoryCalls++;
+      const call = callOf(f);
+      const next: Call = { factory: f, call, at: call?.invoke.at ?? f.at };
+      if (fill.length > 0) {
+        const began = Math.min(...fill.map((c) => c.at));
+        const expired = f.at - fill[0]!.factory.at >= opts.fillTtlMs;
+        const invalidated = invalidations.some(
+          (inv) =>
+            inv.invoke.tags?.some((t) => f.tags.includes(t)) &&
+            inv.invoke.at < f.at &&
+            (ok(inv) ? inv.complete!.at : Number.POSITIVE_INFINITY) > began,
+        );
+        if (expired || invalidated) {
+          close();
+          fill = [];
+        }
+      }
+      if (fill.length === 0) {
+        fill.push(next);
+        continue;
+      }
+      const began = Math.min(...fill.map((c) => c.at));
+      let reason = faultOverlapping(ctx, EXTRA_FACTORY_KINDS, Math.min(began, next.at), f.at);
+      if (!reason && ctx.rollbacks.some((r) => r.at >= began - opts.windowBeforeMs && r.at <= f.at)) {
+        reason = 'rollback';
+      }
+      if (!reason) {
+        const waited = f.at - next.at >= opts.fillLockTimeoutMs - slack;
+        const unfinished = fill.some((c) => !c.call || !ok(c.call) || c.call.complete!.at > next.at);
+        if (waited || (unfinished && f.at - began >= opts.fillLockTimeoutMs - slack)) reason = 'lock-timeout';
+      }
+      if (reason) bump(report.extraFactoryCalls, reason);
+      else {
+        const first = fill[0]!;
+        violate(
+          ctx,
+          'single-flight',
+          `getOrSet(${key}): factory call ${fill.length + 1} of one fill (${f.value} by p${f.process}c${f.cache}, ${Math.round(f.at - first.factory.at)} ms after ${first.factory.value} by p${first.factory.process}c${first.factory.cache}), with no invalidateTags of ${f.tags.join(',')} between, no fault near, and no lockTimeout (${opts.fillLockTimeoutMs} ms) passed`,
+          [...fill.map((c) => c.call), call].filter((op): op is Operation => op !== undefined),
+        );
+      }
+      fill.push(next);
+    }
+    close();
+  }
+}
+
 /** Judges a history; every rule of RULES is checked. */
 export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): CheckReport {
   const opts = {
@@ -497,6 +716,8 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
     windowAfterMs: 5000,
     rollbackLookbackMs: 15_000,
     lockTtlMs: 30_000,
+    fillLockTimeoutMs: 5000,
+    fillTtlMs: 600_000,
     ...options,
   };
   const faults = history.filter((e): e is FaultEvent => e.type === 'fault');
@@ -513,14 +734,28 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
     staleReadsInFaultWindows: {},
     maxStaleInFaultWindowsMs: 0,
     lostWithoutRollbackReport: 0,
+    rollbackReports: { withLossSeen: 0, withoutLossSeen: 0 },
     staleReads: 0,
     maxStaleMs: 0,
     maxOpMs: 0,
     maxTagStaleMs: 0,
-    checked: { reads: 0, finalReads: 0, increments: 0, taggedAnswers: 0, invalidations: 0, lockHolds: 0 },
+    extraFactoryCalls: {},
+    maxFactoryCallsPerFill: 0,
+    waitLockOverlaps: {},
+    checked: {
+      reads: 0,
+      finalReads: 0,
+      increments: 0,
+      taggedAnswers: 0,
+      invalidations: 0,
+      lockHolds: 0,
+      waitLockHolds: 0,
+      fills: 0,
+      factoryCalls: 0,
+    },
   };
   for (const f of faults) bump(report.faults, f.kind);
-  const ctx: Ctx = { opts, faults, rollbacks, report };
+  const ctx: Ctx = { opts, faults, rollbacks, report, losses: [] };
   const ops = operations(history);
   report.operations = ops.filter((op) => op.invoke.op !== 'finalRead').length;
   checkErrorsAndHangs(ctx, ops);
@@ -528,6 +763,15 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
   checkCounters(ctx, ops);
   checkTags(ctx, ops, history);
   checkLocks(ctx, ops);
+  checkSingleFlight(ctx, ops, history);
+  for (const r of rollbacks) {
+    const estimate = Number(r.detail.estimatedLostMs ?? 0) || 0;
+    const seen = ctx.losses.some(
+      (l) => l.process === r.process && l.at <= r.at && l.at >= r.at - opts.rollbackLookbackMs - estimate,
+    );
+    if (seen) report.rollbackReports.withLossSeen++;
+    else report.rollbackReports.withoutLossSeen++;
+  }
   return report;
 }
 

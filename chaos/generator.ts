@@ -83,7 +83,8 @@ export type OpSpec =
   | { op: 'incr'; keys: [string]; delta: number }
   | { op: 'getOrSet'; keys: [string]; grace: boolean; factoryMs: number }
   | { op: 'invalidateTags'; tags: string[] }
-  | { op: 'lock'; name: string; holdMs: number };
+  /** `wait`: acquire with `waitReplicas` = every replica of the topology (none on standalone). */
+  | { op: 'lock'; name: string; holdMs: number; wait: boolean };
 
 export const owner = (process: number, cache: number): string => `p${process}c${cache}`;
 export const stringKey = (o: string, i: number): string => `k:${o}:${i}`;
@@ -101,6 +102,12 @@ export function allKeys(processes: number, caches: number): string[] {
     }
   }
   return keys;
+}
+
+/** How many replicas each master has in the campaign's topologies (chaos/campaign.ts starts them). */
+export function replicasOf(router: RouterKind): number {
+  if (router === 'standalone') return 0;
+  return router === 'cluster' ? 1 : 2;
 }
 
 /** The arbitrary of one operation by cache `cache` of process `process`. */
@@ -160,8 +167,8 @@ export function opArbitrary(
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.nat(LOCKS - 1), fc.integer({ min: 0, max: 100 }))
-        .map(([i, holdMs]): OpSpec => ({ op: 'lock', name: `l${i}`, holdMs })),
+        .tuple(fc.nat(LOCKS - 1), fc.integer({ min: 0, max: 100 }), fc.boolean())
+        .map(([i, holdMs, wait]): OpSpec => ({ op: 'lock', name: `l${i}`, holdMs, wait })),
     },
   );
 }
@@ -215,6 +222,7 @@ export function faultKinds(router: RouterKind): FaultKind[] {
         'cluster-failover-takeover',
         'client-kill',
         'kill-master',
+        'slot-migration',
       ];
     default:
       return [
@@ -225,6 +233,8 @@ export function faultKinds(router: RouterKind): FaultKind[] {
         'kill-replica',
         'sentinel-failover',
         'client-kill',
+        'replica-resync',
+        'replica-full-resync',
       ];
   }
 }

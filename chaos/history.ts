@@ -49,6 +49,11 @@ export interface InvokeEvent {
   tags?: string[];
   /** Lock operations: which acquisition (a Lock object) this is. */
   holder?: string;
+  /**
+   * lockAcquire with `waitReplicas`: how many replicas had to acknowledge the lock (the
+   * generator asks for every replica the topology has: 2 on Sentinel, 1 per cluster shard).
+   */
+  waitReplicas?: number;
   at: number;
 }
 
@@ -75,6 +80,8 @@ export interface FactoryEvent {
   key: string;
   value: string;
   tags: string[];
+  /** The id of the getOrSet invocation whose factory this is (absent in older histories). */
+  call?: string;
   at: number;
 }
 
@@ -98,7 +105,13 @@ export type FaultKind =
   | 'client-kill'
   | 'cluster-failover'
   | 'cluster-failover-takeover'
-  | 'pause-shard-master';
+  | 'pause-shard-master'
+  /** Sentinel: `CLIENT KILL TYPE replica` on the master; the replicas reconnect with a partial resync. */
+  | 'replica-resync'
+  /** Sentinel: one replica's link killed with the master's backlog shrunk and overrun: a full resync. */
+  | 'replica-full-resync'
+  /** Cluster: the slot of some campaign keys migrated to another shard in small batches, and back. */
+  | 'slot-migration';
 
 /** One fault: `start` when it was injected, `end` when it was healed (signal, restart, done). */
 export interface FaultEvent {

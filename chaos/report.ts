@@ -32,6 +32,8 @@ export function summaryLine(r: CampaignResult): string {
     `lost acked (windows) ${counts(rep.lostAckedWrites)}`,
     `rollbacks reported ${rep.rollbacksReported}`,
     `checked ${rep.checked.reads} reads, ${rep.checked.finalReads} final, ${rep.checked.increments} incr, ${rep.checked.taggedAnswers} tagged, ${rep.checked.lockHolds} locks`,
+    // The single-flight and lock-wait rules' measures (branch w4-rules).
+    `fills ${rep.checked.fills} (factory calls ${rep.checked.factoryCalls}, allowed extra ${counts(rep.extraFactoryCalls)}, most in one fill ${rep.maxFactoryCallsPerFill}), WAIT locks ${rep.checked.waitLockHolds} (overlaps in windows ${counts(rep.waitLockOverlaps)})`,
     ...(r.harnessError ? [`HARNESS ERROR: ${r.harnessError}`] : []),
   ].join(' | ');
 }

@@ -16,6 +16,7 @@ import {
   type OpSpec,
   opChunk,
   owner,
+  replicasOf,
   tagsOf,
 } from './generator.js';
 import { describeError, type HistoryEvent, type InvokeEvent, monotonicMs, type OpName } from './history.js';
@@ -96,13 +97,13 @@ class Recorder {
     cache: number,
     op: OpName,
     fields: Omit<InvokeEvent, 'type' | 'id' | 'process' | 'cache' | 'op' | 'at'>,
-    fn: () => Promise<R>,
+    fn: (id: string) => Promise<R>,
     result: (r: R) => unknown = (r) => r,
   ): Promise<{ ok: true; value: R } | { ok: false }> {
     const id = `p${this.process}:${this.n++}`;
     this.push({ type: 'invoke', id, process: this.process, cache, op, ...fields, at: monotonicMs() });
     try {
-      const value = await fn();
+      const value = await fn(id);
       this.push({
         type: 'complete',
         id,
@@ -239,7 +240,7 @@ class CacheLoop {
           c,
           'getOrSet',
           { keys: op.keys, tags },
-          () =>
+          (call) =>
             cache.getOrSet<string>(
               key,
               async () => {
@@ -251,6 +252,7 @@ class CacheLoop {
                   key,
                   value,
                   tags,
+                  call,
                   at: monotonicMs(),
                 });
                 if (op.factoryMs > 0) await sleep(op.factoryMs);
@@ -273,8 +275,19 @@ class CacheLoop {
         return;
       case 'lock': {
         const holder = `${owner(this.spec.process, c)}-h${++this.holderSeq}`;
-        const lock = cache.lock(op.name, { ttl: LOCK_TTL_MS, blocking: false });
-        const acquired = await rec.run(c, 'lockAcquire', { keys: [op.name], holder }, () => lock.acquire());
+        // With `wait`, every replica the topology has must acknowledge the lock (docs/guarantees.md "Locks").
+        const waitReplicas = op.wait ? replicasOf(this.spec.config.router) : 0;
+        const lock = cache.lock(op.name, {
+          ttl: LOCK_TTL_MS,
+          blocking: false,
+          ...(waitReplicas > 0 ? { waitReplicas } : {}),
+        });
+        const acquired = await rec.run(
+          c,
+          'lockAcquire',
+          { keys: [op.name], holder, ...(waitReplicas > 0 ? { waitReplicas } : {}) },
+          () => lock.acquire(),
+        );
         if (!lock.held) return;
         if (acquired.ok && op.holdMs > 0) await sleep(op.holdMs);
         // A failed release keeps the token: try again a few times (docs/guarantees.md "Locks").

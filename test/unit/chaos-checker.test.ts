@@ -1,7 +1,8 @@
 /**
  * The chaos checker must be able to fail: histories of deliberately broken caches (a lost
  * write, a value served after its invalidation, a second lock holder, a stale tagged value,
- * an unnamed error, a hang) are each caught by the right rule, and a clean history passes.
+ * an unnamed error, a hang, two factory calls of one fill, a lock every replica acknowledged
+ * lost in a failover) are each caught by the right rule, and a clean history passes.
  */
 import { describe, expect, it } from 'vitest';
 import { type CheckOptions, cacheErrorNames, checkHistory, type RuleId } from '../../chaos/checker.js';
@@ -45,6 +46,47 @@ class Recorder {
 
   final(at: number, key: string, value: string | null): this {
     return this.op(at, 5, { op: 'finalRead', keys: [key] }, { outcome: 'ok', result: [value] });
+  }
+
+  /** A getOrSet of `key` by process `process` that ran its factory `factoryAfter` ms in, answering `value`. */
+  fill(at: number, ms: number, key: string, value: string, process: number, factoryAfter = 1): this {
+    const call = `p${process}:${this.n}`;
+    this.op(
+      at,
+      ms,
+      { op: 'getOrSet', keys: [key], tags: ['t0', 'all'], process },
+      { outcome: 'ok', result: value },
+    );
+    this.events.push({
+      type: 'factory',
+      process,
+      cache: 0,
+      key,
+      value,
+      tags: ['t0', 'all'],
+      call,
+      at: at + factoryAfter,
+    });
+    return this;
+  }
+
+  /** A getOrSet of `key` by process `process` answered without a factory call. */
+  hit(at: number, key: string, value: string, process: number): this {
+    return this.op(
+      at,
+      2,
+      { op: 'getOrSet', keys: [key], tags: ['t0', 'all'], process },
+      { outcome: 'ok', result: value },
+    );
+  }
+
+  lock(at: number, holder: string, process: number, result: boolean, waitReplicas?: number): this {
+    return this.op(
+      at,
+      5,
+      { op: 'lockAcquire', keys: ['l0'], holder, process, ...(waitReplicas ? { waitReplicas } : {}) },
+      { outcome: 'ok', result },
+    );
   }
 }
 
@@ -142,6 +184,17 @@ describe('chaos checker', () => {
       at: 31_000,
     });
     expect(checkHistory(rolled.events, MASTER).lostAckedWrites).toEqual({ rollback: 1 });
+    // The detector judged both ways (a measurement): this report has its loss in the history...
+    expect(checkHistory(rolled.events, MASTER).rollbackReports).toEqual({
+      withLossSeen: 1,
+      withoutLossSeen: 0,
+    });
+    // ... one with every acknowledged write still there has none seen.
+    const kept = new Recorder().set(0, 'k:p0c0:0', 'p0-c0-1').final(60_000, 'k:p0c0:0', 'p0-c0-1');
+    kept.events.push({ type: 'router', process: 0, name: 'rollback', detail: {}, at: 31_000 });
+    const keptReport = checkHistory(kept.events, MASTER);
+    expect(keptReport.violations).toEqual([]);
+    expect(keptReport.rollbackReports).toEqual({ withLossSeen: 0, withoutLossSeen: 1 });
   });
 
   it('catches a counter that went back (lost-write)', () => {
@@ -213,6 +266,84 @@ describe('chaos checker', () => {
       )
       .op(50, 5, { op: 'lockRelease', keys: ['l0'], holder: 'a' });
     expect(rulesBroken(r.events)).toContain('lock-single-holder');
+  });
+
+  it('catches two overlapping fills of one key (single-flight)', () => {
+    // Two processes miss g:0 at once and both run the factory: the fill lock did not work.
+    const r = new Recorder().fill(0, 40, 'g:0', 'f1', 0).fill(5, 40, 'g:0', 'f2', 1, 2);
+    expect(rulesBroken(r.events)).toEqual(['single-flight']);
+    const report = checkHistory(r.events, MASTER);
+    expect(report.checked).toMatchObject({ fills: 1, factoryCalls: 2 });
+    expect(report.violations[0]!.ops).toHaveLength(2);
+    // A fill whose value was stored, then a second fill without any invalidation: also caught.
+    const again = new Recorder()
+      .fill(0, 40, 'g:0', 'f1', 0)
+      .hit(100, 'g:0', 'f1', 1)
+      .fill(200, 40, 'g:0', 'f2', 1);
+    expect(rulesBroken(again.events)).toEqual(['single-flight']);
+  });
+
+  it('allows the extra factory calls the docs allow (single-flight)', () => {
+    // An invalidateTags of one of its tags between the two fills: a new fill, not an extra call.
+    const invalidated = new Recorder()
+      .fill(0, 40, 'g:0', 'f1', 0)
+      .op(100, 10, { op: 'invalidateTags', keys: [], tags: ['all'] })
+      .fill(200, 40, 'g:0', 'f2', 1);
+    let report = checkHistory(invalidated.events, MASTER);
+    expect(report.violations).toEqual([]);
+    expect(report.checked).toMatchObject({ fills: 2, factoryCalls: 2 });
+    expect(report.maxFactoryCallsPerFill).toBe(1);
+    // ... but an invalidation of another tag is no reason.
+    const otherTag = new Recorder()
+      .fill(0, 40, 'g:0', 'f1', 0)
+      .op(100, 10, { op: 'invalidateTags', keys: [], tags: ['t1'] })
+      .fill(200, 40, 'g:0', 'f2', 1);
+    expect(rulesBroken(otherTag.events)).toEqual(['single-flight']);
+    // A waiter that waited lockTimeout (5 s) for a holder that stalled calls the factory itself.
+    const waited = new Recorder().fill(0, 9000, 'g:0', 'f1', 0).fill(100, 5200, 'g:0', 'f2', 1, 5150);
+    report = checkHistory(waited.events, MASTER);
+    expect(report.violations).toEqual([]);
+    expect(report.extraFactoryCalls).toEqual({ 'lock-timeout': 1 });
+    // ... a waiter that did not wait that long does not.
+    const early = new Recorder().fill(0, 9000, 'g:0', 'f1', 0).fill(100, 3000, 'g:0', 'f2', 1, 2900);
+    expect(rulesBroken(early.events)).toEqual(['single-flight']);
+    // A failover during the fill: the lock can be lost with the master (counted apart).
+    const failover = new Recorder().fill(0, 40, 'g:0', 'f1', 0).fill(5, 40, 'g:0', 'f2', 1);
+    failover.events.push({ type: 'fault', kind: 'sentinel-failover', target: 'm', start: 1000, end: 3000 });
+    report = checkHistory(failover.events, MASTER);
+    expect(report.violations).toEqual([]);
+    expect(report.extraFactoryCalls).toEqual({ 'sentinel-failover': 1 });
+    expect(report.maxFactoryCallsPerFill).toBe(2);
+    // A slot migration is no excuse: one factory call per fill through it (get-or-set.md).
+    const migration = new Recorder().fill(0, 40, 'g:0', 'f1', 0).fill(5, 40, 'g:0', 'f2', 1);
+    migration.events.push({ type: 'fault', kind: 'slot-migration', target: 's', start: 1000, end: 3000 });
+    expect(rulesBroken(migration.events)).toEqual(['single-flight']);
+  });
+
+  it('catches a lock every replica acknowledged that a failover lost (lock-wait)', () => {
+    const holders = () =>
+      new Recorder()
+        .lock(0, 'a', 0, true, 2)
+        .lock(10, 'b', 1, true)
+        .op(50, 5, { op: 'lockRelease', keys: ['l0'], holder: 'a' });
+    // A failover promotes a replica, and every replica acknowledged a's lock: b cannot get it.
+    const failover = holders();
+    failover.events.push({ type: 'fault', kind: 'sentinel-failover', target: 'm', start: 5, end: 8 });
+    expect(rulesBroken(failover.events)).toEqual(['lock-wait']);
+    // Without WAIT the same history is the documented asynchronous-replication window.
+    const noWait = new Recorder()
+      .lock(0, 'a', 0, true)
+      .lock(10, 'b', 1, true)
+      .op(50, 5, { op: 'lockRelease', keys: ['l0'], holder: 'a' });
+    noWait.events.push({ type: 'fault', kind: 'sentinel-failover', target: 'm', start: 5, end: 8 });
+    expect(checkHistory(noWait.events, MASTER).violations).toEqual([]);
+    // A node restarted empty can lose it even so: counted apart, not a violation.
+    const killed = holders();
+    killed.events.push({ type: 'fault', kind: 'kill-replica', target: 'r', start: 5, end: 8 });
+    const report = checkHistory(killed.events, MASTER);
+    expect(report.violations).toEqual([]);
+    expect(report.waitLockOverlaps).toEqual({ 'kill-replica': 1 });
+    expect(report.checked.waitLockHolds).toBe(1);
   });
 
   it('catches an unnamed error (named-errors)', () => {
