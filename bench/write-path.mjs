@@ -85,7 +85,11 @@ try {
       let next = 0;
       await Promise.all(
         Array.from({ length: 32 }, async () => {
-          while (next < keys.length) await clients[v].set(keys[next++], value);
+          // A loaded machine can time a command out (500 ms): write that key again.
+          while (next < keys.length) {
+            const key = keys[next++];
+            await clients[v].set(key, value).catch(() => clients[v].set(key, value));
+          }
         }),
       );
     }
@@ -98,6 +102,7 @@ try {
         const id = `${cell.label} ${v}`;
         results[id] ??= [];
         results[id].push(r);
+        if (env.PROGRESS) console.error(id, JSON.stringify(r));
       }
     }
   }
@@ -105,8 +110,8 @@ try {
   console.log(
     `\n${ROUNDS} rounds × ${CELL_MS} ms per cell and variant; medians over rounds; ratio = ops/s ÷ ioredis6's, same round set`,
   );
-  console.log('| cell (read%/conc/bytes) | variant | ops/s | ratio | p50 ms | p99 ms | CPU µs/op |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log('| cell (read%/conc/bytes) | variant | ops/s | ratio | p50 ms | p99 ms | CPU µs/op | errors |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const cell of CELLS) {
     const baseOps = results[`${cell.label} ioredis6`]
       ? med(results[`${cell.label} ioredis6`].map((r) => r.ops))
@@ -115,7 +120,7 @@ try {
       const rs = results[`${cell.label} ${v}`];
       const ops = med(rs.map((r) => r.ops));
       console.log(
-        `| ${cell.label} | ${v} | ${Math.round(ops).toLocaleString('en-US')} | ${baseOps ? (ops / baseOps).toFixed(2) : '-'} | ${med(rs.map((r) => r.p50)).toFixed(3)} | ${med(rs.map((r) => r.p99)).toFixed(3)} | ${med(rs.map((r) => r.cpu)).toFixed(2)} |`,
+        `| ${cell.label} | ${v} | ${Math.round(ops).toLocaleString('en-US')} | ${baseOps ? (ops / baseOps).toFixed(2) : '-'} | ${med(rs.map((r) => r.p50)).toFixed(3)} | ${med(rs.map((r) => r.p99)).toFixed(3)} | ${med(rs.map((r) => r.cpu)).toFixed(2)} | ${rs.reduce((n, r) => n + r.errors, 0)} |`,
       );
     }
   }
@@ -130,6 +135,7 @@ async function measure(client, cell, keys, value) {
   const from = start + WARMUP_MS;
   const end = from + CELL_MS;
   const lat = [];
+  let errors = 0;
   let cpu0;
   const keyCount = keys.length;
   const worker = async () => {
@@ -138,9 +144,14 @@ async function measure(client, cell, keys, value) {
       if (t0 >= end) return;
       if (cpu0 === undefined && t0 >= from) cpu0 = process.cpuUsage();
       const key = keys[(Math.random() * keyCount) | 0];
-      if (Math.random() < cell.readRatio) await client.get(key);
-      else await client.set(key, value);
-      if (t0 >= from) lat.push(performance.now() - t0);
+      try {
+        if (Math.random() < cell.readRatio) await client.get(key);
+        else await client.set(key, value);
+        if (t0 >= from) lat.push(performance.now() - t0);
+      } catch {
+        errors++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
     }
   };
   await Promise.all(Array.from({ length: cell.concurrency }, worker));
@@ -151,5 +162,6 @@ async function measure(client, cell, keys, value) {
     p50: lat[Math.floor(lat.length * 0.5)],
     p99: lat[Math.floor(lat.length * 0.99)],
     cpu: (cpu.user + cpu.system) / lat.length,
+    errors,
   };
 }
