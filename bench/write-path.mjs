@@ -8,6 +8,10 @@
 // Prints per variant and cell the median over rounds of ops/s, p50 / p99 (ms) and client CPU
 // per operation (process.cpuUsage: user + system µs / op; steadier than ops/s on a shared machine).
 //
+// Variants: pooled (this build), base (BASELINE_DIST's pooled), ioredis6, ioredis5, ioredis6-prefix
+// (ioredis 6 storing the value behind our codec header as a string prefix, as pooled sends it).
+// Commands that fail (a loaded machine can time one out) are counted in `errors`, not measured.
+//
 //   CELLS=50/16/100,90/16/10240 ROUNDS=8 CELL_MS=1500 [VARIANTS=pooled,ioredis6,ioredis5,base]
 //     [BASELINE_DIST=.ab/base/dist] node bench/write-path.mjs
 //
@@ -65,13 +69,19 @@ try {
       const lib = await import(pathToFileURL(resolve(env.BASELINE_DIST, 'src/index.js')).href);
       const cache = cacheOf(lib, o);
       clients[v] = { get: (k) => cache.get(k), set: (k, x) => cache.set(k, x), close: () => cache.close() };
-    } else if (v === 'ioredis6' || v === 'ioredis5') {
-      const redis = v === 'ioredis6' ? new Redis(sentinels) : new Redis5(sentinels);
+    } else if (v === 'ioredis6' || v === 'ioredis5' || v === 'ioredis6-prefix') {
+      const redis = v === 'ioredis5' ? new Redis5(sentinels) : new Redis(sentinels);
       redis.on('error', () => {});
       await redis.ping();
+      // ioredis6-prefix: ioredis 6 storing our format's bytes the way pooled now sends them (the
+      // codec header as a string prefix): what the value format costs ioredis itself.
+      const prefix = v === 'ioredis6-prefix' ? '\x00\x10\x04\x00\x00' : undefined;
       clients[v] = {
         get: (k) => redis.get(redisKey(k)),
-        set: (k, x) => redis.set(redisKey(k), x),
+        set:
+          prefix === undefined
+            ? (k, x) => redis.set(redisKey(k), x)
+            : (k, x) => redis.set(redisKey(k), prefix + x),
         close: async () => redis.disconnect(),
       };
     } else throw new Error(`unknown variant ${v}`);
