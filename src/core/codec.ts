@@ -96,6 +96,14 @@ export interface CodecOptions {
 export interface ValueCodec {
   /** A safe integer as its decimal string (so INCR works); anything else as bytes. */
   encode(value: unknown): Buffer | string;
+  /**
+   * Optional: `encode(value)` as a command argument: the same bytes, or a string whose UTF-8
+   * encoding is exactly those bytes where that is cheaper to send. ioredis writes a command whose
+   * arguments are all strings as one string (one copy, into the socket); a single Buffer argument
+   * makes it assemble the whole command in a Buffer of its own (another copy of the value, and
+   * for a large one another external allocation). What Redis stores is the same either way.
+   */
+  encodeArg?(value: unknown): Buffer | string;
   /** `raw` as read with getBuffer; DecodeError naming `key` for bytes it cannot read. */
   decode(raw: Buffer, key: string): unknown;
   /**
@@ -129,6 +137,12 @@ export class Codec implements ValueCodec {
   readonly maxValueBytes: number;
   readonly #serializers: WireLookup<Serializer>;
   readonly #compressors: WireLookup<Compressor>;
+  /**
+   * encodeArg's text path (the string serializer): the longest string, in UTF-16 code units,
+   * that is surely within maxValueBytes and below the compressor's minLength once serialized
+   * (at most 3 UTF-8 bytes per code unit, plus the kind byte); -1 with another serializer.
+   */
+  readonly #plainTextMaxChars: number;
 
   constructor(options: CodecOptions, formats: CodecFormats) {
     if (typeof options !== 'object' || options === null) {
@@ -150,6 +164,30 @@ export class Codec implements ValueCodec {
     this.maxValueBytes = maxValueBytes;
     this.#serializers = formats.serializers;
     this.#compressors = formats.compressors;
+    // Id 4 is the built-in string serializer (assertRegistryAgrees above; plainText relies on it too).
+    const isString = options.serializer.id === STRING_ID && options.serializer.name === 'string';
+    const bytesBound =
+      compressor.id === NONE_ID ? maxValueBytes : Math.min(maxValueBytes, compressor.minLength - 1);
+    this.#plainTextMaxChars = isString ? Math.floor((bytesBound - 1) / 3) : -1;
+  }
+
+  /**
+   * encode() as a command argument (ValueCodec.encodeArg). A string of the string serializer
+   * that needs no compression (shorter than the compressor's minLength, or no compressor) is
+   * sent as `PLAIN_TEXT_PREFIX + value`: the header and kind byte are ASCII, so its UTF-8 bytes
+   * are exactly what encode() returns, without building them here (two copies of the value) or
+   * in ioredis (a third, see ValueCodec.encodeArg). Anything else, and a string the serializer
+   * would refuse (a lone surrogate), goes through encode().
+   */
+  encodeArg(value: unknown): Buffer | string {
+    if (
+      typeof value === 'string' &&
+      value.length <= this.#plainTextMaxChars &&
+      (value as string & { isWellFormed(): boolean }).isWellFormed()
+    ) {
+      return PLAIN_TEXT_PREFIX + value;
+    }
+    return this.encode(value);
   }
 
   /**
@@ -335,6 +373,12 @@ const STRING_ID = 4;
 const STRING_TEXT = 0x00;
 /** The first two bytes of a version-1 header without an envelope, as a little-endian uint16. */
 const PLAIN_HEADER = CODEC_MAGIC | (VERSION_BYTE << 8);
+/**
+ * The header and kind byte of that value (`00 10 04 00 00`) as a string: every code unit is
+ * below 0x80, so its UTF-8 encoding is those bytes, and `PLAIN_TEXT_PREFIX + text` encodes to
+ * exactly what encode() writes for `text`.
+ */
+const PLAIN_TEXT_PREFIX = String.fromCharCode(CODEC_MAGIC, VERSION_BYTE, STRING_ID, NONE_ID, STRING_TEXT);
 /** What `toString('utf8')` puts in place of bytes that are not UTF-8. */
 const REPLACEMENT = '\uFFFD';
 

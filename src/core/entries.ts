@@ -28,9 +28,20 @@ export function decodeEntry(codec: ValueCodec, raw: Buffer, key: string): Decode
     : { value: codec.decode(raw, key), meta: undefined };
 }
 
-/** Plain bytes without `meta`; with it, the envelope (ConfigError if the codec has none). */
+/**
+ * A value as a command argument (ValueCodec.encodeArg when the codec has it): the bytes encode()
+ * makes, possibly as a string of exactly those UTF-8 bytes.
+ */
+export function encodeArg(codec: ValueCodec, value: unknown): Buffer | string {
+  return codec.encodeArg !== undefined ? codec.encodeArg(value) : codec.encode(value);
+}
+
+/**
+ * Plain bytes without `meta` (as a command argument: encodeArg); with it, the envelope
+ * (ConfigError if the codec has none).
+ */
 export function encodeEntry(codec: ValueCodec, value: unknown, meta: EntryMeta | undefined): Buffer | string {
-  if (meta === undefined) return codec.encode(value);
+  if (meta === undefined) return encodeArg(codec, value);
   if (codec.encodeEntry === undefined) {
     assertEnvelopeSupport(codec, "Options 'grace' and 'tags'");
   }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { compressors } from '../../src/compressors/index.js';
-import { DecodeError, SerializationError } from '../../src/core/errors.js';
+import { DecodeError, SerializationError, ValueTooLargeError } from '../../src/core/errors.js';
 import type { Compressor } from '../../src/core/formats.js';
 import { Codec } from '../../src/create-cache.js';
 import { serializers } from '../../src/serializers/index.js';
@@ -175,6 +175,80 @@ describe.each(serializerNames)(
     });
   },
 );
+
+/**
+ * encodeArg (what set / setMany send) must put exactly encode()'s bytes on the wire: a Buffer
+ * equal to them, or a string whose UTF-8 encoding is them; a value encode() refuses it refuses
+ * with the same error class. Strings of every kind (lone surrogates, astral, multibyte text whose
+ * UTF-8 length crosses the limits the fast path bounds by length), through every compressor at
+ * its default minLength and at minLength 0, and under a small maxValueBytes.
+ */
+describe('encodeArg sends exactly the bytes encode() makes', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 80 }),
+    fc.string({ unit: 'grapheme', maxLength: 80 }),
+    fc.string({ unit: fc.constantFrom('a', 'é', '€', '\u{1F600}', '\uD800', '\uDC00'), maxLength: 200 }),
+  );
+  const values = fc.oneof(text, anything);
+  function sameAsEncode(c: Codec, value: unknown): 'string' | 'buffer' | 'refused' {
+    let expectedBytes: Buffer | string | undefined;
+    let refusal: unknown;
+    try {
+      expectedBytes = c.encode(value);
+    } catch (error) {
+      refusal = error;
+    }
+    let sent: Buffer | string;
+    try {
+      sent = c.encodeArg(value);
+    } catch (error) {
+      expect(refusal).toBeDefined();
+      expect((error as Error).constructor).toBe((refusal as Error).constructor);
+      return 'refused';
+    }
+    expect(refusal).toBeUndefined();
+    const wire = (x: Buffer | string) => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x);
+    expect(wire(sent).equals(wire(expectedBytes as Buffer | string))).toBe(true);
+    return typeof sent === 'string' ? 'string' : 'buffer';
+  }
+
+  it.each(serializerNames)(
+    '%s, every compressor, minLength 0 and default, maxValueBytes 64 and 1 MiB',
+    (name) => {
+      const codecs = compressorNames.flatMap((compressor) => {
+        const make = compressors[compressor as 'lz4'] as (o?: object) => Compressor;
+        return [64, 1 * MiB].flatMap((maxValueBytes) => [
+          codec(name, compressor, maxValueBytes),
+          new Codec({ serializer: serializers.byName(name)!, compressor: make(), maxValueBytes }),
+        ]);
+      });
+      const seen = { string: 0, buffer: 0, refused: 0 };
+      fc.assert(
+        fc.property(fc.nat({ max: codecs.length - 1 }), values, (i, value) => {
+          seen[sameAsEncode(codecs[i]!, value)]++;
+        }),
+        { numRuns: 1500 },
+      );
+      // Not vacuous: for the string serializer the text path is taken, and values are refused.
+      if (name === 'string') expect(seen.string).toBeGreaterThan(0);
+      expect(seen.refused).toBeGreaterThan(0);
+    },
+  );
+
+  it('the string serializer sends text as a string only where no limit or compressor applies', () => {
+    const plain = codec('string', 'none', 30);
+    expect(plain.encodeArg('hello')).toBe('\u0000\u0010\u0004\u0000\u0000hello');
+    // 15 × 'é' is 31 bytes serialized (kind byte + 30): over 30, refused as encode() refuses it.
+    expect(() => plain.encodeArg('é'.repeat(15))).toThrow(ValueTooLargeError);
+    expect(() => plain.encodeArg('\uD800')).toThrow(SerializationError);
+    // lz4 at minLength 0 compresses everything it can shrink: no text path.
+    const small = codec('string', 'lz4');
+    expect(Buffer.isBuffer(small.encodeArg('a'.repeat(500)))).toBe(true);
+    expect((small.encodeArg('a'.repeat(500)) as Buffer).equals(small.encode('a'.repeat(500)) as Buffer)).toBe(
+      true,
+    );
+  });
+});
 
 /** One mutation of a valid encoding. */
 type Mutation =

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { BATCH_SIZE, chunks, eachKey, failedPart, type Progress, progress } from '../batch.js';
-import { decodeEntry } from '../entries.js';
+import { decodeEntry, encodeArg } from '../entries.js';
 import { ConfigError } from '../errors.js';
 import { EMPTY_ARRAY, UNDEFINED, ZERO } from '../executor.js';
 import { iterableKeys, versionOf } from '../keys.js';
@@ -301,7 +301,7 @@ export async function setMany(
   const values: Array<Buffer | string> = [];
   for (const [key, value] of entriesOf(entries)) {
     redisKeys.push(ctx.keys.build(key, version));
-    values.push(ctx.codec.encode(value));
+    values.push(encodeArg(ctx.codec, value));
     // Every value is encoded before anything is written (a value the serializer refuses means
     // nothing is written), but a huge batch must not stall the event loop while it encodes:
     // replies to other operations in flight would wait, and their command timeouts fire.
