@@ -333,7 +333,15 @@ let rec: Recorder | undefined;
 let router: Router | undefined;
 const caches: Cache[] = [];
 
+/** Starts so far (each schedule of `runSchedules` is one). */
+let generations = 0;
+
 async function start(s: WorkerSpec): Promise<void> {
+  // `runSchedules` (chaos/campaign.ts) starts one worker again for each schedule, after the
+  // last one's `final` closed its caches and router: each start begins afresh.
+  stopping = false;
+  starvationReported = false;
+  caches.length = 0;
   spec = s;
   rec = new Recorder(s.process);
   router = makeRouter(s, s.config.readFrom);
@@ -366,7 +374,11 @@ async function start(s: WorkerSpec): Promise<void> {
   for (const [c, cache] of caches.entries()) {
     for (let i = 0; i < COUNTERS_PER_OWNER; i++) await cache.set(counterKey(owner(s.process, c), i), 0);
   }
-  loops = caches.map((cache, i) => new CacheLoop(s, i, cache, rec!, () => stopping));
+  // An earlier schedule's loop still stuck in an operation stops too, when that one returns.
+  const generation = ++generations;
+  loops = caches.map(
+    (cache, i) => new CacheLoop(s, i, cache, rec!, () => stopping || generation !== generations),
+  );
   send({ type: 'ready' });
   running = Promise.all(loops.map((l) => l.run()));
 }
