@@ -6,7 +6,8 @@
 // per-round CPU ratio to the first variant.
 //   node bench/builds-ab.mjs <rounds> <readRatio> <inFlight> <valueBytes> <seconds> <variant...>
 // A variant is a dist/ directory (a build of another commit: `npx tsc -p tsconfig.build.json`
-// in its checkout, with node_modules installed or linked), or `ioredis5` (the ioredis5 alias,
+// in its checkout, with node_modules installed or linked; routers.pooled, or `discovery=<dir>`
+// for routers.discovery), or `ioredis5` (the ioredis5 alias,
 // 5.11), `ioredis6` (ioredis 6, its defaults: RESP3) or `ioredis6r2` (ioredis 6 on RESP2).
 // Example (docs/design.md, "ioredis 6"):
 //   node bench/builds-ab.mjs 9 0.9 256 100 4 /tmp/before/dist dist ioredis5 ioredis6r2
@@ -75,9 +76,10 @@ async function child([variant, sentinelsJson, service, readRatio, inFlight, size
     set = (k) => r.set(`b:1:${k}`, value);
     close = () => r.disconnect();
   } else {
-    const m = await import(pathToFileURL(resolve(variant, 'src/index.js')).href);
+    const [router, dist] = variant.includes('=') ? variant.split('=') : ['pooled', variant];
+    const m = await import(pathToFileURL(resolve(dist, 'src/index.js')).href);
     const cache = m.createCache({
-      router: m.routers.pooled({ sentinels, service, readFrom: 'master' }),
+      router: m.routers[router]({ sentinels, service, readFrom: 'master' }),
       serializer: m.serializers.string(),
       compressor: m.compressors.none(),
       keyPrefix: 'b',
