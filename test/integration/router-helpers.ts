@@ -162,3 +162,51 @@ export async function settleWithin<T>(
 export function sameNode(a: NodeAddress | undefined, b: NodeAddress | undefined): boolean {
   return !!a && !!b && a.host === b.host && a.port === b.port;
 }
+
+/** A connection of its own to one data node, for `fn`, closed afterwards. */
+export async function onNode<T>(
+  topo: Topology,
+  address: NodeAddress,
+  fn: (c: Redis) => Promise<T>,
+): Promise<T> {
+  const client = nodeClient(topo, address);
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `INFO replication` of one node, as fields. */
+export async function replication(topo: Topology, address: NodeAddress): Promise<Record<string, string>> {
+  const text = await onNode(topo, address, (c) => c.info('replication'));
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** What every sentinel says `replica-priority` of `replica` is (sentinels read INFO every 10 s). */
+export async function sentinelPriorities(topo: Topology, replica: NodeAddress): Promise<string[]> {
+  return Promise.all(
+    topo.sentinels.map(async (s) => {
+      const c = new Redis({ host: s.host, port: s.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        const replicas = (await c.call('SENTINEL', 'REPLICAS', topo.service)) as string[][];
+        for (const r of replicas) {
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < r.length; i += 2) f[String(r[i])] = String(r[i + 1]);
+          if (f.ip === replica.host && Number(f.port) === replica.port) return f['slave-priority'] ?? '?';
+        }
+        return 'unknown';
+      } finally {
+        c.disconnect();
+      }
+    }),
+  );
+}

@@ -40,7 +40,6 @@
  * routers rightly reported that rollback: 55 acknowledged writes lost.)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
 import { CacheError } from '../../src/core/errors.js';
@@ -53,10 +52,12 @@ import { point, testMeterProvider } from '../fixtures/metrics.js';
 import { until } from '../fixtures/until.js';
 import {
   makeRouter,
-  nodeClient,
+  onNode,
   ROUTER_KINDS,
   type RouterKind,
+  replication,
   sameNode,
+  sentinelPriorities,
   type TestRouter,
 } from './router-helpers.js';
 
@@ -88,26 +89,6 @@ interface Client {
   seq: number;
 }
 
-async function onNode<T>(topo: Topology, address: NodeAddress, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const client = nodeClient(topo, address);
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function replication(topo: Topology, address: NodeAddress): Promise<Record<string, string>> {
-  const text = await onNode(topo, address, (c) => c.info('replication'));
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
-
 /** `state=` of `replica` in a master's INFO replication (`slaveN:ip=...,port=...,state=...`). */
 function replicaState(info: Record<string, string>, replica: NodeAddress): string | undefined {
   for (const [k, v] of Object.entries(info)) {
@@ -116,28 +97,6 @@ function replicaState(info: Record<string, string>, replica: NodeAddress): strin
     if (Number(f.port) === replica.port) return f.state;
   }
   return undefined;
-}
-
-/** What every sentinel says `replica-priority` of `replica` is (sentinels read INFO every 10 s). */
-async function sentinelPriorities(topo: Topology, replica: NodeAddress): Promise<string[]> {
-  return Promise.all(
-    topo.sentinels.map(async (s) => {
-      const c = new Redis({ host: s.host, port: s.port, lazyConnect: true, maxRetriesPerRequest: 1 });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        const replicas = (await c.call('SENTINEL', 'REPLICAS', topo.service)) as string[][];
-        for (const r of replicas) {
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < r.length; i += 2) f[String(r[i])] = String(r[i + 1]);
-          if (f.ip === replica.host && Number(f.port) === replica.port) return f['slave-priority'] ?? '?';
-        }
-        return 'unknown';
-      } finally {
-        c.disconnect();
-      }
-    }),
-  );
 }
 
 /** Runs one cache operation, recording its failure (by name) and its duration. */

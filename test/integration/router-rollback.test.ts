@@ -11,7 +11,6 @@
  * less than 10 × down-after-milliseconds, and it is the only candidate.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/core/cache.js';
 import type { NearFlushEvent, RollbackEvent } from '../../src/core/events.js';
@@ -22,54 +21,14 @@ import { until } from '../fixtures/until.js';
 import {
   makeRouter,
   missingOn,
-  nodeClient,
+  onNode,
   ROUTER_KINDS,
+  replication,
   sameNode,
+  sentinelPriorities,
   type TestRouter,
   WriteLoad,
 } from './router-helpers.js';
-
-async function onNode<T>(topo: Topology, address: NodeAddress, fn: (c: Redis) => Promise<T>): Promise<T> {
-  const client = nodeClient(topo, address);
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function replication(topo: Topology, address: NodeAddress): Promise<Record<string, string>> {
-  const text = await onNode(topo, address, (c) => c.info('replication'));
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
-
-/** What every sentinel says `replica-priority` of `replica` is (sentinels read INFO every 10 s). */
-async function sentinelPriorities(topo: Topology, replica: NodeAddress): Promise<string[]> {
-  return Promise.all(
-    topo.sentinels.map(async (s) => {
-      const c = new Redis({ host: s.host, port: s.port, lazyConnect: true, maxRetriesPerRequest: 1 });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        const replicas = (await c.call('SENTINEL', 'REPLICAS', topo.service)) as string[][];
-        for (const r of replicas) {
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < r.length; i += 2) f[String(r[i])] = String(r[i + 1]);
-          if (f.ip === replica.host && Number(f.port) === replica.port) return f['slave-priority'] ?? '?';
-        }
-        return 'unknown';
-      } finally {
-        c.disconnect();
-      }
-    }),
-  );
-}
 
 describe.each(ROUTER_KINDS)('%s router: rollback detection', (kind) => {
   let topo: Topology;
