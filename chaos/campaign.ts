@@ -26,6 +26,7 @@ import {
   type CheckReport,
   cacheErrorNames,
   checkHistory,
+  DEFAULT_FAULT_WINDOW_MS,
   type RuleId,
   singleWriterProblems,
   type Violation,
@@ -245,9 +246,6 @@ class Worker {
   }
 }
 
-/** The checker's fault window around a fault (its default `windowBeforeMs` / `windowAfterMs`). */
-const FAULT_WINDOW_MS = 5000;
-
 /** `runSchedules`' quiet gaps before and between faults (ms). */
 export const SCHEDULE_GAP_MS = { min: 1000, max: 3000 } as const;
 /**
@@ -297,7 +295,10 @@ export function readsOutsideFaultWindows(history: readonly HistoryEvent[]): numb
   for (const e of history) {
     if (e.type !== 'invoke' || (e.op !== 'get' && e.op !== 'getMany') || !ok.has(e.id)) continue;
     if (!e.keys.some((k) => k.startsWith('k:'))) continue;
-    if (faults.some((f) => e.at >= f.start - FAULT_WINDOW_MS && e.at <= f.end + FAULT_WINDOW_MS)) continue;
+    if (
+      faults.some((f) => e.at >= f.start - DEFAULT_FAULT_WINDOW_MS && e.at <= f.end + DEFAULT_FAULT_WINDOW_MS)
+    )
+      continue;
     n++;
   }
   return n;

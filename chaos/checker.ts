@@ -706,14 +706,17 @@ function checkSingleFlight(ctx: Ctx, ops: Operation[], history: readonly History
   }
 }
 
+/** A fault's loss window reaches this far before its injection and after its healing, by default (ms). */
+export const DEFAULT_FAULT_WINDOW_MS = 5000;
+
 /** Judges a history; every rule of RULES is checked. */
 export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): CheckReport {
   const opts = {
     readYourWritesMs: 1000,
     staleBoundMs: 10_000,
     hangBoundMs: 15_000,
-    windowBeforeMs: 5000,
-    windowAfterMs: 5000,
+    windowBeforeMs: DEFAULT_FAULT_WINDOW_MS,
+    windowAfterMs: DEFAULT_FAULT_WINDOW_MS,
     rollbackLookbackMs: 15_000,
     lockTtlMs: 30_000,
     fillLockTimeoutMs: 5000,

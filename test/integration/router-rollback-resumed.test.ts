@@ -412,6 +412,18 @@ describe('Sentinel promotes the resumed old master before it resynced (both Sent
     }
   }
 
+  /** What both cases print of a cache's run, beside their own fields. */
+  function outcome(r: Awaited<ReturnType<typeof scenario>>['results'][number]) {
+    return {
+      label: r.c.label,
+      lost: r.lost.length,
+      decreases: r.decreases,
+      errors: r.c.errors.length,
+      errorNames: [...new Set(r.c.errors.map((e) => e.name))],
+      maxOpMs: Math.round(r.c.maxOpMs),
+    };
+  }
+
   function commonChecks(r: Awaited<ReturnType<typeof scenario>>['results'][number]) {
     const { c } = r;
     // No hang, named errors only.
@@ -432,17 +444,12 @@ describe('Sentinel promotes the resumed old master before it resynced (both Sent
     expect(s.aReplidBefore).not.toBe(s.bReplid);
     expect(s.aBefore).toBeGreaterThan(s.branchAt);
     const summary = s.results.map((r) => ({
-      label: r.c.label,
+      ...outcome(r),
       events: r.c.rollbacks.map((x) => ({
         ...x.event,
         afterSwitchMs: Math.round(x.at - s.tSwitch),
       })),
-      lost: r.lost.length,
       lostWindowMs: Math.round(r.lostWindowMs),
-      decreases: r.decreases,
-      errors: r.c.errors.length,
-      errorNames: [...new Set(r.c.errors.map((e) => e.name))],
-      maxOpMs: Math.round(r.c.maxOpMs),
     }));
     console.log(JSON.stringify({ log: s.log, summary }, null, 1));
     for (const r of s.results) {
@@ -490,13 +497,8 @@ describe('Sentinel promotes the resumed old master before it resynced (both Sent
     const s = await scenario(true);
     expect(s.promoted).toEqual(A);
     const summary = s.results.map((r) => ({
-      label: r.c.label,
+      ...outcome(r),
       events: r.c.rollbacks.length,
-      lost: r.lost.length,
-      decreases: r.decreases,
-      errors: r.c.errors.length,
-      errorNames: [...new Set(r.c.errors.map((e) => e.name))],
-      maxOpMs: Math.round(r.c.maxOpMs),
     }));
     console.log(JSON.stringify({ log: s.log, summary }, null, 1));
     for (const r of s.results) {
