@@ -74,7 +74,9 @@ export interface ReadPlan<T> {
   promoted(replicas: readonly NodeHandle[]): NodeHandle | undefined;
   /**
    * Run the read on the master (the strategy's master path, breaker included); undefined when
-   * the sentinels report the master down: nothing to wait on there.
+   * the sentinels report the master down: nothing to wait on there. A transient failure (e.g.
+   * MasterNotFoundError: the master a fresh answer named is reported down) passes the read on
+   * to the replicas skipped for a recent failure, and is thrown if none of them serves it.
    */
   onMaster(): Promise<T> | undefined;
 }
@@ -246,13 +248,14 @@ export class RouteRunner {
    * could serve it does a 'replica-preferred' read go on: to the replica being promoted, if a
    * failover is under way, then to the master unless the sentinels report it down, so a read
    * never waits on a master that is timing out while another node answers. With no master to
-   * go to (and with 'replica'), the replicas skipped for a recent failure are tried before
-   * failing. A non-transient failure (a wrong type, a codec error) is the answer and is thrown
+   * go to, or when the master fails transiently (and with 'replica'), the replicas skipped for
+   * a recent failure are tried before failing. A non-transient failure (a wrong type, a codec error) is the answer and is thrown
    * at once.
    */
   async read<T>(plan: ReadPlan<T>, fn: (client: Redis) => Promise<T>): Promise<T> {
     let replicas: readonly NodeHandle[] = [];
     let lastError: unknown;
+    let masterError: unknown;
     try {
       replicas = await plan.replicas();
     } catch (err) {
@@ -275,7 +278,14 @@ export class RouteRunner {
           }
         }
         const onMaster = plan.onMaster();
-        if (onMaster !== undefined) return onMaster;
+        if (onMaster !== undefined) {
+          try {
+            return await onMaster;
+          } catch (err) {
+            if (!mayReadElsewhere(err)) throw err;
+            masterError = err;
+          }
+        }
       }
       for (let i = 0; i < n; i++) {
         const node = replicas[(start + i) % n] as NodeHandle;
@@ -289,6 +299,15 @@ export class RouteRunner {
       }
     }
     if (plan.preferred) {
+      if (masterError !== undefined) throw masterError;
+      if (debugEnabled) {
+        debug(
+          'read: no node for a replica-preferred read (replicas %s; promoted %s; last error %s)',
+          replicas.map((r) => r.key).join(',') || 'none',
+          plan.promoted(replicas)?.key ?? 'none',
+          lastError instanceof Error ? lastError.message : String(lastError),
+        );
+      }
       throw new MasterNotFoundError(
         `No replica could serve the read, and the sentinels report the master of "${plan.service}" down`,
         { cause: lastError },

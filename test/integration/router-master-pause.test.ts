@@ -42,7 +42,8 @@ class ReadLoad {
   failureSummary(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const e of this.failures as Error[]) {
-      const line = `${e.name}: ${e.message}`;
+      const cause = e.cause instanceof Error ? ` (cause ${e.cause.name}: ${e.cause.message})` : '';
+      const line = `${e.name}: ${e.message}${cause}`;
       out[line] = (out[line] ?? 0) + 1;
     }
     return out;

@@ -177,6 +177,33 @@ describe('RouteRunner.read', () => {
       expect((err as Error).message).toContain('report the master of "s" down');
       expect((err as Error).cause).toBeInstanceOf(CommandTimeoutError);
     });
+
+    it('the master path fails transiently (a fresh answer names a master reported down): skipped replicas are tried, then its error', async () => {
+      const { p } = runner();
+      const [a, b] = [node(1), node(2)];
+      const reportedDown = new MasterNotFoundError('the sentinels report the master 127.0.0.1:9 of "s" down');
+      let masterCalls = 0;
+      const plan = {
+        preferred: true,
+        service: 's',
+        replicas: () => [a, b],
+        promoted: () => undefined,
+        onMaster: () => {
+          masterCalls++;
+          return Promise.reject(reportedDown);
+        },
+      };
+      await expect(p.read(plan, timedOut([1, 2]))).rejects.toBe(reportedDown);
+      // both skipped now: the master path is asked first, then the skipped replicas serve the read
+      expect(await p.read(plan, timedOut([1]))).toBe(2);
+      expect(masterCalls).toBe(2);
+      // a non-transient failure of the master path is the answer
+      const wrongType = new ServerError('WRONGTYPE Operation against a key holding the wrong kind of value');
+      const err = await p
+        .read({ ...plan, onMaster: () => Promise.reject(wrongType) }, timedOut([1, 2]))
+        .catch((e: unknown) => e);
+      expect(err).toBe(wrongType);
+    });
   });
 });
 

@@ -265,10 +265,14 @@ export class DiscoveryRouter extends SentinelRouter {
     return this.lastMaster?.address;
   }
 
-  /** The master as a 'replica-preferred' read's last resort: undefined when the sentinels report it down. */
-  private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> | undefined {
-    const last = this.lastMaster;
-    if (last !== undefined && this.ctx.isReportedDown(last.address)) return undefined;
+  /**
+   * The master as a 'replica-preferred' read's last resort: the one a fresh sentinel answer
+   * names, rejected with MasterNotFoundError when the sentinels report it down. Not the last
+   * master this router used: the replica answer that left nothing to read may come from a
+   * sentinel that has already switched to a new master, before +switch-master reached us
+   * (test/integration/router-fallback-fresh-master.test.ts).
+   */
+  private masterFallback<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
     return this.masterOperation('read', fn, false, true);
   }
 
@@ -374,6 +378,15 @@ export class DiscoveryRouter extends SentinelRouter {
         isUsable(r) ||
         (promoting !== undefined && sameAddress(r.address, promoting) && isUsableWhilePromoted(r)),
     );
+    if (debugEnabled && usable.length < res.value.length) {
+      debug(
+        'discovery: replicas left out of reads: %s',
+        res.value
+          .filter((r) => !usable.includes(r))
+          .map((r) => `${addressKey(r.address)} [${r.flags.join(',')}]`)
+          .join(' '),
+      );
+    }
     const linkDown = new Set<string>();
     const linkUp = new Set<string>();
     for (const r of usable) (linkReportedDown(r) ? linkDown : linkUp).add(addressKey(r.address));
