@@ -249,8 +249,8 @@ export class RouteRunner {
    * failover is under way, then to the master unless the sentinels report it down, so a read
    * never waits on a master that is timing out while another node answers. With no master to
    * go to, or when the master fails transiently (and with 'replica'), the replicas skipped for
-   * a recent failure are tried before failing. A non-transient failure (a wrong type, a codec error) is the answer and is thrown
-   * at once.
+   * a recent failure are tried before failing. A non-transient failure (a wrong type, a codec
+   * error) is the answer and is thrown at once.
    */
   async read<T>(plan: ReadPlan<T>, fn: (client: Redis) => Promise<T>): Promise<T> {
     let replicas: readonly NodeHandle[] = [];
