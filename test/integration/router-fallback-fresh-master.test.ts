@@ -17,7 +17,7 @@
  * only: it reads each fresh sentinel answer; pooled routes on the topology it holds and follows
  * +switch-master (its promoted-replica pool covers the same window).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology } from '../../src/topology/index.js';
 import type { NodeAddress, Topology } from '../../src/topology/types.js';
@@ -40,20 +40,16 @@ describe('discovery router: a replica-preferred read with no usable replica', ()
     await topo?.stop();
   });
 
-  function sentinelClient(address: NodeAddress): Redis {
-    const c = new Redis({
-      host: address.host,
-      port: address.port,
-      lazyConnect: false,
-      maxRetriesPerRequest: 1,
-    });
+  /** A client of `address` (a sentinel or a data node), closed after the file. */
+  function clientOf(address: NodeAddress): Redis {
+    const c = nodeClient(topo, address);
     clients.push(c);
     return c;
   }
 
   it('goes to the master the sentinels name now, not to the last one it used (reported down)', async () => {
     const service = topo.service;
-    const sentinels = topo.sentinels.map(sentinelClient);
+    const sentinels = topo.sentinels.map(clientOf);
     // No sentinel may start a failover of its own: the test moves the master itself.
     for (const s of sentinels) await s.call('SENTINEL', 'SET', service, 'quorum', '5');
 
@@ -61,7 +57,7 @@ describe('discovery router: a replica-preferred read with no usable replica', ()
     const downBy = new Set<number>();
     await Promise.all(
       topo.sentinels.map(async (address, i) => {
-        const sub = sentinelClient(address);
+        const sub = clientOf(address);
         sub.on('message', (_channel: string, message: string) => {
           if (message.startsWith(`master ${service} `)) downBy.add(i);
         });
@@ -89,8 +85,7 @@ describe('discovery router: a replica-preferred read with no usable replica', ()
     // A replica becomes master by hand; the sentinels are told to watch it instead. No
     // +switch-master is published, and none of them lists a usable replica of it yet.
     const promoted = topo.nodes.find((n) => !sameNode(n, old)) as NodeAddress;
-    const node = nodeClient(topo, promoted);
-    clients.push(node);
+    const node = clientOf(promoted);
     await node.call('REPLICAOF', 'NO', 'ONE');
     for (const s of sentinels) {
       await s.call('SENTINEL', 'REMOVE', service);
